@@ -1,0 +1,114 @@
+"""The check registry and what a check sees: the step's exchange and what was sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harness.fhir.resource import FhirReadError, read_resource
+from harness.model.exchange import Exchange
+from harness.model.finding import Finding, Location
+from harness.model.outcome import Severity
+from harness.registry import Registry
+from harness.safeparse import PayloadError
+
+
+@dataclass
+class Sent:
+    """A message kcert sent in a step: the resource, its generated ids, its format."""
+
+    resource: dict[str, Any]
+    ids: dict[str, str]
+    fmt: str
+    body: bytes
+    content_type: str
+
+    @property
+    def header_id(self) -> str:
+        try:
+            return str(self.resource["entry"][0]["resource"]["id"])
+        except (KeyError, IndexError, TypeError):
+            return ""
+
+    @property
+    def bundle_id(self) -> str:
+        return str(self.resource.get("id", ""))
+
+
+@dataclass
+class StepRecord:
+    """What an earlier step of the same test case left behind, for later steps to compare."""
+
+    exchange: Exchange | None
+    sent: Sent | None
+    parsed: dict[str, Any] | None = None
+    person: dict[str, str] = field(default_factory=dict)
+    peer: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may look at; it never talks to the SUT itself."""
+
+    step_id: str
+    exchange: Exchange
+    severity: Severity
+    sent: Sent | None
+    earlier: dict[str, StepRecord]
+    sut_identity: dict[str, str]
+    peer_identity: dict[str, str]
+    person: dict[str, str] = field(default_factory=dict)
+    _parsed: dict[str, Any] | None = None
+    _parse_problem: str | None = None
+
+    @property
+    def evidence_r(self) -> str:
+        return self.exchange.evidence.get("R", "")
+
+    def finding(
+        self,
+        rule_id: str,
+        message: str,
+        path: str = "",
+        language: str = "fhirpath",
+        severity: Severity | None = None,
+    ) -> Finding:
+        sev = severity or self.severity
+        return Finding(
+            rule_id,
+            sev,
+            message,
+            Location(path, language, None, self.evidence_r),
+            self.step_id,
+        )
+
+    def response_resource(self) -> dict[str, Any] | None:
+        """The response body as a FHIR resource, or None with the reason kept."""
+        if self._parsed is None and self._parse_problem is None:
+            body = self.exchange.response_body
+            if not body:
+                self._parse_problem = "the response has no body"
+            else:
+                try:
+                    _, self._parsed = read_resource(body, self.exchange.response_content_type)
+                except (PayloadError, FhirReadError) as exc:
+                    self._parse_problem = str(exc)
+        return self._parsed
+
+    def parse_problem(self) -> Finding | None:
+        if self.response_resource() is None:
+            return self.finding(
+                "FHIR-PARSE",
+                f"response is not a readable FHIR resource: {self._parse_problem}",
+                "",
+                "http",
+            )
+        return None
+
+
+class CheckFunc(Protocol):
+    def __call__(self, ctx: CheckContext, **params: Any) -> Iterator[Finding]: ...
+
+
+CHECKS: Registry[CheckFunc] = Registry("expectation")

@@ -1,0 +1,153 @@
+"""Test data under fixtures/: synthetic persons, peer organisations and message templates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from harness.safeparse import PayloadError, parse_json
+from harness.synthetic import synthetic_cpr_problem
+from harness.yamlsource import SourceError, check_schema, load_yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES_DIR = REPO_ROOT / "fixtures"
+
+_PERSONS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["persons"],
+    "additionalProperties": False,
+    "properties": {
+        "persons": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["key", "cpr", "given", "family", "gender", "birthDate"],
+                "properties": {
+                    "key": {"type": "string"},
+                    "cpr": {"type": "string"},
+                    "given": {"type": "string"},
+                    "family": {"type": "string"},
+                    "gender": {"enum": ["male", "female"]},
+                    "birthDate": {"type": "string", "format": "date"},
+                },
+            },
+        }
+    },
+}
+
+_PEERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["peers"],
+    "properties": {
+        "peers": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["name", "sor", "gln"],
+                "properties": {
+                    "sor": {"type": "string", "pattern": "^[0-9]{6,18}$"},
+                    "gln": {"type": "string", "pattern": "^[0-9]{13}$"},
+                },
+            },
+        }
+    },
+}
+
+
+class TemplateError(ValueError):
+    """A message template is missing or renders to something that is not JSON."""
+
+
+def load_persons(path: Path | None = None) -> dict[str, dict[str, str]]:
+    """Synthetic persons by key; any CPR outside kcert's test range is refused."""
+    doc = load_yaml(path or FIXTURES_DIR / "persons.yaml")
+    check_schema(doc, _PERSONS_SCHEMA)
+    persons: dict[str, dict[str, str]] = {}
+    for index, person in enumerate(doc.data["persons"]):
+        problem = synthetic_cpr_problem(person["cpr"])
+        if problem:
+            raise doc.error(("persons", index, "cpr"), problem)
+        persons[person["key"]] = dict(person)
+    return persons
+
+
+def load_peers(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    doc = load_yaml(path or FIXTURES_DIR / "peers.yaml")
+    check_schema(doc, _PEERS_SCHEMA)
+    return {k: dict(v) for k, v in doc.data["peers"].items()}
+
+
+class IdBag:
+    """Fresh UUIDs on first use of a name, stable within one rendering: per-run unique ids."""
+
+    def __init__(self) -> None:
+        self.generated: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.generated:
+            self.generated[name] = str(uuid.uuid4())
+        return self.generated[name]
+
+
+@dataclass
+class Rendered:
+    resource: dict[str, Any]
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+class TemplateRenderer:
+    """Renders JSON message templates with jinja2 (strict: an unknown variable is an error)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or FIXTURES_DIR
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(self.root)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # JSON output; strings go through |tojson
+            keep_trailing_newline=True,
+        )
+
+    def exists(self, name: str) -> bool:
+        return (self.root / name).is_file()
+
+    def render(self, name: str, context: dict[str, Any]) -> Rendered:
+        ids = IdBag()
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        full = {
+            "ids": ids,
+            "now": now.isoformat(),
+            "earlier": (now - dt.timedelta(days=2)).isoformat(),
+            "vars": {},
+            **context,
+        }
+        try:
+            text = self.env.get_template(name).render(full)
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"template {name} not found under {self.root}") from None
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"template {name}: {exc}") from None
+        try:
+            value = parse_json(text)
+        except PayloadError as exc:
+            raise TemplateError(f"template {name} does not render to JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise TemplateError(f"template {name} must render to a JSON object")
+        return Rendered(value, dict(ids.generated))
+
+
+__all__ = [
+    "FIXTURES_DIR",
+    "IdBag",
+    "Rendered",
+    "SourceError",
+    "TemplateError",
+    "TemplateRenderer",
+    "load_peers",
+    "load_persons",
+]

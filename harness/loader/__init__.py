@@ -1,0 +1,1 @@
+"""Protocol files: YAML under testcases/, validated against a JSON Schema at collection."""

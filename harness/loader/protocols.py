@@ -1,0 +1,162 @@
+"""Load protocol YAML into the model; every problem is a SourceError at file:line."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from harness.fixtures import TemplateRenderer
+from harness.loader.schema import protocol_schema
+from harness.model.i18n import Text
+from harness.model.outcome import Severity
+from harness.model.protocol import Action, Expectation, Protocol, Source, Step, TestCase
+from harness.yamlsource import SourceError, YamlDocument, check_schema, load_yaml
+
+PROTOCOL_SUFFIXES = (".yaml", ".yml")
+RESET_ACTION = "reset"
+
+
+def is_protocol_file(path: Path) -> bool:
+    return path.suffix in PROTOCOL_SUFFIXES and path.is_file()
+
+
+def load_protocol(
+    path: Path, renderer: TemplateRenderer | None = None, display_name: str | None = None
+) -> Protocol:
+    """Read, schema-check and cross-check one protocol file."""
+    doc = load_yaml(path, display_name)
+    check_schema(doc, protocol_schema())
+    data = doc.data
+    renderer = renderer or TemplateRenderer()
+    cases = []
+    seen_cases: set[str] = set()
+    for ci, raw_case in enumerate(data["cases"]):
+        if raw_case["id"] in seen_cases:
+            raise doc.error(("cases", ci, "id"), f"duplicate test case id {raw_case['id']!r}")
+        seen_cases.add(raw_case["id"])
+        cases.append(_case(doc, ci, raw_case, renderer))
+    return Protocol(
+        id=data["id"],
+        version=data["version"],
+        title=Text.of(data["title"]),
+        standard=data["standard"],
+        capability=data.get("capability", ""),
+        cases=tuple(cases),
+        source=Source(doc.file, 1),
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+    )
+
+
+def _src(doc: YamlDocument, *path: str | int) -> Source:
+    return Source(doc.file, doc.line_of(tuple(path)))
+
+
+def _case(doc: YamlDocument, ci: int, raw: dict[str, Any], renderer: TemplateRenderer) -> TestCase:
+    steps: list[Step] = []
+    if raw.get("reset", True):
+        steps.append(
+            Step(
+                id="0",
+                handling=Text("Nulstil testdata i SUT", "Reset test data in the SUT"),
+                testdata="",
+                expected=Text("Testagenten bekræfter nulstilling", "The test agent confirms"),
+                action=Action(RESET_ACTION, {}, _src(doc, "cases", ci)),
+                expectations=(),
+                source=_src(doc, "cases", ci),
+            )
+        )
+    seen_steps: set[str] = {"0"} if steps else set()
+    for si, raw_step in enumerate(raw["steps"]):
+        where = ("cases", ci, "steps", si)
+        step_id = str(raw_step["step"])
+        if step_id in seen_steps:
+            raise doc.error((*where, "step"), f"duplicate step {step_id!r} in {raw['id']}")
+        action = _action(doc, where, raw_step, seen_steps, renderer)
+        seen_steps.add(step_id)
+        manual = bool(raw_step.get("manual", False))
+        if action is None and not manual:
+            raise doc.error(where, "a step needs 'do' or 'manual: true'")
+        expectations = tuple(
+            _expectation(doc, (*where, "expect", ei), raw_exp, seen_steps)
+            for ei, raw_exp in enumerate(raw_step.get("expect", []))
+        )
+        steps.append(
+            Step(
+                id=step_id,
+                handling=Text.of(raw_step["handling"]),
+                testdata=str(raw_step.get("testdata", "")),
+                expected=Text.of(raw_step["expected"]),
+                action=action,
+                expectations=expectations,
+                source=_src(doc, *where),
+                manual=manual,
+            )
+        )
+    return TestCase(
+        id=raw["id"],
+        title=Text.of(raw["title"]),
+        requirements=tuple(raw["requirements"]),
+        severity=Severity.parse(raw["severity"]),
+        steps=tuple(steps),
+        source=_src(doc, "cases", ci),
+        description=Text.of(raw.get("description")),
+    )
+
+
+def _action(
+    doc: YamlDocument,
+    where: tuple[str | int, ...],
+    raw_step: dict[str, Any],
+    seen_steps: set[str],
+    renderer: TemplateRenderer,
+) -> Action | None:
+    if "do" not in raw_step:
+        return None
+    kind, params = next(iter(raw_step["do"].items()))
+    params = dict(params or {})
+    template = params.get("template")
+    if template and not renderer.exists(template):
+        raise doc.error(
+            (*where, "do", kind, "template"), f"template {template} not found under fixtures/"
+        )
+    for ref_key in ("step", "of"):
+        if ref_key in params and str(params[ref_key]) not in seen_steps:
+            raise doc.error(
+                (*where, "do", kind, ref_key),
+                f"refers to step {params[ref_key]!r}, which does not come before this step",
+            )
+    return Action(kind, params, _src(doc, *where, "do"))
+
+
+def _expectation(
+    doc: YamlDocument, where: tuple[str | int, ...], raw: dict[str, Any], seen_steps: set[str]
+) -> Expectation:
+    kind = next(k for k in raw if k != "severity")
+    params = dict(raw[kind] or {})
+    if "as" in params and str(params["as"]) not in seen_steps:
+        raise doc.error(
+            (*where, kind, "as"), f"refers to step {params['as']!r}, which has not run yet"
+        )
+    severity = Severity.parse(raw["severity"]) if "severity" in raw else None
+    return Expectation(kind, params, _src(doc, *where), severity)
+
+
+def discover(root: Path) -> list[Path]:
+    """Protocol files below `root` (or `root` itself), in a stable order."""
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if is_protocol_file(p))
+
+
+def load_all(paths: list[Path]) -> tuple[list[Protocol], list[SourceError]]:
+    """Load every protocol; broken files are returned as errors, the rest still load."""
+    renderer = TemplateRenderer()
+    protocols: list[Protocol] = []
+    errors: list[SourceError] = []
+    for path in paths:
+        try:
+            protocols.append(load_protocol(path, renderer))
+        except SourceError as exc:
+            errors.append(exc)
+    return protocols, errors

@@ -1,0 +1,1 @@
+"""Pure data: outcomes, severities, findings, protocols and results. Imports nothing of kcert."""

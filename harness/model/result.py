@@ -1,0 +1,106 @@
+"""Results of steps, test cases, protocols and runs, and the roll-up to a verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.model.exchange import Exchange
+from harness.model.finding import Finding
+from harness.model.outcome import Outcome, Severity, Verdict
+from harness.model.protocol import Protocol, Step, TestCase
+
+
+@dataclass
+class StepResult:
+    step: Step
+    outcome: Outcome
+    findings: list[Finding] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+    message: str = ""
+    duration_ms: float = 0.0
+
+
+@dataclass
+class CaseResult:
+    case: TestCase
+    protocol_id: str
+    steps: list[StepResult] = field(default_factory=list)
+    started: str = ""
+    duration_ms: float = 0.0
+    error: str = ""
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.error:
+            return Outcome.ERROR
+        return Outcome.worst((s.outcome for s in self.steps), default=Outcome.SKIP)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for s in self.steps for f in s.findings]
+
+    @property
+    def assessment(self) -> Severity:
+        """MedCom's column "Vurdering": the gravest problem found, OK when none."""
+        return Severity.gravest(f.severity for f in self.findings if f.is_problem)
+
+
+@dataclass
+class ProtocolResult:
+    protocol: Protocol
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome.worst((c.outcome for c in self.cases), default=Outcome.SKIP)
+
+
+@dataclass
+class SutInfo:
+    name: str
+    vendor: str
+    version: str
+    transport: str
+    endpoints: dict[str, str]
+    identity: dict[str, str]
+    defects: tuple[str, ...] = ()
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    sut: SutInfo
+    test_type: str
+    tester: str
+    started: str
+    finished: str = ""
+    protocols: list[ProtocolResult] = field(default_factory=list)
+    error: str = ""  # an infrastructure problem that stopped the run
+    suite_version: str = ""
+    lang: str = "da"
+
+    @property
+    def cases(self) -> list[CaseResult]:
+        return [c for p in self.protocols for c in p.cases]
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.error:
+            return Outcome.ERROR
+        return Outcome.worst((p.outcome for p in self.protocols), default=Outcome.SKIP)
+
+    @property
+    def verdict(self) -> Verdict:
+        return judge(self)
+
+
+def judge(run: RunResult) -> Verdict:
+    """Godkendt only with no F1-F3 finding, no error and nothing pending."""
+    outcomes = [c.outcome for c in run.cases]
+    if run.error or Outcome.ERROR in outcomes:
+        return Verdict.FEJL
+    if any(f.blocking for c in run.cases for f in c.findings):
+        return Verdict.IKKE_GODKENDT
+    if Outcome.PENDING in outcomes:
+        return Verdict.AFVENTER
+    return Verdict.GODKENDT

@@ -1,0 +1,152 @@
+"""The reference LPS as a FastAPI app: FHIR $process-message and the LPS test agent API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel, ConfigDict
+
+from harness import __version__
+from harness.reflps.defects import CATALOGUE, check_names
+from harness.reflps.identity import REFERENCE_CLINIC, ClinicIdentity
+from harness.reflps.messaging import MessageReceiver, NotAMessage, operation_outcome
+from harness.reflps.storage import Storage
+from harness.reflps.wire import WireError, read_body, write_body
+
+AGENT = "/kcert-agent/v1"
+MAX_BODY = 10 * 1024 * 1024
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(strict=True)
+    status: str
+    system: str
+    version: str
+    sor: str
+    gln: str
+    defects: list[str]
+
+
+class ReceivedMessage(BaseModel):
+    model_config = ConfigDict(strict=True)
+    messageHeaderId: str
+    bundleId: str
+    event: str
+    activity: str
+    patientCpr: str
+    senderSor: str
+    receivedAt: str
+    format: str
+
+
+class ReceivedList(BaseModel):
+    model_config = ConfigDict(strict=True)
+    total: int
+    messages: list[ReceivedMessage]
+
+
+class ResetResult(BaseModel):
+    model_config = ConfigDict(strict=True)
+    status: str
+
+
+class DefectInfo(BaseModel):
+    model_config = ConfigDict(strict=True)
+    name: str
+    active: bool
+    da: str
+    en: str
+
+
+def create_app(
+    defects: list[str] | tuple[str, ...] = (),
+    db_path: Path | None = None,
+    identity: ClinicIdentity = REFERENCE_CLINIC,
+) -> FastAPI:
+    active = check_names(list(defects))
+    storage = Storage(db_path)
+    receiver = MessageReceiver(storage, identity, active)
+    app = FastAPI(
+        title="kcert reference LPS",
+        version=__version__,
+        description="Reference general-practice system: FHIR messaging and the LPS test agent API.",
+    )
+
+    @app.post("/fhir/$process-message", tags=["fhir"])
+    async def process_message(request: Request) -> Response:
+        """Receive a MedCom FHIR message Bundle; answer with an acknowledgement Bundle."""
+        body = await request.body()
+        content_type = request.headers.get("content-type", "")
+        wants_xml = "xml" in request.headers.get("accept", "") or "xml" in content_type
+        if len(body) > MAX_BODY:
+            return _json(413, operation_outcome("message too large", "too-long"))
+        if "xml-unsupported" in active and "xml" in content_type:
+            return _json(415, operation_outcome("XML is not supported", "not-supported"))
+        try:
+            fmt, resource = read_body(body, content_type)
+        except WireError as exc:
+            if "server-error-on-garbage" in active:
+                return Response("Internal Server Error", status_code=500, media_type="text/plain")
+            return write_body(400, operation_outcome(str(exc)), wants_xml and exc.xml_ok)
+        try:
+            ack = receiver.receive(resource, fmt)
+        except NotAMessage as exc:
+            return write_body(400, operation_outcome(str(exc), "invalid"), fmt == "xml")
+        return write_body(200, ack, fmt == "xml" or wants_xml)
+
+    @app.get(f"{AGENT}/health", tags=["agent"])
+    def health() -> Health:
+        """Liveness and identity of the system under test."""
+        return Health(
+            status="ok",
+            system="kcert reference LPS",
+            version=__version__,
+            sor=identity.sor,
+            gln=identity.gln,
+            defects=sorted(active),
+        )
+
+    @app.post(f"{AGENT}/reset", tags=["agent"])
+    def reset() -> ResetResult:
+        """Forget every received message and acknowledgement."""
+        storage.reset()
+        return ResetResult(status="reset")
+
+    @app.get(f"{AGENT}/messages", tags=["agent"])
+    def messages(messageHeaderId: str = "", patientCpr: str = "") -> ReceivedList:  # noqa: N803
+        """Messages the LPS accepted and stored, optionally filtered."""
+        found = storage.messages(messageHeaderId, patientCpr)
+        return ReceivedList(
+            total=len(found),
+            messages=[
+                ReceivedMessage(
+                    messageHeaderId=m.header_id,
+                    bundleId=m.bundle_id,
+                    event=m.event,
+                    activity=m.activity,
+                    patientCpr=m.patient_cpr,
+                    senderSor=m.sender_sor,
+                    receivedAt=m.received_at,
+                    format=m.fmt,
+                )
+                for m in found
+            ],
+        )
+
+    @app.get(f"{AGENT}/defects", tags=["agent"])
+    def defects_list() -> list[DefectInfo]:
+        """The defect catalogue and which defects are active."""
+        return [
+            DefectInfo(name=d.name, active=d.name in active, da=d.da, en=d.en)
+            for d in CATALOGUE.values()
+        ]
+
+    app.state.storage = storage
+    return app
+
+
+def _json(status: int, payload: dict[str, Any]) -> Response:
+    return Response(json.dumps(payload), status_code=status, media_type="application/fhir+json")

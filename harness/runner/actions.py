@@ -1,0 +1,182 @@
+"""Step actions: what a step does to the SUT. Each returns the exchange it caused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from harness.checks.registry import Sent, StepRecord
+from harness.fhir.resource import FHIR_JSON, FHIR_XML, FhirReadError, to_xml
+from harness.fixtures import TemplateError, TemplateRenderer
+from harness.model.exchange import Exchange
+from harness.registry import Registry
+from harness.sut.config import SutConfig
+from harness.transport.base import Transport
+
+
+class ActionError(Exception):
+    """An action could not be carried out for a reason on kcert's side (bad fixture, agent)."""
+
+
+@dataclass
+class ActionContext:
+    transport: Transport
+    sut: SutConfig
+    renderer: TemplateRenderer
+    persons: dict[str, dict[str, str]]
+    peers: dict[str, dict[str, Any]]
+    earlier: dict[str, StepRecord]
+
+
+@dataclass
+class ActionResult:
+    exchange: Exchange
+    sent: Sent | None = None
+    person: dict[str, str] = field(default_factory=dict)
+    peer: dict[str, Any] = field(default_factory=dict)
+
+
+class ActionFunc(Protocol):
+    def __call__(self, ctx: ActionContext, **params: Any) -> ActionResult: ...
+
+
+ACTIONS: Registry[ActionFunc] = Registry("action")
+
+_FORMAT = {"enum": ["json", "xml"]}
+
+
+def sut_party(sut: SutConfig) -> dict[str, str]:
+    return {"sor": sut.sor, "gln": sut.gln, "name": sut.org_name or sut.name}
+
+
+@ACTIONS.register(
+    "send-message",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["template"],
+        "properties": {
+            "template": {"type": "string", "pattern": r"^[\w./-]+\.j2$"},
+            "person": {"type": "string"},
+            "peer": {"type": "string"},
+            "format": _FORMAT,
+            "vars": {"type": "object"},
+        },
+    },
+)
+def send_message(ctx: ActionContext, **params: Any) -> ActionResult:
+    """Render a message template with fresh ids and POST it to $process-message."""
+    person = _lookup(ctx.persons, params.get("person", "kol-karen"), "person")
+    peer = _lookup(ctx.peers, params.get("peer", "kommune"), "peer")
+    try:
+        rendered = ctx.renderer.render(
+            params["template"],
+            {"patient": person, "peer": peer, "sut": sut_party(ctx.sut),
+             "vars": params.get("vars", {})},
+        )
+    except TemplateError as exc:
+        raise ActionError(str(exc)) from None
+    fmt = params.get("format", "json")
+    if fmt == "xml":
+        try:
+            body = to_xml(rendered.resource)
+        except FhirReadError as exc:
+            raise ActionError(f"template {params['template']} cannot be sent as XML: {exc}") from None
+        content_type = FHIR_XML
+    else:
+        import json
+
+        body = json.dumps(rendered.resource, ensure_ascii=False, indent=1).encode("utf-8")
+        content_type = FHIR_JSON
+    sent = Sent(rendered.resource, rendered.ids, fmt, body, content_type)
+    exchange = ctx.transport.request(
+        "fhir",
+        "POST",
+        "$process-message",
+        body,
+        {"Content-Type": f"{content_type}; charset=utf-8", "Accept": content_type},
+    )
+    return ActionResult(exchange, sent, person, peer)
+
+
+@ACTIONS.register(
+    "resend",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["step"],
+        "properties": {"step": {"type": ["string", "integer"]}},
+    },
+)
+def resend(ctx: ActionContext, **params: Any) -> ActionResult:
+    """Send the exact bytes of an earlier step again: a duplicate."""
+    earlier = ctx.earlier.get(str(params["step"]))
+    if earlier is None or earlier.sent is None:
+        raise ActionError(f"step {params['step']} sent no message to resend")
+    sent = earlier.sent
+    exchange = ctx.transport.request(
+        "fhir",
+        "POST",
+        "$process-message",
+        sent.body,
+        {"Content-Type": f"{sent.content_type}; charset=utf-8", "Accept": sent.content_type},
+    )
+    return ActionResult(exchange, sent, earlier.person, earlier.peer)
+
+
+@ACTIONS.register(
+    "send-raw",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["body", "content_type"],
+        "properties": {"body": {"type": "string"}, "content_type": {"type": "string"}},
+    },
+)
+def send_raw(ctx: ActionContext, **params: Any) -> ActionResult:
+    """POST a literal body (for bodies that are not FHIR at all)."""
+    body = params["body"].encode("utf-8")
+    exchange = ctx.transport.request(
+        "fhir",
+        "POST",
+        "$process-message",
+        body,
+        {"Content-Type": params["content_type"], "Accept": FHIR_JSON},
+    )
+    return ActionResult(exchange)
+
+
+@ACTIONS.register(
+    "read-received",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["of"],
+        "properties": {"of": {"type": ["string", "integer"]}},
+    },
+)
+def read_received(ctx: ActionContext, **params: Any) -> ActionResult:
+    """Ask the test agent which messages it stored under an earlier step's MessageHeader.id."""
+    earlier = ctx.earlier.get(str(params["of"]))
+    if earlier is None or earlier.sent is None:
+        raise ActionError(f"step {params['of']} sent no message to look up")
+    query = urlencode({"messageHeaderId": earlier.sent.header_id})
+    exchange = ctx.transport.request("agent", "GET", f"messages?{query}")
+    return ActionResult(exchange, earlier.sent, earlier.person, earlier.peer)
+
+
+@ACTIONS.register("reset", {"type": "object", "additionalProperties": False})
+def reset(ctx: ActionContext, **params: Any) -> ActionResult:
+    """Reset the SUT's test data through the test agent."""
+    exchange = ctx.transport.request("agent", "POST", "reset")
+    if exchange.status is None or exchange.status >= 300:
+        raise ActionError(f"test agent reset answered HTTP {exchange.status}")
+    return ActionResult(exchange)
+
+
+def _lookup(table: dict[str, Any], key: str, what: str) -> Any:
+    try:
+        return table[key]
+    except KeyError:
+        raise ActionError(f"unknown {what} {key!r}; known: {', '.join(sorted(table))}") from None

@@ -1,0 +1,208 @@
+"""The runner: executes test cases step by step and turns exchanges into findings."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from harness import __version__
+from harness.checks import CHECKS, CheckContext
+from harness.checks.registry import StepRecord
+from harness.fixtures import TemplateRenderer, load_peers, load_persons
+from harness.model.finding import Finding, Location
+from harness.model.outcome import Outcome, Severity
+from harness.model.protocol import Protocol, Step, TestCase
+from harness.model.result import CaseResult, ProtocolResult, RunResult, StepResult, SutInfo
+from harness.runner.actions import ACTIONS, ActionContext, ActionError, sut_party
+from harness.runner.events import (
+    CaseFinished,
+    CaseStarted,
+    Listener,
+    RunFinished,
+    RunStarted,
+    ignore,
+)
+from harness.runner.evidence import EvidenceNamer
+from harness.sut.config import SutConfig
+from harness.transport.base import Transport, TransportError
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class RunOptions:
+    test_type: str = "egentest"
+    tester: str = ""
+    lang: str = "da"
+    run_id: str = field(default_factory=new_run_id)
+
+
+class Runner:
+    """One engine for the CLI, the pytest plugin and later the connectathon service."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        sut: SutConfig,
+        renderer: TemplateRenderer | None = None,
+        listener: Listener = ignore,
+    ) -> None:
+        self.transport = transport
+        self.sut = sut
+        self.renderer = renderer or TemplateRenderer()
+        self.persons = load_persons()
+        self.peers = load_peers()
+        self.listener = listener
+        self._unreachable = ""
+
+    def sut_info(self) -> SutInfo:
+        return SutInfo(
+            name=self.sut.name,
+            vendor=self.sut.vendor,
+            version=self.sut.version,
+            transport=self.sut.transport,
+            endpoints=dict(self.sut.endpoints),
+            identity={"sor": self.sut.sor, "gln": self.sut.gln, "name": self.sut.org_name},
+            defects=self.sut.defects,
+        )
+
+    def check_reachable(self) -> str:
+        """"" when the SUT's test agent answers its health check, else the reason."""
+        try:
+            exchange = self.transport.request("agent", "GET", "health")
+        except TransportError as exc:
+            self._unreachable = f"SUT unreachable: {exc}"
+            return self._unreachable
+        if exchange.status != 200:
+            self._unreachable = f"SUT unreachable: health check answered HTTP {exchange.status}"
+            return self._unreachable
+        self._unreachable = ""
+        return ""
+
+    def run(self, protocols: list[Protocol], options: RunOptions) -> RunResult:
+        run = RunResult(
+            run_id=options.run_id,
+            sut=self.sut_info(),
+            test_type=options.test_type,
+            tester=options.tester,
+            started=now_iso(),
+            suite_version=__version__,
+            lang=options.lang,
+        )
+        total = sum(len(p.cases) for p in protocols)
+        self.listener(RunStarted(run, total))
+        problem = self.check_reachable()
+        if problem:
+            run.error = problem
+        for protocol in protocols:
+            presult = ProtocolResult(protocol)
+            run.protocols.append(presult)
+            for case in protocol.cases:
+                presult.cases.append(self.run_case(protocol, case))
+        run.finished = now_iso()
+        self.listener(RunFinished(run))
+        return run
+
+    def run_case(self, protocol: Protocol, case: TestCase) -> CaseResult:
+        self.listener(CaseStarted(protocol, case))
+        result = CaseResult(case, protocol.id, started=now_iso())
+        t0 = time.perf_counter()
+        if self._unreachable:
+            result.error = self._unreachable
+        else:
+            self._run_steps(protocol, case, result)
+        result.duration_ms = (time.perf_counter() - t0) * 1000
+        self.listener(CaseFinished(result))
+        return result
+
+    def _run_steps(self, protocol: Protocol, case: TestCase, result: CaseResult) -> None:
+        namer = EvidenceNamer(protocol.standard)
+        earlier: dict[str, StepRecord] = {}
+        for step in case.steps:
+            sresult = self._run_step(case, step, earlier, namer)
+            result.steps.append(sresult)
+            if sresult.outcome is Outcome.ERROR:
+                result.error = sresult.message
+                break
+
+    def _run_step(
+        self, case: TestCase, step: Step, earlier: dict[str, StepRecord], namer: EvidenceNamer
+    ) -> StepResult:
+        t0 = time.perf_counter()
+        if step.manual or step.action is None:
+            return StepResult(step, Outcome.PENDING, message="manual step awaits a tester")
+        actx = ActionContext(
+            self.transport, self.sut, self.renderer, self.persons, self.peers, earlier
+        )
+        entry = ACTIONS.get(step.action.kind)
+        try:
+            done = entry.func(actx, **step.action.params)
+        except TransportError as exc:
+            message = str(exc)
+            if "unreachable" in message or "did not answer" in message:
+                self._unreachable = f"SUT unreachable: {message}"
+            return _error(step, message, t0)
+        except ActionError as exc:
+            return _error(step, f"{step.source}: {exc}", t0)
+        namer.name(done.exchange, f"{case.id}.{step.id}")
+        record = StepRecord(done.exchange, done.sent, None, done.person, done.peer)
+        ctx = CheckContext(
+            step_id=step.id,
+            exchange=done.exchange,
+            severity=case.severity,
+            sent=done.sent,
+            earlier=earlier,
+            sut_identity=sut_party(self.sut),
+            peer_identity=_party(done.peer) if done.peer else _party(self.peers["kommune"]),
+            person=done.person,
+        )
+        findings: list[Finding] = []
+        for expectation in step.expectations:
+            ctx.severity = expectation.severity or case.severity
+            check = CHECKS.get(expectation.kind).func
+            try:
+                findings.extend(check(ctx, **expectation.params))
+            except Exception as exc:  # a check crashing is kcert's fault, never the SUT's
+                return _error(
+                    step,
+                    f"{expectation.source}: check {expectation.kind} failed inside kcert: "
+                    f"{type(exc).__name__}: {exc}",
+                    t0,
+                    [done.exchange],
+                )
+        record.parsed = ctx.response_resource()
+        earlier[step.id] = record
+        problems = [f for f in findings if f.is_problem]
+        outcome = Outcome.FAIL if problems else Outcome.PASS
+        return StepResult(
+            step,
+            outcome,
+            findings,
+            [done.exchange],
+            duration_ms=(time.perf_counter() - t0) * 1000,
+        )
+
+
+def _party(peer: dict[str, Any]) -> dict[str, str]:
+    return {"sor": str(peer.get("sor", "")), "gln": str(peer.get("gln", ""))}
+
+
+def _error(step: Step, message: str, t0: float, exchanges: list[Any] | None = None) -> StepResult:
+    return StepResult(
+        step,
+        Outcome.ERROR,
+        [Finding("KCERT-ERROR", Severity.OK, message, Location(str(step.source), "yaml"))],
+        exchanges or [],
+        message=message,
+        duration_ms=(time.perf_counter() - t0) * 1000,
+    )

@@ -1,0 +1,172 @@
+"""The one place where XML and JSON from outside are parsed.
+
+No DTDs, no external entities, no network, bounded size and nesting depth. Everything
+kcert reads from a SUT, a protocol file or a fixture goes through here, so hostile
+input becomes a clear `UnsafePayload` / `MalformedPayload` instead of a crash or hang.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 256
+
+_DTD_MARKERS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+class PayloadError(ValueError):
+    """Input could not be read; `line` points into it when known."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason if line is None else f"line {line}: {reason}")
+        self.reason = reason
+        self.line = line
+
+
+class UnsafePayload(PayloadError):
+    """Input was refused for safety: a DTD or entity, too large, or nested too deep."""
+
+
+class MalformedPayload(PayloadError):
+    """Input is not well-formed XML or JSON."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = MAX_BYTES
+    max_depth: int = MAX_DEPTH
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def _check_size(data: bytes, limits: Limits) -> None:
+    if len(data) > limits.max_bytes:
+        raise UnsafePayload(f"payload of {len(data)} bytes exceeds the cap of {limits.max_bytes}")
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def parse_xml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
+    """Parse XML bytes safely; DTDs and entity declarations are refused outright."""
+    _check_size(data, limits)
+    marker = _DTD_MARKERS.search(data)
+    if marker:
+        raise UnsafePayload(
+            "DTD or entity declaration refused (no DOCTYPE/ENTITY allowed)",
+            _line_of(data, marker.start()),
+        )
+    parser_kwargs: dict[str, Any] = {
+        "resolve_entities": False,
+        "no_network": True,
+        "load_dtd": False,
+        "dtd_validation": False,
+        "huge_tree": False,
+        "remove_comments": False,
+    }
+    depth = 0
+    root: etree._Element | None = None
+    try:
+        for event, element in etree.iterparse(
+            io.BytesIO(data), events=("start", "end"), **parser_kwargs
+        ):
+            if event == "start":
+                depth += 1
+                if depth > limits.max_depth:
+                    raise UnsafePayload(
+                        f"XML nested deeper than {limits.max_depth} elements",
+                        element.sourceline,
+                    )
+                if root is None:
+                    root = element
+            else:
+                depth -= 1
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if exc.lineno else None
+        raise MalformedPayload(f"not well-formed XML: {exc.msg}", line) from None
+    if root is None:
+        raise MalformedPayload("empty XML document")
+    return root
+
+
+def _json_depth_check(text: str, limits: Limits) -> None:
+    """Linear scan for nesting depth before json.loads, which would recurse."""
+    depth = 0
+    in_string = False
+    escaped = False
+    line = 1
+    for ch in text:
+        if ch == "\n":
+            line += 1
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limits.max_depth:
+                raise UnsafePayload(f"JSON nested deeper than {limits.max_depth} levels", line)
+        elif ch in "]}":
+            depth -= 1
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise MalformedPayload(f"duplicate JSON property {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise MalformedPayload(f"JSON constant {name} is not allowed")
+
+
+def parse_json(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Parse JSON safely: size and depth capped, duplicate keys and NaN refused."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    _check_size(raw, limits)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    _json_depth_check(text, limits)
+    try:
+        return json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
+        )
+    except json.JSONDecodeError as exc:
+        raise MalformedPayload(f"not valid JSON: {exc.msg}", exc.lineno) from None
+    except RecursionError:
+        raise UnsafePayload("JSON nested too deeply") from None
+
+
+def sniff_format(data: bytes, content_type: str = "") -> str:
+    """Tell "json" or "xml" from the content type, else from the first character."""
+    ct = content_type.lower()
+    if "json" in ct:
+        return "json"
+    if "xml" in ct:
+        return "xml"
+    head = data.lstrip()[:1]
+    if head in (b"{", b"["):
+        return "json"
+    if head == b"<":
+        return "xml"
+    return "unknown"

@@ -1,0 +1,1 @@
+"""The system under test: its configuration and the embedded reference LPS launcher."""

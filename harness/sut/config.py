@@ -1,0 +1,154 @@
+"""SUT configuration (YAML): identity, endpoints, transport, auth, TLS and timeouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.yamlsource import check_schema, load_yaml
+
+SUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "vendor", "version", "endpoints", "identity"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "vendor": {"type": "string", "minLength": 1},
+        "version": {"type": "string", "minLength": 1},
+        "transport": {"enum": ["http", "inprocess"]},
+        "endpoints": {
+            "type": "object",
+            "required": ["fhir", "agent"],
+            "additionalProperties": {"type": "string", "pattern": "^https?://"},
+        },
+        "identity": {
+            "type": "object",
+            "required": ["sor", "gln"],
+            "additionalProperties": False,
+            "properties": {
+                "sor": {"type": "string", "pattern": "^[0-9]{6,18}$"},
+                "gln": {"type": "string", "pattern": "^[0-9]{13}$"},
+                "name": {"type": "string"},
+            },
+        },
+        "auth": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["type"],
+            "properties": {
+                "type": {"enum": ["none", "bearer", "mtls"]},
+                "token_env": {"type": "string"},
+                "token": {"type": "string"},
+                "cert": {"type": "string"},
+                "key": {"type": "string"},
+            },
+        },
+        "tls": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"verify": {"type": ["boolean", "string"]}},
+        },
+        "timeouts": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "connect": {"type": "number", "exclusiveMinimum": 0, "maximum": 300},
+                "read": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
+            },
+        },
+        "limits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"max_response_bytes": {"type": "integer", "minimum": 1024}},
+        },
+    },
+}
+
+
+class SutConfigError(ValueError):
+    """The SUT configuration is incomplete or inconsistent; the text says what to fix."""
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    type: str = "none"
+    token_env: str = ""
+    token: str = ""
+    cert: str = ""
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class SutConfig:
+    name: str
+    vendor: str
+    version: str
+    endpoints: dict[str, str]
+    sor: str
+    gln: str
+    org_name: str = ""
+    transport: str = "http"
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    tls_verify: bool | str = True
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_response_bytes: int = 10 * 1024 * 1024
+    defects: tuple[str, ...] = ()
+
+    def endpoint(self, name: str) -> str:
+        try:
+            return self.endpoints[name]
+        except KeyError:
+            raise SutConfigError(
+                f"SUT {self.name!r} has no endpoint {name!r}; configured: "
+                + ", ".join(sorted(self.endpoints))
+            ) from None
+
+    def public_dict(self) -> dict[str, Any]:
+        """What a report may show: no token, no key path."""
+        return {
+            "name": self.name,
+            "vendor": self.vendor,
+            "version": self.version,
+            "transport": self.transport,
+            "endpoints": dict(self.endpoints),
+            "identity": {"sor": self.sor, "gln": self.gln, "name": self.org_name},
+            "auth": self.auth.type,
+            "defects": list(self.defects),
+        }
+
+
+def load_sut_config(path: Path) -> SutConfig:
+    doc = load_yaml(path)
+    check_schema(doc, SUT_SCHEMA)
+    data = doc.data
+    auth_data = data.get("auth") or {"type": "none"}
+    auth = AuthConfig(
+        type=auth_data["type"],
+        token_env=auth_data.get("token_env", ""),
+        token=auth_data.get("token", ""),
+        cert=auth_data.get("cert", ""),
+        key=auth_data.get("key", ""),
+    )
+    if auth.type == "mtls" and not auth.cert:
+        raise doc.error(("auth", "cert"), "auth type mtls needs a client certificate path")
+    timeouts = data.get("timeouts") or {}
+    identity = data["identity"]
+    return SutConfig(
+        name=data["name"],
+        vendor=data["vendor"],
+        version=data["version"],
+        endpoints=dict(data["endpoints"]),
+        sor=identity["sor"],
+        gln=identity["gln"],
+        org_name=identity.get("name", ""),
+        transport=data.get("transport", "http"),
+        auth=auth,
+        tls_verify=(data.get("tls") or {}).get("verify", True),
+        connect_timeout=float(timeouts.get("connect", 5.0)),
+        read_timeout=float(timeouts.get("read", 30.0)),
+        max_response_bytes=int(
+            (data.get("limits") or {}).get("max_response_bytes", 10 * 1024 * 1024)
+        ),
+    )

@@ -1,0 +1,92 @@
+"""Start the embedded reference LPS on 127.0.0.1 on a free port, wait for health, stop it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from harness import __version__
+from harness.reflps.identity import REFERENCE_CLINIC
+from harness.sut.config import SutConfig
+
+STARTUP_TIMEOUT_S = 30.0
+
+
+class ReferenceStartError(RuntimeError):
+    """The reference LPS did not come up; the text carries its own error output."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def reference_config(base_url: str, defects: tuple[str, ...] = (), transport: str = "http") -> (
+    SutConfig
+):
+    return SutConfig(
+        name="kcert reference LPS",
+        vendor="kcert",
+        version=__version__,
+        endpoints={"fhir": f"{base_url}/fhir", "agent": f"{base_url}/kcert-agent/v1"},
+        sor=REFERENCE_CLINIC.sor,
+        gln=REFERENCE_CLINIC.gln,
+        org_name=REFERENCE_CLINIC.name,
+        transport=transport,
+        defects=defects,
+        read_timeout=30.0,
+    )
+
+
+@contextmanager
+def running_reference(defects: tuple[str, ...] = ()) -> Iterator[SutConfig]:
+    """The reference LPS as a real HTTP server in a child process, for as long as needed."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="kcert-reflps-") as tmp:
+        log_path = Path(tmp) / "reflps.log"
+        cmd = [sys.executable, "-m", "harness.reflps", "--host", "127.0.0.1", "--port", str(port),
+               "--db", str(Path(tmp) / "reflps.sqlite")]
+        for defect in defects:
+            cmd += ["--defect", defect]
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            )
+            try:
+                _wait_healthy(proc, f"{base}/kcert-agent/v1/health", log_path)
+                yield reference_config(base, defects)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    session = requests.Session()
+    session.trust_env = False
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            output = log_path.read_text(errors="replace")[-2000:]
+            raise ReferenceStartError(f"reference LPS exited with {proc.returncode}: {output}")
+        try:
+            if session.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise ReferenceStartError(f"reference LPS not healthy within {STARTUP_TIMEOUT_S:.0f} s")

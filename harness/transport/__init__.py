@@ -1,0 +1,1 @@
+"""Transports reach the SUT and record every exchange as evidence."""

@@ -1,0 +1,58 @@
+"""The transport interface: one request in, one recorded `Exchange` out."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+from harness.model.exchange import Exchange
+
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token"}
+)
+
+
+class TransportError(Exception):
+    """The SUT could not be reached or did not answer in time: an error, never a fail."""
+
+
+class Transport(Protocol):
+    name: str
+
+    def request(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> Exchange:
+        """Send a request to the named endpoint (e.g. "fhir", "agent") and record it."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Credentials never reach evidence or reports."""
+    return {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def join_url(base: str, path: str) -> str:
+    if not path:
+        return base
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.started = now_iso()
+        self._t0 = time.perf_counter()
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self._t0) * 1000.0

@@ -1,0 +1,138 @@
+"""YAML with line numbers, checked against a JSON Schema: errors name file:line and field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+JsonPath = tuple[str | int, ...]
+
+MAX_YAML_BYTES = 2 * 1024 * 1024
+
+
+class SourceError(ValueError):
+    """A YAML input file is broken; the message names file:line and the field at fault."""
+
+    def __init__(self, file: str, line: int, field: str, message: str) -> None:
+        where = f"{file}:{line}"
+        text = f"{where}: {field}: {message}" if field else f"{where}: {message}"
+        super().__init__(text)
+        self.file = file
+        self.line = line
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class YamlDocument:
+    """Plain data plus the line of every mapping key and sequence item."""
+
+    file: str
+    data: Any
+    lines: dict[JsonPath, int]
+
+    def line_of(self, path: JsonPath) -> int:
+        """Line of the nearest known ancestor of `path` (1-based)."""
+        probe = tuple(path)
+        while probe:
+            if probe in self.lines:
+                return self.lines[probe]
+            probe = probe[:-1]
+        return self.lines.get((), 1)
+
+    def error(self, path: JsonPath, message: str) -> SourceError:
+        return SourceError(self.file, self.line_of(path), field_name(path), message)
+
+
+def field_name(path: JsonPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _walk(node: yaml.Node, path: JsonPath, lines: dict[JsonPath, int], file: str) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                raise SourceError(
+                    file, key_node.start_mark.line + 1, field_name((*path, key)), "duplicate key"
+                )
+            seen.add(key)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*path, key), lines, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = item.start_mark.line + 1
+            _walk(item, (*path, index), lines, file)
+
+
+def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
+    """Load one YAML document safely (SafeLoader, size cap, no duplicate keys)."""
+    name = display_name or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(name, 1, "", f"cannot read file: {exc.strerror}") from None
+    return parse_yaml(raw, name)
+
+
+def parse_yaml(raw: bytes, name: str) -> YamlDocument:
+    if len(raw) > MAX_YAML_BYTES:
+        raise SourceError(name, 1, "", f"file larger than {MAX_YAML_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(name, 1, "", f"not UTF-8: {exc.reason}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            raise SourceError(name, 1, "", "file is empty")
+        lines: dict[JsonPath, int] = {}
+        _walk(node, (), lines, name)
+        data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise SourceError(name, line, "", f"YAML syntax: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise SourceError(name, 1, "", f"YAML syntax: {exc}") from None
+    return YamlDocument(name, data, lines)
+
+
+def _best_errors(errors: Iterator[jsonschema.ValidationError]) -> list[jsonschema.ValidationError]:
+    found = sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    return found
+
+
+def check_schema(doc: YamlDocument, schema: dict[str, Any], at: JsonPath = ()) -> None:
+    """Raise the first schema violation as a SourceError at its line."""
+    target: Any = doc.data
+    for part in at:
+        target = target[part]
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = _best_errors(validator.iter_errors(target))
+    if not errors:
+        return
+    err = jsonschema.exceptions.best_match(errors) or errors[0]
+    # descend into oneOf/anyOf to the most specific message
+    while err.context:
+        err = sorted(err.context, key=lambda e: -len(e.absolute_path))[0]
+    path = (*at, *err.absolute_path)
+    raise doc.error(path, _message(err))
+
+
+def _message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties":
+        return f"unknown field ({err.message})"
+    if err.validator == "required":
+        return f"missing required field: {err.message}"
+    return err.message
