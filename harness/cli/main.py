@@ -1,0 +1,40 @@
+"""kcert: entry point; every failure ends in a one-line reason, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from harness import __version__
+from harness.cli import certify, protocols_cmd
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kcert", description="Conformance tests and certification for Danish LPS."
+    )
+    parser.add_argument("--version", action="version", version=f"kcert {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    certify.add_parser(sub)
+    protocols_cmd.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    console = Console(stderr=False, highlight=False)
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args, console)
+        return code
+    except certify.UsageProblem as exc:
+        console.print(f"kcert: error: {exc}", highlight=False, markup=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("kcert: interrupted", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

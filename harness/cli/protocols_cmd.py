@@ -1,0 +1,38 @@
+"""`kcert protocols check|list`: collect protocol files and report what is wrong with them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from harness.fixtures import REPO_ROOT
+from harness.loader.protocols import discover, load_all
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("protocols", help="check or list protocol files")
+    p.add_argument("action", choices=["check", "list"])
+    p.add_argument("paths", type=Path, nargs="*")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    paths = [p for root in (args.paths or [REPO_ROOT / "testcases"]) for p in discover(root)]
+    protocols, errors = load_all(paths)
+    for err in errors:
+        console.print(f"collection error {err}", highlight=False, markup=False)
+    if args.action == "list":
+        for protocol in protocols:
+            for case in protocol.cases:
+                console.print(
+                    f"{protocol.id:28} {case.id:10} {case.severity.value} "
+                    f"{','.join(case.requirements):26} {case.title.da}",
+                    highlight=False,
+                    markup=False,
+                )
+    else:
+        total = sum(len(p.cases) for p in protocols)
+        console.print(f"{len(protocols)} protocol(s), {total} test case(s), {len(errors)} error(s)")
+    return 2 if errors else 0

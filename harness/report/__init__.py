@@ -1,0 +1,1 @@
+"""Report writers: HTML, results.json, JUnit, Allure, evidence files and the manifest."""

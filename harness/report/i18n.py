@@ -1,0 +1,138 @@
+"""Report vocabulary in Danish (default) and English."""
+
+from __future__ import annotations
+
+from harness.model.outcome import Outcome, Verdict
+
+LABELS: dict[str, dict[str, str]] = {
+    "da": {
+        "title": "Testprotokol og certificeringsrapport",
+        "vendor": "Leverandør",
+        "system": "System",
+        "version": "Version",
+        "test_type": "Testtype",
+        "date": "Testdato",
+        "tester": "Udført af",
+        "place": "Testlokation",
+        "approved": "Godkendt",
+        "yes": "Ja",
+        "no": "Nej",
+        "verdict": "Resultat",
+        "run_id": "Kørsels-id",
+        "suite": "kcert-version",
+        "sut_endpoints": "SUT-adresser",
+        "defects": "Indlagte fejl (reference-LPS)",
+        "coverage": "Kravdækning",
+        "requirement": "Krav",
+        "cases": "Testcases",
+        "result": "Resultat",
+        "step": "Step",
+        "handling": "Handling",
+        "testdata": "Testdata",
+        "expected": "Forventet resultat",
+        "actual": "Aktuelt resultat",
+        "assessment": "Vurdering",
+        "findings": "Fund",
+        "evidence": "Bevis",
+        "as_expected": "Som forventet",
+        "severity": "Alvorlighed ved fejl",
+        "protocol": "Protokol",
+        "summary": "Oversigt",
+        "error": "Infrastrukturfejl (ikke en fejl i SUT)",
+        "scale": "Skala: F1 Kritisk, F2 Alvorlig, F3 Betydelig, F4 Mindre betydelig, OK. "
+        "Godkendelse kræver udelukkende F4 og OK.",
+        "egentest": "Egentest",
+        "endelig": "Endelig test/certificering",
+        "manifest": "Manifest (SHA-256)",
+        "rule": "Regel",
+        "location": "Placering",
+        "message": "Besked",
+    },
+    "en": {
+        "title": "Test protocol and certification report",
+        "vendor": "Vendor",
+        "system": "System",
+        "version": "Version",
+        "test_type": "Test type",
+        "date": "Test date",
+        "tester": "Performed by",
+        "place": "Test location",
+        "approved": "Approved",
+        "yes": "Yes",
+        "no": "No",
+        "verdict": "Result",
+        "run_id": "Run id",
+        "suite": "kcert version",
+        "sut_endpoints": "SUT endpoints",
+        "defects": "Planted defects (reference LPS)",
+        "coverage": "Requirement coverage",
+        "requirement": "Requirement",
+        "cases": "Test cases",
+        "result": "Result",
+        "step": "Step",
+        "handling": "Action",
+        "testdata": "Test data",
+        "expected": "Expected result",
+        "actual": "Actual result",
+        "assessment": "Assessment",
+        "findings": "Findings",
+        "evidence": "Evidence",
+        "as_expected": "As expected",
+        "severity": "Severity on failure",
+        "protocol": "Protocol",
+        "summary": "Summary",
+        "error": "Infrastructure error (not a fault of the SUT)",
+        "scale": "Scale: F1 Critical, F2 Serious, F3 Significant, F4 Minor, OK. "
+        "Approval requires only F4 and OK.",
+        "egentest": "Self-test (Egentest)",
+        "endelig": "Final test/certification (Endelig)",
+        "manifest": "Manifest (SHA-256)",
+        "rule": "Rule",
+        "location": "Location",
+        "message": "Message",
+    },
+}
+
+VERDICTS = {
+    "da": {
+        Verdict.GODKENDT: "Godkendt",
+        Verdict.IKKE_GODKENDT: "Ikke godkendt",
+        Verdict.AFVENTER: "Afventer",
+        Verdict.FEJL: "Fejl (kunne ikke gennemføres)",
+    },
+    "en": {
+        Verdict.GODKENDT: "Approved (Godkendt)",
+        Verdict.IKKE_GODKENDT: "Not approved (Ikke godkendt)",
+        Verdict.AFVENTER: "Pending (Afventer)",
+        Verdict.FEJL: "Error (could not be completed)",
+    },
+}
+
+OUTCOMES = {
+    "da": {
+        Outcome.PASS: "Bestået",
+        Outcome.FAIL: "Fejlet",
+        Outcome.ERROR: "Fejl i testafvikling",
+        Outcome.PENDING: "Afventer",
+        Outcome.SKIP: "Sprunget over",
+    },
+    "en": {
+        Outcome.PASS: "Passed",
+        Outcome.FAIL: "Failed",
+        Outcome.ERROR: "Error",
+        Outcome.PENDING: "Pending",
+        Outcome.SKIP: "Skipped",
+    },
+}
+
+
+def labels(lang: str) -> dict[str, str]:
+    return LABELS["en" if lang == "en" else "da"]
+
+
+def verdict_text(verdict: Verdict, lang: str) -> str:
+    return VERDICTS["en" if lang == "en" else "da"][verdict]
+
+
+def outcome_text(outcome: Outcome, lang: str) -> str:
+    return OUTCOMES["en" if lang == "en" else "da"][outcome]

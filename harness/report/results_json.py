@@ -1,0 +1,98 @@
+"""results.json: the machine-readable run result (schema in results.schema.json)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from harness.model.outcome import Outcome
+from harness.model.result import CaseResult, RunResult, StepResult
+
+SCHEMA_ID = "kcert-results/1"
+
+
+def _step(step: StepResult) -> dict[str, Any]:
+    return {
+        "id": step.step.id,
+        "handling": step.step.handling.to_dict(),
+        "testdata": step.step.testdata,
+        "expected": step.step.expected.to_dict(),
+        "manual": step.step.manual,
+        "outcome": step.outcome.value,
+        "message": step.message,
+        "duration_ms": round(step.duration_ms, 2),
+        "source": str(step.step.source),
+        "exchanges": [e.to_dict() for e in step.exchanges],
+        "findings": [f.to_dict() for f in step.findings],
+    }
+
+
+def _case(case: CaseResult) -> dict[str, Any]:
+    return {
+        "id": case.case.id,
+        "title": case.case.title.to_dict(),
+        "requirements": list(case.case.requirements),
+        "severity": case.case.severity.value,
+        "outcome": case.outcome.value,
+        "assessment": case.assessment.value,
+        "started": case.started,
+        "duration_ms": round(case.duration_ms, 2),
+        "error": case.error,
+        "source": str(case.case.source),
+        "steps": [_step(s) for s in case.steps],
+    }
+
+
+def requirement_coverage(run: RunResult) -> dict[str, dict[str, Any]]:
+    table: dict[str, list[CaseResult]] = {}
+    for case in run.cases:
+        for req in case.case.requirements:
+            table.setdefault(req, []).append(case)
+    return {
+        req: {
+            "cases": [c.case.id for c in cases],
+            "outcome": Outcome.worst(c.outcome for c in cases).value,
+        }
+        for req, cases in sorted(table.items())
+    }
+
+
+def to_results(run: RunResult) -> dict[str, Any]:
+    counts = Counter(c.outcome.value for c in run.cases)
+    return {
+        "schema": SCHEMA_ID,
+        "run_id": run.run_id,
+        "suite_version": run.suite_version,
+        "started": run.started,
+        "finished": run.finished,
+        "test_type": run.test_type,
+        "tester": run.tester,
+        "lang": run.lang,
+        "verdict": run.verdict.value,
+        "outcome": run.outcome.value,
+        "error": run.error,
+        "sut": {
+            "name": run.sut.name,
+            "vendor": run.sut.vendor,
+            "version": run.sut.version,
+            "transport": run.sut.transport,
+            "endpoints": run.sut.endpoints,
+            "identity": run.sut.identity,
+            "defects": list(run.sut.defects),
+        },
+        "summary": {"cases": len(run.cases), **{o.value: counts.get(o.value, 0) for o in Outcome}},
+        "requirements": requirement_coverage(run),
+        "protocols": [
+            {
+                "id": p.protocol.id,
+                "version": p.protocol.version,
+                "title": p.protocol.title.to_dict(),
+                "standard": p.protocol.standard,
+                "file": p.protocol.source.file,
+                "sha256": p.protocol.sha256,
+                "outcome": p.outcome.value,
+                "cases": [_case(c) for c in p.cases],
+            }
+            for p in run.protocols
+        ],
+    }

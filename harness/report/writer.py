@@ -1,0 +1,46 @@
+"""Write a whole run report: reports/<run-id>/ and the reports/latest pointer."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from harness.model.result import RunResult
+from harness.report.allure import write_allure
+from harness.report.evidence import write_evidence, write_manifest
+from harness.report.html import write_html
+from harness.report.junit import write_junit
+from harness.report.results_json import to_results
+
+
+def write_report(run: RunResult, reports_dir: Path, lang: str = "da") -> Path:
+    """Everything a run leaves, under reports_dir/<run-id>/; returns that directory."""
+    run_dir = reports_dir / run.run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    evidence_dir = run_dir / "evidence"
+    write_evidence(run, evidence_dir)
+    (run_dir / "results.json").write_text(
+        json.dumps(to_results(run), indent=2, ensure_ascii=False), encoding="utf-8"
+    )
+    write_junit(run, run_dir / "junit.xml")
+    write_allure(run, run_dir / "allure-results", evidence_dir)
+    write_html(run, run_dir / "index.html", lang)
+    write_manifest(run_dir)
+    point_latest(reports_dir, run_dir)
+    return run_dir
+
+
+def point_latest(reports_dir: Path, run_dir: Path) -> None:
+    """reports/latest -> newest run (a symlink; a text file where links are not allowed)."""
+    latest = reports_dir / "latest"
+    tmp = reports_dir / ".latest.tmp"
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(run_dir.name, tmp, target_is_directory=True)
+        os.replace(tmp, latest)
+    except OSError:
+        if latest.is_symlink() or latest.is_file():
+            latest.unlink()
+        latest.write_text(run_dir.name + "\n", encoding="utf-8")
