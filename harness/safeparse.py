@@ -148,9 +148,7 @@ def parse_json(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
         raise MalformedPayload(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     _json_depth_check(text, limits)
     try:
-        return json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
-        )
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise MalformedPayload(f"not valid JSON: {exc.msg}", exc.lineno) from None
     except RecursionError:

@@ -43,7 +43,7 @@ def _header(bundle: dict[str, Any]) -> dict[str, Any] | None:
         return None
     first = entries[0].get("resource")
     if isinstance(first, dict) and first.get("resourceType") == "MessageHeader":
-        return first
+        return dict(first)
     return None
 
 
@@ -54,7 +54,7 @@ def _resolve(bundle: dict[str, Any], ref: Any) -> dict[str, Any] | None:
     for entry in bundle.get("entry", []):
         if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
             continue
-        res = entry["resource"]
+        res: dict[str, Any] = entry["resource"]
         if entry.get("fullUrl") == target or f"{res.get('resourceType')}/{res.get('id')}" == target:
             return res
     return None

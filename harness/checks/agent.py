@@ -50,7 +50,7 @@ def received(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             "/messages",
             "json-pointer",
         )
-    expected = {k: params[k] for k in ("event", "activity") if k in params}
+    expected: dict[str, Any] = {k: params[k] for k in ("event", "activity") if k in params}
     if params.get("patient") and ctx.person:
         expected["patientCpr"] = ctx.person.get("cpr", "")
     for index, message in enumerate(messages):

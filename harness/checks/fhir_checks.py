@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from harness.checks.registry import CheckContext, CHECKS
+from harness.checks.registry import CHECKS, CheckContext
 from harness.fhir.fhirpath import FhirPathError, evaluate, truthy
 from harness.fhir.resource import structure_issues
 from harness.model.finding import Finding

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -17,12 +15,10 @@ from harness.model.result import RunResult
 from harness.reflps.defects import CATALOGUE, UnknownDefect, check_names
 from harness.report.i18n import verdict_text
 from harness.report.writer import write_report
-from harness.runner.engine import Runner, RunOptions
-from harness.sut.config import SutConfig, load_sut_config
-from harness.sut.reference import ReferenceStartError, reference_config, running_reference
-from harness.transport.base import Transport, TransportError
-from harness.transport.http import HttpTransport
-from harness.transport.inprocess import InProcessTransport
+from harness.runner.engine import RunOptions
+from harness.session import CertificationSession, SutChoice
+from harness.sut.reference import ReferenceStartError
+from harness.transport.base import TransportError
 from harness.yamlsource import SourceError
 
 
@@ -37,13 +33,28 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--sut", choices=["reference"], help="start and test the embedded reference LPS"
     )
     target.add_argument("--sut-config", type=Path, help="YAML file describing the SUT")
-    p.add_argument("--defect", action="append", default=[], metavar="NAME",
-                   help="start the reference LPS with a named defect (repeatable)")
+    p.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start the reference LPS with a named defect (repeatable)",
+    )
     p.add_argument("--list-defects", action="store_true", help="list reference LPS defects")
-    p.add_argument("--transport", choices=["http", "inprocess"], default="http",
-                   help="with --sut reference: real HTTP on loopback (default) or in-process")
-    p.add_argument("--protocols", type=Path, action="append", default=[], metavar="PATH",
-                   help="protocol file or folder (default: testcases/)")
+    p.add_argument(
+        "--transport",
+        choices=["http", "inprocess"],
+        default="http",
+        help="with --sut reference: real HTTP on loopback (default) or in-process",
+    )
+    p.add_argument(
+        "--protocols",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="protocol file or folder (default: testcases/)",
+    )
     p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     p.add_argument("--lang", choices=["da", "en"], default="da")
     p.add_argument("--test-type", choices=["egentest", "endelig"], default="egentest")
@@ -73,40 +84,23 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[red]collection error[/] {err}", highlight=False)
         raise UsageProblem(f"{len(errors)} protocol file(s) could not be collected")
     options = RunOptions(test_type=args.test_type, tester=args.tester, lang=args.lang)
-    display = ProgressDisplay(console)
-    with _sut(args) as (sut, transport):
-        try:
-            result = Runner(transport, sut, listener=display).run(protocols, options)
-        finally:
-            transport.close()
+    choice = SutChoice(
+        reference=args.sut == "reference",
+        config_file=args.sut_config,
+        defects=tuple(args.defect),
+        transport=args.transport,
+    )
+    session = CertificationSession(choice, listener=ProgressDisplay(console))
+    try:
+        result = session.runner().run(protocols, options)
+    except ReferenceStartError as exc:
+        raise UsageProblem(f"the reference LPS did not start: {exc}") from None
+    except (SourceError, TransportError) as exc:
+        raise UsageProblem(str(exc)) from None
+    finally:
+        session.close()
     run_dir = write_report(result, args.reports, args.lang)
     return _conclude(result, run_dir, console)
-
-
-@contextmanager
-def _sut(args: argparse.Namespace) -> Iterator[tuple[SutConfig, Transport]]:
-    defects = tuple(args.defect)
-    if args.sut == "reference" and args.transport == "inprocess":
-        from harness.reflps.app import create_app
-
-        config = reference_config("http://reference.invalid", defects, "inprocess")
-        yield config, InProcessTransport(config, create_app(defects))
-    elif args.sut == "reference":
-        try:
-            with running_reference(defects) as config:
-                yield config, HttpTransport(config)
-        except ReferenceStartError as exc:
-            raise UsageProblem(f"the reference LPS did not start: {exc}") from None
-    else:
-        try:
-            config = load_sut_config(args.sut_config)
-        except SourceError as exc:
-            raise UsageProblem(str(exc)) from None
-        try:
-            transport = HttpTransport(config)
-        except TransportError as exc:
-            raise UsageProblem(str(exc)) from None
-        yield config, transport
 
 
 def _conclude(run: RunResult, run_dir: Path, console: Console) -> int:

@@ -17,7 +17,8 @@ class FhirPathError(ValueError):
 @lru_cache(maxsize=512)
 def compile_expression(expression: str) -> Callable[[Any, Any], list[Any]]:
     try:
-        return fhirpathpy.compile(expression, models["r4"])  # type: ignore[no-any-return]
+        compiled: Callable[[Any, Any], list[Any]] = fhirpathpy.compile(expression, models["r4"])
+        return compiled
     except Exception as exc:  # fhirpathpy raises bare Exceptions
         raise FhirPathError(f"cannot compile FHIRPath {expression!r}: {exc}") from None
 

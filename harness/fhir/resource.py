@@ -41,9 +41,9 @@ def _model_class(resource_type: str) -> Any:
         raise FhirReadError(f"unknown FHIR resource type {resource_type!r}") from exc
 
 
-def read_resource(body: bytes, content_type: str = "", limits: Limits = DEFAULT_LIMITS) -> tuple[
-    str, dict[str, Any]
-]:
+def read_resource(
+    body: bytes, content_type: str = "", limits: Limits = DEFAULT_LIMITS
+) -> tuple[str, dict[str, Any]]:
     """Return (format, resource-as-JSON-dict) for a FHIR body in JSON or XML."""
     fmt = sniff_format(body, content_type)
     if fmt == "json":

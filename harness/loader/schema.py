@@ -26,9 +26,9 @@ _SEVERITY = {"enum": ["F1", "F2", "F3", "F4"]}
 _REQUIREMENT = {"type": "string", "pattern": r"^MVP[0-9]-[A-Z]+-[0-9]{2}$"}
 
 
-def _one_of_registry(kind_to_schema: dict[str, dict[str, Any]], extra: dict[str, Any]) -> dict[
-    str, Any
-]:
+def _one_of_registry(
+    kind_to_schema: dict[str, dict[str, Any]], extra: dict[str, Any]
+) -> dict[str, Any]:
     """An object with exactly one key naming a plug-in, whose value is that plug-in's params."""
     variants = []
     for name, params in sorted(kind_to_schema.items()):

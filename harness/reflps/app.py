@@ -116,7 +116,7 @@ def create_app(
         return ResetResult(status="reset")
 
     @app.get(f"{AGENT}/messages", tags=["agent"])
-    def messages(messageHeaderId: str = "", patientCpr: str = "") -> ReceivedList:  # noqa: N803
+    def messages(messageHeaderId: str = "", patientCpr: str = "") -> ReceivedList:
         """Messages the LPS accepted and stored, optionally filtered."""
         found = storage.messages(messageHeaderId, patientCpr)
         return ReceivedList(

@@ -86,7 +86,9 @@ class Storage:
 
     def find_ack(self, header_id: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute("SELECT body FROM ack WHERE header_id=?", (header_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT body FROM ack WHERE header_id=?", (header_id,)
+            ).fetchone()
         return json.loads(row[0]) if row else None
 
     def messages(self, header_id: str = "", patient_cpr: str = "") -> list[StoredMessage]:

@@ -46,9 +46,9 @@ def write_junit(run: RunResult, path: Path) -> Path:
                     element, "failure", message=f"{case.assessment.value}", type="kcert.fail"
                 ).text = text
             elif case.outcome is Outcome.ERROR:
-                ET.SubElement(element, "error", message=case.error, type="kcert.error").text = (
-                    case.error
-                )
+                ET.SubElement(
+                    element, "error", message=case.error, type="kcert.error"
+                ).text = case.error
             elif case.outcome in (Outcome.SKIP, Outcome.PENDING):
                 ET.SubElement(element, "skipped", message=case.outcome.value)
     tree = ET.ElementTree(suites)

@@ -72,8 +72,12 @@ def send_message(ctx: ActionContext, **params: Any) -> ActionResult:
     try:
         rendered = ctx.renderer.render(
             params["template"],
-            {"patient": person, "peer": peer, "sut": sut_party(ctx.sut),
-             "vars": params.get("vars", {})},
+            {
+                "patient": person,
+                "peer": peer,
+                "sut": sut_party(ctx.sut),
+                "vars": params.get("vars", {}),
+            },
         )
     except TemplateError as exc:
         raise ActionError(str(exc)) from None
@@ -82,7 +86,9 @@ def send_message(ctx: ActionContext, **params: Any) -> ActionResult:
         try:
             body = to_xml(rendered.resource)
         except FhirReadError as exc:
-            raise ActionError(f"template {params['template']} cannot be sent as XML: {exc}") from None
+            raise ActionError(
+                f"template {params['template']} cannot be sent as XML: {exc}"
+            ) from None
         content_type = FHIR_XML
     else:
         import json

@@ -77,7 +77,7 @@ class Runner:
         )
 
     def check_reachable(self) -> str:
-        """"" when the SUT's test agent answers its health check, else the reason."""
+        """ "" when the SUT's test agent answers its health check, else the reason."""
         try:
             exchange = self.transport.request("agent", "GET", "health")
         except TransportError as exc:

@@ -35,10 +35,8 @@ class EvidenceNamer:
             ("S", exchange.request_content_type, exchange.request_body),
             ("R", exchange.response_content_type, exchange.response_body),
         ):
-            if direction == "S" and not body:
-                body_ext = "txt"  # a GET: the request line itself is the evidence
-            else:
-                body_ext = _ext(ct, body)
+            # a GET has no body: its request line is written as the evidence instead
+            body_ext = "txt" if direction == "S" and not body else _ext(ct, body)
             index = self._counts.get((step_key, direction), 0)
             self._counts[(step_key, direction)] = index + 1
             letter = _letters(index)

@@ -31,9 +31,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def reference_config(base_url: str, defects: tuple[str, ...] = (), transport: str = "http") -> (
-    SutConfig
-):
+def reference_config(
+    base_url: str, defects: tuple[str, ...] = (), transport: str = "http"
+) -> SutConfig:
     return SutConfig(
         name="kcert reference LPS",
         vendor="kcert",
@@ -55,13 +55,25 @@ def running_reference(defects: tuple[str, ...] = ()) -> Iterator[SutConfig]:
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="kcert-reflps-") as tmp:
         log_path = Path(tmp) / "reflps.log"
-        cmd = [sys.executable, "-m", "harness.reflps", "--host", "127.0.0.1", "--port", str(port),
-               "--db", str(Path(tmp) / "reflps.sqlite")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "harness.reflps",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            str(Path(tmp) / "reflps.sqlite"),
+        ]
         for defect in defects:
             cmd += ["--defect", defect]
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
             try:
                 _wait_healthy(proc, f"{base}/kcert-agent/v1/health", log_path)

@@ -42,7 +42,8 @@ class HttpTransport:
     ) -> Exchange:
         url = join_url(self.config.endpoint(endpoint), path)
         sent_headers = dict(headers or {})
-        shown = redact_headers({**dict(self.session.headers), **sent_headers})
+        session_headers = {str(k): str(v) for k, v in self.session.headers.items()}
+        shown = redact_headers({**session_headers, **sent_headers})
         watch = Stopwatch()
         exchange = Exchange(method, url, shown, body, started=watch.started)
         cap = self.config.max_response_bytes

@@ -1,0 +1,185 @@
+"""pytest front door: `pytest testcases/ --sut reference` runs the same engine as `kcert certify`.
+
+Thin glue: collection turns protocol YAML into items, each item runs one test case through
+`CertificationSession`. This is the only kcert module that imports pytest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.loader.protocols import load_protocol
+from harness.model.outcome import Outcome
+from harness.model.protocol import Protocol, TestCase
+from harness.model.result import CaseResult
+from harness.session import CertificationSession, SutChoice
+from harness.yamlsource import SourceError
+
+SESSION_KEY = pytest.StashKey[CertificationSession]()
+CHOICE_KEY = pytest.StashKey[SutChoice]()
+PROTOCOL_MARKER = b"kcert-protocol:"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kcert", "kcert certification")
+    group.addoption("--sut", choices=["reference"], help="test the embedded reference LPS")
+    group.addoption("--sut-config", type=Path, help="YAML file describing the SUT")
+    group.addoption("--defect", action="append", default=[], help="reference LPS defect")
+    group.addoption(
+        "--kcert-transport",
+        choices=["http", "inprocess"],
+        default="http",
+        help="reference LPS over loopback HTTP (default) or in-process",
+    )
+    group.addoption("--kcert-report", type=Path, help="write a kcert report under this folder")
+    group.addoption("--kcert-lang", choices=["da", "en"], default="da")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requirement(id): national requirement a kcert test case proves"
+    )
+    sut = config.getoption("--sut", None)
+    sut_config = config.getoption("--sut-config", None)
+    if not sut and not sut_config:
+        return
+    choice = SutChoice(
+        reference=sut == "reference",
+        config_file=sut_config,
+        defects=tuple(config.getoption("--defect") or ()),
+        transport=config.getoption("--kcert-transport"),
+    )
+    try:
+        choice.validate()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[CHOICE_KEY] = choice
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if CHOICE_KEY not in parent.config.stash or file_path.suffix not in (".yaml", ".yml"):
+        return None
+    with file_path.open("rb") as handle:
+        if PROTOCOL_MARKER not in handle.read(4096):
+            return None
+    return ProtocolFile.from_parent(parent, path=file_path)
+
+
+class ProtocolCollectionError(Exception):
+    """A protocol file is broken; the message names file:line and the field."""
+
+
+class ProtocolFile(pytest.File):
+    def collect(self) -> Any:
+        display = (
+            self.path.relative_to(self.config.rootpath)
+            if self.path.is_relative_to(self.config.rootpath)
+            else self.path
+        )
+        try:
+            protocol = load_protocol(self.path, display_name=str(display))
+        except SourceError as exc:
+            raise ProtocolCollectionError(str(exc)) from None
+        for case in protocol.cases:
+            yield CaseItem.from_parent(self, name=case.id, protocol=protocol, case=case)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str:
+        if isinstance(excinfo.value, ProtocolCollectionError):
+            return f"collection error: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+
+class CaseFailed(Exception):
+    """The SUT did not meet the test case's expectations."""
+
+
+class CaseErrored(Exception):
+    """The test case could not be carried out (SUT down, fixture or agent problem)."""
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, protocol: Protocol, case: TestCase, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.protocol = protocol
+        self.case = case
+        self.result: CaseResult | None = None
+        for req in case.requirements:
+            self.add_marker(pytest.mark.requirement(req))
+
+    def runtest(self) -> None:
+        session = _session(self.config)
+        self.result = session.run_case(self.protocol, self.case)
+        outcome = self.result.outcome
+        if outcome is Outcome.ERROR:
+            raise CaseErrored(self.result.error)
+        if outcome is Outcome.FAIL:
+            raise CaseFailed(_describe(self.result))
+        if outcome in (Outcome.PENDING, Outcome.SKIP):
+            pytest.skip(f"{outcome.value}: manual steps await a tester")
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str:
+        if isinstance(excinfo.value, CaseFailed):
+            return str(excinfo.value)
+        if isinstance(excinfo.value, CaseErrored):
+            return f"ERROR (not a fault of the SUT): {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.case.source.line - 1, f"{self.case.id} {self.case.title.en}"
+
+
+def _describe(result: CaseResult) -> str:
+    lines = [
+        f"{result.case.id} {result.case.title.en}: assessment {result.assessment.value} "
+        f"(requirements {', '.join(result.case.requirements)})"
+    ]
+    for finding in result.findings:
+        if finding.is_problem:
+            where = f" @ {finding.location.path}" if finding.location.path else ""
+            lines.append(
+                f"  step {finding.step_id} [{finding.severity.value}] {finding.rule_id}: "
+                f"{finding.message}{where}"
+            )
+    return "\n".join(lines)
+
+
+def _session(config: pytest.Config) -> CertificationSession:
+    if SESSION_KEY not in config.stash:
+        config.stash[SESSION_KEY] = CertificationSession(config.stash[CHOICE_KEY])
+    return config.stash[SESSION_KEY]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if SESSION_KEY not in config.stash:
+        return
+    cert = config.stash[SESSION_KEY]
+    try:
+        target = config.getoption("--kcert-report")
+        if target and cert.results:
+            from harness.report.writer import write_report
+            from harness.runner.engine import RunOptions
+
+            lang = config.getoption("--kcert-lang")
+            run_dir = write_report(cert.run_result(RunOptions(lang=lang)), target, lang)
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"kcert report: {run_dir / 'index.html'}")
+    finally:
+        cert.close()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if CHOICE_KEY not in config.stash:
+        return None
+    choice = config.stash[CHOICE_KEY]
+    target = "reference LPS" if choice.reference else str(choice.config_file)
+    defects = f" with defects {', '.join(choice.defects)}" if choice.defects else ""
+    return f"kcert: SUT {target}{defects} ({choice.transport})"

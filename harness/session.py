@@ -1,0 +1,102 @@
+"""A certification session: SUT lifecycle + runner, shared by the CLI and the pytest plugin."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import __version__
+from harness.model.protocol import Protocol, TestCase
+from harness.model.result import CaseResult, ProtocolResult, RunResult
+from harness.reflps.defects import check_names
+from harness.runner.engine import Runner, RunOptions, now_iso
+from harness.runner.events import Listener, ignore
+from harness.sut.config import SutConfig, load_sut_config
+from harness.sut.reference import reference_config, running_reference
+from harness.transport.base import Transport
+from harness.transport.http import HttpTransport
+from harness.transport.inprocess import InProcessTransport
+
+
+@dataclass
+class SutChoice:
+    """Which SUT to test: the embedded reference LPS (with defects) or a configured one."""
+
+    reference: bool = False
+    config_file: Path | None = None
+    defects: tuple[str, ...] = ()
+    transport: str = "http"
+
+    def validate(self) -> None:
+        if self.reference == bool(self.config_file):
+            raise ValueError("name exactly one SUT: --sut reference or --sut-config FILE")
+        if self.defects and not self.reference:
+            raise ValueError("--defect works only with --sut reference")
+        check_names(list(self.defects))
+
+
+@dataclass
+class CertificationSession:
+    """Starts the SUT on first use, runs test cases, stops the SUT at close()."""
+
+    choice: SutChoice
+    listener: Listener = ignore
+    _stack: ExitStack = field(default_factory=ExitStack)
+    _runner: Runner | None = None
+    _transport: Transport | None = None
+    results: list[tuple[Protocol, CaseResult]] = field(default_factory=list)
+    started: str = field(default_factory=now_iso)
+
+    def runner(self) -> Runner:
+        if self._runner is None:
+            sut, transport = self._open()
+            self._transport = transport
+            self._runner = Runner(transport, sut, listener=self.listener)
+            self._runner.check_reachable()
+        return self._runner
+
+    def _open(self) -> tuple[SutConfig, Transport]:
+        choice = self.choice
+        if choice.reference and choice.transport == "inprocess":
+            from harness.reflps.app import create_app
+
+            config = reference_config("http://reference.invalid", choice.defects, "inprocess")
+            return config, InProcessTransport(config, create_app(choice.defects))
+        if choice.reference:
+            config = self._stack.enter_context(running_reference(choice.defects))
+            return config, HttpTransport(config)
+        assert choice.config_file is not None
+        config = load_sut_config(choice.config_file)
+        return config, HttpTransport(config)
+
+    def run_case(self, protocol: Protocol, case: TestCase) -> CaseResult:
+        result = self.runner().run_case(protocol, case)
+        self.results.append((protocol, result))
+        return result
+
+    def run_result(self, options: RunOptions) -> RunResult:
+        """The results so far as one run, grouped by protocol in the order they ran."""
+        runner = self.runner()
+        run = RunResult(
+            run_id=options.run_id,
+            sut=runner.sut_info(),
+            test_type=options.test_type,
+            tester=options.tester,
+            started=self.started,
+            finished=now_iso(),
+            suite_version=__version__,
+            lang=options.lang,
+        )
+        by_id: dict[str, ProtocolResult] = {}
+        for protocol, case in self.results:
+            if protocol.id not in by_id:
+                by_id[protocol.id] = ProtocolResult(protocol)
+                run.protocols.append(by_id[protocol.id])
+            by_id[protocol.id].cases.append(case)
+        return run
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+        self._stack.close()
