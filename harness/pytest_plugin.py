@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from harness.loader.protocols import load_protocol
+from harness.loader.protocols import display_path, load_protocol
 from harness.model.outcome import Outcome
 from harness.model.protocol import Protocol, TestCase
 from harness.model.result import CaseResult

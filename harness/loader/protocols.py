@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from harness.fixtures import TemplateRenderer
+from harness.fixtures import REPO_ROOT, TemplateRenderer
 from harness.loader.schema import protocol_schema
 from harness.model.i18n import Text
 from harness.model.outcome import Severity
@@ -142,6 +142,14 @@ def _expectation(
     return Expectation(kind, params, _src(doc, *where), severity)
 
 
+def display_path(path: Path) -> str:
+    """Paths in messages and reports are relative to the repository when they can be."""
+    resolved = path.resolve()
+    if resolved.is_relative_to(REPO_ROOT):
+        return resolved.relative_to(REPO_ROOT).as_posix()
+    return str(path)
+
+
 def discover(root: Path) -> list[Path]:
     """Protocol files below `root` (or `root` itself), in a stable order."""
     if root.is_file():
@@ -156,7 +164,7 @@ def load_all(paths: list[Path]) -> tuple[list[Protocol], list[SourceError]]:
     errors: list[SourceError] = []
     for path in paths:
         try:
-            protocols.append(load_protocol(path, renderer))
+            protocols.append(load_protocol(path, renderer, display_path(path)))
         except SourceError as exc:
             errors.append(exc)
     return protocols, errors

@@ -1,0 +1,53 @@
+"""Shared fixtures for kcert's own tests."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.fixtures import REPO_ROOT
+from harness.loader.protocols import discover, load_all
+from harness.model.protocol import Protocol
+from harness.model.result import RunResult
+from harness.runner.engine import Runner, RunOptions
+from harness.sut.reference import reference_config
+from harness.transport.inprocess import InProcessTransport
+
+warnings.filterwarnings("ignore", message=".*httpx2.*")
+
+SHARED = REPO_ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+
+
+@pytest.fixture(scope="session")
+def protocols() -> list[Protocol]:
+    loaded, errors = load_all(discover(REPO_ROOT / "testcases"))
+    assert not errors, errors
+    return loaded
+
+
+def run_reference(protocols: list[Protocol], defects: tuple[str, ...] = ()) -> RunResult:
+    """One full run against the in-process reference LPS."""
+    from harness.reflps.app import create_app
+
+    config = reference_config("http://reference.invalid", defects, "inprocess")
+    transport = InProcessTransport(config, create_app(defects))
+    try:
+        return Runner(transport, config).run(protocols, RunOptions(run_id="test-run"))
+    finally:
+        transport.close()
+
+
+@pytest.fixture(scope="session")
+def clean_run(protocols: list[Protocol]) -> RunResult:
+    return run_reference(protocols)
+
+
+@pytest.fixture
+def corpus() -> Iterator[Path]:
+    if not CORPUS.is_dir():
+        pytest.skip(f"../shared/corpus is absent ({CORPUS}): official artefacts not available")
+    yield CORPUS

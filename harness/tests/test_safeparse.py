@@ -1,0 +1,106 @@
+"""Hostile payloads: XXE, billion laughs, deep nesting, oversize, malformed."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.safeparse import (
+    Limits,
+    MalformedPayload,
+    UnsafePayload,
+    parse_json,
+    parse_xml,
+    sniff_format,
+)
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<Bundle xmlns="http://hl7.org/fhir"><id value="&xxe;"/></Bundle>"""
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<lolz>&lol3;</lolz>"""
+
+EXTERNAL_DTD = b"""<?xml version="1.0"?>
+<!DOCTYPE Bundle SYSTEM "http://127.0.0.1:9/evil.dtd">
+<Bundle xmlns="http://hl7.org/fhir"/>"""
+
+
+@pytest.mark.parametrize("payload", [XXE, BILLION_LAUGHS, EXTERNAL_DTD], ids=["xxe", "laughs", "dtd"])
+def test_dtds_and_entities_are_refused_with_a_line(payload: bytes) -> None:
+    with pytest.raises(UnsafePayload) as err:
+        parse_xml(payload)
+    assert err.value.line == 2
+    assert "DTD or entity" in str(err.value)
+
+
+def test_deep_xml_is_refused() -> None:
+    deep = b"<a>" * 300 + b"</a>" * 300
+    with pytest.raises(UnsafePayload, match="deeper than 256"):
+        parse_xml(deep)
+
+
+def test_oversized_payloads_are_refused() -> None:
+    limits = Limits(max_bytes=100)
+    with pytest.raises(UnsafePayload, match="exceeds the cap"):
+        parse_xml(b"<a>" + b"x" * 200 + b"</a>", limits)
+    with pytest.raises(UnsafePayload, match="exceeds the cap"):
+        parse_json(b'{"a": "' + b"x" * 200 + b'"}', limits)
+
+
+def test_malformed_xml_names_the_line() -> None:
+    with pytest.raises(MalformedPayload) as err:
+        parse_xml(b"<a>\n<b>\n</a>")
+    assert err.value.line == 3
+
+
+def test_good_xml_parses() -> None:
+    root = parse_xml(b'<Bundle xmlns="http://hl7.org/fhir"><id value="x"/></Bundle>')
+    assert root.tag == "{http://hl7.org/fhir}Bundle"
+
+
+def test_deep_json_is_refused_before_recursion() -> None:
+    with pytest.raises(UnsafePayload, match="deeper than"):
+        parse_json(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_brackets_inside_strings_do_not_count_as_depth() -> None:
+    assert parse_json(b'{"a": "' + b"[" * 1000 + b'"}') == {"a": "[" * 1000}
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b'{"a": 1, "a": 2}', "duplicate JSON property"),
+        (b'{"a": NaN}', "constant NaN"),
+        (b'{"a": 1', "not valid JSON"),
+        (b"\xff\xfe{}", "not UTF-8"),
+    ],
+)
+def test_malformed_json(payload: bytes, message: str) -> None:
+    with pytest.raises(MalformedPayload, match=message):
+        parse_json(payload)
+
+
+def test_json_error_names_line() -> None:
+    with pytest.raises(MalformedPayload) as err:
+        parse_json(b'{\n"a": 1,\n"b": }')
+    assert err.value.line == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "ct", "fmt"),
+    [
+        (b"{}", "", "json"),
+        (b" <a/>", "", "xml"),
+        (b"x", "application/fhir+json", "json"),
+        (b"x", "application/fhir+xml; charset=utf-8", "xml"),
+        (b"hello", "text/plain", "unknown"),
+    ],
+)
+def test_sniff_format(body: bytes, ct: str, fmt: str) -> None:
+    assert sniff_format(body, ct) == fmt
