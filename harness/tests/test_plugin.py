@@ -1,0 +1,79 @@
+"""The pytest front door (pytester): same engine, same results as `kcert certify`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.fixtures import REPO_ROOT
+from harness.model.result import RunResult
+from harness.report.results_json import to_results
+
+pytest_plugins = ["pytester"]
+
+PROTOCOL = REPO_ROOT / "testcases" / "carecommunication-receive.yaml"
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makefile(".yaml", carecommunication=PROTOCOL.read_text(encoding="utf-8"))
+    pytester.makefile(".yaml", unrelated="just: some yaml\n")
+    return pytester
+
+
+def outcomes(results: dict) -> dict[str, tuple[str, str]]:  # type: ignore[type-arg]
+    return {c["id"]: (c["outcome"], c["assessment"]) for p in results["protocols"]
+            for c in p["cases"]}
+
+
+def test_clean_reference_passes_and_matches_cli_engine(
+    suite: pytest.Pytester, clean_run: RunResult
+) -> None:
+    report_dir = suite.path / "out"
+    result = suite.runpytest(
+        "--sut", "reference", "--kcert-transport", "inprocess", "--kcert-report", str(report_dir)
+    )
+    result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines(["kcert: SUT reference LPS*", "kcert report: *index.html"])
+    from_pytest = json.loads((report_dir / "latest" / "results.json").read_text())
+    assert outcomes(from_pytest) == outcomes(to_results(clean_run))
+    assert from_pytest["verdict"] == "godkendt"
+
+
+def test_defect_fails_the_named_case(suite: pytest.Pytester) -> None:
+    result = suite.runpytest(
+        "--sut", "reference", "--kcert-transport", "inprocess", "--defect", "server-error-on-garbage"
+    )
+    result.assert_outcomes(passed=11, failed=1)
+    result.stdout.fnmatch_lines(["*CC-R-08*assessment F3*", "*[[]F3[]] HTTP-5XX*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_broken_protocol_is_a_collection_error_with_file_line(suite: pytest.Pytester) -> None:
+    text = PROTOCOL.read_text(encoding="utf-8").replace("- ack: {code: ok}", "- ack: {cod: ok}", 1)
+    suite.makefile(".yaml", carecommunication=text)
+    line = text.splitlines().index("          - ack: {cod: ok}") + 1
+    result = suite.runpytest("--sut", "reference", "--kcert-transport", "inprocess")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines([f"*collection error: *carecommunication.yaml:{line}: *expect[[]0[]]*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_without_sut_nothing_is_collected(suite: pytest.Pytester) -> None:
+    result = suite.runpytest()
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_sut_options_are_checked(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--sut", "reference", "--defect", "nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown defect nope*"])
+
+
+def test_requirement_markers_select_cases(suite: pytest.Pytester) -> None:
+    result = suite.runpytest(
+        "--sut", "reference", "--kcert-transport", "inprocess", "-k", "CC-R-10 or CC-R-12"
+    )
+    result.assert_outcomes(passed=2)
