@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from harness.loader.protocols import display_path, load_protocol
+from harness.loader.protocols import load_protocol
 from harness.model.outcome import Outcome
 from harness.model.protocol import Protocol, TestCase
 from harness.model.result import CaseResult
@@ -86,9 +86,7 @@ class ProtocolFile(pytest.File):
         for case in protocol.cases:
             yield CaseItem.from_parent(self, name=case.id, protocol=protocol, case=case)
 
-    def repr_failure(
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ProtocolCollectionError):
             return f"collection error: {excinfo.value}"
         return str(super().repr_failure(excinfo))
@@ -122,9 +120,7 @@ class CaseItem(pytest.Item):
         if outcome in (Outcome.PENDING, Outcome.SKIP):
             pytest.skip(f"{outcome.value}: manual steps await a tester")
 
-    def repr_failure(
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailed):
             return str(excinfo.value)
         if isinstance(excinfo.value, CaseErrored):

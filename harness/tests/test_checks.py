@@ -30,8 +30,12 @@ JSON_CT = {"content-type": "application/fhir+json"}
 def _message(include_patient: bool = True) -> Sent:
     rendered = TemplateRenderer().render(
         "messages/carecommunication.json.j2",
-        {"patient": PERSON, "peer": PEER, "sut": {**SUT, "name": "x"},
-         "vars": {"include_patient": include_patient}},
+        {
+            "patient": PERSON,
+            "peer": PEER,
+            "sut": {**SUT, "name": "x"},
+            "vars": {"include_patient": include_patient},
+        },
     )
     body = json.dumps(rendered.resource).encode()
     return Sent(rendered.resource, rendered.ids, "json", body, "application/fhir+json")
@@ -56,11 +60,27 @@ def ctx_for(
     truncated: bool = False,
 ) -> CheckContext:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    exchange = Exchange("POST", "http://x/fhir/$process-message", {}, b"", status,
-                        {"Content-Type": ct}, raw, truncated=truncated)
+    exchange = Exchange(
+        "POST",
+        "http://x/fhir/$process-message",
+        {},
+        b"",
+        status,
+        {"Content-Type": ct},
+        raw,
+        truncated=truncated,
+    )
     exchange.evidence["R"] = "CareCommunication_R_T.1_A.json"
-    return CheckContext("1", exchange, Severity.F2, sent, earlier or {}, SUT,
-                        {"sor": PEER["sor"], "gln": PEER["gln"]}, PERSON)
+    return CheckContext(
+        "1",
+        exchange,
+        Severity.F2,
+        sent,
+        earlier or {},
+        SUT,
+        {"sor": PEER["sor"], "gln": PEER["gln"]},
+        PERSON,
+    )
 
 
 def run_check(ctx: CheckContext, kind: str, params: dict[str, Any]) -> list[str]:
@@ -96,37 +116,73 @@ def set_outcome_severity(b: dict[str, Any]) -> None:
 ACK_CASES: list[tuple[str, str, dict[str, Any], Mutation, str]] = [
     ("ok", "ack", {"code": "ok"}, lambda b: b.update(type="collection"), "ACK-TYPE"),
     ("ok", "ack", {"code": "ok"}, lambda b: b["entry"].reverse(), "ACK-HEADER"),
-    ("ok", "ack", {"code": "ok"},
-     lambda b: header(b)["eventCoding"].update(code="care-communication-message"), "ACK-EVENT"),
-    ("ok", "ack", {"code": "ok"},
-     lambda b: header(b)["response"].update(identifier="wrong"), "ACK-REF"),
+    (
+        "ok",
+        "ack",
+        {"code": "ok"},
+        lambda b: header(b)["eventCoding"].update(code="care-communication-message"),
+        "ACK-EVENT",
+    ),
+    (
+        "ok",
+        "ack",
+        {"code": "ok"},
+        lambda b: header(b)["response"].update(identifier="wrong"),
+        "ACK-REF",
+    ),
     ("ok", "ack", {"code": "fatal-error"}, lambda b: None, "ACK-CODE"),
-    ("ok", "ack", {"code": "ok"},
-     lambda b: header(b)["sender"].update(reference=org_ref(b, PEER["sor"])), "ACK-SENDER"),
-    ("ok", "ack", {"code": "ok"},
-     lambda b: header(b)["destination"][0]["receiver"].update(reference=org_ref(b, SUT["sor"])),
-     "ACK-RECEIVER"),
+    (
+        "ok",
+        "ack",
+        {"code": "ok"},
+        lambda b: header(b)["sender"].update(reference=org_ref(b, PEER["sor"])),
+        "ACK-SENDER",
+    ),
+    (
+        "ok",
+        "ack",
+        {"code": "ok"},
+        lambda b: header(b)["destination"][0]["receiver"].update(reference=org_ref(b, SUT["sor"])),
+        "ACK-RECEIVER",
+    ),
     ("ok", "ack", {"code": "ok"}, lambda b: b["meta"].update(profile=[]), "ACK-PROFILE"),
     ("ok", "ack", {"code": "ok"}, lambda b: b.update(timestamp="yesterday"), "FHIR-STRUCTURE"),
     ("fatal", "ack", {"code": "fatal-error"}, drop_outcome, "ACK-OO"),
-    ("fatal", "ack", {"code": "fatal-error"},
-     lambda b: header(b)["response"].pop("details"), "ACK-OO-REF"),
+    (
+        "fatal",
+        "ack",
+        {"code": "fatal-error"},
+        lambda b: header(b)["response"].pop("details"),
+        "ACK-OO-REF",
+    ),
     ("fatal", "ack", {"code": "fatal-error"}, set_outcome_severity, "OO-SEVERITY"),
-    ("fatal", "ack", {"code": "fatal-error", "mentions": ["Encounter"]}, lambda b: None,
-     "OO-MENTIONS"),
+    (
+        "fatal",
+        "ack",
+        {"code": "fatal-error", "mentions": ["Encounter"]},
+        lambda b: None,
+        "OO-MENTIONS",
+    ),
     ("ok", "fhir-resource", {"type": "OperationOutcome"}, lambda b: None, "FHIR-TYPE"),
     ("ok", "operation-outcome", {}, lambda b: None, "OO-MISSING"),
     ("ok", "fhirpath", {"expr": "type = 'collection'"}, lambda b: None, "FHIRPATH"),
-    ("ok", "fhirpath", {"expr": "entry[0].resource.response.identifier",
-                        "equals": "nope", "rule": "MY-RULE"}, lambda b: None, "MY-RULE"),
+    (
+        "ok",
+        "fhirpath",
+        {"expr": "entry[0].resource.response.identifier", "equals": "nope", "rule": "MY-RULE"},
+        lambda b: None,
+        "MY-RULE",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("which", "kind", "params", "mutate", "rule"), ACK_CASES,
-                         ids=[c[4] + "-" + c[1] for c in ACK_CASES])
+@pytest.mark.parametrize(
+    ("which", "kind", "params", "mutate", "rule"),
+    ACK_CASES,
+    ids=[c[4] + "-" + c[1] for c in ACK_CASES],
+)
 def test_rule_fires(
-    acks: dict[str, Any], which: str, kind: str, params: dict[str, Any], mutate: Mutation,
-    rule: str
+    acks: dict[str, Any], which: str, kind: str, params: dict[str, Any], mutate: Mutation, rule: str
 ) -> None:
     sent, good = acks[which]
     body = copy.deepcopy(good)
@@ -180,12 +236,30 @@ def test_profile_slip_weighs_only_f4(acks: dict[str, Any]) -> None:
         (b"{}", 200, "text/html", "fhir-content-type", {"format": "json"}, "HTTP-CONTENT-TYPE"),
         (b"garbage", 200, "text/plain", "ack", {"code": "ok"}, "FHIR-PARSE"),
         (b"", 204, "", "ack", {"code": "ok"}, "ACK-HTTP"),
-        (b"<?xml version='1.0'?>\n<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><x>&e;</x>",
-         200, "application/fhir+xml", "ack", {"code": "ok"}, "FHIR-PARSE"),
-        (b'{"resourceType": "OperationOutcome", "issue": []}', 400, "application/fhir+json",
-         "operation-outcome", {}, "OO-SEVERITY"),
-        (b'{"resourceType": "Bundle", "type": "message"}', 200, "application/fhir+json",
-         "fhirpath", {"expr": "entry.where("}, "FHIRPATH"),
+        (
+            b"<?xml version='1.0'?>\n<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><x>&e;</x>",
+            200,
+            "application/fhir+xml",
+            "ack",
+            {"code": "ok"},
+            "FHIR-PARSE",
+        ),
+        (
+            b'{"resourceType": "OperationOutcome", "issue": []}',
+            400,
+            "application/fhir+json",
+            "operation-outcome",
+            {},
+            "OO-SEVERITY",
+        ),
+        (
+            b'{"resourceType": "Bundle", "type": "message"}',
+            200,
+            "application/fhir+json",
+            "fhirpath",
+            {"expr": "entry.where("},
+            "FHIRPATH",
+        ),
     ],
 )
 def test_http_level_rules_fire(
@@ -200,8 +274,10 @@ def test_truncated_answer_is_a_finding() -> None:
 
 
 def test_operation_outcome_quiet_and_mentions() -> None:
-    oo = {"resourceType": "OperationOutcome",
-          "issue": [{"severity": "error", "code": "invalid", "diagnostics": "expected a Bundle"}]}
+    oo = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "invalid", "diagnostics": "expected a Bundle"}],
+    }
     ctx = ctx_for(None, oo, 400)
     assert run_check(ctx, "operation-outcome", {"mentions": ["Bundle"]}) == []
     assert run_check(ctx_for(None, oo, 400), "operation-outcome", {"mentions": ["Patient"]}) == [
@@ -224,8 +300,12 @@ def _agent(messages: Any, status: int = 200) -> CheckContext:
 
 
 def test_received_rules() -> None:
-    stored = {"messageHeaderId": "h", "event": "care-communication-message",
-              "activity": "new-message", "patientCpr": PERSON["cpr"]}
+    stored = {
+        "messageHeaderId": "h",
+        "event": "care-communication-message",
+        "activity": "new-message",
+        "patientCpr": PERSON["cpr"],
+    }
     params = {"count": 1, "event": "care-communication-message", "patient": True}
     assert run_check(_agent([stored]), "received", params) == []
     assert run_check(_agent([stored, stored]), "received", params) == ["AGENT-COUNT"]
@@ -248,9 +328,20 @@ def test_every_rule_in_the_checks_has_a_firing_case() -> None:
     rules = set(re.findall(r'finding\(\s*"([A-Z][A-Z0-9-]+)"', source))
     rules |= set(re.findall(r'\n\s+"([A-Z]+-[A-Z0-9-]+)",\n\s+f?"', source))
     tested = {c[4] for c in ACK_CASES} | {
-        "HTTP-STATUS", "HTTP-5XX", "HTTP-CONTENT-TYPE", "HTTP-TOO-LARGE", "FHIR-PARSE",
-        "ACK-HTTP", "OO-SEVERITY", "FHIRPATH", "ACK-DUP", "AGENT-COUNT", "AGENT-FIELD",
-        "AGENT-HTTP", "AGENT-FORMAT", "OO-MENTIONS",
+        "HTTP-STATUS",
+        "HTTP-5XX",
+        "HTTP-CONTENT-TYPE",
+        "HTTP-TOO-LARGE",
+        "FHIR-PARSE",
+        "ACK-HTTP",
+        "OO-SEVERITY",
+        "FHIRPATH",
+        "ACK-DUP",
+        "AGENT-COUNT",
+        "AGENT-FIELD",
+        "AGENT-HTTP",
+        "AGENT-FORMAT",
+        "OO-MENTIONS",
     }
     missing = rules - tested
     assert not missing, f"rules without a firing test: {sorted(missing)}"

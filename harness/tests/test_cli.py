@@ -35,9 +35,10 @@ def test_certify_reference_is_godkendt(tmp_path: Path) -> None:
     assert (latest / "index.html").is_file()
     html = (latest / "index.html").read_text(encoding="utf-8")
     assert "MVP1-LPS-03" in html and "Godkendt" in html and 'lang="da"' in html
-    assert str(latest.resolve() / "index.html") in done.stdout.replace("\n", "") or str(
-        tmp_path
-    ) in done.stdout
+    assert (
+        str(latest.resolve() / "index.html") in done.stdout.replace("\n", "")
+        or str(tmp_path) in done.stdout
+    )
     results = json.loads((latest / "results.json").read_text())
     assert results["summary"]["pass"] >= 10
     assert results["sut"]["transport"] == "http"
@@ -45,14 +46,27 @@ def test_certify_reference_is_godkendt(tmp_path: Path) -> None:
     assert "CareCommunication_S_CC-R-01.1_A.json" in evidence
     assert "CareCommunication_R_CC-R-02.1_A.xml" in evidence
     assert list((latest / "allure-results").glob("*-result.json"))
-    check = subprocess.run(["sha256sum", "-c", "--quiet", "manifest.sha256"], cwd=latest,
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        ["sha256sum", "-c", "--quiet", "manifest.sha256"],
+        cwd=latest,
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_certify_with_defect_exits_1_and_names_the_case(tmp_path: Path) -> None:
-    done = kcert("certify", "--sut", "reference", "--defect", "duplicate-processed-twice",
-                 "--reports", str(tmp_path), "--lang", "en")
+    done = kcert(
+        "certify",
+        "--sut",
+        "reference",
+        "--defect",
+        "duplicate-processed-twice",
+        "--reports",
+        str(tmp_path),
+        "--lang",
+        "en",
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Not approved" in done.stdout
     assert "CC-R-05 [F2]" in done.stdout
@@ -96,8 +110,17 @@ def test_bad_protocol_is_exit_2_with_file_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     text = (REPO_ROOT / "testcases" / "carecommunication-receive.yaml").read_text(encoding="utf-8")
     broken.write_text(text.replace("severity: F2", "severity: F9", 1), encoding="utf-8")
-    done = kcert("certify", "--sut", "reference", "--transport", "inprocess",
-                 "--protocols", str(broken), "--reports", str(tmp_path))
+    done = kcert(
+        "certify",
+        "--sut",
+        "reference",
+        "--transport",
+        "inprocess",
+        "--protocols",
+        str(broken),
+        "--reports",
+        str(tmp_path),
+    )
     line = text.splitlines().index("    severity: F2") + 1
     assert done.returncode == 2
     assert f"{broken}:{line}: cases[0].severity" in done.stdout
@@ -106,8 +129,11 @@ def test_bad_protocol_is_exit_2_with_file_line(tmp_path: Path) -> None:
 
 def test_bad_sut_config_is_exit_2_with_file_line(tmp_path: Path) -> None:
     config = tmp_path / "sut.yaml"
-    config.write_text("name: X\nvendor: Y\nversion: '1'\nendpoints: {fhir: ftp://x}\n"
-                      "identity: {sor: '1', gln: '2'}\n", encoding="utf-8")
+    config.write_text(
+        "name: X\nvendor: Y\nversion: '1'\nendpoints: {fhir: ftp://x}\n"
+        "identity: {sor: '1', gln: '2'}\n",
+        encoding="utf-8",
+    )
     done = kcert("certify", "--sut-config", str(config))
     assert done.returncode == 2
     assert f"{config}:4: endpoints" in done.stdout

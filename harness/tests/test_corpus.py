@@ -63,9 +63,12 @@ def evaluate_invariants(
 def _kcert_message(**variables: Any) -> dict[str, Any]:
     rendered = TemplateRenderer().render(
         "messages/carecommunication.json.j2",
-        {"patient": load_persons()["kol-karen"], "peer": load_peers()["kommune"],
-         "sut": {"sor": REFERENCE_CLINIC.sor, "gln": REFERENCE_CLINIC.gln, "name": "x"},
-         "vars": variables},
+        {
+            "patient": load_persons()["kol-karen"],
+            "peer": load_peers()["kommune"],
+            "sut": {"sor": REFERENCE_CLINIC.sor, "gln": REFERENCE_CLINIC.gln, "name": "x"},
+            "vars": variables,
+        },
     )
     return rendered.resource
 
@@ -73,13 +76,12 @@ def _kcert_message(**variables: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("activity", ["new-message", "reply-message", "forward-message"])
 def test_kcert_messages_keep_medcom_invariants(corpus: Path, activity: str) -> None:
     message = _kcert_message(activity=activity)
-    broken, unsupported = evaluate_invariants(
-        message, invariants(corpus, MESSAGE_PROFILE), message
-    )
+    broken, unsupported = evaluate_invariants(message, invariants(corpus, MESSAGE_PROFILE), message)
     assert broken == []
-    communication = next(e["resource"] for e in message["entry"]
-                         if e["resource"]["resourceType"] == "Communication")
-    broken_c, unsupported_c = evaluate_invariants(
+    communication = next(
+        e["resource"] for e in message["entry"] if e["resource"]["resourceType"] == "Communication"
+    )
+    broken_c, _unsupported_c = evaluate_invariants(
         communication, invariants(corpus, COMMUNICATION_PROFILE), message
     )
     assert broken_c == []
@@ -88,7 +90,7 @@ def test_kcert_messages_keep_medcom_invariants(corpus: Path, activity: str) -> N
 
 
 def test_invariant_check_can_fail(corpus: Path) -> None:
-    """The invariants above are live: a message with two Patients breaks medcom-careCommunication-2."""
+    """The invariants are live: two Patients break medcom-careCommunication-2."""
     message = _kcert_message()
     patient = next(e for e in message["entry"] if e["resource"]["resourceType"] == "Patient")
     message["entry"].append(patient)
@@ -108,8 +110,9 @@ def test_reference_lps_reads_every_official_receive_example(corpus: Path) -> Non
     assert len(examples) >= 10
     for path in examples:
         ct = "application/fhir+xml" if path.suffix == ".xml" else "application/fhir+json"
-        response = client.post("/fhir/$process-message", content=path.read_bytes(),
-                               headers={"content-type": ct})
+        response = client.post(
+            "/fhir/$process-message", content=path.read_bytes(), headers={"content-type": ct}
+        )
         assert response.status_code == 200, (path.name, response.text[:300])
         _, ack = read_resource(response.content, response.headers["content-type"])
         code = ack["entry"][0]["resource"]["response"]["code"]
@@ -134,8 +137,11 @@ def _org_ids(bundle: dict[str, Any], ref: str) -> dict[str, str]:
         res = entry["resource"]
         if f"{res['resourceType']}/{res['id']}" == ref:
             systems = {"urn:oid:1.2.208.176.1.1": "sor", "https://www.gs1.org/gln": "gln"}
-            return {systems[i["system"]]: i["value"] for i in res.get("identifier", [])
-                    if i["system"] in systems}
+            return {
+                systems[i["system"]]: i["value"]
+                for i in res.get("identifier", [])
+                if i["system"] in systems
+            }
     return {}
 
 
@@ -148,14 +154,34 @@ def test_official_acknowledgements_pass_kcerts_ack_rules(corpus: Path) -> None:
     for bundle in acks:
         assert structure_issues(bundle) == []
         header = bundle["entry"][0]["resource"]
-        original = {"resourceType": "Bundle", "id": "x",
-                    "entry": [{"resource": {"resourceType": "MessageHeader",
-                                            "id": header["response"]["identifier"]}}]}
+        original = {
+            "resourceType": "Bundle",
+            "id": "x",
+            "entry": [
+                {
+                    "resource": {
+                        "resourceType": "MessageHeader",
+                        "id": header["response"]["identifier"],
+                    }
+                }
+            ],
+        }
         sent = Sent(original, {}, "json", b"", "application/fhir+json")
-        exchange = Exchange("POST", "u", {}, b"", 200, {"Content-Type": "application/fhir+json"},
-                            json.dumps(bundle).encode())
+        exchange = Exchange(
+            "POST",
+            "u",
+            {},
+            b"",
+            200,
+            {"Content-Type": "application/fhir+json"},
+            json.dumps(bundle).encode(),
+        )
         ctx = CheckContext(
-            "1", exchange, Severity.F2, sent, {},
+            "1",
+            exchange,
+            Severity.F2,
+            sent,
+            {},
             _org_ids(bundle, header["sender"]["reference"]),
             _org_ids(bundle, header["destination"][0]["receiver"]["reference"]),
         )

@@ -40,7 +40,8 @@ def test_persons_with_real_looking_cpr_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "persons.yaml"
     path.write_text(
         "persons:\n"
-        "  - {key: a, cpr: '0503559912', given: A, family: B, gender: female, birthDate: '1955-03-05'}\n"
+        "  - {key: a, cpr: '0503559912', given: A, family: B, gender: female,\n"
+        "     birthDate: '1955-03-05'}\n"
         "  - key: b\n"
         "    cpr: '1208481234'\n"
         "    given: C\n    family: D\n    gender: male\n    birthDate: '1948-08-12'\n",
@@ -48,7 +49,7 @@ def test_persons_with_real_looking_cpr_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(SourceError) as err:
         load_persons(path)
-    assert str(err.value).startswith(f"{path}:4: persons[1].cpr: ")
+    assert str(err.value).startswith(f"{path}:5: persons[1].cpr: ")
     assert "1234" not in str(err.value)
 
 
@@ -60,8 +61,11 @@ def test_shipped_fixtures_are_synthetic() -> None:
 
 def test_rendering_gives_fresh_ids_each_time() -> None:
     renderer = TemplateRenderer()
-    context = {"patient": load_persons()["kol-karen"], "peer": load_peers()["kommune"],
-               "sut": {"sor": "1", "gln": "2", "name": "x"}}
+    context = {
+        "patient": load_persons()["kol-karen"],
+        "peer": load_peers()["kommune"],
+        "sut": {"sor": "1", "gln": "2", "name": "x"},
+    }
     first = renderer.render("messages/carecommunication.json.j2", context)
     second = renderer.render("messages/carecommunication.json.j2", context)
     assert first.ids["header"] != second.ids["header"]

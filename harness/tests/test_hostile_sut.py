@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -15,16 +16,24 @@ from harness.runner.engine import Runner, RunOptions
 from harness.sut.config import SutConfig
 from harness.transport.http import HttpTransport
 
-XXE = (b"<?xml version='1.0'?>\n<!DOCTYPE b [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
-       b"<Bundle xmlns='http://hl7.org/fhir'><id value='&x;'/></Bundle>")
-LAUGHS = (b"<?xml version='1.0'?><!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'>"
-          b"<!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]><l>&b;</l>")
+XXE = (
+    b"<?xml version='1.0'?>\n<!DOCTYPE b [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
+    b"<Bundle xmlns='http://hl7.org/fhir'><id value='&x;'/></Bundle>"
+)
+LAUGHS = (
+    b"<?xml version='1.0'?><!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'>"
+    b"<!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]><l>&b;</l>"
+)
 
 BEHAVIOUR: dict[str, tuple[int, str, bytes, float]] = {
     "xxe": (200, "application/fhir+xml", XXE, 0),
     "laughs": (200, "application/fhir+xml", LAUGHS, 0),
-    "huge": (200, "application/fhir+json", b'{"resourceType": "Bundle", "x": "' + b"a" * 300_000
-             + b'"}', 0),
+    "huge": (
+        200,
+        "application/fhir+json",
+        b'{"resourceType": "Bundle", "x": "' + b"a" * 300_000 + b'"}',
+        0,
+    ),
     "deep": (200, "application/fhir+json", b"[" * 50_000 + b"]" * 50_000, 0),
     "garbage": (200, "application/fhir+json", bytes(range(256)) * 10, 0),
     "html500": (500, "text/html", b"<html><body>Internal error</body></html>", 0),
@@ -43,15 +52,13 @@ class Hostile(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ct)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._send(200, "application/json", b'{"status": "ok", "system": "h", "version": "1"}')
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         self.rfile.read(length)
         if self.path.endswith("/reset"):
@@ -66,8 +73,9 @@ class Hostile(BaseHTTPRequestHandler):
 def hostile() -> Iterator[tuple[str, type[Hostile]]]:
     handler = type("H", (Hostile,), {})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", handler
@@ -79,10 +87,15 @@ def hostile() -> Iterator[tuple[str, type[Hostile]]]:
 
 def _config(base: str) -> SutConfig:
     return SutConfig(
-        name="hostile", vendor="x", version="1",
+        name="hostile",
+        vendor="x",
+        version="1",
         endpoints={"fhir": f"{base}/fhir", "agent": f"{base}/kcert-agent/v1"},
-        sor="999991000016008", gln="5790000999996",
-        read_timeout=1.0, connect_timeout=1.0, max_response_bytes=64 * 1024,
+        sor="999991000016008",
+        gln="5790000999996",
+        read_timeout=1.0,
+        connect_timeout=1.0,
+        max_response_bytes=64 * 1024,
     )
 
 

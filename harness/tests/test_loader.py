@@ -99,7 +99,9 @@ def test_step_without_action_must_be_manual(tmp_path: Path) -> None:
     )
     with pytest.raises(SourceError, match="needs 'do' or 'manual: true'"):
         load_protocol(write(tmp_path, text))
-    manual = load_protocol(write(tmp_path, text.replace("handling: Again", "handling: Again\n        manual: true")))
+    manual = load_protocol(
+        write(tmp_path, text.replace("handling: Again", "handling: Again\n        manual: true"))
+    )
     assert manual.cases[0].steps[-1].manual
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from harness.model.finding import Finding
@@ -15,7 +17,7 @@ SRC = Source("t.yaml", 1)
 
 def test_outcome_precedence() -> None:
     order = [Outcome.PASS, Outcome.SKIP, Outcome.PENDING, Outcome.FAIL, Outcome.ERROR]
-    for low, high in zip(order, order[1:], strict=False):
+    for low, high in itertools.pairwise(order):
         assert Outcome.worst([low, high]) is high
         assert Outcome.worst([high, low]) is high
     assert Outcome.worst([], default=Outcome.SKIP) is Outcome.SKIP
@@ -35,8 +37,9 @@ def _run(*steps: tuple[Outcome, list[Finding]], error: str = "") -> RunResult:
     result = CaseResult(case, "p", [StepResult(step, o, f) for o, f in steps])
     protocol = Protocol("p", "1.0.0", Text("p"), "S", "", (case,), SRC)
     sut = SutInfo("s", "v", "1", "http", {}, {})
-    return RunResult("r", sut, "egentest", "", "", protocols=[ProtocolResult(protocol, [result])],
-                     error=error)
+    return RunResult(
+        "r", sut, "egentest", "", "", protocols=[ProtocolResult(protocol, [result])], error=error
+    )
 
 
 def f(sev: Severity) -> Finding:
@@ -55,9 +58,7 @@ def f(sev: Severity) -> Finding:
         ([(Outcome.ERROR, []), (Outcome.FAIL, [f(Severity.F1)])], "", Verdict.FEJL),
     ],
 )
-def test_verdict(
-    steps: list[tuple[Outcome, list[Finding]]], error: str, verdict: Verdict
-) -> None:
+def test_verdict(steps: list[tuple[Outcome, list[Finding]]], error: str, verdict: Verdict) -> None:
     run = _run(*steps, error=error)
     assert run.verdict is verdict
     assert verdict.exit_code == {"godkendt": 0, "fejl": 2}.get(verdict.value, 1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -24,8 +23,9 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def outcomes(results: dict) -> dict[str, tuple[str, str]]:  # type: ignore[type-arg]
-    return {c["id"]: (c["outcome"], c["assessment"]) for p in results["protocols"]
-            for c in p["cases"]}
+    return {
+        c["id"]: (c["outcome"], c["assessment"]) for p in results["protocols"] for c in p["cases"]
+    }
 
 
 def test_clean_reference_passes_and_matches_cli_engine(
@@ -44,7 +44,12 @@ def test_clean_reference_passes_and_matches_cli_engine(
 
 def test_defect_fails_the_named_case(suite: pytest.Pytester) -> None:
     result = suite.runpytest(
-        "--sut", "reference", "--kcert-transport", "inprocess", "--defect", "server-error-on-garbage"
+        "--sut",
+        "reference",
+        "--kcert-transport",
+        "inprocess",
+        "--defect",
+        "server-error-on-garbage",
     )
     result.assert_outcomes(passed=11, failed=1)
     result.stdout.fnmatch_lines(["*CC-R-08*assessment F3*", "*[[]F3[]] HTTP-5XX*"])
@@ -57,7 +62,9 @@ def test_broken_protocol_is_a_collection_error_with_file_line(suite: pytest.Pyte
     line = text.splitlines().index("          - ack: {cod: ok}") + 1
     result = suite.runpytest("--sut", "reference", "--kcert-transport", "inprocess")
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines([f"*collection error: *carecommunication.yaml:{line}: *expect[[]0[]]*"])
+    result.stdout.fnmatch_lines(
+        [f"*collection error: *carecommunication.yaml:{line}: *expect[[]0[]]*"]
+    )
     assert "Traceback" not in result.stdout.str()
 
 

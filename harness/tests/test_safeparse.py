@@ -30,7 +30,9 @@ EXTERNAL_DTD = b"""<?xml version="1.0"?>
 <Bundle xmlns="http://hl7.org/fhir"/>"""
 
 
-@pytest.mark.parametrize("payload", [XXE, BILLION_LAUGHS, EXTERNAL_DTD], ids=["xxe", "laughs", "dtd"])
+@pytest.mark.parametrize(
+    "payload", [XXE, BILLION_LAUGHS, EXTERNAL_DTD], ids=["xxe", "laughs", "dtd"]
+)
 def test_dtds_and_entities_are_refused_with_a_line(payload: bytes) -> None:
     with pytest.raises(UnsafePayload) as err:
         parse_xml(payload)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from harness.report.writer import write_report
 from harness.runner.engine import Runner, RunOptions
 from harness.sut.config import load_sut_config
@@ -68,7 +69,9 @@ def test_bad_config_names_file_line_field(
 
 
 def test_mtls_needs_a_certificate(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace("  type: bearer\n  token_env: KCERT_TEST_TOKEN", "  type: mtls"))
+    path = write(
+        tmp_path, GOOD.replace("  type: bearer\n  token_env: KCERT_TEST_TOKEN", "  type: mtls")
+    )
     with pytest.raises(SourceError, match="client certificate"):
         load_sut_config(path)
 
@@ -85,7 +88,9 @@ def test_redaction() -> None:
 
 
 def test_token_never_reaches_the_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, protocols: list  # type: ignore[type-arg]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    protocols: list,  # type: ignore[type-arg]
 ) -> None:
     """A real HTTP run with a bearer token: the token is in no file the run writes."""
     import threading
@@ -98,8 +103,9 @@ def test_token_never_reaches_the_report(
     secret = "kcert-secret-token-4711"
     monkeypatch.setenv("KCERT_TEST_TOKEN", secret)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
-                                           log_level="error"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="error")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
