@@ -98,31 +98,19 @@ def parse_xml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
     return root
 
 
-def _json_depth_check(text: str, limits: Limits) -> None:
-    """Linear scan for nesting depth before json.loads, which would recurse."""
-    depth = 0
-    in_string = False
-    escaped = False
-    line = 1
-    for ch in text:
-        if ch == "\n":
-            line += 1
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > limits.max_depth:
-                raise UnsafePayload(f"JSON nested deeper than {limits.max_depth} levels", line)
-        elif ch in "]}":
-            depth -= 1
+def _json_depth_check(value: Any, limits: Limits) -> None:
+    """Nesting depth of parsed JSON, walked without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.max_depth:
+            raise UnsafePayload(f"JSON nested deeper than {limits.max_depth} levels")
+        if isinstance(node, dict):
+            stack.extend(
+                (child, depth + 1) for child in node.values() if isinstance(child, (dict, list))
+            )
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node if isinstance(child, (dict, list)))
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -146,13 +134,15 @@ def parse_json(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedPayload(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    _json_depth_check(text, limits)
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        # The C scanner guards its recursion: hostile nesting ends in RecursionError, fast.
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise MalformedPayload(f"not valid JSON: {exc.msg}", exc.lineno) from None
     except RecursionError:
-        raise UnsafePayload("JSON nested too deeply") from None
+        raise UnsafePayload(f"JSON nested deeper than {limits.max_depth} levels") from None
+    _json_depth_check(value, limits)
+    return value
 
 
 def sniff_format(data: bytes, content_type: str = "") -> str:

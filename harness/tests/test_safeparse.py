@@ -106,3 +106,18 @@ def test_json_error_names_line() -> None:
 )
 def test_sniff_format(body: bytes, ct: str, fmt: str) -> None:
     assert sniff_format(body, ct) == fmt
+
+
+def test_moderately_deep_json_is_refused_after_parsing() -> None:
+    with pytest.raises(UnsafePayload, match="deeper than 10"):
+        parse_json(b"[" * 20 + b"]" * 20, Limits(max_depth=10))
+    value = parse_json(b"[" * 10 + b"]" * 10, Limits(max_depth=10))
+    depth = 0
+    while isinstance(value, list):
+        depth, value = depth + 1, value[0] if value else None
+    assert depth == 10
+
+
+def test_unterminated_string_of_escapes_is_malformed() -> None:
+    with pytest.raises(MalformedPayload, match="Unterminated string"):
+        parse_json(b'"' + b'\\"' * 1_000_000)

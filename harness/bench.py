@@ -1,0 +1,154 @@
+"""`make bench`: figures for parsing, checks, the reference LPS and whole runs (with ratios).
+
+Every loop is bounded in count and in time. Figures are medians of repeated batches.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from lxml import etree
+
+from harness.checks import CHECKS
+from harness.checks.registry import CheckContext, Sent
+from harness.fhir.resource import read_resource, to_xml
+from harness.fixtures import REPO_ROOT, TemplateRenderer, load_peers, load_persons
+from harness.loader.protocols import discover, load_all
+from harness.model.exchange import Exchange
+from harness.model.outcome import Severity
+from harness.reflps.identity import REFERENCE_CLINIC
+from harness.runner.engine import Runner, RunOptions
+from harness.safeparse import parse_json, parse_xml
+from harness.sut.reference import reference_config, running_reference
+from harness.transport.http import HttpTransport
+from harness.transport.inprocess import InProcessTransport
+
+MAX_SECONDS = 3.0
+
+
+def per_second(func: Callable[[], Any], batch: int = 50, max_batches: int = 15) -> float:
+    """Operations per second: median over batches, stopping after MAX_SECONDS."""
+    func()  # warm-up
+    rates: list[float] = []
+    deadline = time.monotonic() + MAX_SECONDS
+    for _ in range(max_batches):
+        t0 = time.perf_counter()
+        for _ in range(batch):
+            func()
+        rates.append(batch / (time.perf_counter() - t0))
+        if time.monotonic() > deadline:
+            break
+    return statistics.median(rates)
+
+
+def _message() -> tuple[dict[str, Any], bytes, bytes]:
+    rendered = TemplateRenderer().render(
+        "messages/carecommunication.json.j2",
+        {
+            "patient": load_persons()["kol-karen"],
+            "peer": load_peers()["kommune"],
+            "sut": {"sor": REFERENCE_CLINIC.sor, "gln": REFERENCE_CLINIC.gln, "name": "x"},
+        },
+    )
+    resource = rendered.resource
+    return resource, json.dumps(resource).encode(), to_xml(resource)
+
+
+def main() -> int:
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+    from harness.reflps.app import create_app
+
+    resource, as_json, as_xml = _message()
+    print(f"kcert benchmarks (message: {len(as_json)} B JSON, {len(as_xml)} B XML)\n")
+
+    plain_json = per_second(lambda: json.loads(as_json), 500)
+    safe_json = per_second(lambda: parse_json(as_json), 500)
+    plain_xml = per_second(lambda: etree.fromstring(as_xml), 500)
+    safe_xml = per_second(lambda: parse_xml(as_xml), 500)
+    print(
+        f"safe JSON parse        {safe_json:10.0f} /s   (stdlib json {plain_json:.0f} /s, "
+        f"cost x{plain_json / safe_json:.1f})"
+    )
+    print(
+        f"safe XML parse         {safe_xml:10.0f} /s   (plain lxml {plain_xml:.0f} /s, "
+        f"cost x{plain_xml / safe_xml:.1f})"
+    )
+    fhir_xml = per_second(lambda: read_resource(as_xml, "application/fhir+xml"), 20)
+    print(f"FHIR XML -> resource   {fhir_xml:10.0f} /s   (R4B model)")
+
+    client = TestClient(create_app())
+    headers = {"content-type": "application/fhir+json"}
+
+    def fresh() -> bytes:
+        r, _, _ = _message()
+        return json.dumps(r).encode()
+
+    bodies = [fresh() for _ in range(400)]
+    index = iter(range(len(bodies)))
+    lps_rate = per_second(
+        lambda: client.post(
+            "/fhir/$process-message", content=bodies[next(index) % 400], headers=headers
+        ),
+        20,
+        10,
+    )
+    print(f"reference LPS (in-process) {lps_rate:6.0f} messages/s")
+
+    ack = client.post("/fhir/$process-message", content=as_json, headers=headers).content
+    sent = Sent(resource, {}, "json", as_json, "application/fhir+json")
+    peer = load_peers()["kommune"]
+
+    def check() -> None:
+        exchange = Exchange(
+            "POST", "u", {}, b"", 200, {"Content-Type": "application/fhir+json"}, ack
+        )
+        ctx = CheckContext(
+            "1",
+            exchange,
+            Severity.F2,
+            sent,
+            {},
+            {"sor": REFERENCE_CLINIC.sor, "gln": REFERENCE_CLINIC.gln},
+            {"sor": peer["sor"], "gln": peer["gln"]},
+        )
+        findings = list(CHECKS.get("ack").func(ctx, code="ok"))
+        assert not findings, findings
+
+    ack_rate = per_second(check, 50)
+    print(f"ack rule set           {ack_rate:10.0f} acks/s (parse + structure + rules)")
+
+    protocols, errors = load_all(discover(REPO_ROOT / "testcases"))
+    assert not errors
+    cases = sum(len(p.cases) for p in protocols)
+    config = reference_config("http://reference.invalid", (), "inprocess")
+    transport = InProcessTransport(config, create_app())
+    t0 = time.perf_counter()
+    run = Runner(transport, config).run(protocols, RunOptions())
+    inproc = time.perf_counter() - t0
+    assert run.verdict.value == "godkendt"
+    t0 = time.perf_counter()
+    with running_reference() as http_config:
+        started = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        run = Runner(HttpTransport(http_config), http_config).run(protocols, RunOptions())
+        over_http = time.perf_counter() - t1
+    assert run.verdict.value == "godkendt"
+    print(f"\nfull run, {cases} test cases:")
+    print(f"  in-process           {inproc:8.2f} s  ({inproc / cases * 1000:.0f} ms/case)")
+    print(
+        f"  HTTP on loopback     {over_http:8.2f} s  ({over_http / cases * 1000:.0f} ms/case,"
+        f" x{over_http / inproc:.1f} in-process)"
+    )
+    print(f"  reference LPS start  {started:8.2f} s  (process start to healthy)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
