@@ -125,3 +125,10 @@ def test_token_never_reaches_the_report(
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_shipped_example_config_loads() -> None:
+    from harness.fixtures import FIXTURES_DIR
+
+    config = load_sut_config(FIXTURES_DIR / "sut-example.yaml")
+    assert config.endpoint("agent").endswith("/kcert-agent/v1")
