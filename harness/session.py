@@ -87,6 +87,7 @@ class CertificationSession:
             finished=now_iso(),
             suite_version=__version__,
             lang=options.lang,
+            place=options.place,
         )
         by_id: dict[str, ProtocolResult] = {}
         for protocol, case in self.results:

@@ -58,7 +58,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     p.add_argument("--lang", choices=["da", "en"], default="da")
     p.add_argument("--test-type", choices=["egentest", "endelig"], default="egentest")
-    p.add_argument("--tester", default="")
+    p.add_argument("--tester", default="", help="who performs the test (report header)")
+    p.add_argument("--place", default="", help="test location (report header)")
     p.set_defaults(func=run)
 
 
@@ -83,7 +84,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         for err in errors:
             console.print(f"[red]collection error[/] {err}", highlight=False)
         raise UsageProblem(f"{len(errors)} protocol file(s) could not be collected")
-    options = RunOptions(test_type=args.test_type, tester=args.tester, lang=args.lang)
+    options = RunOptions(
+        test_type=args.test_type, tester=args.tester, lang=args.lang, place=args.place
+    )
     choice = SutChoice(
         reference=args.sut == "reference",
         config_file=args.sut_config,

@@ -78,6 +78,7 @@ class RunResult:
     error: str = ""  # an infrastructure problem that stopped the run
     suite_version: str = ""
     lang: str = "da"
+    place: str = ""
 
     @property
     def cases(self) -> list[CaseResult]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jinja2
 
+from harness.checks.rules import rule_title
 from harness.model.outcome import Outcome, Severity
 from harness.model.result import RunResult, StepResult
 from harness.report.i18n import labels, outcome_text, verdict_text
@@ -27,7 +28,7 @@ def step_assessment(step: StepResult) -> str:
     return Severity.gravest(f.severity for f in step.findings if f.is_problem).value
 
 
-def render_html(run: RunResult, lang: str = "da", place: str = "") -> str:
+def render_html(run: RunResult, lang: str = "da") -> str:
     coverage = requirement_coverage(run)
     for row in coverage.values():
         row["outcome_text"] = outcome_text(Outcome(row["outcome"]), lang)
@@ -43,7 +44,8 @@ def render_html(run: RunResult, lang: str = "da", place: str = "") -> str:
         coverage=coverage,
         outcome_text=lambda o: outcome_text(o, lang),
         step_assessment=step_assessment,
-        place=place or "kcert",
+        rule_title=lambda rule: rule_title(rule, lang),
+        place=run.place or "—",
     )
 
 

@@ -68,6 +68,7 @@ def to_results(run: RunResult) -> dict[str, Any]:
         "test_type": run.test_type,
         "tester": run.tester,
         "lang": run.lang,
+        "place": run.place,
         "verdict": run.verdict.value,
         "outcome": run.outcome.value,
         "error": run.error,

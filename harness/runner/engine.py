@@ -44,6 +44,7 @@ class RunOptions:
     test_type: str = "egentest"
     tester: str = ""
     lang: str = "da"
+    place: str = ""
     run_id: str = field(default_factory=new_run_id)
 
 
@@ -98,6 +99,7 @@ class Runner:
             started=now_iso(),
             suite_version=__version__,
             lang=options.lang,
+            place=options.place,
         )
         total = sum(len(p.cases) for p in protocols)
         self.listener(RunStarted(run, total))

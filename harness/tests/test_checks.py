@@ -346,3 +346,8 @@ def test_every_rule_in_the_checks_has_a_firing_case() -> None:
     missing = rules - tested
     assert not missing, f"rules without a firing test: {sorted(missing)}"
     assert len(rules) >= 20
+    from harness.checks.rules import RULES
+
+    undocumented = {r for r in rules | {"FHIRPATH", "KCERT-ERROR"} if r not in RULES}
+    assert not undocumented, f"rules missing from the catalogue: {sorted(undocumented)}"
+    assert all(t.da and t.en for t in RULES.values())
