@@ -6,7 +6,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import __version__
 from harness.model.protocol import Protocol, TestCase
 from harness.model.result import CaseResult, ProtocolResult, RunResult
 from harness.reflps.defects import check_names
@@ -77,18 +76,8 @@ class CertificationSession:
 
     def run_result(self, options: RunOptions) -> RunResult:
         """The results so far as one run, grouped by protocol in the order they ran."""
-        runner = self.runner()
-        run = RunResult(
-            run_id=options.run_id,
-            sut=runner.sut_info(),
-            test_type=options.test_type,
-            tester=options.tester,
-            started=self.started,
-            finished=now_iso(),
-            suite_version=__version__,
-            lang=options.lang,
-            place=options.place,
-        )
+        run = self.runner().new_run(options, self.started)
+        run.finished = now_iso()
         by_id: dict[str, ProtocolResult] = {}
         for protocol, case in self.results:
             if protocol.id not in by_id:

@@ -96,14 +96,7 @@ def send_message(ctx: ActionContext, **params: Any) -> ActionResult:
         body = json.dumps(rendered.resource, ensure_ascii=False, indent=1).encode("utf-8")
         content_type = FHIR_JSON
     sent = Sent(rendered.resource, rendered.ids, fmt, body, content_type)
-    exchange = ctx.transport.request(
-        "fhir",
-        "POST",
-        "$process-message",
-        body,
-        {"Content-Type": f"{content_type}; charset=utf-8", "Accept": content_type},
-    )
-    return ActionResult(exchange, sent, person, peer)
+    return ActionResult(_post_message(ctx, sent), sent, person, peer)
 
 
 @ACTIONS.register(
@@ -120,15 +113,9 @@ def resend(ctx: ActionContext, **params: Any) -> ActionResult:
     earlier = ctx.earlier.get(str(params["step"]))
     if earlier is None or earlier.sent is None:
         raise ActionError(f"step {params['step']} sent no message to resend")
-    sent = earlier.sent
-    exchange = ctx.transport.request(
-        "fhir",
-        "POST",
-        "$process-message",
-        sent.body,
-        {"Content-Type": f"{sent.content_type}; charset=utf-8", "Accept": sent.content_type},
+    return ActionResult(
+        _post_message(ctx, earlier.sent), earlier.sent, earlier.person, earlier.peer
     )
-    return ActionResult(exchange, sent, earlier.person, earlier.peer)
 
 
 @ACTIONS.register(
@@ -179,6 +166,17 @@ def reset(ctx: ActionContext, **params: Any) -> ActionResult:
     if exchange.status is None or exchange.status >= 300:
         raise ActionError(f"test agent reset answered HTTP {exchange.status}")
     return ActionResult(exchange)
+
+
+def _post_message(ctx: ActionContext, sent: Sent) -> Exchange:
+    """POST a message to $process-message, asking for the answer in the format sent."""
+    return ctx.transport.request(
+        "fhir",
+        "POST",
+        "$process-message",
+        sent.body,
+        {"Content-Type": f"{sent.content_type}; charset=utf-8", "Accept": sent.content_type},
+    )
 
 
 def _lookup(table: dict[str, Any], key: str, what: str) -> Any:

@@ -90,17 +90,21 @@ class Runner:
         self._unreachable = ""
         return ""
 
-    def run(self, protocols: list[Protocol], options: RunOptions) -> RunResult:
-        run = RunResult(
+    def new_run(self, options: RunOptions, started: str = "") -> RunResult:
+        """An empty run result carrying the SUT, the options and kcert's version."""
+        return RunResult(
             run_id=options.run_id,
             sut=self.sut_info(),
             test_type=options.test_type,
             tester=options.tester,
-            started=now_iso(),
+            started=started or now_iso(),
             suite_version=__version__,
             lang=options.lang,
             place=options.place,
         )
+
+    def run(self, protocols: list[Protocol], options: RunOptions) -> RunResult:
+        run = self.new_run(options)
         total = sum(len(p.cases) for p in protocols)
         self.listener(RunStarted(run, total))
         problem = self.check_reachable()

@@ -45,7 +45,14 @@ def test_certify_reference_is_godkendt(tmp_path: Path) -> None:
     evidence = sorted(p.name for p in (latest / "evidence").iterdir())
     assert "CareCommunication_S_CC-R-01.1_A.json" in evidence
     assert "CareCommunication_R_CC-R-02.1_A.xml" in evidence
-    assert list((latest / "allure-results").glob("*-result.json"))
+    allure = [json.loads(p.read_text()) for p in (latest / "allure-results").glob("*-result.json")]
+    assert len(allure) == results["summary"]["cases"]
+    assert {a["status"] for a in allure} == {"passed"}
+    import xml.etree.ElementTree as ET
+
+    junit = ET.parse(latest / "junit.xml").getroot()
+    assert len(junit.findall(".//testcase")) == results["summary"]["cases"]
+    assert junit.find(".//failure") is None
     check = subprocess.run(
         ["sha256sum", "-c", "--quiet", "manifest.sha256"],
         cwd=latest,

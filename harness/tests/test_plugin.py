@@ -84,3 +84,12 @@ def test_requirement_markers_select_cases(suite: pytest.Pytester) -> None:
         "--sut", "reference", "--kcert-transport", "inprocess", "-k", "CC-R-10 or CC-R-12"
     )
     result.assert_outcomes(passed=2)
+
+
+def test_pytest_over_real_http_gives_the_same_verdicts(suite: pytest.Pytester) -> None:
+    """`pytest testcases/ --sut reference` starts the reference LPS on loopback, like the CLI."""
+    result = suite.runpytest("--sut", "reference", "--defect", "xml-unsupported")
+    result.assert_outcomes(passed=11, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*kcert: SUT reference LPS with defects xml-unsupported (http)*", "FAILED *CC-R-02*"]
+    )
