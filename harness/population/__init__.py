@@ -1,0 +1,1 @@
+"""Synthetic test populations: the documented FHIR format, its reader, validator and generator."""
