@@ -1,1 +1,1 @@
-"""The oracle: computes the expected cockpit lists and colours from a rule pack, never asking the SUT."""
+"""The oracle: expected cockpit lists and colours from a rule pack; it never asks the SUT."""

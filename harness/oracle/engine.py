@@ -140,7 +140,10 @@ def _kol_colour(ctx: _Context) -> ColourResult:
     mrc, cat = ctx.latest("mrc"), ctx.latest("cat")
     high_mrc = mrc is not None and mrc.number is not None and mrc.number >= pack.param("mrc_yellow")
     high_cat = cat is not None and cat.number is not None and cat.number >= pack.param("cat_yellow")
-    shown = f"latest MRC {_describe(mrc) if mrc else 'none'}, latest CAT {_describe(cat) if cat else 'none'}"
+    shown = (
+        f"latest MRC {_describe(mrc) if mrc else 'none'}, "
+        f"latest CAT {_describe(cat) if cat else 'none'}"
+    )
     if high_mrc or high_cat:
         return ColourResult("yellow", ids["yellow"], shown)
     if mrc is not None or cat is not None:

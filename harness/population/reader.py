@@ -136,7 +136,8 @@ def read_population(data: Any, source: str = "") -> tuple[Population, list[Probl
     if len(own) != 1:
         reader.problem(
             "/entry",
-            f"exactly one Organization must carry meta.tag {CLINIC_TAG}#own-clinic, found {len(own)}",
+            f"exactly one Organization must carry meta.tag {CLINIC_TAG}#own-clinic,"
+            f" found {len(own)}",
         )
     clinic_sor, clinic_name = own[0] if own else ("", "")
     for patient, ref, at in reader.pending_gp:
