@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 
 from harness import __version__
-from harness.cli import certify, protocols_cmd
+from harness.cli import certify, oracle_cmd, population_cmd, protocols_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,11 +19,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     certify.add_parser(sub)
     protocols_cmd.add_parser(sub)
+    population_cmd.add_parser(sub)
+    oracle_cmd.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    console = Console(stderr=False, highlight=False)
+    console = Console(stderr=False, highlight=False, soft_wrap=True)
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args, console)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.oracle.dates import age_at, shift_months, window_start
+from harness.dates import age_at, shift_months, window_start
 from harness.oracle.rulepack import Clause, RulePack
 from harness.population.model import (
     ACTIVE_STATUSES,
