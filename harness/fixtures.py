@@ -101,6 +101,12 @@ class Rendered:
     ids: dict[str, str] = field(default_factory=dict)
 
 
+def _is_vars(node: Any) -> bool:
+    from jinja2 import nodes
+
+    return isinstance(node, nodes.Name) and node.name == "vars"
+
+
 class TemplateRenderer:
     """Renders JSON message templates with jinja2 (strict: an unknown variable is an error)."""
 
@@ -115,6 +121,24 @@ class TemplateRenderer:
 
     def exists(self, name: str) -> bool:
         return (self.root / name).is_file()
+
+    def variables(self, name: str) -> set[str]:
+        """The `vars.X` names a template reads, so protocols can be checked at collection."""
+        from jinja2 import nodes
+
+        source = (self.root / name).read_text(encoding="utf-8")
+        tree = self.env.parse(source)
+        found: set[str] = set()
+        for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            if isinstance(node, nodes.Getattr) and _is_vars(node.node):
+                found.add(node.attr)
+            elif (
+                isinstance(node, nodes.Getitem)
+                and _is_vars(node.node)
+                and isinstance(node.arg, nodes.Const)
+            ):
+                found.add(str(node.arg.value))
+        return found
 
     def render(self, name: str, context: dict[str, Any]) -> Rendered:
         ids = IdBag()

@@ -95,7 +95,21 @@ def parse_xml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
         raise MalformedPayload(f"not well-formed XML: {exc.msg}", line) from None
     if root is None:
         raise MalformedPayload("empty XML document")
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        # The byte scan above misses DTDs in other encodings (UTF-16): the parsed tree does not.
+        raise UnsafePayload("DTD or entity declaration refused (no DOCTYPE/ENTITY allowed)")
     return root
+
+
+def safe_xml_bytes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """XML that passed parse_xml, re-serialised as UTF-8 without any DTD.
+
+    Libraries that parse XML themselves (fhir.resources) get these bytes, never the raw input,
+    so their own parser settings cannot expand entities.
+    """
+    root = parse_xml(data, limits)
+    return bytes(etree.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
 def _json_depth_check(value: Any, limits: Limits) -> None:
@@ -139,6 +153,8 @@ def parse_json(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise MalformedPayload(f"not valid JSON: {exc.msg}", exc.lineno) from None
+    except ValueError as exc:  # e.g. an integer longer than Python's digit limit
+        raise MalformedPayload(f"not valid JSON: {exc}") from None
     except RecursionError:
         raise UnsafePayload(f"JSON nested deeper than {limits.max_depth} levels") from None
     _json_depth_check(value, limits)

@@ -56,23 +56,31 @@ def field_name(path: JsonPath) -> str:
     return text
 
 
-def _walk(node: yaml.Node, path: JsonPath, lines: dict[JsonPath, int], file: str) -> None:
+def _walk(
+    node: yaml.Node, path: JsonPath, lines: dict[JsonPath, int], file: str, seen: set[int]
+) -> None:
+    if id(node) in seen:
+        # Aliases (&anchor / *ref) would let a small file expand without bound: refused.
+        raise SourceError(
+            file, node.start_mark.line + 1, field_name(path), "YAML aliases are not allowed"
+        )
+    seen.add(id(node))
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
+        keys: set[str] = set()
         for key_node, value_node in node.value:
             key = str(key_node.value)
-            if key in seen:
+            if key in keys:
                 raise SourceError(
                     file, key_node.start_mark.line + 1, field_name((*path, key)), "duplicate key"
                 )
-            seen.add(key)
+            keys.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines, file)
+            _walk(value_node, (*path, key), lines, file, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*path, index)] = item.start_mark.line + 1
-            _walk(item, (*path, index), lines, file)
+            _walk(item, (*path, index), lines, file, seen)
 
 
 def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
@@ -97,7 +105,7 @@ def parse_yaml(raw: bytes, name: str) -> YamlDocument:
         if node is None:
             raise SourceError(name, 1, "", "file is empty")
         lines: dict[JsonPath, int] = {}
-        _walk(node, (), lines, name)
+        _walk(node, (), lines, name, set())
         data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -122,9 +130,10 @@ def check_schema(doc: YamlDocument, schema: dict[str, Any], at: JsonPath = ()) -
     errors = _best_errors(validator.iter_errors(target))
     if not errors:
         return
-    err = jsonschema.exceptions.best_match(errors) or errors[0]
-    # descend into oneOf/anyOf to the most specific message
-    while err.context:
+    # A misspelt key is the likeliest mistake: name it rather than what its absence causes.
+    typos = [e for e in errors if e.validator in ("additionalProperties", "propertyNames")]
+    err = typos[0] if typos else (jsonschema.exceptions.best_match(errors) or errors[0])
+    while err.context:  # descend into oneOf/anyOf to the most specific message
         err = sorted(err.context, key=lambda e: -len(e.absolute_path))[0]
     path = (*at, *err.absolute_path)
     raise doc.error(path, _message(err))

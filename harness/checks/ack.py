@@ -8,7 +8,6 @@ from typing import Any
 from harness.checks.fhir_checks import outcome_findings
 from harness.checks.registry import CHECKS, CheckContext
 from harness.fhir.fhirpath import FhirPathError, evaluate, truthy
-from harness.fhir.resource import structure_issues
 from harness.model.finding import Finding
 from harness.model.outcome import Severity
 
@@ -73,24 +72,28 @@ def _same_party(org: dict[str, Any] | None, party: dict[str, str]) -> bool:
     return bool(ids) and any(ids.get(k) == party.get(k) for k in ("sor", "gln") if ids.get(k))
 
 
-def read_ack(ctx: CheckContext) -> tuple[dict[str, Any], dict[str, Any]] | Finding:
-    """The acknowledgement Bundle and its MessageHeader, or the finding why there is none."""
-    problem = ctx.parse_problem()
-    if problem:
-        return problem
+def read_ack(ctx: CheckContext) -> tuple[dict[str, Any], dict[str, Any]] | list[Finding]:
+    """The acknowledgement Bundle and its MessageHeader, or the findings why there is none."""
+    problems = ctx.fhir_problems()
+    if problems:
+        return problems
     bundle = ctx.response_resource() or {}
     if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "message":
-        return ctx.finding(
-            "ACK-TYPE",
-            f"expected an acknowledgement message Bundle, got {bundle.get('resourceType')}"
-            f" of type {bundle.get('type')}",
-            "Bundle.type",
-        )
+        return [
+            ctx.finding(
+                "ACK-TYPE",
+                f"expected an acknowledgement message Bundle, got {bundle.get('resourceType')}"
+                f" of type {bundle.get('type')}",
+                "Bundle.type",
+            )
+        ]
     header = _header(bundle)
     if header is None:
-        return ctx.finding(
-            "ACK-HEADER", "the first entry is not a MessageHeader", "Bundle.entry[0].resource"
-        )
+        return [
+            ctx.finding(
+                "ACK-HEADER", "the first entry is not a MessageHeader", "Bundle.entry[0].resource"
+            )
+        ]
     return bundle, header
 
 
@@ -106,12 +109,10 @@ def ack(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             "http",
         )
     got = read_ack(ctx)
-    if isinstance(got, Finding):
-        yield got
+    if isinstance(got, list):
+        yield from got
         return
     bundle, header = got
-    for issue in structure_issues(bundle)[:20]:
-        yield ctx.finding("FHIR-STRUCTURE", issue.message, issue.path)
     hp = "Bundle.entry[0].resource"
     event = header.get("eventCoding") or {}
     if event.get("system") != EVENT_SYSTEM or event.get("code") != "acknowledgement-message":
@@ -219,12 +220,14 @@ def same_ack(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
         yield ctx.finding("ACK-DUP", f"step {ref} has no acknowledgement to compare with", "")
         return
     got = read_ack(ctx)
-    if isinstance(got, Finding):
-        yield got
+    if isinstance(got, list):
+        yield from got
         return
     _, header = got
     first = _header(earlier.parsed) or {}
-    now_resp, first_resp = header.get("response") or {}, first.get("response") or {}
+    now_resp, first_resp = header.get("response") or {}, first.get("response")
+    if not isinstance(first_resp, dict):
+        first_resp = {}
     for key in ("identifier", "code"):
         if now_resp.get(key) != first_resp.get(key):
             yield ctx.finding(

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness.checks.registry import CHECKS, CheckContext
-from harness.fhir.fhirpath import FhirPathError, evaluate, truthy
+from harness.fhir.fhirpath import evaluate, truthy
 from harness.fhir.resource import structure_issues
 from harness.model.finding import Finding
 
@@ -54,6 +54,10 @@ def operation_outcome(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             "OO-MISSING", f"no OperationOutcome in the answer: {problem.message}", "", "http"
         )
         return
+    problems = ctx.fhir_problems()
+    if problems:
+        yield from problems
+        return
     resource = ctx.response_resource() or {}
     if resource.get("resourceType") != "OperationOutcome":
         yield ctx.finding(
@@ -93,6 +97,11 @@ def _issue_text(issue: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+FHIRPATH_VARIABLES = frozenset(
+    {"resource", "sentHeaderId", "sentBundleId", "sutSor", "sutGln", "peerSor", "peerGln"}
+)
+
+
 @CHECKS.register(
     "fhirpath",
     {
@@ -109,12 +118,13 @@ def _issue_text(issue: dict[str, Any]) -> str:
 )
 def fhirpath(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """A FHIRPath expression on the answer is true (or equals a value); %sent* variables given."""
-    problem = ctx.parse_problem()
-    if problem:
-        yield problem
+    problems = ctx.fhir_problems()
+    if problems:
+        yield from problems
         return
     expr = params["expr"]
     env = {
+        "resource": ctx.response_resource(),
         "sentHeaderId": ctx.sent.header_id if ctx.sent else "",
         "sentBundleId": ctx.sent.bundle_id if ctx.sent else "",
         "sutSor": ctx.sut_identity.get("sor", ""),
@@ -122,11 +132,8 @@ def fhirpath(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
         "peerSor": ctx.peer_identity.get("sor", ""),
         "peerGln": ctx.peer_identity.get("gln", ""),
     }
-    try:
-        result = evaluate(ctx.response_resource(), expr, env)
-    except FhirPathError as exc:
-        yield ctx.finding(params.get("rule", "FHIRPATH"), f"could not evaluate: {exc}", expr)
-        return
+    # An expression that cannot be evaluated is the protocol's fault: it raises (error verdict).
+    result = evaluate(ctx.response_resource(), expr, env)
     if "equals" in params:
         ok = result == [params["equals"]]
         detail = f"gave {result!r}, expected {params['equals']!r}"

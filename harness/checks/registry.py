@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harness.fhir.resource import FhirReadError, read_resource
+from harness.fhir.resource import FhirReadError, read_resource, structure_issues
 from harness.model.exchange import Exchange
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Severity
@@ -61,6 +61,7 @@ class CheckContext:
     person: dict[str, str] = field(default_factory=dict)
     _parsed: dict[str, Any] | None = None
     _parse_problem: str | None = None
+    _fhir_problems: list[Finding] | None = None
 
     @property
     def evidence_r(self) -> str:
@@ -95,6 +96,23 @@ class CheckContext:
                 except (PayloadError, FhirReadError) as exc:
                     self._parse_problem = str(exc)
         return self._parsed
+
+    def fhir_problems(self) -> list[Finding]:
+        """Why the answer is not a well-formed FHIR resource (parse or R4B structure), if so.
+
+        Rule checks run only on well-formed answers, so a hostile shape (a string where an
+        object belongs) is a finding here and never an exception inside a later rule.
+        """
+        if self._fhir_problems is None:
+            problem = self.parse_problem()
+            if problem is not None:
+                self._fhir_problems = [problem]
+            else:
+                self._fhir_problems = [
+                    self.finding("FHIR-STRUCTURE", issue.message, issue.path)
+                    for issue in structure_issues(self.response_resource() or {})[:20]
+                ]
+        return self._fhir_problems
 
     def parse_problem(self) -> Finding | None:
         if self.response_resource() is None:

@@ -102,7 +102,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageProblem(str(exc)) from None
     finally:
         session.close()
-    run_dir = write_report(result, args.reports, args.lang)
+    try:
+        run_dir = write_report(result, args.reports, args.lang)
+    except OSError as exc:
+        raise UsageProblem(
+            f"cannot write the report under {args.reports}: {exc.strerror}"
+        ) from None
     return _conclude(result, run_dir, console)
 
 

@@ -14,6 +14,7 @@ from harness.safeparse import (
     MalformedPayload,
     parse_json,
     parse_xml,
+    safe_xml_bytes,
     sniff_format,
 )
 
@@ -53,13 +54,14 @@ def read_resource(
         return fmt, value
     if fmt == "xml":
         root = parse_xml(body, limits)  # refuses DTDs/entities before the model sees it
+        safe = safe_xml_bytes(body, limits)
         qname = root.tag if isinstance(root.tag, str) else ""
         if not qname.startswith("{" + FHIR_NS + "}"):
             raise FhirReadError(f"XML root {qname or '?'} is not in the FHIR namespace")
         resource_type = qname.split("}", 1)[1]
         cls = _model_class(resource_type)
         try:
-            model = cls.model_validate_xml(body)
+            model = cls.model_validate_xml(safe)
         except ValidationError as exc:
             raise FhirReadError(_summarise(exc)) from None
         except Exception as exc:  # the XML binding raises assorted types on bad content

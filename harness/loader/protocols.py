@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.fixtures import REPO_ROOT, TemplateRenderer
+from harness.checks.fhir_checks import FHIRPATH_VARIABLES
+from harness.fhir.fhirpath import FhirPathError, compile_expression, evaluate
+from harness.fixtures import REPO_ROOT, TemplateRenderer, load_peers, load_persons
 from harness.loader.schema import protocol_schema
 from harness.model.i18n import Text
 from harness.model.outcome import Severity
@@ -29,13 +33,14 @@ def load_protocol(
     check_schema(doc, protocol_schema())
     data = doc.data
     renderer = renderer or TemplateRenderer()
+    tables = _Tables(load_persons(), load_peers())
     cases = []
     seen_cases: set[str] = set()
     for ci, raw_case in enumerate(data["cases"]):
         if raw_case["id"] in seen_cases:
             raise doc.error(("cases", ci, "id"), f"duplicate test case id {raw_case['id']!r}")
         seen_cases.add(raw_case["id"])
-        cases.append(_case(doc, ci, raw_case, renderer))
+        cases.append(_case(doc, ci, raw_case, renderer, tables))
     return Protocol(
         id=data["id"],
         version=data["version"],
@@ -48,11 +53,19 @@ def load_protocol(
     )
 
 
+@dataclass(frozen=True)
+class _Tables:
+    persons: dict[str, Any]
+    peers: dict[str, Any]
+
+
 def _src(doc: YamlDocument, *path: str | int) -> Source:
     return Source(doc.file, doc.line_of(tuple(path)))
 
 
-def _case(doc: YamlDocument, ci: int, raw: dict[str, Any], renderer: TemplateRenderer) -> TestCase:
+def _case(
+    doc: YamlDocument, ci: int, raw: dict[str, Any], renderer: TemplateRenderer, tables: _Tables
+) -> TestCase:
     steps: list[Step] = []
     if raw.get("reset", True):
         steps.append(
@@ -72,7 +85,7 @@ def _case(doc: YamlDocument, ci: int, raw: dict[str, Any], renderer: TemplateRen
         step_id = str(raw_step["step"])
         if step_id in seen_steps:
             raise doc.error((*where, "step"), f"duplicate step {step_id!r} in {raw['id']}")
-        action = _action(doc, where, raw_step, seen_steps, renderer)
+        action = _action(doc, where, raw_step, seen_steps, renderer, tables)
         seen_steps.add(step_id)
         manual = bool(raw_step.get("manual", False))
         if action is None and not manual:
@@ -110,6 +123,7 @@ def _action(
     raw_step: dict[str, Any],
     seen_steps: set[str],
     renderer: TemplateRenderer,
+    tables: _Tables,
 ) -> Action | None:
     if "do" not in raw_step:
         return None
@@ -120,6 +134,21 @@ def _action(
         raise doc.error(
             (*where, "do", kind, "template"), f"template {template} not found under fixtures/"
         )
+    if template:
+        known = renderer.variables(template)
+        for name in params.get("vars", {}):
+            if name not in known:
+                raise doc.error(
+                    (*where, "do", kind, "vars", name),
+                    f"template {template} has no variable {name!r}; it reads: "
+                    + ", ".join(sorted(known)),
+                )
+    for key, table in (("person", tables.persons), ("peer", tables.peers)):
+        if key in params and params[key] not in table:
+            raise doc.error(
+                (*where, "do", kind, key),
+                f"unknown {key} {params[key]!r}; known: {', '.join(sorted(table))}",
+            )
     for ref_key in ("step", "of"):
         if ref_key in params and str(params[ref_key]) not in seen_steps:
             raise doc.error(
@@ -132,14 +161,39 @@ def _action(
 def _expectation(
     doc: YamlDocument, where: tuple[str | int, ...], raw: dict[str, Any], seen_steps: set[str]
 ) -> Expectation:
-    kind = next(k for k in raw if k != "severity")
+    kinds = [k for k in raw if k != "severity"]
+    if len(kinds) != 1:
+        raise doc.error(where, "an expectation names exactly one check (plus an optional severity)")
+    kind = kinds[0]
     params = dict(raw[kind] or {})
     if "as" in params and str(params["as"]) not in seen_steps:
         raise doc.error(
             (*where, kind, "as"), f"refers to step {params['as']!r}, which has not run yet"
         )
+    if "expr" in params:
+        _check_fhirpath(doc, (*where, kind, "expr"), params["expr"])
     severity = Severity.parse(raw["severity"]) if "severity" in raw else None
     return Expectation(kind, params, _src(doc, *where), severity)
+
+
+def _check_fhirpath(doc: YamlDocument, where: tuple[str | int, ...], expr: str) -> None:
+    """A FHIRPath mistake is the protocol's fault: report it at collection, not as a finding."""
+    for name in re.findall(r"%([A-Za-z_][A-Za-z0-9_]*)", expr):
+        if name not in FHIRPATH_VARIABLES:
+            raise doc.error(
+                where,
+                f"unknown FHIRPath variable %{name}; known: "
+                + ", ".join(f"%{v}" for v in sorted(FHIRPATH_VARIABLES)),
+            )
+    try:
+        compile_expression(expr)
+        # a dry run on an empty Bundle surfaces arity and function errors the parser lets by
+        probe = {"resourceType": "Bundle", "type": "message", "entry": []}
+        evaluate(
+            probe, expr, {name: probe if name == "resource" else "" for name in FHIRPATH_VARIABLES}
+        )
+    except FhirPathError as exc:
+        raise doc.error(where, str(exc)) from None
 
 
 def display_path(path: Path) -> str:

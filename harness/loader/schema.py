@@ -29,18 +29,21 @@ _REQUIREMENT = {"type": "string", "pattern": r"^MVP[0-9]-[A-Z]+-[0-9]{2}$"}
 def _one_of_registry(
     kind_to_schema: dict[str, dict[str, Any]], extra: dict[str, Any]
 ) -> dict[str, Any]:
-    """An object with exactly one key naming a plug-in, whose value is that plug-in's params."""
-    variants = []
-    for name, params in sorted(kind_to_schema.items()):
-        variants.append(
-            {
-                "type": "object",
-                "required": [name],
-                "additionalProperties": False,
-                "properties": {name: params, **extra},
-            }
-        )
-    return {"type": "object", "minProperties": 1, "oneOf": variants}
+    """An object keyed by one plug-in name (plus `extra` keys), the value its parameters.
+
+    propertyNames + if/then rather than oneOf, so a misspelt name is reported as such.
+    """
+    names = sorted(kind_to_schema)
+    return {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1 + len(extra),
+        "propertyNames": {"enum": names + sorted(extra)},
+        "allOf": [
+            {"if": {"required": [name]}, "then": {"properties": {name: kind_to_schema[name]}}}
+            for name in names
+        ],
+    }
 
 
 def protocol_schema() -> dict[str, Any]:

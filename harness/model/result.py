@@ -40,6 +40,11 @@ class CaseResult:
         return [f for s in self.steps for f in s.findings]
 
     @property
+    def blocking(self) -> bool:
+        """A finding here stands in the way of approval (F1-F3)."""
+        return any(f.blocking for f in self.findings)
+
+    @property
     def assessment(self) -> Severity:
         """MedCom's column "Vurdering": the gravest problem found, OK when none."""
         return Severity.gravest(f.severity for f in self.findings if f.is_problem)

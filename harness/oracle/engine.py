@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.dates import age_at, shift_months, window_start
 from harness.oracle.rulepack import Clause, RulePack
@@ -18,6 +18,8 @@ from harness.population.model import (
     Population,
     StartBack,
 )
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,9 @@ class _Context:
         return [m for m in found if self.data_start <= m.date <= self.as_of]
 
     def latest(self, key: str) -> Measurement | None:
+        """The newest measurement; on equal dates the one written later in the population."""
         found = self.fresh(key)
-        return max(found, key=lambda m: m.date) if found else None
+        return _last_max(found, lambda m: m.date) if found else None
 
     def latest_startback(self) -> StartBack | None:
         found = [
@@ -111,7 +114,15 @@ class _Context:
             for s in self.patient.startbacks
             if s.complete and self.data_start <= s.date <= self.as_of
         ]
-        return max(found, key=lambda s: s.date) if found else None
+        return _last_max(found, lambda s: s.date) if found else None
+
+
+def _last_max(items: list[_T], key: Callable[[_T], dt.date]) -> _T:
+    best = items[0]
+    for item in items[1:]:
+        if key(item) >= key(best):
+            best = item
+    return best
 
 
 def _describe(m: Measurement) -> str:

@@ -95,6 +95,11 @@ def create_app(
             ack = receiver.receive(resource, fmt)
         except NotAMessage as exc:
             return write_body(400, operation_outcome(str(exc), "invalid"), fmt == "xml")
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            # a message of a shape the LPS's rules did not foresee: refused, never a 500
+            return write_body(
+                400, operation_outcome(f"message not understood: {exc}"), fmt == "xml"
+            )
         return write_body(200, ack, fmt == "xml" or wants_xml)
 
     @app.get(f"{AGENT}/health", tags=["agent"])

@@ -41,6 +41,11 @@ CATALOGUE: dict[str, Defect] = {
             "Negative acknowledgements carry no OperationOutcome.",
         ),
         Defect(
+            "ack-without-provenance",
+            "Kvitteringen mangler Provenance for kvitteringen.",
+            "The acknowledgement carries no Provenance of the acknowledgement.",
+        ),
+        Defect(
             "server-error-on-garbage",
             "Svarer HTTP 500 på et indhold, der ikke er FHIR.",
             "Answers HTTP 500 to a body that is not FHIR.",

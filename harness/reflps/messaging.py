@@ -286,28 +286,8 @@ class MessageReceiver:
             "response": response,
         }
         entries.append(_entry(header))
-        entries.append(
-            _entry(
-                {
-                    "resourceType": "Provenance",
-                    "id": str(uuid.uuid4()),
-                    "meta": {"profile": [PROVENANCE_PROFILE]},
-                    "target": [{"reference": f"MessageHeader/{header_id}"}],
-                    "occurredDateTime": now,
-                    "recorded": now,
-                    "activity": {
-                        "coding": [{"system": ACTIVITY_SYSTEM, "code": "acknowledgement"}]
-                    },
-                    "agent": [{"who": {"reference": f"Organization/{own_org_id}"}}],
-                    "entity": [
-                        {
-                            "role": "revision",
-                            "what": {"reference": f"MessageHeader/{msg.header['id']}"},
-                        }
-                    ],
-                }
-            )
-        )
+        if "ack-without-provenance" not in self.defects:
+            entries.append(_entry(_provenance(header_id, own_org_id, msg.header["id"], now)))
         entries.append(_entry(own_org))
         entries.append(_entry(their_org))
         if with_outcome:
@@ -326,6 +306,21 @@ def _entry(resource: dict[str, Any]) -> dict[str, Any]:
     return {
         "fullUrl": f"urn:uuid:{resource['id']}",
         "resource": resource,
+    }
+
+
+def _provenance(ack_header_id: str, own_org_id: str, original_id: str, now: str) -> dict[str, Any]:
+    """The acknowledgement's own Provenance, pointing back at the message it answers."""
+    return {
+        "resourceType": "Provenance",
+        "id": str(uuid.uuid4()),
+        "meta": {"profile": [PROVENANCE_PROFILE]},
+        "target": [{"reference": f"MessageHeader/{ack_header_id}"}],
+        "occurredDateTime": now,
+        "recorded": now,
+        "activity": {"coding": [{"system": ACTIVITY_SYSTEM, "code": "acknowledgement"}]},
+        "agent": [{"who": {"reference": f"Organization/{own_org_id}"}}],
+        "entity": [{"role": "revision", "what": {"reference": f"MessageHeader/{original_id}"}}],
     }
 
 

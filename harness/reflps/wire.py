@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Response
 from pydantic import ValidationError
 
-from harness.safeparse import PayloadError, parse_json, parse_xml
+from harness.safeparse import PayloadError, parse_json, parse_xml, safe_xml_bytes
 
 FHIR_NS = "{http://hl7.org/fhir}"
 
@@ -33,8 +33,23 @@ def read_body(body: bytes, content_type: str) -> tuple[str, Any]:
             raise WireError(f"body is not valid FHIR JSON: {exc}") from None
         if not isinstance(value, dict) or "resourceType" not in value:
             raise WireError("body is JSON but not a FHIR resource (no resourceType)")
+        _check_structure(value)
         return "json", value
     raise WireError(f"unsupported content type {content_type or '(none)'}: not FHIR")
+
+
+def _check_structure(resource: dict[str, Any]) -> None:
+    """Types, cardinalities and element names per FHIR R4B, before the LPS looks inside."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(str(resource["resourceType"])).model_validate(resource)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise WireError(f"not valid FHIR: {where}: {first['msg']}") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise WireError(f"not a known FHIR resource: {exc}") from None
 
 
 def _read_xml(body: bytes) -> Any:
@@ -42,6 +57,7 @@ def _read_xml(body: bytes) -> Any:
 
     try:
         root = parse_xml(body)
+        body = safe_xml_bytes(body)  # the model's own XML parser never sees the raw input
     except PayloadError as exc:
         raise WireError(f"body is not valid FHIR XML: {exc}", xml_ok=True) from None
     tag = root.tag if isinstance(root.tag, str) else ""

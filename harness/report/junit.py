@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.model.outcome import Outcome
 from harness.model.result import RunResult
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """SUT text may hold control characters XML 1.0 cannot carry: shown as U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def write_junit(run: RunResult, path: Path) -> Path:
@@ -18,7 +26,7 @@ def write_junit(run: RunResult, path: Path) -> Path:
             "testsuite",
             name=presult.protocol.id,
             tests=str(len(cases)),
-            failures=str(sum(c.outcome is Outcome.FAIL for c in cases)),
+            failures=str(sum(c.outcome is Outcome.FAIL and c.blocking for c in cases)),
             errors=str(sum(c.outcome is Outcome.ERROR for c in cases)),
             skipped=str(sum(c.outcome in (Outcome.SKIP, Outcome.PENDING) for c in cases)),
             time=f"{sum(c.duration_ms for c in cases) / 1000:.3f}",
@@ -41,14 +49,16 @@ def write_junit(run: RunResult, path: Path) -> Path:
                 for f in case.findings
                 if f.is_problem
             )
-            if case.outcome is Outcome.FAIL:
+            if case.outcome is Outcome.FAIL and not case.blocking:
+                ET.SubElement(element, "system-out").text = _xml_text(text)
+            elif case.outcome is Outcome.FAIL:
                 ET.SubElement(
                     element, "failure", message=f"{case.assessment.value}", type="kcert.fail"
-                ).text = text
+                ).text = _xml_text(text)
             elif case.outcome is Outcome.ERROR:
                 ET.SubElement(
-                    element, "error", message=case.error, type="kcert.error"
-                ).text = case.error
+                    element, "error", message=_xml_text(case.error), type="kcert.error"
+                ).text = _xml_text(case.error)
             elif case.outcome in (Outcome.SKIP, Outcome.PENDING):
                 ET.SubElement(element, "skipped", message=case.outcome.value)
     tree = ET.ElementTree(suites)

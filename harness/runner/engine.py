@@ -27,7 +27,7 @@ from harness.runner.events import (
 )
 from harness.runner.evidence import EvidenceNamer
 from harness.sut.config import SutConfig
-from harness.transport.base import Transport, TransportError
+from harness.transport.base import Transport, TransportError, redact_url
 
 
 def now_iso() -> str:
@@ -72,7 +72,7 @@ class Runner:
             vendor=self.sut.vendor,
             version=self.sut.version,
             transport=self.sut.transport,
-            endpoints=dict(self.sut.endpoints),
+            endpoints={k: redact_url(v) for k, v in self.sut.endpoints.items()},
             identity={"sor": self.sut.sor, "gln": self.sut.gln, "name": self.sut.org_name},
             defects=self.sut.defects,
         )
@@ -154,10 +154,10 @@ class Runner:
         try:
             done = entry.func(actx, **step.action.params)
         except TransportError as exc:
-            message = str(exc)
-            if "unreachable" in message or "did not answer" in message:
-                self._unreachable = f"SUT unreachable: {message}"
-            return _error(step, message, t0)
+            # One slow or broken answer is this step's error; only a failed health check makes
+            # the rest of the run an error without trying.
+            self.check_reachable()
+            return _error(step, str(exc), t0)
         except ActionError as exc:
             return _error(step, f"{step.source}: {exc}", t0)
         namer.name(done.exchange, f"{case.id}.{step.id}")

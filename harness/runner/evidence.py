@@ -14,10 +14,10 @@ def _ext(content_type: str, body: bytes) -> str:
     ct = content_type.lower()
     if "json" in ct:
         return "json"
+    if "html" in ct:
+        return "txt"  # never .html: a SUT's markup must not run when the report is opened
     if "xml" in ct:
         return "xml"
-    if "html" in ct:
-        return "html"
     head = body.lstrip()[:1]
     return {b"{": "json", b"[": "json", b"<": "xml"}.get(head, "txt")
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.redact import redact_url
 from harness.yamlsource import check_schema, load_yaml
 
 SUT_SCHEMA: dict[str, Any] = {
@@ -16,7 +17,7 @@ SUT_SCHEMA: dict[str, Any] = {
         "name": {"type": "string", "minLength": 1},
         "vendor": {"type": "string", "minLength": 1},
         "version": {"type": "string", "minLength": 1},
-        "transport": {"enum": ["http", "inprocess"]},
+        "transport": {"enum": ["http"]},
         "endpoints": {
             "type": "object",
             "required": ["fhir", "agent"],
@@ -55,6 +56,7 @@ SUT_SCHEMA: dict[str, Any] = {
             "properties": {
                 "connect": {"type": "number", "exclusiveMinimum": 0, "maximum": 300},
                 "read": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
+                "total": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
             },
         },
         "limits": {
@@ -93,6 +95,7 @@ class SutConfig:
     tls_verify: bool | str = True
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    total_timeout: float = 120.0
     max_response_bytes: int = 10 * 1024 * 1024
     defects: tuple[str, ...] = ()
 
@@ -112,7 +115,7 @@ class SutConfig:
             "vendor": self.vendor,
             "version": self.version,
             "transport": self.transport,
-            "endpoints": dict(self.endpoints),
+            "endpoints": {k: redact_url(v) for k, v in self.endpoints.items()},
             "identity": {"sor": self.sor, "gln": self.gln, "name": self.org_name},
             "auth": self.auth.type,
             "defects": list(self.defects),
@@ -124,15 +127,29 @@ def load_sut_config(path: Path) -> SutConfig:
     check_schema(doc, SUT_SCHEMA)
     data = doc.data
     auth_data = data.get("auth") or {"type": "none"}
+
+    def resolved(name: str) -> str:
+        # relative certificate paths are relative to the configuration file
+        value = auth_data.get(name, "")
+        return str(path.parent / value) if value else ""
+
     auth = AuthConfig(
         type=auth_data["type"],
         token_env=auth_data.get("token_env", ""),
         token=auth_data.get("token", ""),
-        cert=auth_data.get("cert", ""),
-        key=auth_data.get("key", ""),
+        cert=resolved("cert"),
+        key=resolved("key"),
     )
     if auth.type == "mtls" and not auth.cert:
         raise doc.error(("auth", "cert"), "auth type mtls needs a client certificate path")
+    base = path.parent
+    for key in ("cert", "key"):
+        value = getattr(auth, key)
+        if value and not (base / value).is_file():
+            raise doc.error(("auth", key), f"file not found: {value}")
+    verify = (data.get("tls") or {}).get("verify", True)
+    if isinstance(verify, str) and not (base / verify).exists():
+        raise doc.error(("tls", "verify"), f"CA bundle not found: {verify}")
     timeouts = data.get("timeouts") or {}
     identity = data["identity"]
     return SutConfig(
@@ -145,9 +162,10 @@ def load_sut_config(path: Path) -> SutConfig:
         org_name=identity.get("name", ""),
         transport=data.get("transport", "http"),
         auth=auth,
-        tls_verify=(data.get("tls") or {}).get("verify", True),
+        tls_verify=(str(path.parent / verify) if isinstance(verify, str) else bool(verify)),
         connect_timeout=float(timeouts.get("connect", 5.0)),
         read_timeout=float(timeouts.get("read", 30.0)),
+        total_timeout=float(timeouts.get("total", 120.0)),
         max_response_bytes=int(
             (data.get("limits") or {}).get("max_response_bytes", 10 * 1024 * 1024)
         ),

@@ -252,14 +252,6 @@ def test_profile_slip_weighs_only_f4(acks: dict[str, Any]) -> None:
             {},
             "OO-SEVERITY",
         ),
-        (
-            b'{"resourceType": "Bundle", "type": "message"}',
-            200,
-            "application/fhir+json",
-            "fhirpath",
-            {"expr": "entry.where("},
-            "FHIRPATH",
-        ),
     ],
 )
 def test_http_level_rules_fire(
@@ -351,3 +343,109 @@ def test_every_rule_in_the_checks_has_a_firing_case() -> None:
     undocumented = {r for r in rules | {"FHIRPATH", "KCERT-ERROR"} if r not in RULES}
     assert not undocumented, f"rules missing from the catalogue: {sorted(undocumented)}"
     assert all(t.da and t.en for t in RULES.values())
+
+
+def test_broken_fhirpath_is_kcerts_error_not_a_finding() -> None:
+    from harness.fhir.fhirpath import FhirPathError
+
+    ctx = ctx_for(None, {"resourceType": "Bundle", "type": "message"})
+    with pytest.raises(FhirPathError, match="arity"):
+        run_check(ctx, "fhirpath", {"expr": "entry.where("})
+
+
+def _set(path: str, value: Any) -> Mutation:
+    """Put a hostile value at a dotted path ('0.eventCoding' = entry 0's resource)."""
+
+    def mutate(b: dict[str, Any]) -> None:
+        index, *rest = path.split(".")
+        target = b["entry"][int(index)]["resource"]
+        for key in rest[:-1]:
+            target = target[key]
+        target[rest[-1]] = value
+
+    return mutate
+
+
+def _org_identifier(b: dict[str, Any]) -> None:
+    for e in b["entry"]:
+        if e["resource"]["resourceType"] == "Organization":
+            e["resource"]["identifier"] = 5
+
+
+def _oo(field: str, value: Any) -> Mutation:
+    def mutate(b: dict[str, Any]) -> None:
+        for e in b["entry"]:
+            if e["resource"]["resourceType"] == "OperationOutcome":
+                if field == "issue":
+                    e["resource"]["issue"] = value
+                else:
+                    e["resource"]["issue"][0][field] = value
+
+    return mutate
+
+
+HOSTILE: list[tuple[str, Mutation]] = [
+    ("ok", _set("0.eventCoding", "x")),
+    ("ok", _set("0.response", ["x"])),
+    ("ok", _set("0.destination", "x")),
+    ("ok", lambda b: b.update(meta="x")),
+    ("ok", _org_identifier),
+    ("fatal", _oo("details", "x")),
+    ("fatal", _oo("issue", 5)),
+    ("ok", lambda b: b.update(entry="x")),
+]
+
+
+@pytest.mark.parametrize(("which", "mutate"), HOSTILE)
+@pytest.mark.parametrize("kind", ["ack", "same-ack", "fhirpath", "operation-outcome"])
+def test_hostile_shapes_are_findings_not_crashes(
+    acks: dict[str, Any], which: str, mutate: Mutation, kind: str
+) -> None:
+    sent, good = acks[which]
+    body = copy.deepcopy(good)
+    mutate(body)
+    earlier = {"1": StepRecord(None, sent, copy.deepcopy(good))}
+    params: dict[str, Any] = {
+        "ack": {"code": "ok"},
+        "same-ack": {"as": 1},
+        "fhirpath": {"expr": "entry[0].resource.response.code = 'ok'"},
+        "operation-outcome": {},
+    }[kind]
+    rules = run_check(ctx_for(sent, body, earlier=earlier), kind, params)
+    assert rules and set(rules) <= {"FHIR-STRUCTURE", "FHIR-PARSE", "OO-MISSING"}, rules
+
+
+def _protocol_expectations(case_id: str) -> list[Any]:
+    from harness.fixtures import REPO_ROOT
+    from harness.loader.protocols import load_protocol
+
+    protocol = load_protocol(REPO_ROOT / "testcases" / "carecommunication-receive.yaml")
+    case = next(c for c in protocol.cases if c.id == case_id)
+    return [e for s in case.steps for e in s.expectations]
+
+
+def _drop_provenance(b: dict[str, Any]) -> None:
+    b["entry"] = [e for e in b["entry"] if e["resource"]["resourceType"] != "Provenance"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "mutate"),
+    [
+        ("ACK-PROVENANCE", _drop_provenance),
+        ("ACK-SENDER-SOR", lambda b: header(b)["sender"].update(reference=org_ref(b, PEER["sor"]))),
+        ("ACK-RESPONSE-REF", lambda b: header(b)["response"].update(identifier="other")),
+    ],
+)
+def test_cc_r_12_rules_fire_and_stay_quiet(
+    acks: dict[str, Any], rule: str, mutate: Mutation
+) -> None:
+    """The protocol's own FHIRPath rules can fail: each fires on its fault, none on a clean ack."""
+    sent, good = acks["ok"]
+    expectations = [e for e in _protocol_expectations("CC-R-12") if e.kind == "fhirpath"]
+    assert {e.params["rule"] for e in expectations} >= {rule}
+    quiet = [r for e in expectations for r in run_check(ctx_for(sent, good), "fhirpath", e.params)]
+    assert quiet == []
+    body = copy.deepcopy(good)
+    mutate(body)
+    fired = [r for e in expectations for r in run_check(ctx_for(sent, body), "fhirpath", e.params)]
+    assert rule in fired

@@ -158,3 +158,41 @@ def test_protocols_check_and_list() -> None:
     assert done.returncode == 0 and "0 error(s)" in done.stdout
     listing = kcert("protocols", "list")
     assert "CC-R-12" in listing.stdout
+
+
+@pytest.mark.parametrize(
+    "defect", sorted(__import__("harness.reflps.defects", fromlist=["x"]).CATALOGUE)
+)
+def test_every_defect_through_the_command_line(tmp_path: Path, defect: str) -> None:
+    from harness.tests.test_defects import CAUGHT_BY
+
+    case_id, severity = CAUGHT_BY[defect]
+    done = kcert(
+        "certify",
+        "--sut",
+        "reference",
+        "--transport",
+        "inprocess",
+        "--defect",
+        defect,
+        "--reports",
+        str(tmp_path),
+    )
+    assert done.returncode == 1, done.stdout
+    assert f"{case_id} [{severity.value}]" in done.stdout
+
+
+def test_unwritable_report_folder_is_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    done = kcert(
+        "certify",
+        "--sut",
+        "reference",
+        "--transport",
+        "inprocess",
+        "--reports",
+        str(blocker / "reports"),
+    )
+    assert done.returncode == 2
+    assert "cannot write the report" in done.stdout and "Traceback" not in done.stdout

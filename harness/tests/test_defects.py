@@ -17,6 +17,7 @@ CAUGHT_BY: dict[str, tuple[str, Severity]] = {
     "duplicate-processed-twice": ("CC-R-05", Severity.F2),
     "no-negative-ack": ("CC-R-06", Severity.F2),
     "ack-missing-operationoutcome": ("CC-R-06", Severity.F2),
+    "ack-without-provenance": ("CC-R-12", Severity.F3),
     "server-error-on-garbage": ("CC-R-08", Severity.F3),
     "xml-unsupported": ("CC-R-02", Severity.F2),
 }

@@ -64,9 +64,24 @@ class Hostile(BaseHTTPRequestHandler):
         if self.path.endswith("/reset"):
             self._send(200, "application/json", b'{"status": "reset"}')
             return
+        if type(self).mode == "trickle":
+            self._trickle()
+            return
         status, ct, body, delay = BEHAVIOUR[type(self).mode]
         time.sleep(delay)
         self._send(status, ct, body)
+
+    def _trickle(self) -> None:
+        """One byte every 0.2 s: every read is quick, the whole answer never ends."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(50):  # bounded: 10 s at most
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.2)
 
 
 @pytest.fixture
@@ -85,8 +100,9 @@ def hostile() -> Iterator[tuple[str, type[Hostile]]]:
         thread.join(timeout=5)
 
 
-def _config(base: str) -> SutConfig:
+def _config(base: str, total: float = 30.0) -> SutConfig:
     return SutConfig(
+        total_timeout=total,
         name="hostile",
         vendor="x",
         version="1",
@@ -155,5 +171,61 @@ def test_silent_sut_is_an_error_not_a_fail(
     )
     case = run.cases[0]
     assert case.outcome is Outcome.ERROR
-    assert "did not answer within 1.0 s" in case.error
+    assert "did not answer within 1 s" in case.error
     assert run.verdict is Verdict.FEJL
+
+
+def test_trickling_sut_is_cut_off_at_the_total_limit(
+    hostile: tuple[str, type[Hostile]], protocols: list[Protocol]
+) -> None:
+    base, handler = hostile
+    handler.mode = "trickle"
+    config = _config(base, total=1.5)
+    started = time.monotonic()
+    run = Runner(HttpTransport(config), config).run(_first_case(protocols), RunOptions())
+    assert time.monotonic() - started < 8  # hang guard: the trickle alone would take 10 s
+    assert run.cases[0].outcome is Outcome.ERROR
+    assert "did not finish its answer within 1.5 s" in run.cases[0].error
+
+
+def test_one_slow_answer_does_not_error_the_next_cases(
+    hostile: tuple[str, type[Hostile]], protocols: list[Protocol]
+) -> None:
+    from dataclasses import replace
+
+    base, handler = hostile
+    handler.mode = "slow"
+    config = _config(base)
+    runner = Runner(HttpTransport(config), config)
+    two = [replace(protocols[0], cases=protocols[0].cases[:2])]
+    first = runner.run_case(two[0], two[0].cases[0])
+    handler.mode = "xxe"
+    second = runner.run_case(two[0], two[0].cases[1])
+    assert first.outcome is Outcome.ERROR
+    assert second.outcome is Outcome.FAIL  # it ran, and judged the hostile answer
+
+
+def test_credentials_in_urls_never_reach_results(
+    hostile: tuple[str, type[Hostile]], protocols: list[Protocol]
+) -> None:
+    import json
+
+    from harness.report.results_json import to_results
+
+    base, handler = hostile
+    handler.mode = "xxe"
+    secret_base = base.replace("http://", "http://kcertuser:S3cretPW@")
+    config = _config(secret_base)
+    config = SutConfig(
+        **{
+            **config.__dict__,
+            "endpoints": {
+                "fhir": f"{secret_base}/fhir?token=abc123",
+                "agent": f"{secret_base}/kcert-agent/v1",
+            },
+        }
+    )
+    run = Runner(HttpTransport(config), config).run(_first_case(protocols), RunOptions())
+    text = json.dumps(to_results(run))
+    assert "S3cretPW" not in text and "abc123" not in text
+    assert "***@127.0.0.1" in text

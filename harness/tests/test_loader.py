@@ -109,3 +109,48 @@ def test_shipped_protocols_load(protocols: list) -> None:  # type: ignore[type-a
     cases = [c for p in protocols for c in p.cases]
     assert len(cases) >= 10
     assert all(c.requirements for c in cases)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        ("send-message: {template", "send-mesage: {template", "'send-mesage' is not one of"),
+        (
+            "  - ack: {code: ok}",
+            "  - ack: {code: ok}\n            severty: F4",
+            "'severty' is not one of",
+        ),
+        ("    severity: F2", "    severty: F2", "unknown field"),
+        (
+            "{template: messages/carecommunication.json.j2}",
+            "{template: messages/carecommunication.json.j2, vars: {include_patiant: false}}",
+            "has no variable 'include_patiant'",
+        ),
+        (
+            "{template: messages/carecommunication.json.j2}",
+            "{template: messages/carecommunication.json.j2, person: nobody}",
+            "unknown person 'nobody'",
+        ),
+        (
+            "  - ack: {code: ok}",
+            '  - fhirpath: {expr: "entry.id = %sentHeaderID"}',
+            "unknown FHIRPath variable %sentHeaderID",
+        ),
+        ("  - ack: {code: ok}", '  - fhirpath: {expr: "entry.where("}', "arity"),
+    ],
+)
+def test_protocol_mistakes_are_named(tmp_path: Path, old: str, new: str, needle: str) -> None:
+    assert old in GOOD
+    with pytest.raises(SourceError) as err:
+        load_protocol(write(tmp_path, GOOD.replace(old, new, 1)))
+    assert needle in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: &a [*a]\n", "a: &x [1, 2]\nb: [*x, *x, *x]\n"],
+    ids=["recursive", "bomb"],
+)
+def test_yaml_aliases_are_refused(tmp_path: Path, text: str) -> None:
+    with pytest.raises(SourceError, match="aliases are not allowed"):
+        load_protocol(write(tmp_path, text))

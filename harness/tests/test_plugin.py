@@ -93,3 +93,27 @@ def test_pytest_over_real_http_gives_the_same_verdicts(suite: pytest.Pytester) -
     result.stdout.fnmatch_lines(
         ["*kcert: SUT reference LPS with defects xml-unsupported (http)*", "FAILED *CC-R-02*"]
     )
+
+
+def test_missing_sut_config_is_a_usage_error(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--sut-config", "nope.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*nope.yaml:1: cannot read file*"])
+
+
+def test_f4_findings_pass_in_pytest_as_in_the_verdict(suite: pytest.Pytester) -> None:
+    text = PROTOCOL.read_text(encoding="utf-8").replace(
+        "          - fhir-content-type: {format: json}\n",
+        "          - fhir-content-type: {format: json}\n"
+        "          - status: {equals: 201}\n            severity: F4\n",
+        1,
+    )
+    suite.makefile(".yaml", carecommunication=text)
+    out = suite.path / "out"
+    result = suite.runpytest(
+        "--sut", "reference", "--kcert-transport", "inprocess", "--kcert-report", str(out)
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] == 12 and "failed" not in outcomes
+    result.stdout.fnmatch_lines(["*KcertMinorFindings*", "*[[]F4[]] HTTP-STATUS*"])
+    assert json.loads((out / "latest" / "results.json").read_text())["verdict"] == "godkendt"

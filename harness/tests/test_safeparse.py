@@ -121,3 +121,29 @@ def test_moderately_deep_json_is_refused_after_parsing() -> None:
 def test_unterminated_string_of_escapes_is_malformed() -> None:
     with pytest.raises(MalformedPayload, match="Unterminated string"):
         parse_json(b'"' + b'\\"' * 1_000_000)
+
+
+def test_utf16_dtd_is_refused_too() -> None:
+    from harness.fhir.resource import read_resource
+
+    doc = (
+        '<?xml version="1.0" encoding="UTF-16"?>\n'
+        '<!DOCTYPE Patient [<!ENTITY e "INJECTED">]>\n'
+        '<Patient xmlns="http://hl7.org/fhir"><id value="&e;"/></Patient>'
+    ).encode("utf-16")
+    with pytest.raises(UnsafePayload, match="DTD"):
+        parse_xml(doc)
+    with pytest.raises(UnsafePayload):
+        read_resource(doc, "application/fhir+xml")
+
+
+def test_overlong_json_integer_is_malformed_not_a_crash() -> None:
+    with pytest.raises(MalformedPayload, match="not valid JSON"):
+        parse_json(b'{"a": ' + b"9" * 5000 + b"}")
+
+
+def test_safe_xml_bytes_reserialises_without_dtd() -> None:
+    from harness.safeparse import safe_xml_bytes
+
+    out = safe_xml_bytes('<a xmlns="urn:x"><b>æ</b></a>'.encode("utf-16"))
+    assert out.startswith(b"<?xml") and "æ".encode() in out

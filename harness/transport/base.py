@@ -7,10 +7,17 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from harness.model.exchange import Exchange
+from harness.redact import redact_headers, redact_url
 
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token"}
-)
+__all__ = [
+    "Stopwatch",
+    "Transport",
+    "TransportError",
+    "join_url",
+    "now_iso",
+    "redact_headers",
+    "redact_url",
+]
 
 
 class TransportError(Exception):
@@ -32,11 +39,6 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Credentials never reach evidence or reports."""
-    return {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
 
 
 def now_iso() -> str:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from harness.model.exchange import Exchange
 from harness.sut.config import SutConfig
-from harness.transport.base import Stopwatch, join_url, redact_headers
+from harness.transport.base import Stopwatch, join_url, redact_headers, redact_url
 
 
 class InProcessTransport:
@@ -34,7 +34,9 @@ class InProcessTransport:
         local = parts.path + (f"?{parts.query}" if parts.query else "")
         sent_headers = dict(headers or {})
         watch = Stopwatch()
-        exchange = Exchange(method, url, redact_headers(sent_headers), body, started=watch.started)
+        exchange = Exchange(
+            method, redact_url(url), redact_headers(sent_headers), body, started=watch.started
+        )
         response = self.client.request(method, local, content=body or None, headers=sent_headers)
         exchange.status = response.status_code
         exchange.response_headers = redact_headers(dict(response.headers))
