@@ -131,14 +131,14 @@ class ClinicStore:
                 continue
             subject = r.get("subject")
             ref = subject.get("reference") if isinstance(subject, dict) else None
-            cpr = patients.get(str(ref))
-            if cpr is None:
+            owner = patients.get(str(ref))
+            if owner is None:
                 raise BadPopulation(f"a {kind} refers to no Patient of the Bundle")
             if kind == "Condition":
                 system, code = _first_coding(r.get("code"))
                 rows["c"].append(
                     (
-                        cpr,
+                        owner,
                         system,
                         code,
                         _first_coding(r.get("clinicalStatus"))[1],
@@ -150,7 +150,7 @@ class ClinicStore:
                 num = (r.get("valueQuantity") or {}).get("value", r.get("valueInteger"))
                 rows["m"].append(
                     (
-                        cpr,
+                        owner,
                         system,
                         code,
                         _day(r.get("effectiveDateTime")),
@@ -160,13 +160,13 @@ class ClinicStore:
                 )
             elif kind == "ChargeItem":
                 rows["s"].append(
-                    (cpr, _first_coding(r.get("code"))[1], _day(r.get("occurrenceDateTime")))
+                    (owner, _first_coding(r.get("code"))[1], _day(r.get("occurrenceDateTime")))
                 )
             elif kind == "Encounter":
                 system, code = _first_coding((r.get("reasonCode") or [{}])[0])
-                rows["e"].append((cpr, system, code, _day((r.get("period") or {}).get("start"))))
+                rows["e"].append((owner, system, code, _day((r.get("period") or {}).get("start"))))
             elif kind == "QuestionnaireResponse":
-                rows["q"].append((cpr, _day(r.get("authored")), _answers(r)))
+                rows["q"].append((owner, _day(r.get("authored")), _answers(r)))
         with self.lock:
             self.db.executescript(SCHEMA)
             self.db.execute(
