@@ -146,7 +146,11 @@ class _Generator:
 
     def birth_for_age(self, age: int) -> dt.date:
         birthday = shift_months(self.as_of, -12 * age)
-        return birthday - dt.timedelta(days=self.rng.randint(1, 360))
+        birth = birthday - dt.timedelta(days=self.rng.randint(1, 360))
+        # serials 9900-9999 exist only for births 1937-2036: older people are born in 1937
+        if birth.year < 1937:
+            birth = dt.date(1937, self.rng.randint(1, 12), self.rng.randint(1, 28))
+        return birth
 
     # -- deliberate boundaries (each patient probes one edge of rule pack v1) -----------------
 

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 
 from harness import __version__
+from harness.reflps.cockpit.routes import CockpitService, build_router, problem
+from harness.reflps.cockpit.store import ClinicStore
 from harness.reflps.defects import CATALOGUE, check_names
 from harness.reflps.identity import REFERENCE_CLINIC, ClinicIdentity
 from harness.reflps.messaging import MessageReceiver, NotAMessage, operation_outcome
@@ -69,6 +72,7 @@ def create_app(
     active = check_names(list(defects))
     storage = Storage(db_path)
     receiver = MessageReceiver(storage, identity, active)
+    cockpit = CockpitService(ClinicStore(storage.connection, storage.lock), active)
     app = FastAPI(
         title="kcert reference LPS",
         version=__version__,
@@ -116,9 +120,19 @@ def create_app(
 
     @app.post(f"{AGENT}/reset", tags=["agent"])
     def reset() -> ResetResult:
-        """Forget every received message and acknowledgement."""
+        """Forget every received message, acknowledgement and loaded patient."""
         storage.reset()
+        cockpit.store.reset()
+        cockpit.forget()
         return ResetResult(status="reset")
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return problem(400, "bad request", f"{where}: {first.get('msg', 'invalid')}")
+
+    app.include_router(build_router(cockpit, AGENT))
 
     @app.get(f"{AGENT}/messages", tags=["agent"])
     def messages(messageHeaderId: str = "", patientCpr: str = "") -> ReceivedList:

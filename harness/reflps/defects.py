@@ -51,6 +51,56 @@ CATALOGUE: dict[str, Defect] = {
             "Answers HTTP 500 to a body that is not FHIR.",
         ),
         Defect(
+            "bp-threshold-inclusive",
+            "Blodtryksprofilen tager 150 med (>= i stedet for >).",
+            "The blood pressure profile includes exactly 150 (>= instead of >).",
+        ),
+        Defect(
+            "stale-data-counted",
+            "Målinger ældre end 2 år tæller med.",
+            "Measurements older than two years are counted.",
+        ),
+        Defect(
+            "egfr-text-skipped",
+            "eGFR-teksten >90 springes over, og en ældre talværdi bruges.",
+            "The eGFR text >90 is skipped and an older number is used instead.",
+        ),
+        Defect(
+            "deceased-included",
+            "Døde patienter står stadig på listerne.",
+            "Deceased patients are still on the lists.",
+        ),
+        Defect(
+            "other-clinic-included",
+            "Patienter med anden egen læge kommer med.",
+            "Patients whose general practitioner is another clinic are included.",
+        ),
+        Defect(
+            "moved-away-included",
+            "Fraflyttede (inaktive) patienter kommer med.",
+            "Patients who left the clinic's list (inactive) are included.",
+        ),
+        Defect(
+            "red-yellow-swapped",
+            "KOL-stratificeringens rød og gul er byttet om.",
+            "COPD stratification red and yellow are swapped.",
+        ),
+        Defect(
+            "as-of-ignored",
+            "Opgørelsesdatoen ignoreres; dagens dato bruges.",
+            "The as-of date is ignored; today's date is used.",
+        ),
+        Defect(
+            "deep-link-wrong-patient",
+            "Linket fra en listerække åbner næste patients plan.",
+            "The link from a list row opens the next patient's plan.",
+        ),
+        Defect(
+            "age-by-year",
+            "Alder beregnes som årstal minus fødselsår (18 hele året).",
+            "Age is the year minus the birth year (18 for the whole year).",
+        ),
+        Defect(
             "xml-unsupported",
             "Afviser FHIR XML med HTTP 415.",
             "Refuses FHIR XML with HTTP 415.",

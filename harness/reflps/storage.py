@@ -55,6 +55,14 @@ class Storage:
             if path:
                 self._db.execute("PRAGMA journal_mode=WAL")
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._db
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
+
     def reset(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM message")
