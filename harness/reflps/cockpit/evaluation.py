@@ -213,7 +213,10 @@ def evaluate(store: ClinicStore, as_of: dt.date, defects: frozenset[str]) -> Coc
         return value >= 150 if inclusive else value > 150
 
     high_bp = {c for c in kol if c in bp and too_high(bp[c][0])}
-    low_egfr = {c for c in t2d if c in egfr and egfr[c][0] is not None and egfr[c][0] < 60}
+    def below_60(value: float | None) -> bool:
+        return value is not None and value < 60
+
+    low_egfr = {c for c in t2d if c in egfr and below_60(egfr[c][0])}
     packages = [kol, t2d, heart, lrs]
     comorbid = {c for c in base if sum(c in p for p in packages) >= 2}
 
