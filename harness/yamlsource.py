@@ -13,6 +13,8 @@ import yaml
 JsonPath = tuple[str | int, ...]
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
+# libyaml when present: the same safe loader, ten times faster
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SourceError(ValueError):
@@ -101,12 +103,12 @@ def parse_yaml(raw: bytes, name: str) -> YamlDocument:
     except UnicodeDecodeError as exc:
         raise SourceError(name, 1, "", f"not UTF-8: {exc.reason}") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=SAFE_LOADER)
         if node is None:
             raise SourceError(name, 1, "", "file is empty")
         lines: dict[JsonPath, int] = {}
         _walk(node, (), lines, name, set())
-        data = yaml.load(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

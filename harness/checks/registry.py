@@ -45,6 +45,7 @@ class StepRecord:
     parsed: dict[str, Any] | None = None
     person: dict[str, str] = field(default_factory=dict)
     peer: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +60,9 @@ class CheckContext:
     sut_identity: dict[str, str]
     peer_identity: dict[str, str]
     person: dict[str, str] = field(default_factory=dict)
+    exchanges: list[Exchange] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
     _parsed: dict[str, Any] | None = None
     _parse_problem: str | None = None
     _fhir_problems: list[Finding] | None = None

@@ -87,6 +87,30 @@ RULES: dict[str, Text] = {
     "AGENT-FIELD": Text(
         "Den gemte meddelelse har forkert indhold", "The stored message has wrong content"
     ),
+    "COCKPIT-HTTP": Text("Listen kunne ikke hentes", "The list could not be read"),
+    "COCKPIT-FORMAT": Text(
+        "Svaret følger ikke LPS-testagent-API'et (liste, profil eller plan)",
+        "The answer does not follow the LPS test agent API (list, profile or plan)",
+    ),
+    "COCKPIT-DUPLICATE": Text("En patient står to gange på listen", "A patient is listed twice"),
+    "COCKPIT-MISSING": Text(
+        "En patient mangler på listen", "A patient who belongs on the list is missing"
+    ),
+    "COCKPIT-EXTRA": Text(
+        "En patient står på listen uden at høre til", "A patient is listed who does not belong"
+    ),
+    "COCKPIT-PROFILE-MISSING": Text("En profil tilbydes ikke", "A profile is not offered"),
+    "COCKPIT-PLAN-HTTP": Text("Planen kunne ikke hentes", "The plan could not be read"),
+    "COCKPIT-LINK": Text(
+        "Linket åbner en anden patients plan", "The link opens another patient's plan"
+    ),
+    "COCKPIT-COLOUR": Text("Forkert stratificering i planen", "Wrong stratification in the plan"),
+    "CONTRACT-STATUS": Text(
+        "Forkert HTTP-status for en afvist forespørgsel", "Wrong HTTP status for a refused request"
+    ),
+    "CONTRACT-PROBLEM": Text(
+        "Afvisningen er ikke et problemdokument", "The refusal is not a problem document"
+    ),
     "KCERT-ERROR": Text(
         "Testen kunne ikke gennemføres (ikke en fejl i SUT)",
         "The test could not be carried out (not a fault of the SUT)",

@@ -195,12 +195,18 @@ class _Generator:
         p = kol("Eneksacerbation")
         b.observation(p, "exacerbation", d - dt.timedelta(days=40))
         b.observation(p, "cat", d - dt.timedelta(days=40), 9)
+        due_on_d = shift_months(d, -6)  # the earliest follow-up whose + 6 months is not before D
+        while shift_months(due_on_d, 6) < d:
+            due_on_d += day
+        overdue = due_on_d - day  # month ends clamp, so step back until + 6 months is before D
+        while shift_months(overdue, 6) >= d:
+            overdue -= day
         p = kol("Opfølgningforfalder")  # yellow, follow-up + 6 months = D: not overdue
         b.observation(p, "mrc", d - dt.timedelta(days=60), 3)
-        b.service(p, "0120", shift_months(d, -6))
-        p = kol("Opfølgningoverskredet")  # yellow, follow-up + 6 months = D - 1 day: overdue
+        b.service(p, "0120", due_on_d)
+        p = kol("Opfølgningoverskredet")  # yellow, follow-up + 6 months just before D: overdue
         b.observation(p, "mrc", d - dt.timedelta(days=60), 3)
-        b.encounter(p, "R95", shift_months(d, -6) - day)
+        b.encounter(p, "R95", overdue)
         p = kol("Gruppeto", group=2)
         p = kol("Fremtidsmåling")
         b.observation(p, "bp", d + day, 180.0)

@@ -19,6 +19,13 @@ class ActionError(Exception):
     """An action could not be carried out for a reason on kcert's side (bad fixture, agent)."""
 
 
+class ManualStepPending(Exception):
+    """The SUT does this operation by hand and the tester has not recorded the result yet.
+
+    The message tells the tester what to do; the step is pending, not failed.
+    """
+
+
 @dataclass
 class ActionContext:
     transport: Transport
@@ -27,6 +34,7 @@ class ActionContext:
     persons: dict[str, dict[str, str]]
     peers: dict[str, dict[str, Any]]
     earlier: dict[str, StepRecord]
+    state: dict[str, Any] = field(default_factory=dict)  # shared by the steps of one case
 
 
 @dataclass
@@ -35,6 +43,12 @@ class ActionResult:
     sent: Sent | None = None
     person: dict[str, str] = field(default_factory=dict)
     peer: dict[str, Any] = field(default_factory=dict)
+    more: list[Exchange] = field(default_factory=list)  # further requests of the same step
+    notes: dict[str, Any] = field(default_factory=dict)  # what checks need to know about them
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        return [self.exchange, *self.more]
 
 
 class ActionFunc(Protocol):

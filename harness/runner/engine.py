@@ -16,7 +16,13 @@ from harness.model.finding import Finding, Location
 from harness.model.outcome import Outcome, Severity
 from harness.model.protocol import Protocol, Step, TestCase
 from harness.model.result import CaseResult, ProtocolResult, RunResult, StepResult, SutInfo
-from harness.runner.actions import ACTIONS, ActionContext, ActionError, sut_party
+from harness.runner.actions import (
+    ACTIONS,
+    ActionContext,
+    ActionError,
+    ManualStepPending,
+    sut_party,
+)
 from harness.runner.events import (
     CaseFinished,
     CaseStarted,
@@ -134,21 +140,27 @@ class Runner:
     def _run_steps(self, protocol: Protocol, case: TestCase, result: CaseResult) -> None:
         namer = EvidenceNamer(protocol.standard)
         earlier: dict[str, StepRecord] = {}
+        state: dict[str, Any] = {}
         for step in case.steps:
-            sresult = self._run_step(case, step, earlier, namer)
+            sresult = self._run_step(case, step, earlier, namer, state)
             result.steps.append(sresult)
             if sresult.outcome is Outcome.ERROR:
                 result.error = sresult.message
                 break
 
     def _run_step(
-        self, case: TestCase, step: Step, earlier: dict[str, StepRecord], namer: EvidenceNamer
+        self,
+        case: TestCase,
+        step: Step,
+        earlier: dict[str, StepRecord],
+        namer: EvidenceNamer,
+        state: dict[str, Any],
     ) -> StepResult:
         t0 = time.perf_counter()
         if step.manual or step.action is None:
             return StepResult(step, Outcome.PENDING, message="manual step awaits a tester")
         actx = ActionContext(
-            self.transport, self.sut, self.renderer, self.persons, self.peers, earlier
+            self.transport, self.sut, self.renderer, self.persons, self.peers, earlier, state
         )
         entry = ACTIONS.get(step.action.kind)
         try:
@@ -160,8 +172,11 @@ class Runner:
             return _error(step, str(exc), t0)
         except ActionError as exc:
             return _error(step, f"{step.source}: {exc}", t0)
-        namer.name(done.exchange, f"{case.id}.{step.id}")
-        record = StepRecord(done.exchange, done.sent, None, done.person, done.peer)
+        except ManualStepPending as exc:
+            return StepResult(step, Outcome.PENDING, message=str(exc))
+        for exchange in done.exchanges:
+            namer.name(exchange, f"{case.id}.{step.id}")
+        record = StepRecord(done.exchange, done.sent, None, done.person, done.peer, done.notes)
         ctx = CheckContext(
             step_id=step.id,
             exchange=done.exchange,
@@ -171,6 +186,9 @@ class Runner:
             sut_identity=sut_party(self.sut),
             peer_identity=_party(done.peer) if done.peer else _party(self.peers["kommune"]),
             person=done.person,
+            exchanges=done.exchanges,
+            notes=done.notes,
+            state=state,
         )
         findings: list[Finding] = []
         for expectation in step.expectations:
@@ -184,7 +202,7 @@ class Runner:
                     f"{expectation.source}: check {expectation.kind} failed inside kcert: "
                     f"{type(exc).__name__}: {exc}",
                     t0,
-                    [done.exchange],
+                    done.exchanges,
                 )
         record.parsed = ctx.response_resource()
         earlier[step.id] = record
@@ -194,7 +212,7 @@ class Runner:
             step,
             outcome,
             findings,
-            [done.exchange],
+            done.exchanges,
             duration_ms=(time.perf_counter() - t0) * 1000,
         )
 

@@ -59,6 +59,18 @@ SUT_SCHEMA: dict[str, Any] = {
                 "total": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
             },
         },
+        "manual": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "operations the SUT cannot expose: done by a tester with files",
+            "properties": {
+                "operations": {
+                    "type": "array",
+                    "items": {"enum": ["population-load", "cockpit-members"]},
+                },
+                "exports": {"type": "string", "description": "folder for handover and exports"},
+            },
+        },
         "limits": {
             "type": "object",
             "additionalProperties": False,
@@ -98,6 +110,8 @@ class SutConfig:
     total_timeout: float = 120.0
     max_response_bytes: int = 10 * 1024 * 1024
     defects: tuple[str, ...] = ()
+    manual_operations: tuple[str, ...] = ()
+    exports_dir: str = ""
 
     def endpoint(self, name: str) -> str:
         try:
@@ -166,6 +180,8 @@ def load_sut_config(path: Path) -> SutConfig:
         connect_timeout=float(timeouts.get("connect", 5.0)),
         read_timeout=float(timeouts.get("read", 30.0)),
         total_timeout=float(timeouts.get("total", 120.0)),
+        manual_operations=tuple((data.get("manual") or {}).get("operations", [])),
+        exports_dir=str(path.parent / (data.get("manual") or {}).get("exports", "kcert-exports")),
         max_response_bytes=int(
             (data.get("limits") or {}).get("max_response_bytes", 10 * 1024 * 1024)
         ),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.fixtures import REPO_ROOT
+from harness.reflps.defects import CATALOGUE
 from harness.sut.reference import free_port
 
 pytestmark = pytest.mark.slow
@@ -160,13 +161,13 @@ def test_protocols_check_and_list() -> None:
     assert "CC-R-12" in listing.stdout
 
 
-@pytest.mark.parametrize(
-    "defect", sorted(__import__("harness.reflps.defects", fromlist=["x"]).CATALOGUE)
-)
+@pytest.mark.parametrize("defect", sorted(CATALOGUE))
 def test_every_defect_through_the_command_line(tmp_path: Path, defect: str) -> None:
-    from harness.tests.test_defects import CAUGHT_BY
+    """Exit 1 naming the catching case, through `kcert` itself (its protocol only, for speed)."""
+    from harness.tests.test_defects import CAUGHT_BY, protocol_file_of
 
     case_id, severity = CAUGHT_BY[defect]
+    protocol = str(REPO_ROOT / "testcases" / protocol_file_of(case_id))
     done = kcert(
         "certify",
         "--sut",
@@ -175,6 +176,8 @@ def test_every_defect_through_the_command_line(tmp_path: Path, defect: str) -> N
         "inprocess",
         "--defect",
         defect,
+        "--protocols",
+        protocol,
         "--reports",
         str(tmp_path),
     )

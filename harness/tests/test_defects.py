@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness.model.outcome import Outcome, Severity, Verdict
@@ -20,7 +22,23 @@ CAUGHT_BY: dict[str, tuple[str, Severity]] = {
     "ack-without-provenance": ("CC-R-12", Severity.F3),
     "server-error-on-garbage": ("CC-R-08", Severity.F3),
     "xml-unsupported": ("CC-R-02", Severity.F2),
+    "bp-threshold-inclusive": ("KC-P04", Severity.F2),
+    "stale-data-counted": ("KC-P04", Severity.F2),
+    "egfr-text-skipped": ("KC-P10", Severity.F2),
+    "deceased-included": ("KC-P01", Severity.F2),
+    "other-clinic-included": ("KC-P01", Severity.F2),
+    "moved-away-included": ("KC-P01", Severity.F2),
+    "red-yellow-swapped": ("KC-P05", Severity.F2),
+    "as-of-ignored": ("KC-ASOF", Severity.F2),
+    "deep-link-wrong-patient": ("KC-LINK", Severity.F1),
+    "age-by-year": ("KC-P01", Severity.F2),
 }
+
+
+def protocol_file_of(case_id: str) -> str:
+    return (
+        "carecommunication-receive.yaml" if case_id.startswith("CC-") else "cockpit-profiles.yaml"
+    )
 
 
 def test_clean_reference_passes_everything(clean_run: RunResult) -> None:
@@ -44,5 +62,12 @@ def test_defect_is_caught_by_its_named_case(protocols: list[Protocol], defect: s
     catching = by_id[case_id]
     assert catching.outcome is Outcome.FAIL, f"{defect} not caught by {case_id}"
     assert catching.assessment is severity
+    if case_id.startswith("KC-"):
+        # the finding names the profile (or link) and the wrong patients by CPR
+        messages = [f.message for f in catching.findings if f.blocking]
+        assert any(re.search(r"\b[0-9]{10}\b", m) for m in messages), messages
+        profile = catching.case.title.en.split(": ")[0].removeprefix("Profile ")
+        if case_id.startswith("KC-P"):
+            assert all(profile in m for m in messages), messages
     # no defect may surface as a kcert error instead of a finding
     assert not [c.case.id for c in run.cases if c.outcome is Outcome.ERROR]

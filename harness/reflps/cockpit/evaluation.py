@@ -213,6 +213,7 @@ def evaluate(store: ClinicStore, as_of: dt.date, defects: frozenset[str]) -> Coc
         return value >= 150 if inclusive else value > 150
 
     high_bp = {c for c in kol if c in bp and too_high(bp[c][0])}
+
     def below_60(value: float | None) -> bool:
         return value is not None and value < 60
 
