@@ -234,6 +234,19 @@ def plans_match_oracle(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
                 )
 
 
+@CHECKS.register("contract-conforms", {"type": "object", "additionalProperties": False})
+def contract_conforms(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
+    """No generated request got a 5xx, an undocumented status or a non-conforming answer."""
+    for failure in ctx.notes.get("fuzz_failures", []):
+        yield ctx.finding(
+            "CONTRACT-FUZZ",
+            f"{failure['operation']} -> HTTP {failure['status']}: {failure['problem']}; "
+            f"reproduce: {failure['curl']}",
+            failure["operation"],
+            "http",
+        )
+
+
 @CHECKS.register(
     "problem-document",
     {

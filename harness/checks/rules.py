@@ -111,6 +111,10 @@ RULES: dict[str, Text] = {
     "CONTRACT-PROBLEM": Text(
         "Afvisningen er ikke et problemdokument", "The refusal is not a problem document"
     ),
+    "CONTRACT-FUZZ": Text(
+        "Genereret forespørgsel gav 5xx eller et svar uden for kontrakten",
+        "A generated request got a 5xx or an answer outside the contract",
+    ),
     "KCERT-ERROR": Text(
         "Testen kunne ikke gennemføres (ikke en fejl i SUT)",
         "The test could not be carried out (not a fault of the SUT)",

@@ -174,6 +174,13 @@ class Runner:
             return _error(step, f"{step.source}: {exc}", t0)
         except ManualStepPending as exc:
             return StepResult(step, Outcome.PENDING, message=str(exc))
+        except Exception as exc:  # kcert's own fault: an error verdict with the reason, no crash
+            return _error(
+                step,
+                f"{step.source}: action {step.action.kind} failed inside kcert: "
+                f"{type(exc).__name__}: {exc}",
+                t0,
+            )
         for exchange in done.exchanges:
             namer.name(exchange, f"{case.id}.{step.id}")
         record = StepRecord(done.exchange, done.sent, None, done.person, done.peer, done.notes)

@@ -19,6 +19,7 @@ class InProcessTransport:
         from starlette.testclient import TestClient
 
         self.config = config
+        self.app = app  # contract fuzzing drives the same app directly
         self.client = TestClient(app, raise_server_exceptions=False)
 
     def request(
