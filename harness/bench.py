@@ -12,6 +12,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from pathlib import Path
+
 from lxml import etree
 
 from harness.checks import CHECKS
@@ -147,7 +149,57 @@ def main() -> int:
         f" x{over_http / inproc:.1f} in-process)"
     )
     print(f"  reference LPS start  {started:8.2f} s  (process start to healthy)")
+    cockpit_bench(POPULATION_SIZE)
     return 0
+
+
+POPULATION_SIZE = 100_000
+ORACLE_MAX_SECONDS = 20.0  # issue #3's target on this machine
+ORACLE_MAX_RATIO = 2.0  # oracle time / population load time
+
+
+def cockpit_bench(size: int) -> None:
+    """Generator and oracle on a large population, all 17 profiles, against the targets."""
+    import datetime as dt
+    import gc
+    import os
+    import tempfile
+
+    from harness.oracle.engine import evaluate
+    from harness.oracle.rulepack import load_rulepack
+    from harness.population.generator import generate, write_json
+    from harness.population.reader import load_population
+
+    as_of = dt.date(2027, 3, 1)
+    pack = load_rulepack()
+    print(f"\ncockpit, {size:,} patients, {len(pack.profiles)} profiles, as of {as_of}:")
+    with tempfile.TemporaryDirectory(prefix="kcert-bench-") as tmp:
+        path = Path(tmp) / "population.json"
+        t0 = time.perf_counter()
+        made = generate(1, size, as_of, REFERENCE_CLINIC.sor)
+        generated = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        write_json(made.bundle, path)
+        written = time.perf_counter() - t0
+        resources = len(made.bundle["entry"])
+        del made
+        gc.collect()
+        t0 = time.perf_counter()
+        population = load_population(path)
+        loaded = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = evaluate(pack, population, as_of)
+        oracle = time.perf_counter() - t0
+        members = sum(len(result.member_cprs(p.id)) for p in pack.profiles)
+        size_mb = os.path.getsize(path) / 1e6
+    ratio = oracle / loaded
+    print(f"  generate             {generated:8.2f} s  ({resources:,} resources)")
+    print(f"  write JSON           {written:8.2f} s  ({size_mb:.0f} MB)")
+    print(f"  load (parse, check)  {loaded:8.2f} s")
+    print(f"  oracle, all profiles {oracle:8.2f} s  ({members:,} memberships)")
+    verdict = "met" if oracle <= ORACLE_MAX_SECONDS and ratio <= ORACLE_MAX_RATIO else "MISSED"
+    print(f"  ratio oracle / load  {ratio:8.2f}    target <= {ORACLE_MAX_RATIO:g} and "
+          f"<= {ORACLE_MAX_SECONDS:g} s: {verdict}")
 
 
 if __name__ == "__main__":

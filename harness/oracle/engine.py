@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from harness.dates import age_at, shift_months, window_start
 from harness.oracle.rulepack import Clause, RulePack
@@ -22,21 +22,19 @@ from harness.population.model import (
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class ClauseResult:
+class ClauseResult(NamedTuple):  # tuples: a 100,000-patient run makes millions of these
     clause_id: str
     holds: bool
     detail: str
 
 
-@dataclass(frozen=True)
-class ColourResult:
+class ColourResult(NamedTuple):
     colour: str | None  # "red" | "yellow" | "green" | None
     rule_id: str
     detail: str
 
 
-@dataclass
+@dataclass(slots=True)
 class ProfileVerdict:
     profile_id: str
     member: bool
@@ -87,16 +85,25 @@ class OracleResult:
 class _Context:
     """One patient at one as-of date: windows and latest values, computed on demand."""
 
-    def __init__(self, pack: RulePack, patient: PatientRecord, as_of: dt.date) -> None:
+    def __init__(
+        self, pack: RulePack, patient: PatientRecord, as_of: dt.date, starts: dict[int, dt.date]
+    ) -> None:
         self.pack = pack
         self.patient = patient
         self.as_of = as_of
-        self.data_start = window_start(as_of, pack.param("data_max_age"))
+        self.starts = starts  # window starts per length, shared by all patients of one date
+        self.data_start = self.start(pack.param("data_max_age"))
+        self.age = age_at(patient.birth, as_of)
         self.profiles: dict[str, ProfileVerdict] = {}
         self.colours: dict[str, ColourResult] = {}
 
+    def start(self, months: int) -> dt.date:
+        if months not in self.starts:
+            self.starts[months] = window_start(self.as_of, months)
+        return self.starts[months]
+
     def within(self, day: dt.date, months: int) -> bool:
-        return window_start(self.as_of, months) <= day <= self.as_of
+        return self.start(months) <= day <= self.as_of
 
     def fresh(self, key: str) -> list[Measurement]:
         """Measurements of one kind, dated inside the data window and not after the as-of date."""
@@ -201,8 +208,7 @@ ClauseFunc = Callable[[_Context, Clause], tuple[bool, str]]
 
 
 def _age(ctx: _Context, clause: Clause) -> tuple[bool, str]:
-    age = age_at(ctx.patient.birth, ctx.as_of)
-    return age >= ctx.pack.param(clause.args["param"]), f"age {age} on {ctx.as_of.isoformat()}"
+    return ctx.age >= ctx.pack.param(clause.args["param"]), f"age {ctx.age} on {ctx.as_of.isoformat()}"
 
 
 def _condition(ctx: _Context, clause: Clause) -> tuple[bool, str]:
@@ -237,7 +243,7 @@ def _no_service(ctx: _Context, clause: Clause) -> tuple[bool, str]:
     found = [d for code, d in ctx.patient.services if code in codes and ctx.within(d, months)]
     if found:
         return False, f"service on {max(found).isoformat()}"
-    return True, f"no {'/'.join(sorted(codes))} since {window_start(ctx.as_of, months).isoformat()}"
+    return True, f"no {'/'.join(sorted(codes))} since {ctx.start(months).isoformat()}"
 
 
 def _insurance(ctx: _Context, clause: Clause) -> tuple[bool, str]:
@@ -292,7 +298,7 @@ def _no_startback(ctx: _Context, clause: Clause) -> tuple[bool, str]:
     found = [s.date for s in ctx.patient.startbacks if s.complete and ctx.within(s.date, months)]
     if found:
         return False, f"complete STarT Back on {max(found).isoformat()}"
-    return True, f"no complete STarT Back since {window_start(ctx.as_of, months).isoformat()}"
+    return True, f"no complete STarT Back since {ctx.start(months).isoformat()}"
 
 
 CLAUSES: dict[str, ClauseFunc] = {
@@ -323,10 +329,11 @@ def eligibility(patient: PatientRecord, clinic_sor: str, as_of: dt.date) -> str:
 
 def evaluate(pack: RulePack, population: Population, as_of: dt.date) -> OracleResult:
     verdicts: dict[str, PatientVerdict] = {}
+    starts: dict[int, dt.date] = {}
     for patient in population.patients:
         reason = eligibility(patient, population.clinic_sor, as_of)
-        ctx = _Context(pack, patient, as_of)
-        verdict = PatientVerdict(patient, age_at(patient.birth, as_of), not reason, reason)
+        ctx = _Context(pack, patient, as_of, starts)
+        verdict = PatientVerdict(patient, ctx.age, not reason, reason)
         for profile in pack.profiles:
             if reason:
                 ctx.profiles[profile.id] = ProfileVerdict(profile.id, False, [])
