@@ -10,9 +10,8 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -198,8 +197,10 @@ def cockpit_bench(size: int) -> None:
     print(f"  load (parse, check)  {loaded:8.2f} s")
     print(f"  oracle, all profiles {oracle:8.2f} s  ({members:,} memberships)")
     verdict = "met" if oracle <= ORACLE_MAX_SECONDS and ratio <= ORACLE_MAX_RATIO else "MISSED"
-    print(f"  ratio oracle / load  {ratio:8.2f}    target <= {ORACLE_MAX_RATIO:g} and "
-          f"<= {ORACLE_MAX_SECONDS:g} s: {verdict}")
+    print(
+        f"  ratio oracle / load  {ratio:8.2f}    target <= {ORACLE_MAX_RATIO:g} and "
+        f"<= {ORACLE_MAX_SECONDS:g} s: {verdict}"
+    )
 
 
 if __name__ == "__main__":

@@ -208,7 +208,9 @@ ClauseFunc = Callable[[_Context, Clause], tuple[bool, str]]
 
 
 def _age(ctx: _Context, clause: Clause) -> tuple[bool, str]:
-    return ctx.age >= ctx.pack.param(clause.args["param"]), f"age {ctx.age} on {ctx.as_of.isoformat()}"
+    return ctx.age >= ctx.pack.param(
+        clause.args["param"]
+    ), f"age {ctx.age} on {ctx.as_of.isoformat()}"
 
 
 def _condition(ctx: _Context, clause: Clause) -> tuple[bool, str]:
