@@ -194,6 +194,8 @@ def test_unwritable_report_folder_is_exit_2(tmp_path: Path) -> None:
         "reference",
         "--transport",
         "inprocess",
+        "--protocols",
+        str(REPO_ROOT / "testcases" / "carecommunication-receive.yaml"),
         "--reports",
         str(blocker / "reports"),
     )
