@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness.checks.registry import CHECKS, CheckContext
+from harness.dates import window_start
 from harness.model.exchange import Exchange
 from harness.model.finding import Finding
-from harness.oracle.engine import OracleResult, PatientVerdict, evaluate
+from harness.oracle.engine import OracleResult, PatientVerdict, evaluate, latest_measurement
 from harness.oracle.rulepack import RulePack, load_rulepack
 from harness.population.model import Population
 from harness.safeparse import PayloadError, parse_json
@@ -120,6 +121,7 @@ def members_match_oracle(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             )
         got.setdefault(cpr, index)
     expected = result.member_cprs(profile)
+    yield from _row_values(ctx, result, profile, rows, got, expected)
     for cpr in sorted(expected - set(got)):
         verdict = result.verdict(cpr)
         yield ctx.finding(
@@ -141,6 +143,43 @@ def members_match_oracle(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             f"/members/{got[cpr]}",
             "json-pointer",
         )
+
+
+def _row_values(
+    ctx: CheckContext,
+    result: OracleResult,
+    profile: str,
+    rows: list[dict[str, Any]],
+    got: dict[str, int],
+    expected: set[str],
+) -> Iterator[Finding]:
+    """A row decided by a measurement shows that measurement (value and date)."""
+    observation = next(
+        (
+            c.args["observation"]
+            for c in result.pack.profile(profile).clauses
+            if c.kind in ("latest-observation-above", "latest-observation-below")
+        ),
+        None,
+    )
+    if observation is None or "csv" in ctx.exchange.response_content_type.lower():
+        return  # a tester's CSV export need not carry the values
+    for cpr in sorted(expected & set(got)):
+        latest = latest_measurement(result, cpr, observation)
+        if latest is None:
+            continue
+        values = rows[got[cpr]].get("values") or {}
+        shown = values.get("value") if isinstance(values, dict) else None
+        when = values.get("date") if isinstance(values, dict) else None
+        right = latest.text if latest.number is None else latest.number
+        if shown != right or when != latest.date.isoformat():
+            yield ctx.finding(
+                "COCKPIT-VALUE",
+                f"{profile}: the row of {cpr} shows {shown!r} on {when!r}; the measurement that "
+                f"puts the patient there is {right!r} on {latest.date.isoformat()}",
+                f"/members/{got[cpr]}/values",
+                "json-pointer",
+            )
 
 
 @CHECKS.register("profiles-offered", {"type": "object", "additionalProperties": False})
@@ -219,6 +258,7 @@ def plans_match_oracle(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             )
             continue
         verdict = result.verdict(cpr)
+        yield from _plan_measurements(ctx, result, cpr, plan, exchange)
         for package, included in (("kol", "kol-inkluderet"), ("lrs", "lrs-inkluderet")):
             if not verdict.profiles[included].member:
                 continue
@@ -245,6 +285,50 @@ def contract_conforms(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             failure["operation"],
             "http",
         )
+
+
+def _plan_measurements(
+    ctx: CheckContext, result: OracleResult, cpr: str, plan: dict[str, Any], exchange: Exchange
+) -> Iterator[Finding]:
+    """The plan shows the latest of each measurement the rules use, and nothing stale."""
+    shown: dict[str, dict[str, Any]] = {}
+    oldest_allowed = window_start(result.as_of, result.pack.param("data_max_age"))
+    for index, item in enumerate(plan.get("measurements") or []):
+        if not isinstance(item, dict):
+            continue
+        shown[str(item.get("code"))] = item
+        when = str(item.get("date", ""))
+        if when[:10] < oldest_allowed.isoformat():
+            yield ctx.finding(
+                "COCKPIT-STALE",
+                f"plan of {cpr} shows {item.get('code')} from {when}: older than "
+                "two years, which a plan must not show",
+                f"/measurements/{index}",
+                "json-pointer",
+            )
+    for key, (system, code) in result.pack.observations.items():
+        if system == result.pack.codes["event"]:
+            continue  # events (exacerbations) are counted, not shown as measurements
+        latest = latest_measurement(result, cpr, key)
+        if latest is None:
+            continue
+        item = shown.get(code)
+        right = latest.text if latest.number is None else latest.number
+        if (
+            item is None
+            or item.get("value") != right
+            or item.get("date") != latest.date.isoformat()
+        ):
+            got = f"{item.get('value')!r} on {item.get('date')!r}" if item else "nothing"
+            yield ctx.finding(
+                "COCKPIT-PLAN-MEASUREMENT",
+                f"plan of {cpr} shows {got} for {code}; the latest is {right!r} on "
+                f"{latest.date.isoformat()}",
+                "/measurements",
+                "json-pointer",
+            )
+    if not plan.get("goals"):
+        yield ctx.finding("COCKPIT-GOALS", f"plan of {cpr} has no goals", "/goals", "json-pointer")
 
 
 @CHECKS.register(

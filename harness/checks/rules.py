@@ -104,6 +104,14 @@ RULES: dict[str, Text] = {
     "COCKPIT-LINK": Text(
         "Linket åbner en anden patients plan", "The link opens another patient's plan"
     ),
+    "COCKPIT-VALUE": Text("Listerækken viser en forkert værdi", "The list row shows a wrong value"),
+    "COCKPIT-STALE": Text(
+        "Planen viser data ældre end 2 år", "The plan shows data older than two years"
+    ),
+    "COCKPIT-PLAN-MEASUREMENT": Text(
+        "Planen viser ikke den seneste måling", "The plan does not show the latest measurement"
+    ),
+    "COCKPIT-GOALS": Text("Planen har ingen mål", "The plan has no goals"),
     "COCKPIT-COLOUR": Text("Forkert stratificering i planen", "Wrong stratification in the plan"),
     "CONTRACT-STATUS": Text(
         "Forkert HTTP-status for en afvist forespørgsel", "Wrong HTTP status for a refused request"

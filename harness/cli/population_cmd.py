@@ -15,10 +15,18 @@ from harness.reflps.identity import REFERENCE_CLINIC
 
 
 def iso_date(text: str) -> dt.date:
+    """YYYY-MM-DD only (Python also reads 20270301 and week dates), years 1900-2200."""
     try:
-        return dt.date.fromisoformat(text)
+        if len(text) != 10 or text[4] != "-" or text[7] != "-":
+            raise ValueError(text)
+        day = dt.date.fromisoformat(text)
+        if not 1900 <= day.year <= 2200:
+            raise ValueError(text)
+        return day
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a date YYYY-MM-DD between 1900 and 2200, got {text!r}"
+        ) from None
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,7 +40,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     g.add_argument("--size", type=int, required=True)
     g.add_argument("--as-of", type=iso_date, required=True)
     g.add_argument("--out", type=Path, required=True)
-    g.add_argument("--csv", type=Path, help="also write the long-format CSV for manual import")
+    g.add_argument(
+        "--csv",
+        type=Path,
+        help="where the long-format CSV for manual import goes (default: OUT with .csv)",
+    )
+    g.add_argument("--no-csv", action="store_true", help="write only the FHIR Bundle")
     g.add_argument("--clinic-sor", default=REFERENCE_CLINIC.sor)
     g.add_argument("--clinic-name", default=REFERENCE_CLINIC.name)
     g.set_defaults(func=run_generate)
@@ -59,11 +72,13 @@ def run_generate(args: argparse.Namespace, console: Console) -> int:
     except GeneratorError as exc:
         raise UsageProblem(str(exc)) from None
     write_json(made.bundle, args.out)
-    if args.csv:
-        args.csv.write_text(to_csv(made.bundle), encoding="utf-8", newline="")
+    csv_path = None if args.no_csv else (args.csv or args.out.with_suffix(".csv"))
+    if csv_path is not None:
+        csv_path.write_text(to_csv(made.bundle), encoding="utf-8", newline="")
     console.print(
         f"wrote {args.out}: {made.patients} patients ({made.edge_cases} boundary cases), "
-        f"{len(made.bundle['entry'])} resources, as of {args.as_of.isoformat()}",
+        f"{len(made.bundle['entry'])} resources, as of {args.as_of.isoformat()}"
+        + (f"; CSV {csv_path}" if csv_path else ""),
         highlight=False,
     )
     return 0

@@ -156,8 +156,12 @@ def _kol_colour(ctx: _Context) -> ColourResult:
             f"within {window} months",
         )
     mrc, cat = ctx.latest("mrc"), ctx.latest("cat")
-    high_mrc = mrc is not None and mrc.number is not None and mrc.number >= pack.param("mrc_yellow")
-    high_cat = cat is not None and cat.number is not None and cat.number >= pack.param("cat_yellow")
+    high_mrc = (
+        mrc is not None and mrc.number is not None and mrc.number >= pack.threshold("mrc_yellow")
+    )
+    high_cat = (
+        cat is not None and cat.number is not None and cat.number >= pack.threshold("cat_yellow")
+    )
     shown = (
         f"latest MRC {_describe(mrc) if mrc else 'none'}, "
         f"latest CAT {_describe(cat) if cat else 'none'}"
@@ -183,9 +187,9 @@ def _lrs_colour(ctx: _Context) -> ColourResult:
         f"STarT Back {latest.date.isoformat()}: total {latest.total}, "
         f"psychosocial {latest.psychosocial}"
     )
-    if latest.total <= pack.param("startback_low_max"):
+    if latest.total <= pack.threshold("startback_low_max"):
         return ColourResult("green", ids["green"], shown)
-    if latest.psychosocial >= pack.param("startback_psychosocial_high_min"):
+    if latest.psychosocial >= pack.threshold("startback_psychosocial_high_min"):
         return ColourResult("red", ids["red"], shown)
     return ColourResult("yellow", ids["yellow"], shown)
 
@@ -236,7 +240,9 @@ def _member_of(ctx: _Context, clause: Clause) -> tuple[bool, str]:
 
 def _member_of_at_least(ctx: _Context, clause: Clause) -> tuple[bool, str]:
     inside = [p for p in clause.args["profiles"] if ctx.profiles[p].member]
-    return len(inside) >= ctx.pack.param(clause.args["param"]), f"in {', '.join(inside) or 'none'}"
+    return len(inside) >= ctx.pack.threshold(
+        clause.args["param"]
+    ), f"in {', '.join(inside) or 'none'}"
 
 
 def _no_service(ctx: _Context, clause: Clause) -> tuple[bool, str]:
@@ -356,6 +362,12 @@ def evaluate(pack: RulePack, population: Population, as_of: dt.date) -> OracleRe
         verdict.colours = ctx.colours
         verdicts[patient.cpr] = verdict
     return OracleResult(pack, population, as_of, verdicts)
+
+
+def latest_measurement(result: OracleResult, cpr: str, observation: str) -> Measurement | None:
+    """The measurement a plan or a list row should show: newest within the data window."""
+    ctx = _Context(result.pack, result.verdict(cpr).patient, result.as_of, {})
+    return ctx.latest(observation)
 
 
 def explain(result: OracleResult, cpr: str, lang: str = "en") -> dict[str, Any]:

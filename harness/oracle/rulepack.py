@@ -14,19 +14,26 @@ from harness.yamlsource import check_schema, load_yaml
 RULEPACK_DIR = Path(__file__).resolve().parent.parent / "rulepacks"
 DEFAULT_RULEPACK = RULEPACK_DIR / "cockpit-v1.yaml"
 
-CLAUSE_KINDS = (
-    "age-at-least",
-    "active-condition",
-    "member-of",
-    "member-of-at-least",
-    "no-service-within",
-    "insurance-group",
-    "latest-observation-above",
-    "latest-observation-below",
-    "colour-is",
-    "followup-overdue",
-    "no-startback-within",
-)
+# Each clause kind and the arguments it needs (checked at load, reported at file:line).
+CLAUSE_ARGS: dict[str, tuple[str, ...]] = {
+    "age-at-least": ("param",),
+    "active-condition": ("group",),
+    "member-of": ("profile",),
+    "member-of-at-least": ("profiles", "param"),
+    "no-service-within": ("services", "param"),
+    "insurance-group": ("value",),
+    "latest-observation-above": ("observation", "param"),
+    "latest-observation-below": ("observation", "param"),
+    "colour-is": ("stratification", "colour"),
+    "followup-overdue": ("stratification", "group", "services", "intervals"),
+    "no-startback-within": ("param",),
+}
+CLAUSE_KINDS = tuple(CLAUSE_ARGS)
+# Stratifications have code behind them (harness/oracle/engine.py); a pack can only name these.
+STRATIFICATIONS = ("kol", "lrs")
+COLOURS = ("red", "yellow", "green")
+# Parameters measured in these units count whole months, years or events.
+WHOLE_UNITS = ("months", "years", "events", "conditions", "points")
 
 _TEXT = {
     "type": "object",
@@ -183,7 +190,12 @@ class RulePack:
     file: str
 
     def param(self, name: str) -> int:
+        """A whole-number parameter (months, years, counts); checked whole at load."""
         return int(self.params[name])
+
+    def threshold(self, name: str) -> float:
+        """A limit compared with measured values; may have decimals."""
+        return self.params[name]
 
     def profile(self, profile_id: str) -> Profile:
         for profile in self.profiles:
@@ -208,6 +220,12 @@ def load_rulepack(path: Path | None = None) -> RulePack:
     check_schema(doc, SCHEMA)
     data = doc.data
     params = {name: float(meta["value"]) for name, meta in data["parameters"].items()}
+    for name, meta in data["parameters"].items():
+        if meta["unit"] in WHOLE_UNITS and not float(meta["value"]).is_integer():
+            raise doc.error(
+                ("parameters", name, "value"),
+                f"a parameter in {meta['unit']} must be a whole number",
+            )
     codes = dict(data["codes"])
     observations = {}
     for name, obs in data["observations"].items():
@@ -226,9 +244,9 @@ def load_rulepack(path: Path | None = None) -> RulePack:
             _check_clause(doc, where, clause["kind"], args, params, seen, data)
             try:
                 text = _fill(clause["text"], params)
-            except (KeyError, IndexError) as exc:
+            except (KeyError, IndexError, ValueError) as exc:
                 raise doc.error(
-                    (*where, "text"), f"text names an unknown parameter {exc}"
+                    (*where, "text"), f"text names an unknown parameter or is malformed: {exc}"
                 ) from None
             clauses.append(Clause(clause["id"], clause["kind"], text, args))
         if raw["id"] in seen:
@@ -237,13 +255,29 @@ def load_rulepack(path: Path | None = None) -> RulePack:
         profiles.append(
             Profile(raw["id"], _fill(raw["title"], params), raw["source"], tuple(clauses))
         )
-    stratifications = {
-        name: [
-            {"colour": c["colour"], "id": c["id"], "text": _fill(c["text"], params)}
-            for c in strat["colours"]
-        ]
-        for name, strat in data["stratifications"].items()
-    }
+    stratifications: dict[str, list[dict[str, Any]]] = {}
+    for name, strat in data["stratifications"].items():
+        if name not in STRATIFICATIONS:
+            raise doc.error(
+                ("stratifications", name),
+                f"no stratification logic named {name!r}; known: " + ", ".join(STRATIFICATIONS),
+            )
+        colours = []
+        for index, colour in enumerate(strat["colours"]):
+            try:
+                text = _fill(colour["text"], params)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise doc.error(
+                    ("stratifications", name, "colours", index, "text"),
+                    f"text names an unknown parameter or is malformed: {exc}",
+                ) from None
+            colours.append({"colour": colour["colour"], "id": colour["id"], "text": text})
+        if sorted(c["colour"] for c in colours) != sorted(COLOURS):
+            raise doc.error(
+                ("stratifications", name, "colours"),
+                "a stratification defines red, yellow and green once each",
+            )
+        stratifications[name] = colours
     return RulePack(
         id=data["id"],
         version=data["version"],
@@ -271,6 +305,13 @@ def _check_clause(
     data: dict[str, Any],
 ) -> None:
     """References inside a clause must exist; member-of must name an earlier profile."""
+    missing = [a for a in CLAUSE_ARGS[kind] if a not in args]
+    if missing:
+        raise doc.error(where, f"a {kind} clause needs {', '.join(missing)}")
+    if kind == "colour-is" and args["colour"] not in COLOURS:
+        raise doc.error((*where, "colour"), f"colour must be one of {', '.join(COLOURS)}")
+    if kind == "followup-overdue" and sorted(args["intervals"]) != sorted([*COLOURS, "none"]):
+        raise doc.error((*where, "intervals"), "intervals needs red, yellow, green and none")
     if "param" in args and args["param"] not in params:
         raise doc.error((*where, "param"), f"unknown parameter {args['param']!r}")
     for name in args.get("intervals", {}).values():
@@ -282,6 +323,10 @@ def _check_clause(
         raise doc.error((*where, "services"), f"unknown service set {args['services']!r}")
     if "observation" in args and args["observation"] not in data["observations"]:
         raise doc.error((*where, "observation"), f"unknown observation {args['observation']!r}")
+    if "stratification" in args and args["stratification"] not in STRATIFICATIONS:
+        raise doc.error(
+            (*where, "stratification"), f"no stratification logic named {args['stratification']!r}"
+        )
     if "stratification" in args and args["stratification"] not in data["stratifications"]:
         raise doc.error(
             (*where, "stratification"), f"unknown stratification {args['stratification']!r}"

@@ -195,18 +195,38 @@ class _Generator:
         p = kol("Eneksacerbation")
         b.observation(p, "exacerbation", d - dt.timedelta(days=40))
         b.observation(p, "cat", d - dt.timedelta(days=40), 9)
-        due_on_d = shift_months(d, -6)  # the earliest follow-up whose + 6 months is not before D
-        while shift_months(due_on_d, 6) < d:
-            due_on_d += day
-        overdue = due_on_d - day  # month ends clamp, so step back until + 6 months is before D
-        while shift_months(overdue, 6) >= d:
-            overdue -= day
+        due_on_d, overdue = _follow_up_edges(d, 6)
         p = kol("Opfølgningforfalder")  # yellow, follow-up + 6 months = D: not overdue
         b.observation(p, "mrc", d - dt.timedelta(days=60), 3)
         b.service(p, "0120", due_on_d)
         p = kol("Opfølgningoverskredet")  # yellow, follow-up + 6 months just before D: overdue
         b.observation(p, "mrc", d - dt.timedelta(days=60), 3)
         b.encounter(p, "R95", overdue)
+        p = kol("Catti")  # CAT exactly 10: yellow
+        b.observation(p, "cat", recent, 10)
+        p = kol("Mrcto")  # MRC 2 and CAT 9: green
+        b.observation(p, "mrc", recent, 2)
+        b.observation(p, "cat", recent, 9)
+        p = kol("Eksacerbationgrænse")  # two exacerbations, the older exactly 12 months old: red
+        b.observation(p, "exacerbation", one_year)
+        b.observation(p, "exacerbation", recent)
+        p = kol("Eksacerbationforgammel")  # the older one day too old: not red
+        b.observation(p, "exacerbation", one_year - day)
+        b.observation(p, "exacerbation", recent)
+        red_due, red_overdue = _follow_up_edges(d, 3)
+        p = kol("Rødopfølgning")  # red: the last day that is not overdue, and the first that is
+        b.observation(p, "hospitalisation", recent)
+        b.service(p, "0120", red_due)
+        p = kol("Rødoverskredet")
+        b.observation(p, "hospitalisation", recent)
+        b.service(p, "0120", red_overdue)
+        green_due, green_overdue = _follow_up_edges(d, 12)
+        p = kol("Grønopfølgning")  # green: the same with 12 months
+        b.observation(p, "cat", recent, 5)
+        b.service(p, "0120", green_due)
+        p = kol("Grønoverskredet")
+        b.observation(p, "cat", recent, 5)
+        b.encounter(p, "R95", green_overdue)
         p = kol("Gruppeto", group=2)
         p = kol("Fremtidsmåling")
         b.observation(p, "bp", d + day, 180.0)
@@ -236,6 +256,8 @@ class _Generator:
         b.observation(p, "egfr", recent, ">90")
         p = t2d("Egfrgammel")
         b.observation(p, "egfr", two_years - day, 40.0)
+        p = t2d("Egfrtoår")  # exactly two years old still counts
+        b.observation(p, "egfr", two_years, 40.0)
         p = self.person(self.birth_for_age(10), family="Barn")
         b.condition(p, "T90")
 
@@ -254,6 +276,10 @@ class _Generator:
         b.startback(p, {5, 6, 7, 8}, recent)
         p = lrs("Startbacktolvmåneder")
         b.startback(p, {1}, one_year)
+        p = lrs("Startbacktoår")  # red, exactly two years old: still coloured
+        b.startback(p, {5, 6, 7, 8}, two_years)
+        p = lrs("Startbacktoårplusendag")  # one day older: no colour
+        b.startback(p, {5, 6, 7, 8}, two_years - day)
         p = lrs("Startbackforgammel")
         b.startback(p, {1, 2, 3, 4, 5, 6}, one_year - day)
         p = lrs("Startbackufuldstændig")
@@ -289,8 +315,7 @@ class _Generator:
         if has_kol:
             b.condition(
                 p,
-                "R95" if rng.random() < 0.8 else "DJ449",
-                "icpc2" if rng.random() < 0.8 else "sks",
+                *(("R95", "icpc2") if rng.random() < 0.8 else ("DJ449", "sks")),
                 "active" if rng.random() < 0.95 else "inactive",
                 self.days_ago(200, 3000),
             )
@@ -312,8 +337,7 @@ class _Generator:
         if has_t2d:
             b.condition(
                 p,
-                "T90" if rng.random() < 0.8 else "DE119",
-                "icpc2" if rng.random() < 0.8 else "sks",
+                *(("T90", "icpc2") if rng.random() < 0.8 else ("DE119", "sks")),
                 "active",
                 self.days_ago(200, 3000),
             )
@@ -327,6 +351,17 @@ class _Generator:
             if rng.random() < 0.6:
                 yes = {n for n in range(1, 10) if rng.random() < 0.4}
                 b.startback(p, yes, self.days_ago(1, 800))
+
+
+def _follow_up_edges(as_of: dt.date, months: int) -> tuple[dt.date, dt.date]:
+    """(earliest follow-up not overdue at D, latest one that is): month ends clamp, so search."""
+    day = dt.timedelta(days=1)
+    due = shift_months(as_of, -months)
+    for _ in range(40):  # bounded: a month-end clamp moves the edge by at most three days
+        if shift_months(due, months) >= as_of and shift_months(due - day, months) < as_of:
+            break
+        due += day if shift_months(due, months) < as_of else -day
+    return due, due - day
 
 
 def generate(

@@ -30,8 +30,9 @@ from harness.population.model import (
     StartBack,
 )
 from harness.safeparse import Limits, PayloadError, parse_json
-from harness.synthetic import synthetic_cpr_problem
+from harness.synthetic import birth_date, synthetic_cpr_problem
 
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 POPULATION_LIMITS = Limits(max_bytes=2 * 1024**3, max_depth=64)
 GENDERS = frozenset({"male", "female", "other", "unknown"})
 OBSERVATION_SYSTEMS = frozenset({NPU, MCS, EVENT})
@@ -59,12 +60,13 @@ class PopulationError(ValueError):
 
 def parse_date(value: Any) -> dt.date | None:
     """A FHIR date or dateTime as a calendar date (the date part as written)."""
-    if not isinstance(value, str) or len(value) < 10:
+    if not isinstance(value, str) or len(value) < 10 or value[4:5] != "-":
         return None
     try:
-        return dt.date.fromisoformat(value[:10])
+        day = dt.date.fromisoformat(value[:10])
     except ValueError:
         return None
+    return day if 1800 <= day.year <= 2200 else None
 
 
 class _Reader:
@@ -106,7 +108,7 @@ def read_population(data: Any, source: str = "") -> tuple[Population, list[Probl
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and resource.get("resourceType") == "Organization":
-            _organization(reader, entry, resource, f"/entry/{index}")
+            _guarded(reader, _organization, entry, resource, f"/entry/{index}")
     # Patients before what refers to them: entry order carries no meaning in a transaction.
     ordered = sorted(
         range(len(entries)),
@@ -119,8 +121,12 @@ def read_population(data: Any, source: str = "") -> tuple[Population, list[Probl
             reader.problem(at, "entry without a resource")
             continue
         resource = entry["resource"]
-        request = entry.get("request") or {}
-        if request.get("method") not in ("POST", "PUT") or not request.get("url"):
+        request = entry.get("request")
+        if (
+            not isinstance(request, dict)
+            or request.get("method") not in ("POST", "PUT")
+            or not request.get("url")
+        ):
             reader.problem(
                 f"{at}/request", "a transaction entry needs request.method POST|PUT and url"
             )
@@ -131,7 +137,7 @@ def read_population(data: Any, source: str = "") -> tuple[Population, list[Probl
                 f"{at}/resource/resourceType", f"resource type {kind!r} is not part of the format"
             )
         elif handler is not None:
-            handler(reader, entry, resource, f"{at}/resource")
+            _guarded(reader, handler, entry, resource, f"{at}/resource")
     own = [(sor, name) for sor, name, is_own in reader.orgs.values() if is_own]
     if len(own) != 1:
         reader.problem(
@@ -147,7 +153,15 @@ def read_population(data: Any, source: str = "") -> tuple[Population, list[Probl
         else:
             patient.gp_sor = org[0]
     population = Population(clinic_sor, clinic_name, list(reader.patients.values()), source)
-    return population, reader.problems
+    return population, reader.problems + check_unique_cprs(population)
+
+
+def _guarded(reader: _Reader, handler: Any, entry: Any, resource: Any, at: str) -> None:
+    """A resource of an unforeseen shape is one listed problem, never a traceback."""
+    try:
+        handler(reader, entry, resource, at)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+        reader.problem(at, f"unexpected shape ({type(exc).__name__}: {exc})")
 
 
 def _kind(entry: Any) -> str:
@@ -190,6 +204,8 @@ def _patient(reader: _Reader, entry: dict[str, Any], resource: dict[str, Any], a
         if problem:
             reader.problem(f"{at}/identifier", problem)
     birth = reader.date(resource.get("birthDate"), f"{at}/birthDate") or dt.date(1900, 1, 1)
+    if cpr and birth_date(cpr) is not None and birth_date(cpr) != birth:
+        reader.problem(f"{at}/birthDate", "birthDate does not match the date in the CPR number")
     gender = resource.get("gender")
     if gender not in GENDERS:
         reader.problem(f"{at}/gender", f"gender must be one of {sorted(GENDERS)}")
@@ -249,8 +265,10 @@ def _condition(reader: _Reader, entry: dict[str, Any], resource: dict[str, Any],
     codes = [c for c in _codings(resource.get("code")) if c[0] in CONDITION_SYSTEMS]
     if not codes:
         reader.problem(f"{at}/code", "a Condition needs an ICPC-2 or SKS-D coding")
-    status_codes = _codings(resource.get("clinicalStatus"))
-    status = status_codes[0][1] if status_codes else ""
+    status = next(
+        (code for system, code in _codings(resource.get("clinicalStatus")) if system == CLINICAL),
+        "",
+    )
     if not status:
         reader.problem(f"{at}/clinicalStatus", "a Condition needs clinicalStatus")
     recorded = reader.date(resource.get("recordedDate"), f"{at}/recordedDate", required=False)
@@ -270,14 +288,14 @@ def _observation(reader: _Reader, entry: dict[str, Any], resource: dict[str, Any
     text = ""
     if "valueQuantity" in resource:
         value = (resource["valueQuantity"] or {}).get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            reader.problem(f"{at}/valueQuantity/value", "must be a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) >= 1e15:
+            reader.problem(f"{at}/valueQuantity/value", "must be a number (below 10^15)")
         else:
             number = float(value)
     elif "valueInteger" in resource:
         value = resource["valueInteger"]
-        if isinstance(value, bool) or not isinstance(value, int):
-            reader.problem(f"{at}/valueInteger", "must be an integer")
+        if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 10**15:
+            reader.problem(f"{at}/valueInteger", "must be an integer (below 10^15)")
         else:
             number = float(value)
     elif "valueString" in resource:
@@ -359,8 +377,7 @@ def validate_population(path: Path) -> tuple[Population, list[Problem]]:
         data = parse_json(path.read_bytes(), POPULATION_LIMITS)
     except (PayloadError, OSError) as exc:
         return Population("", "", [], str(path)), [Problem("", str(exc))]
-    population, problems = read_population(data, str(path))
-    return population, problems + check_unique_cprs(population)
+    return read_population(data, str(path))
 
 
 def load_population(path: Path) -> Population:

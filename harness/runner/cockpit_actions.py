@@ -238,6 +238,32 @@ def agent_get(ctx: ActionContext, **params: Any) -> ActionResult:
     return ActionResult(ctx.transport.request("agent", "GET", params["path"]))
 
 
+@ACTIONS.register(
+    "agent-post",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["path", "body", "content_type"],
+        "properties": {
+            "path": {"type": "string", "pattern": r"^[A-Za-z0-9/?=&._-]+$"},
+            "body": {"type": "string"},
+            "content_type": {"type": "string"},
+        },
+    },
+)
+def agent_post(ctx: ActionContext, **params: Any) -> ActionResult:
+    """POST a literal body to a test agent path (for robustness cases)."""
+    return ActionResult(
+        ctx.transport.request(
+            "agent",
+            "POST",
+            params["path"],
+            params["body"].encode("utf-8"),
+            {"Content-Type": params["content_type"]},
+        )
+    )
+
+
 def _relative(link: str) -> str:
     """A plan link relative to the agent base; absolute links keep only their path on it."""
     if "://" in link:

@@ -42,11 +42,17 @@ def rules(kind: str, context: CheckContext) -> list[str]:
     return [f.rule_id for f in CHECKS.get(kind).func(context)]
 
 
+SHOWN = {"0606519913": {"value": 151.0, "date": "2026-12-01"}}  # its deciding BP
+
+
 def members(*cprs: str) -> dict[str, Any]:
     return {
         "profile": "p",
         "asOf": AS_OF,
-        "members": [{"cpr": c, "name": "", "planLink": f"patients/{c}/plan"} for c in cprs],
+        "members": [
+            {"cpr": c, "name": "", "planLink": f"patients/{c}/plan", "values": SHOWN.get(c, {})}
+            for c in cprs
+        ],
     }
 
 
@@ -168,19 +174,31 @@ def test_links_resolve() -> None:
 
 def test_plans_match_oracle() -> None:
     good = [
-        plan("0505509902", kol="yellow"),
-        plan("0707479906", kol="red"),
-        plan("2210529931", kol="yellow", lrs=None),
+        full_plan("0505509902", INGE, kol="yellow"),
+        full_plan(
+            "0707479906",
+            [
+                {"code": "DNK05472", "date": "2026-12-15", "value": 140.0},
+                {"code": "MCS88137", "date": "2026-12-15", "value": 12.0},
+            ],
+            kol="red",
+        ),
+        full_plan(
+            "2210529931",
+            [{"code": "MCS88021", "date": "2026-09-01", "value": 5.0}],
+            kol="yellow",
+            lrs=None,
+        ),
     ]
     cprs = ["0505509902", "0707479906", "2210529931"]
     assert rules("plans-match-oracle", ctx(*good, expected_cprs=cprs, as_of=AS_OF)) == []
-    swapped = [plan("0505509902", kol="red"), *good[1:]]
+    swapped = [full_plan("0505509902", INGE, kol="red"), *good[1:]]
     found = list(
         CHECKS.get("plans-match-oracle").func(ctx(*swapped, expected_cprs=cprs, as_of=AS_OF))
     )
     assert [f.rule_id for f in found] == ["COCKPIT-COLOUR"]
     assert "expected 'yellow'" in found[0].message and "MRC 3" in found[0].message
-    wrong = [plan("0606519913", kol=None)]
+    wrong = [full_plan("0606519913", [], kol=None)]
     assert rules("plans-match-oracle", ctx(*wrong, expected_cprs=cprs[:1], as_of=AS_OF)) == [
         "COCKPIT-LINK"
     ]
@@ -210,3 +228,64 @@ def test_no_population_is_kcerts_error() -> None:
 
 def test_hand_written_population_file_exists() -> None:
     assert Path(FIXTURES_DIR / "populations" / "hand-written.json").is_file()
+
+
+def test_row_values_must_show_the_deciding_measurement() -> None:
+    def row(value: Any, date: str) -> dict[str, Any]:
+        return {
+            "profile": "p",
+            "asOf": AS_OF,
+            "members": [
+                {
+                    "cpr": "0606519913",
+                    "name": "",
+                    "planLink": "x",
+                    "values": {"value": value, "date": date},
+                }
+            ],
+        }
+
+    good = ctx(exchange(row(151.0, "2026-12-01")), profile=BP[0], as_of=AS_OF)
+    assert rules("members-match-oracle", good) == []
+    stale = ctx(exchange(row(160.0, "2025-02-28")), profile=BP[0], as_of=AS_OF)
+    assert rules("members-match-oracle", stale) == ["COCKPIT-VALUE"]
+    bare = {
+        "profile": "p",
+        "asOf": AS_OF,
+        "members": [{"cpr": "0606519913", "name": "", "planLink": "x"}],
+    }
+    assert rules("members-match-oracle", ctx(exchange(bare), profile=BP[0], as_of=AS_OF)) == [
+        "COCKPIT-VALUE"
+    ]
+
+
+def full_plan(
+    cpr: str, measurements: list[dict[str, Any]], goals: bool = True, **strat: str | None
+) -> Exchange:
+    return exchange(
+        {
+            "cpr": cpr,
+            "name": "",
+            "asOf": AS_OF,
+            "stratification": strat,
+            "goals": [{"text": "mål"}] if goals else [],
+            "measurements": measurements,
+        }
+    )
+
+
+INGE = [  # 0505509902: BP 150 on 2026-10-01, MRC 3 on 2025-03-01
+    {"code": "DNK05472", "date": "2026-10-01", "value": 150.0},
+    {"code": "MCS88021", "date": "2025-03-01", "value": 3.0},
+]
+
+
+def test_plan_measurements_stale_data_and_goals() -> None:
+    def check(*plans: Exchange) -> list[str]:
+        return rules("plans-match-oracle", ctx(*plans, expected_cprs=["0505509902"], as_of=AS_OF))
+
+    assert check(full_plan("0505509902", INGE, kol="yellow")) == []
+    assert check(full_plan("0505509902", INGE[:1], kol="yellow")) == ["COCKPIT-PLAN-MEASUREMENT"]
+    old = [*INGE, {"code": "DNK05473", "date": "2025-02-28", "value": 90}]
+    assert check(full_plan("0505509902", old, kol="yellow")) == ["COCKPIT-STALE"]
+    assert check(full_plan("0505509902", INGE, goals=False, kol="yellow")) == ["COCKPIT-GOALS"]

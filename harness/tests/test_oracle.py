@@ -137,7 +137,10 @@ def _by_family(bundle: dict, as_of: dt.date) -> dict[str, dict[str, bool]]:  # t
     }
 
 
-@pytest.mark.parametrize("as_of", [dt.date(2027, 3, 1), dt.date(2028, 2, 29), dt.date(2027, 8, 31)])
+@pytest.mark.parametrize(
+    "as_of",
+    [dt.date(2027, 3, 1), dt.date(2028, 2, 29), dt.date(2027, 8, 31), dt.date(2027, 5, 31)],
+)
 def test_generated_boundaries_land_on_the_right_side(as_of: dt.date) -> None:
     made = generate(9, 120, as_of, "999991000016008")
     fam = _by_family(made.bundle, as_of)
@@ -179,6 +182,17 @@ def test_generated_boundaries_land_on_the_right_side(as_of: dt.date) -> None:
     assert fam["Startbackforgammel"]["lrs-mangler-behovsvurdering"]
     assert fam["Startbackufuldstændig"]["lrs-mangler-behovsvurdering"]
     assert fam["Komorbid"]["komorbiditet"] and not fam["Hjertealene"]["komorbiditet"]
+    assert fam["Catti"]["kol-stratificering-gul"] and fam["Mrcto"]["kol-stratificering-groen"]
+    assert fam["Eksacerbationgrænse"]["kol-stratificering-roed"]
+    assert not fam["Eksacerbationforgammel"]["kol-stratificering-roed"]
+    for colour in ("Rød", "Grøn"):
+        assert not fam[f"{colour}opfølgning"]["kol-opfoelgning-overskredet"]
+        assert fam[f"{colour}overskredet"]["kol-opfoelgning-overskredet"]
+    assert fam["Egfrtoår"]["t2d-egfr-under-60"]
+    assert fam["Startbacktoår"]["lrs-stratificering-roed"]
+    assert not any(
+        fam["Startbacktoårplusendag"][f"lrs-stratificering-{c}"] for c in ("roed", "gul", "groen")
+    )
 
 
 def test_generated_population_has_realistic_prevalence() -> None:
@@ -189,9 +203,12 @@ def test_generated_population_has_realistic_prevalence() -> None:
         p: len(result.member_cprs(p)) / made.patients
         for p in ("kol-inkluderet", "t2d-inkluderet", "hjerte-inkluderet", "lrs-inkluderet")
     }
-    assert 0.03 < share["kol-inkluderet"] < 0.12
-    assert 0.03 < share["t2d-inkluderet"] < 0.10
-    assert 0.03 < share["lrs-inkluderet"] < 0.12
+    # adults are ~84% of the list; COPD ~5-10%, T2D ~7%, low back pain ~8% of adults
+    assert 0.05 < share["kol-inkluderet"] < 0.09, share
+    assert 0.05 < share["t2d-inkluderet"] < 0.08, share
+    assert 0.06 < share["lrs-inkluderet"] < 0.10, share
+    sks = [c for p in population.patients for c in p.conditions if c.system.endswith("4.12")]
+    assert sks and all(c.code.startswith(("DJ44", "DE11")) for c in sks)
     assert all(p.cpr[6:8] == "99" for p in population.patients)
 
 
@@ -308,3 +325,105 @@ def test_age_and_windows() -> None:
     assert age_at(dt.date(2009, 3, 2), dt.date(2027, 3, 1)) == 17
     assert age_at(dt.date(2008, 2, 29), dt.date(2026, 2, 28)) == 18
     assert window_start(dt.date(2027, 3, 1), 24) == dt.date(2025, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        (
+            "{id: kol-inkluderet.alder, kind: age-at-least, param: adult_age,",
+            "{id: kol-inkluderet.alder, kind: age-at-least,",
+            "needs param",
+        ),
+        ("none: followup_interval_green}", "}", "intervals needs red, yellow, green and none"),
+        (
+            "kind: colour-is, stratification: kol, colour: red,",
+            "kind: colour-is, stratification: kol, colour: purple,",
+            "colour must be one of",
+        ),
+        (
+            "kind: colour-is, stratification: kol, colour: red,",
+            "kind: colour-is, stratification: hjerte, colour: red,",
+            "no stratification logic",
+        ),
+        (
+            '"mindst {moderate_exacerbations_red} moderate',
+            '"mindst {nope} moderate',
+            "unknown parameter or is malformed",
+        ),
+        (
+            "annual_control_window: {value: 12,",
+            "annual_control_window: {value: 12.5,",
+            "must be a whole number",
+        ),
+    ],
+)
+def test_rulepack_mistakes_are_named(tmp_path: Path, old: str, new: str, needle: str) -> None:
+    text = DEFAULT_RULEPACK.read_text(encoding="utf-8")
+    assert old in text, old
+    path = tmp_path / "pack.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        load_rulepack(path)
+    assert str(err.value).startswith(f"{path}:") and needle in str(err.value), str(err.value)
+
+
+def test_thresholds_keep_their_decimals(tmp_path: Path) -> None:
+    text = DEFAULT_RULEPACK.read_text(encoding="utf-8").replace(
+        "mrc_yellow: {value: 3,", "mrc_yellow: {value: 2.5,"
+    )
+    path = tmp_path / "pack.yaml"
+    path.write_text(text, encoding="utf-8")
+    pack = load_rulepack(path)
+    assert pack.threshold("mrc_yellow") == 2.5
+    result = evaluate(pack, load_population(HAND), AS_OF)
+    assert "0909499908" not in result.member_cprs("kol-stratificering-gul")  # MRC 2 stays green
+
+
+def test_birth_date_must_match_the_cpr() -> None:
+    bundle = _bundle_with("none")
+    bundle["entry"][1]["resource"]["birthDate"] = "1950-05-06"
+    _, problems = read_population(bundle)
+    assert any("does not match the date in the CPR" in p.message for p in problems)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda b: b["entry"][2]["resource"].update(subject="x"),
+        lambda b: b["entry"][1].update(request="x"),
+        lambda b: b["entry"][0]["resource"].update(meta={"tag": "x"}),
+        lambda b: b["entry"][1]["resource"].update(name=5, generalPractitioner=5),
+        lambda b: b["entry"][2]["resource"].update(code={"coding": 5}),
+        lambda b: b["entry"][3]["resource"].update(valueQuantity=[1]),
+        lambda b: b["entry"].append(dict(b["entry"][1], fullUrl="urn:uuid:dup")),
+    ],
+)
+def test_odd_shapes_are_listed_problems_not_tracebacks(mutate) -> None:  # type: ignore[no-untyped-def]
+    bundle = _bundle_with("none")
+    mutate(bundle)
+    _, problems = read_population(bundle)
+    assert problems
+
+
+def test_generate_writes_csv_beside_by_default(tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    done = kcert(
+        "population",
+        "generate",
+        "--seed",
+        "1",
+        "--size",
+        "60",
+        "--as-of",
+        "2027-03-01",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0 and (tmp_path / "p.csv").is_file()
+
+
+@pytest.mark.parametrize("bad", ["0001-01-01", "20270301", "2027-W09-1"])
+def test_oracle_refuses_odd_dates(bad: str) -> None:
+    done = kcert("oracle", "members", "--population", str(HAND), "--as-of", bad, "--profile", "x")
+    assert done.returncode == 2 and "Traceback" not in done.stderr

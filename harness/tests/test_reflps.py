@@ -77,3 +77,44 @@ def test_clean_message_gets_ok_and_is_stored_once() -> None:
 def test_unknown_defect_is_refused() -> None:
     with pytest.raises(UnknownDefect, match="no-such"):
         check_names(["no-such"])
+
+
+def _population_client() -> tuple[TestClient, dict[str, Any]]:
+    import datetime as dt
+
+    from harness.population.generator import generate
+
+    client = TestClient(create_app())
+    bundle = generate(3, 80, dt.date(2027, 3, 1), REFERENCE_CLINIC.sor).bundle
+    assert client.post("/kcert-agent/v1/population", content=json.dumps(bundle)).status_code == 200
+    return client, bundle
+
+
+@pytest.mark.parametrize("bad", ["0001-01-01", "20270301", "2027-W09-1", "2027-02-30", ""])
+def test_bad_as_of_dates_get_400_problems(bad: str) -> None:
+    client, _ = _population_client()
+    response = client.get(f"/kcert-agent/v1/profiles/kol-inkluderet/members?asOf={bad}")
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_refused_load_changes_nothing() -> None:
+    client, bundle = _population_client()
+    before = client.get("/kcert-agent/v1/profiles/kol-inkluderet/members?asOf=2027-03-01").json()
+    duplicate = copy.deepcopy(bundle)
+    patient = next(e for e in duplicate["entry"] if e["resource"]["resourceType"] == "Patient")
+    duplicate["entry"].append(dict(copy.deepcopy(patient), fullUrl="urn:uuid:another"))
+    for body in (
+        duplicate,
+        {"resourceType": "Bundle", "type": "transaction", "entry": "x"},
+        dict(
+            bundle,
+            entry=[
+                dict(bundle["entry"][0], resource=dict(bundle["entry"][0]["resource"], meta="x"))
+            ],
+        ),
+    ):
+        response = client.post("/kcert-agent/v1/population", content=json.dumps(body))
+        assert response.status_code == 400, response.text
+    after = client.get("/kcert-agent/v1/profiles/kol-inkluderet/members?asOf=2027-03-01").json()
+    assert after == before

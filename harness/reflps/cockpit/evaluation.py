@@ -107,8 +107,8 @@ def evaluate(store: ClinicStore, as_of: dt.date, defects: frozenset[str]) -> Coc
         )
         params: list[Any] = [d, ICPC, *icpc]
         if sks_prefix:
-            sql += " OR (system = ? AND code LIKE ?)"
-            params += [SKS, sks_prefix + "%"]
+            sql += " OR (system = ? AND substr(code, 1, ?) = ?)"  # case matters, unlike LIKE
+            params += [SKS, len(sks_prefix), sks_prefix]
         return _one(q(sql + ")", tuple(params)))
 
     base = listed & adults
@@ -241,8 +241,8 @@ def evaluate(store: ClinicStore, as_of: dt.date, defects: frozenset[str]) -> Coc
         "komorbiditet": comorbid,
     }
     values: dict[str, dict[str, dict[str, Any]]] = {
-        "kol-blodtryk-over-150": {c: {"systolic": bp[c][0], "date": bp[c][2]} for c in high_bp},
-        "t2d-egfr-under-60": {c: {"eGFR": egfr[c][0], "date": egfr[c][2]} for c in low_egfr},
+        "kol-blodtryk-over-150": {c: {"value": bp[c][0], "date": bp[c][2]} for c in high_bp},
+        "t2d-egfr-under-60": {c: {"value": egfr[c][0], "date": egfr[c][2]} for c in low_egfr},
     }
     for pid in ("kol-stratificering-roed", "kol-stratificering-gul", "kol-stratificering-groen"):
         values[pid] = {c: {"colour": kol_colour[c]} for c in members[pid]}

@@ -37,9 +37,14 @@ def _as_of(value: str | None) -> dt.date | Response:
     if not value:
         return problem(400, "asOf is required", "give the as-of date as asOf=YYYY-MM-DD")
     try:
-        return dt.date.fromisoformat(value)
+        if len(value) != 10 or value[4] != "-" or value[7] != "-":
+            raise ValueError(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         return problem(400, "bad asOf", f"{value!r} is not a date YYYY-MM-DD")
+    if not 1900 <= day.year <= 2200:
+        return problem(400, "bad asOf", f"{value!r} is outside the years 1900-2200")
+    return day
 
 
 class CockpitService:
@@ -70,10 +75,11 @@ def build_router(service: CockpitService, prefix: str) -> APIRouter:
         """Load a test population into a clean clinic (replaces all earlier data)."""
         try:
             bundle = parse_json(await request.body(), POPULATION_LIMITS)
-            loaded = service.store.load(bundle)
+            loaded = service.store.load(bundle)  # all or nothing
         except (PayloadError, BadPopulation) as exc:
             return problem(400, "not a population", str(exc))
-        service.forget()
+        finally:
+            service.forget()
         return Response(
             json.dumps({"status": "loaded", "patients": loaded}), media_type="application/json"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import threading
 from typing import Any
@@ -10,25 +11,37 @@ CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 SOR_SYSTEM = "urn:oid:1.2.208.176.1.1"
 INSURANCE_URL = "urn:kcert:insurance-group"
 OWN_CLINIC_TAG = ("urn:kcert:population", "own-clinic")
+# The code systems this LPS files diagnoses, results and services under.
+CONDITION_SYSTEMS = ("urn:oid:1.2.208.176.2.31", "urn:oid:1.2.208.176.2.4.12")
+RESULT_SYSTEMS = ("urn:oid:1.2.208.176.2.1", "urn:oid:1.2.208.184.100.8", "urn:kcert:observation")
+SERVICE_SYSTEM = "urn:kcert:ydelse"
+TABLES = (
+    "cp_clinic",
+    "cp_patient",
+    "cp_condition",
+    "cp_measurement",
+    "cp_service",
+    "cp_encounter",
+    "cp_startback",
+)
 
 SCHEMA = """
-DROP TABLE IF EXISTS cp_clinic; DROP TABLE IF EXISTS cp_patient; DROP TABLE IF EXISTS cp_condition;
-DROP TABLE IF EXISTS cp_measurement; DROP TABLE IF EXISTS cp_service;
-DROP TABLE IF EXISTS cp_encounter; DROP TABLE IF EXISTS cp_startback;
-CREATE TABLE cp_clinic (sor TEXT NOT NULL, name TEXT);
-CREATE TABLE cp_patient (
+CREATE TABLE IF NOT EXISTS cp_clinic (sor TEXT NOT NULL, name TEXT);
+CREATE TABLE IF NOT EXISTS cp_patient (
     cpr TEXT PRIMARY KEY, given TEXT, family TEXT, birth TEXT NOT NULL, gender TEXT,
     active INTEGER NOT NULL, deceased INTEGER NOT NULL, deceased_date TEXT, gp_sor TEXT,
     insurance INTEGER
 );
-CREATE TABLE cp_condition (cpr TEXT, system TEXT, code TEXT, status TEXT, recorded TEXT);
-CREATE TABLE cp_measurement (
+CREATE TABLE IF NOT EXISTS cp_condition (cpr TEXT, system TEXT, code TEXT, status TEXT,
+                                         recorded TEXT);
+CREATE TABLE IF NOT EXISTS cp_measurement (
     seq INTEGER PRIMARY KEY, cpr TEXT, system TEXT, code TEXT, date TEXT, num REAL, txt TEXT
 );
-CREATE TABLE cp_service (cpr TEXT, code TEXT, date TEXT);
-CREATE TABLE cp_encounter (cpr TEXT, system TEXT, code TEXT, date TEXT);
-CREATE TABLE cp_startback (seq INTEGER PRIMARY KEY, cpr TEXT, date TEXT, answers TEXT);
-CREATE INDEX cp_m_code ON cp_measurement(code, cpr);
+CREATE TABLE IF NOT EXISTS cp_service (cpr TEXT, code TEXT, date TEXT);
+CREATE TABLE IF NOT EXISTS cp_encounter (cpr TEXT, system TEXT, code TEXT, date TEXT);
+CREATE TABLE IF NOT EXISTS cp_startback (seq INTEGER PRIMARY KEY, cpr TEXT, date TEXT,
+                                         answers TEXT);
+CREATE INDEX IF NOT EXISTS cp_m_code ON cp_measurement(code, cpr);
 """
 
 
@@ -36,21 +49,47 @@ class BadPopulation(ValueError):
     """The loaded Bundle is not a population this LPS can import."""
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _ident(resource: dict[str, Any], system: str) -> str:
-    for ident in resource.get("identifier") or []:
+    for ident in _list(resource.get("identifier")):
         if isinstance(ident, dict) and ident.get("system") == system:
             return str(ident.get("value", ""))
     return ""
 
 
-def _first_coding(concept: Any) -> tuple[str, str]:
-    codings = (concept or {}).get("coding") or [{}] if isinstance(concept, dict) else [{}]
-    first = codings[0] if isinstance(codings[0], dict) else {}
-    return str(first.get("system", "")), str(first.get("code", ""))
+def _codings(concept: Any, systems: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Every coding of a concept in one of the systems this LPS knows, in order."""
+    found = []
+    for coding in _list(_obj(concept).get("coding")):
+        if isinstance(coding, dict) and coding.get("system") in systems:
+            found.append((str(coding["system"]), str(coding.get("code", ""))))
+    return found
 
 
 def _day(value: Any) -> str | None:
-    return value[:10] if isinstance(value, str) and len(value) >= 10 else None
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        day = dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+    return day.isoformat() if 1800 <= day.year <= 2200 else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value) if abs(value) < 1e15 else None
+    except OverflowError:
+        return None
 
 
 class ClinicStore:
@@ -64,127 +103,36 @@ class ClinicStore:
 
     def reset(self) -> None:
         with self.lock:
-            self.db.executescript(SCHEMA)
+            for table in TABLES:
+                self.db.execute(f"DELETE FROM {table}")
 
     def load(self, bundle: Any) -> int:
-        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-            raise BadPopulation("body is not a FHIR Bundle")
-        if bundle.get("type") != "transaction":
-            raise BadPopulation("the population must be a transaction Bundle")
-        entries = bundle.get("entry")
-        if not isinstance(entries, list):
-            raise BadPopulation("the Bundle has no entries")
-        resources = []
-        for entry in entries:
-            if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
-                raise BadPopulation("every entry needs a resource")
-            resources.append((str(entry.get("fullUrl", "")), entry["resource"]))
-        orgs = {url: r for url, r in resources if r.get("resourceType") == "Organization"}
-        own = [
-            r
-            for r in orgs.values()
-            if any(
-                (t.get("system"), t.get("code")) == OWN_CLINIC_TAG
-                for t in (r.get("meta") or {}).get("tag", [])
-                if isinstance(t, dict)
-            )
-        ]
-        if len(own) != 1:
-            raise BadPopulation("exactly one Organization must be tagged own-clinic")
-        patients: dict[str, str] = {}
-        rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in ("p", "c", "m", "s", "e", "q")}
-        for url, r in resources:
-            if r.get("resourceType") != "Patient":
-                continue
-            cpr = _ident(r, CPR_SYSTEM)
-            birth = _day(r.get("birthDate"))
-            if not cpr or birth is None:
-                raise BadPopulation("every Patient needs a CPR identifier and a birthDate")
-            name = (r.get("name") or [{}])[0]
-            gp_ref = ((r.get("generalPractitioner") or [{}])[0] or {}).get("reference")
-            insurance = next(
-                (
-                    e.get("valueInteger")
-                    for e in r.get("extension") or []
-                    if isinstance(e, dict) and e.get("url") == INSURANCE_URL
-                ),
-                None,
-            )
-            patients[url] = cpr
-            rows["p"].append(
-                (
-                    cpr,
-                    (name.get("given") or [""])[0],
-                    name.get("family", ""),
-                    birth,
-                    r.get("gender", ""),
-                    0 if r.get("active") is False else 1,
-                    1 if r.get("deceasedBoolean") is True else 0,
-                    _day(r.get("deceasedDateTime")),
-                    _ident(orgs.get(str(gp_ref), {}), SOR_SYSTEM),
-                    insurance,
-                )
-            )
-        for _, r in resources:
-            kind = r.get("resourceType")
-            if kind in ("Patient", "Organization"):
-                continue
-            subject = r.get("subject")
-            ref = subject.get("reference") if isinstance(subject, dict) else None
-            owner = patients.get(str(ref))
-            if owner is None:
-                raise BadPopulation(f"a {kind} refers to no Patient of the Bundle")
-            if kind == "Condition":
-                system, code = _first_coding(r.get("code"))
-                rows["c"].append(
-                    (
-                        owner,
-                        system,
-                        code,
-                        _first_coding(r.get("clinicalStatus"))[1],
-                        _day(r.get("recordedDate")),
-                    )
-                )
-            elif kind == "Observation":
-                system, code = _first_coding(r.get("code"))
-                num = (r.get("valueQuantity") or {}).get("value", r.get("valueInteger"))
-                rows["m"].append(
-                    (
-                        owner,
-                        system,
-                        code,
-                        _day(r.get("effectiveDateTime")),
-                        num if isinstance(num, (int, float)) else None,
-                        r.get("valueString"),
-                    )
-                )
-            elif kind == "ChargeItem":
-                rows["s"].append(
-                    (owner, _first_coding(r.get("code"))[1], _day(r.get("occurrenceDateTime")))
-                )
-            elif kind == "Encounter":
-                system, code = _first_coding((r.get("reasonCode") or [{}])[0])
-                rows["e"].append((owner, system, code, _day((r.get("period") or {}).get("start"))))
-            elif kind == "QuestionnaireResponse":
-                rows["q"].append((owner, _day(r.get("authored")), _answers(r)))
+        """Replace the clinic's data with the Bundle's, all or nothing."""
+        rows = _rows(bundle)
         with self.lock:
-            self.db.executescript(SCHEMA)
-            self.db.execute(
-                "INSERT INTO cp_clinic VALUES (?, ?)",
-                (_ident(own[0], SOR_SYSTEM), own[0].get("name", "")),
-            )
-            self.db.executemany("INSERT INTO cp_patient VALUES (?,?,?,?,?,?,?,?,?,?)", rows["p"])
-            self.db.executemany("INSERT INTO cp_condition VALUES (?,?,?,?,?)", rows["c"])
-            self.db.executemany(
-                "INSERT INTO cp_measurement(cpr, system, code, date, num, txt)"
-                " VALUES (?,?,?,?,?,?)",
-                rows["m"],
-            )
-            self.db.executemany("INSERT INTO cp_service VALUES (?,?,?)", rows["s"])
-            self.db.executemany("INSERT INTO cp_encounter VALUES (?,?,?,?)", rows["e"])
-            self.db.executemany(
-                "INSERT INTO cp_startback(cpr, date, answers) VALUES (?,?,?)", rows["q"]
-            )
+            self.db.execute("BEGIN")
+            try:
+                for table in TABLES:
+                    self.db.execute(f"DELETE FROM {table}")
+                self.db.execute("INSERT INTO cp_clinic VALUES (?, ?)", rows["clinic"][0])
+                self.db.executemany(
+                    "INSERT INTO cp_patient VALUES (?,?,?,?,?,?,?,?,?,?)", rows["p"]
+                )
+                self.db.executemany("INSERT INTO cp_condition VALUES (?,?,?,?,?)", rows["c"])
+                self.db.executemany(
+                    "INSERT INTO cp_measurement(cpr, system, code, date, num, txt)"
+                    " VALUES (?,?,?,?,?,?)",
+                    rows["m"],
+                )
+                self.db.executemany("INSERT INTO cp_service VALUES (?,?,?)", rows["s"])
+                self.db.executemany("INSERT INTO cp_encounter VALUES (?,?,?,?)", rows["e"])
+                self.db.executemany(
+                    "INSERT INTO cp_startback(cpr, date, answers) VALUES (?,?,?)", rows["q"]
+                )
+            except sqlite3.Error as exc:
+                self.db.execute("ROLLBACK")
+                raise BadPopulation(f"the population could not be stored: {exc}") from None
+            self.db.execute("COMMIT")
         return len(rows["p"])
 
     def query(
@@ -194,15 +142,127 @@ class ClinicStore:
             return self.db.execute(sql, params).fetchall()
 
 
+def _rows(bundle: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """The Bundle as table rows; anything this LPS cannot file is a BadPopulation."""
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise BadPopulation("body is not a FHIR Bundle")
+    if bundle.get("type") != "transaction":
+        raise BadPopulation("the population must be a transaction Bundle")
+    resources = []
+    for entry in _list(bundle.get("entry")):
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            raise BadPopulation("every entry needs a resource")
+        resources.append((str(entry.get("fullUrl", "")), entry["resource"]))
+    if not resources:
+        raise BadPopulation("the Bundle has no entries")
+    orgs = {url: r for url, r in resources if r.get("resourceType") == "Organization"}
+    own = [
+        r
+        for r in orgs.values()
+        if any(
+            isinstance(t, dict) and (t.get("system"), t.get("code")) == OWN_CLINIC_TAG
+            for t in _list(_obj(r.get("meta")).get("tag"))
+        )
+    ]
+    if len(own) != 1:
+        raise BadPopulation("exactly one Organization must be tagged own-clinic")
+    rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in ("p", "c", "m", "s", "e", "q")}
+    rows["clinic"] = [(_ident(own[0], SOR_SYSTEM), str(own[0].get("name", "")))]
+    patients: dict[str, str] = {}
+    for url, r in resources:
+        if r.get("resourceType") != "Patient":
+            continue
+        cpr, birth = _ident(r, CPR_SYSTEM), _day(r.get("birthDate"))
+        if not cpr or birth is None:
+            raise BadPopulation("every Patient needs a CPR identifier and a birthDate")
+        if cpr in patients.values():
+            raise BadPopulation(f"CPR {cpr[:6]}-xxxx is used by two patients")
+        name = _obj((_list(r.get("name")) or [{}])[0])
+        given = _list(name.get("given"))
+        gp = _obj((_list(r.get("generalPractitioner")) or [{}])[0]).get("reference")
+        insurance = next(
+            (
+                e.get("valueInteger")
+                for e in _list(r.get("extension"))
+                if isinstance(e, dict) and e.get("url") == INSURANCE_URL
+            ),
+            None,
+        )
+        patients[url] = cpr
+        rows["p"].append(
+            (
+                cpr,
+                str(given[0]) if given else "",
+                str(name.get("family", "")),
+                birth,
+                str(r.get("gender", "")),
+                0 if r.get("active") is False else 1,
+                1 if r.get("deceasedBoolean") is True else 0,
+                _day(r.get("deceasedDateTime")),
+                _ident(_obj(orgs.get(str(gp))), SOR_SYSTEM),
+                insurance
+                if isinstance(insurance, int) and not isinstance(insurance, bool)
+                else None,
+            )
+        )
+    for _, r in resources:
+        kind = r.get("resourceType")
+        if kind in ("Patient", "Organization"):
+            continue
+        owner = patients.get(str(_obj(r.get("subject")).get("reference")))
+        if owner is None:
+            raise BadPopulation(f"a {kind} refers to no Patient of the Bundle")
+        _file(rows, owner, kind, r)
+    return rows
+
+
+def _file(rows: dict[str, list[tuple[Any, ...]]], owner: str, kind: Any, r: dict[str, Any]) -> None:
+    if kind == "Condition":
+        status = next(
+            (
+                c
+                for _, c in _codings(
+                    r.get("clinicalStatus"),
+                    ("http://terminology.hl7.org/CodeSystem/condition-clinical",),
+                )
+            ),
+            "",
+        )
+        for system, code in _codings(r.get("code"), CONDITION_SYSTEMS):
+            rows["c"].append((owner, system, code, status, _day(r.get("recordedDate"))))
+    elif kind == "Observation":
+        codes = _codings(r.get("code"), RESULT_SYSTEMS)
+        day = _day(r.get("effectiveDateTime"))
+        if codes and day:
+            quantity = _obj(r.get("valueQuantity")).get("value")
+            number = _number(quantity if quantity is not None else r.get("valueInteger"))
+            text = r.get("valueString")
+            rows["m"].append(
+                (owner, *codes[0], day, number, text if isinstance(text, str) else None)
+            )
+    elif kind == "ChargeItem":
+        day = _day(r.get("occurrenceDateTime"))
+        for _, code in _codings(r.get("code"), (SERVICE_SYSTEM,)):
+            rows["s"].append((owner, code, day))
+    elif kind == "Encounter":
+        day = _day(_obj(r.get("period")).get("start"))
+        for reason in _list(r.get("reasonCode")):
+            for system, code in _codings(reason, CONDITION_SYSTEMS):
+                rows["e"].append((owner, system, code, day))
+    elif kind == "QuestionnaireResponse" and r.get("questionnaire") == "urn:kcert:startback":
+        rows["q"].append((owner, _day(r.get("authored")), _answers(r)))
+
+
 def _answers(r: dict[str, Any]) -> str | None:
     """'1'/'0' for the nine STarT Back items, or None when the form is not complete."""
     if r.get("status") != "completed":
         return None
     found: dict[str, bool] = {}
-    for item in r.get("item") or []:
-        answer = ((item or {}).get("answer") or [{}])[0]
-        if isinstance(answer, dict) and isinstance(answer.get("valueBoolean"), bool):
-            found[str(item.get("linkId"))] = answer["valueBoolean"]
-    if len(found) != 9 or set(found) != {str(n) for n in range(1, 10)}:
+    for item in _list(r.get("item")):
+        answers = _list(_obj(item).get("answer"))
+        answer = _obj(answers[0]) if answers else {}
+        if isinstance(answer.get("valueBoolean"), bool):
+            found[str(_obj(item).get("linkId"))] = answer["valueBoolean"]
+    if set(found) != {str(n) for n in range(1, 10)}:
         return None
     return "".join("1" if found[str(n)] else "0" for n in range(1, 10))
