@@ -4,13 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kcert-installed
 
-.PHONY: certify test lint pytest bench clean help
+.PHONY: certify test lint pytest bench clean help packs-dev
 
 help:
 	@echo "make certify  full certification of the embedded reference LPS, writes reports/<run>/"
 	@echo "make test     kcert's own tests (lint + pytest)"
 	@echo "make lint     ruff, mypy on harness/, import-linter contracts"
 	@echo "make bench    benchmarks with figures and ratios"
+	@echo "make packs-dev  install the official artefacts from ../shared/corpus as packs"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,16 @@ pytest: $(STAMP)
 	$(BIN)/pytest harness/tests
 
 test: lint pytest
+
+# Install the official artefacts from ../shared/corpus as packs (store: KCERT_PACKS or ~/.kcert/packs).
+CORPUS ?= ../shared/corpus
+packs-dev: $(STAMP)
+	$(BIN)/kcert packs install $(CORPUS)/cda/schema --id hl7-cda-r2 --version 2005-sdtc --kind cda-schema
+	$(BIN)/kcert packs install $(CORPUS)/cda/schematron/dk --id medcom-dk-schematron --version corpus --kind schematron
+	$(BIN)/kcert packs install $(CORPUS)/cda/schematron/art-decor --id medcom-art-decor-schematron --version corpus --kind schematron
+	$(BIN)/kcert packs install $(CORPUS)/oioxml/schemas --id medcom-oioxml --version corpus --kind oioxml-schema
+	for p in $(CORPUS)/fhir/packages/*.tgz; do $(BIN)/kcert packs install $$p || exit 1; done
+	$(BIN)/kcert packs list
 
 bench: $(STAMP)
 	$(BIN)/python -m harness.bench

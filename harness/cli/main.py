@@ -8,7 +8,14 @@ import sys
 from rich.console import Console
 
 from harness import __version__
-from harness.cli import certify, oracle_cmd, population_cmd, protocols_cmd
+from harness.cli import (
+    certify,
+    oracle_cmd,
+    packs_cmd,
+    population_cmd,
+    protocols_cmd,
+    validate_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     protocols_cmd.add_parser(sub)
     population_cmd.add_parser(sub)
     oracle_cmd.add_parser(sub)
+    packs_cmd.add_parser(sub)
+    validate_cmd.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,90 @@
+"""`kcert packs install|list|verify|remove`: the local, hashed store of official artefacts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from harness.cli.certify import UsageProblem
+from harness.packs.store import KINDS, PackError, PackStore
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("packs", help="install and check validation packs (store: KCERT_PACKS)")
+    p.add_argument(
+        "--store", type=Path, help="pack store folder (default KCERT_PACKS or ~/.kcert/packs)"
+    )
+    actions = p.add_subparsers(dest="packs_action", required=True)
+    i = actions.add_parser("install", help="install a folder, zip or FHIR NPM .tgz")
+    i.add_argument("path", type=Path)
+    i.add_argument("--id")
+    i.add_argument("--version")
+    i.add_argument("--kind", choices=KINDS)
+    i.add_argument("--entry", help="the main file inside the pack (e.g. the root XSD)")
+    i.set_defaults(func=run_install)
+    actions.add_parser("list", help="installed packs").set_defaults(func=run_list)
+    v = actions.add_parser("verify", help="re-hash every file against the manifest")
+    v.add_argument("id", nargs="?")
+    v.set_defaults(func=run_verify)
+    r = actions.add_parser("remove", help="remove a pack (all versions unless --version)")
+    r.add_argument("id")
+    r.add_argument("--version")
+    r.set_defaults(func=run_remove)
+
+
+def _store(args: argparse.Namespace) -> PackStore:
+    return PackStore(args.store) if args.store else PackStore()
+
+
+def run_install(args: argparse.Namespace, console: Console) -> int:
+    try:
+        pack = _store(args).install(args.path, args.id, args.version, args.kind, args.entry)
+    except PackError as exc:
+        raise UsageProblem(str(exc)) from None
+    console.print(
+        f"installed {pack.id} {pack.version} ({pack.kind}, {len(pack.files)} files, "
+        f"sha256 {pack.sha256[:16]}…)",
+        markup=False,
+    )
+    return 0
+
+
+def run_list(args: argparse.Namespace, console: Console) -> int:
+    packs = _store(args).installed()
+    if not packs:
+        console.print(f"no packs in {_store(args).root}", markup=False)
+    for pack in packs:
+        console.print(
+            f"{pack.id:32} {pack.version:12} {pack.kind:14} {len(pack.files):6} files  "
+            f"{pack.sha256}",
+            markup=False,
+        )
+    return 0
+
+
+def run_verify(args: argparse.Namespace, console: Console) -> int:
+    store = _store(args)
+    packs = [p for p in store.installed() if args.id in (None, p.id)]
+    if not packs:
+        raise UsageProblem(f"no pack {args.id or ''} installed in {store.root}".replace("  ", " "))
+    broken = 0
+    for pack in packs:
+        problems = store.verify(pack)
+        status = "OK" if not problems else f"CHANGED ({len(problems)})"
+        console.print(f"{pack.id} {pack.version}: {status}", markup=False)
+        for problem in problems:
+            console.print(f"  {problem}", markup=False)
+        broken += bool(problems)
+    return 1 if broken else 0
+
+
+def run_remove(args: argparse.Namespace, console: Console) -> int:
+    try:
+        gone = _store(args).remove(args.id, args.version)
+    except PackError as exc:
+        raise UsageProblem(str(exc)) from None
+    for pack in gone:
+        console.print(f"removed {pack.id} {pack.version}", markup=False)
+    return 0

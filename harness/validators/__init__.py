@@ -1,0 +1,1 @@
+"""Validators: XML Schema (and later Schematron) checks driven by installed packs."""
