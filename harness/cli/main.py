@@ -10,6 +10,7 @@ from rich.console import Console
 from harness import __version__
 from harness.cli import (
     certify,
+    dossier_cmd,
     oracle_cmd,
     packs_cmd,
     population_cmd,
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     oracle_cmd.add_parser(sub)
     packs_cmd.add_parser(sub)
     validate_cmd.add_parser(sub)
+    dossier_cmd.add_parser(sub)
     return parser
 
 

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from harness.dossier.manifest import write_manifest as write_dossier_manifest
 from harness.model.result import RunResult
 from harness.report.allure import write_allure
 from harness.report.evidence import write_evidence, write_manifest
@@ -26,9 +27,30 @@ def write_report(run: RunResult, reports_dir: Path, lang: str = "da") -> Path:
     write_junit(run, run_dir / "junit.xml")
     write_allure(run, run_dir / "allure-results", evidence_dir)
     write_html(run, run_dir / "index.html", lang)
+    write_dossier_manifest(run_dir, dossier_facts(run))
     write_manifest(run_dir)
     point_latest(reports_dir, run_dir)
     return run_dir
+
+
+def dossier_facts(run: RunResult) -> dict[str, object]:
+    """What the signed manifest says about the run, besides the file hashes."""
+    results = to_results(run)
+    return {
+        "run_id": run.run_id,
+        "suite_version": run.suite_version,
+        "test_type": run.test_type,
+        "tester": run.tester,
+        "started": run.started,
+        "finished": run.finished,
+        "verdict": run.verdict.value,
+        "sut": results["sut"],
+        "protocols": [
+            {"id": p["id"], "version": p["version"], "sha256": p["sha256"]}
+            for p in results["protocols"]
+        ],
+        "packs": [],
+    }
 
 
 def point_latest(reports_dir: Path, run_dir: Path) -> None:
