@@ -35,12 +35,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _evaluate(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    console = Console(stderr=True)
     try:
-        pack = load_rulepack(args.rulepack)
-        population = load_population(args.population)
+        with console.status(f"reading {args.population} …"):
+            pack = load_rulepack(args.rulepack)
+            population = load_population(args.population)
     except (SourceError, PopulationError) as exc:
         raise UsageProblem(str(exc)) from None
-    return evaluate(pack, population, args.as_of)
+    with console.status(f"evaluating {len(population.patients):,} patients …"):
+        return evaluate(pack, population, args.as_of)
 
 
 def run_members(args: argparse.Namespace, console: Console) -> int:

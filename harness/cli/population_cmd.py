@@ -52,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_validate(args: argparse.Namespace, console: Console) -> int:
-    population, problems = validate_population(args.file)
+    with console.status(f"reading {args.file} …"):
+        population, problems = validate_population(args.file)
     for problem in problems:
         console.print(f"{args.file}#{problem}", highlight=False, markup=False)
     if problems:
@@ -67,14 +68,16 @@ def run_validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_generate(args: argparse.Namespace, console: Console) -> int:
-    try:
-        made = generate(args.seed, args.size, args.as_of, args.clinic_sor, args.clinic_name)
-    except GeneratorError as exc:
-        raise UsageProblem(str(exc)) from None
-    write_json(made.bundle, args.out)
     csv_path = None if args.no_csv else (args.csv or args.out.with_suffix(".csv"))
-    if csv_path is not None:
-        csv_path.write_text(to_csv(made.bundle), encoding="utf-8", newline="")
+    with console.status(f"generating {args.size:,} patients …"):
+        try:
+            made = generate(args.seed, args.size, args.as_of, args.clinic_sor, args.clinic_name)
+        except GeneratorError as exc:
+            raise UsageProblem(str(exc)) from None
+        console.print(f"generated {made.patients:,} patients", highlight=False)
+        write_json(made.bundle, args.out)
+        if csv_path is not None:
+            csv_path.write_text(to_csv(made.bundle), encoding="utf-8", newline="")
     console.print(
         f"wrote {args.out}: {made.patients} patients ({made.edge_cases} boundary cases), "
         f"{len(made.bundle['entry'])} resources, as of {args.as_of.isoformat()}"
