@@ -10,6 +10,7 @@ from rich.console import Console
 from harness import __version__
 from harness.cli import (
     certify,
+    coverage_cmd,
     dossier_cmd,
     oracle_cmd,
     packs_cmd,
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     packs_cmd.add_parser(sub)
     validate_cmd.add_parser(sub)
     dossier_cmd.add_parser(sub)
+    coverage_cmd.add_parser(sub)
     return parser
 
 

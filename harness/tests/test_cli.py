@@ -201,3 +201,12 @@ def test_unwritable_report_folder_is_exit_2(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "cannot write the report" in done.stdout and "Traceback" not in done.stdout
+
+
+def test_coverage_table(tmp_path: Path) -> None:
+    done = kcert("coverage", "--json")
+    assert done.returncode == 0
+    table = json.loads(done.stdout)
+    assert "CC-R-10" in table["MVP1-LPS-05"]["cases"]
+    assert "KC-LINK" in table["MVP2-LPS-02"]["cases"]
+    assert kcert("coverage", "--run", str(tmp_path)).returncode == 2
