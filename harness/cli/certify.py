@@ -60,6 +60,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--test-type", choices=["egentest", "endelig"], default="egentest")
     p.add_argument("--tester", default="", help="who performs the test (report header)")
     p.add_argument("--place", default="", help="test location (report header)")
+    p.add_argument("--pdf", action="store_true", help="also write report.pdf (signed with the run)")
     p.set_defaults(func=run)
 
 
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     finally:
         session.close()
     try:
-        run_dir = write_report(result, args.reports, args.lang)
+        with console.status("writing the report" + (" and report.pdf" if args.pdf else "") + " …"):
+            run_dir = write_report(result, args.reports, args.lang, pdf=args.pdf)
     except OSError as exc:
         raise UsageProblem(
             f"cannot write the report under {args.reports}: {exc.strerror}"

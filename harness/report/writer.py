@@ -12,10 +12,11 @@ from harness.report.allure import write_allure
 from harness.report.evidence import write_evidence, write_manifest
 from harness.report.html import write_html
 from harness.report.junit import write_junit
+from harness.report.pdf import write_pdf
 from harness.report.results_json import to_results
 
 
-def write_report(run: RunResult, reports_dir: Path, lang: str = "da") -> Path:
+def write_report(run: RunResult, reports_dir: Path, lang: str = "da", pdf: bool = False) -> Path:
     """Everything a run leaves, under reports_dir/<run-id>/; returns that directory."""
     run_dir = reports_dir / run.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -27,6 +28,8 @@ def write_report(run: RunResult, reports_dir: Path, lang: str = "da") -> Path:
     write_junit(run, run_dir / "junit.xml")
     write_allure(run, run_dir / "allure-results", evidence_dir)
     write_html(run, run_dir / "index.html", lang)
+    if pdf:
+        write_pdf(run, run_dir / "report.pdf", lang)
     write_dossier_manifest(run_dir, dossier_facts(run))
     write_manifest(run_dir)
     point_latest(reports_dir, run_dir)
