@@ -123,6 +123,7 @@ RULES: dict[str, Text] = {
         "Genereret forespørgsel gav 5xx eller et svar uden for kontrakten",
         "A generated request got a 5xx or an answer outside the contract",
     ),
+    "WAIVER-EXPIRED": Text("Dispensationen er udløbet", "The waiver has expired"),
     "KCERT-ERROR": Text(
         "Testen kunne ikke gennemføres (ikke en fejl i SUT)",
         "The test could not be carried out (not a fault of the SUT)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 from rich.console import Console
@@ -14,6 +15,7 @@ from harness.model.outcome import Verdict
 from harness.model.result import RunResult
 from harness.reflps.defects import CATALOGUE, UnknownDefect, check_names
 from harness.report.i18n import verdict_text
+from harness.report.waivers import apply_waivers, load_waivers
 from harness.report.writer import write_report
 from harness.runner.engine import RunOptions
 from harness.session import CertificationSession, SutChoice
@@ -61,6 +63,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--tester", default="", help="who performs the test (report header)")
     p.add_argument("--place", default="", help="test location (report header)")
     p.add_argument("--pdf", action="store_true", help="also write report.pdf (signed with the run)")
+    p.add_argument("--waivers", type=Path, help="YAML register of accepted deviations")
     p.set_defaults(func=run)
 
 
@@ -85,6 +88,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         for err in errors:
             console.print(f"[red]collection error[/] {err}", highlight=False)
         raise UsageProblem(f"{len(errors)} protocol file(s) could not be collected")
+    waivers = []
+    if args.waivers:
+        try:
+            waivers = load_waivers(args.waivers)
+        except SourceError as exc:
+            raise UsageProblem(str(exc)) from None
     options = RunOptions(
         test_type=args.test_type, tester=args.tester, lang=args.lang, place=args.place
     )
@@ -103,6 +112,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageProblem(str(exc)) from None
     finally:
         session.close()
+    apply_waivers(result, waivers, dt.date.today())
     try:
         with console.status("writing the report" + (" and report.pdf" if args.pdf else "") + " …"):
             run_dir = write_report(result, args.reports, args.lang, pdf=args.pdf)

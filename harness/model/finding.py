@@ -34,10 +34,11 @@ class Finding:
     message: str
     location: Location = field(default_factory=Location)
     step_id: str = ""
+    waiver: str = ""  # an accepted deviation: why, by whom, until when
 
     @property
     def blocking(self) -> bool:
-        return self.severity.blocks_approval
+        return self.severity.blocks_approval and not self.waiver
 
     @property
     def is_problem(self) -> bool:
@@ -49,6 +50,7 @@ class Finding:
             "severity": self.severity.value,
             "message": self.message,
             "step": self.step_id,
+            "waiver": self.waiver,
             "location": {
                 "path": self.location.path,
                 "language": self.location.language,

@@ -210,3 +210,19 @@ def test_coverage_table(tmp_path: Path) -> None:
     assert "CC-R-10" in table["MVP1-LPS-05"]["cases"]
     assert "KC-LINK" in table["MVP2-LPS-02"]["cases"]
     assert kcert("coverage", "--run", str(tmp_path)).returncode == 2
+
+
+def test_waivers_through_the_command_line(tmp_path: Path) -> None:
+    register = tmp_path / "waivers.yaml"
+    register.write_text(
+        "waivers:\n  - case: CC-R-08\n    reason: rettes i 7.3\n    approver: MedCom\n"
+        "    expires: '2099-12-31'\n",
+        encoding="utf-8",
+    )
+    protocol = str(REPO_ROOT / "testcases" / "carecommunication-receive.yaml")
+    done = kcert("certify", "--sut", "reference", "--transport", "inprocess", "--defect",
+                 "server-error-on-garbage", "--protocols", protocol, "--waivers", str(register),
+                 "--reports", str(tmp_path / "r"))
+    assert done.returncode == 0, done.stdout
+    html = (tmp_path / "r" / "latest" / "index.html").read_text(encoding="utf-8")
+    assert "dispenseret" in html and "rettes i 7.3" in html
