@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,14 +85,23 @@ def load_peers(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 
 class IdBag:
-    """Fresh UUIDs on first use of a name, stable within one rendering: per-run unique ids."""
+    """Fresh UUIDs on first use of a name, stable within one rendering: per-run unique ids.
 
-    def __init__(self) -> None:
+    With a seeded generator the ids are reproducible, so a recorded run can be replayed
+    byte for byte (resume and re-judging rely on it).
+    """
+
+    def __init__(self, rng: random.Random | None = None) -> None:
         self.generated: dict[str, str] = {}
+        self.rng = rng
 
     def __getitem__(self, name: str) -> str:
         if name not in self.generated:
-            self.generated[name] = str(uuid.uuid4())
+            if self.rng is None:
+                value = uuid.uuid4()
+            else:
+                value = uuid.UUID(int=self.rng.getrandbits(128), version=4)
+            self.generated[name] = str(value)
         return self.generated[name]
 
 
@@ -118,6 +128,13 @@ class TemplateRenderer:
             autoescape=False,  # JSON output; strings go through |tojson
             keep_trailing_newline=True,
         )
+        self._rng: random.Random | None = None
+        self._now: dt.datetime | None = None
+
+    def reseed(self, seed: str, now: dt.datetime) -> None:
+        """Make the following renderings reproducible: ids from `seed`, times from `now`."""
+        self._rng = random.Random(seed)
+        self._now = now.replace(microsecond=0)
 
     def exists(self, name: str) -> bool:
         return (self.root / name).is_file()
@@ -141,8 +158,8 @@ class TemplateRenderer:
         return found
 
     def render(self, name: str, context: dict[str, Any]) -> Rendered:
-        ids = IdBag()
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        ids = IdBag(self._rng)
+        now = self._now or dt.datetime.now(dt.UTC).replace(microsecond=0)
         full = {
             "ids": ids,
             "now": now.isoformat(),

@@ -9,13 +9,15 @@ from pathlib import Path
 from harness.model.protocol import Protocol, TestCase
 from harness.model.result import CaseResult, ProtocolResult, RunResult
 from harness.reflps.defects import check_names
+from harness.runner.attended import AnswerSource
 from harness.runner.engine import Runner, RunOptions, now_iso
-from harness.runner.events import Listener, ignore
+from harness.runner.events import CaseStarted, Event, Listener, ignore
 from harness.sut.config import SutConfig, load_sut_config
 from harness.sut.reference import reference_config, running_reference
 from harness.transport.base import Transport
 from harness.transport.http import HttpTransport
 from harness.transport.inprocess import InProcessTransport
+from harness.transport.replay import ReplayTransport
 
 
 @dataclass
@@ -41,6 +43,8 @@ class CertificationSession:
 
     choice: SutChoice
     listener: Listener = ignore
+    answers: AnswerSource | None = None
+    replay: ReplayTransport | None = None  # re-judging: recorded answers instead of a SUT
     _stack: ExitStack = field(default_factory=ExitStack)
     _runner: Runner | None = None
     _transport: Transport | None = None
@@ -51,11 +55,18 @@ class CertificationSession:
         if self._runner is None:
             sut, transport = self._open()
             self._transport = transport
-            self._runner = Runner(transport, sut, listener=self.listener)
+            self._runner = Runner(transport, sut, listener=self._listen, answers=self.answers)
             self._runner.check_reachable()
         return self._runner
 
+    def _listen(self, event: Event) -> None:
+        if self.replay is not None and isinstance(event, CaseStarted):
+            self.replay.begin_case(event.protocol.id, event.case.id)
+        self.listener(event)
+
     def _open(self) -> tuple[SutConfig, Transport]:
+        if self.replay is not None:
+            return self.replay.config, self.replay
         choice = self.choice
         if choice.reference and choice.transport == "inprocess":
             from harness.reflps.app import create_app

@@ -124,6 +124,10 @@ RULES: dict[str, Text] = {
         "A generated request got a 5xx or an answer outside the contract",
     ),
     "WAIVER-EXPIRED": Text("Dispensationen er udløbet", "The waiver has expired"),
+    "MANUAL-OBSERVATION": Text(
+        "Testeren så ikke det forventede på skærmen",
+        "The tester did not observe what was expected on screen",
+    ),
     "KCERT-ERROR": Text(
         "Testen kunne ikke gennemføres (ikke en fejl i SUT)",
         "The test could not be carried out (not a fault of the SUT)",

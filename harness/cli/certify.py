@@ -1,31 +1,34 @@
-"""`kcert certify`: run the protocols against a SUT and write the report."""
+"""`kcert certify`: run the protocols against a SUT, record every case, write the report."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import sys
 from pathlib import Path
 
 from rich.console import Console
 
-from harness.cli.progress import ProgressDisplay
+from harness.cli.errors import UsageProblem
+from harness.cli.prompter import ConsolePrompter
+from harness.cli.runflow import Execution, open_store, report_and_record
 from harness.fixtures import REPO_ROOT
+from harness.loader.answers import load_answers
 from harness.loader.protocols import discover, load_all
+from harness.model.answer import ManualAnswer
 from harness.model.outcome import Verdict
+from harness.model.protocol import Protocol
 from harness.model.result import RunResult
+from harness.packs.store import PackStore
 from harness.reflps.defects import CATALOGUE, UnknownDefect, check_names
 from harness.report.i18n import verdict_text
-from harness.report.waivers import apply_waivers, load_waivers
-from harness.report.writer import write_report
+from harness.report.waivers import Waiver, load_waivers
+from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, manual_steps
 from harness.runner.engine import RunOptions
-from harness.session import CertificationSession, SutChoice
-from harness.sut.reference import ReferenceStartError
-from harness.transport.base import TransportError
+from harness.session import SutChoice
+from harness.suite import SuiteVersion, suite_version
 from harness.yamlsource import SourceError
 
-
-class UsageProblem(Exception):
-    """The command line asks for something kcert cannot do; exit 2 with this text."""
+__all__ = ["UsageProblem", "add_parser", "conclude", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,14 +60,47 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="PATH",
         help="protocol file or folder (default: testcases/)",
     )
-    p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
-    p.add_argument("--lang", choices=["da", "en"], default="da")
-    p.add_argument("--test-type", choices=["egentest", "endelig"], default="egentest")
+    add_common(p)
+    p.add_argument(
+        "--test-type",
+        choices=["egentest", "endelig"],
+        default="egentest",
+        help="egentest: vendor self-test (default); endelig: final certification (strict)",
+    )
     p.add_argument("--tester", default="", help="who performs the test (report header)")
     p.add_argument("--place", default="", help="test location (report header)")
+    p.add_argument("--answers", type=Path, help="YAML file with answers to the manual steps")
+    p.add_argument(
+        "--interactive",
+        action="store_true",
+        help="ask at the terminal for each manual step not in --answers",
+    )
+    p.add_argument(
+        "--pack",
+        action="append",
+        default=[],
+        metavar="ID[@VERSION]",
+        help="use exactly these installed packs (repeatable; default: every installed pack)",
+    )
+    p.add_argument(
+        "--no-packs", action="store_true", help="state that the run uses no validation pack"
+    )
+    p.set_defaults(func=run)
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Options every command that writes a report shares."""
+    p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="run store: sqlite:///FILE (default reports/kcert-runs.sqlite, or KCERT_STORE) "
+        "or postgresql://user@host/db",
+    )
+    p.add_argument("--lang", choices=["da", "en"], default="da")
     p.add_argument("--pdf", action="store_true", help="also write report.pdf (signed with the run)")
     p.add_argument("--waivers", type=Path, help="YAML register of accepted deviations")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -80,22 +116,25 @@ def run(args: argparse.Namespace, console: Console) -> int:
         check_names(args.defect)
     except UnknownDefect as exc:
         raise UsageProblem(str(exc)) from None
-    paths = [p for root in (args.protocols or [REPO_ROOT / "testcases"]) for p in discover(root)]
-    if not paths:
-        raise UsageProblem("no protocol files found")
-    protocols, errors = load_all(paths)
-    if errors:
-        for err in errors:
-            console.print(f"[red]collection error[/] {err}", highlight=False)
-        raise UsageProblem(f"{len(errors)} protocol file(s) could not be collected")
-    waivers = []
-    if args.waivers:
-        try:
-            waivers = load_waivers(args.waivers)
-        except SourceError as exc:
-            raise UsageProblem(str(exc)) from None
+    protocols = collect(args.protocols or [REPO_ROOT / "testcases"], console)
+    waivers = read_waivers(args.waivers)
+    book = AnswerBook(read_answers(args.answers, protocols, args.tester))
+    packs = select_packs(args.pack, args.no_packs)
+    suite = suite_version()
+    if args.test_type == "endelig":
+        refuse_unready_final(args, protocols, book, packs, suite)
+    answers: AnswerSource = book
+    if args.interactive:
+        if not sys.stdin.isatty():
+            raise UsageProblem("--interactive needs a terminal; use --answers FILE instead")
+        answers = FirstOf(book, ConsolePrompter(console, args.tester, args.lang))
     options = RunOptions(
-        test_type=args.test_type, tester=args.tester, lang=args.lang, place=args.place
+        test_type=args.test_type,
+        tester=args.tester,
+        lang=args.lang,
+        place=args.place,
+        packs=packs,
+        suite_version=suite.text(),
     )
     choice = SutChoice(
         reference=args.sut == "reference",
@@ -103,32 +142,114 @@ def run(args: argparse.Namespace, console: Console) -> int:
         defects=tuple(args.defect),
         transport=args.transport,
     )
-    session = CertificationSession(choice, listener=ProgressDisplay(console))
+    store = open_store(args.store, args.reports)
     try:
-        result = session.runner().run(protocols, options)
-    except ReferenceStartError as exc:
-        raise UsageProblem(f"the reference LPS did not start: {exc}") from None
-    except (SourceError, TransportError) as exc:
-        raise UsageProblem(str(exc)) from None
+        result = Execution(console, store, choice, protocols, options, answers).run()
+        run_dir = report_and_record(
+            console, store, result, args.reports, pdf=args.pdf, waivers=waivers
+        )
     finally:
-        session.close()
-    apply_waivers(result, waivers, dt.date.today())
+        store.close()
+    return conclude(result, run_dir, console)
+
+
+def collect(roots: list[Path], console: Console) -> list[Protocol]:
+    paths = [p for root in roots for p in discover(root)]
+    if not paths:
+        raise UsageProblem("no protocol files found")
+    protocols, errors = load_all(paths)
+    if errors:
+        for err in errors:
+            console.print(f"[red]collection error[/] {err}", highlight=False)
+        raise UsageProblem(f"{len(errors)} protocol file(s) could not be collected")
+    return protocols
+
+
+def read_waivers(path: Path | None) -> list[Waiver]:
+    if path is None:
+        return []
     try:
-        with console.status("writing the report" + (" and report.pdf" if args.pdf else "") + " …"):
-            run_dir = write_report(result, args.reports, args.lang, pdf=args.pdf)
-    except OSError as exc:
-        raise UsageProblem(
-            f"cannot write the report under {args.reports}: {exc.strerror}"
-        ) from None
-    return _conclude(result, run_dir, console)
+        return load_waivers(path)
+    except SourceError as exc:
+        raise UsageProblem(str(exc)) from None
 
 
-def _conclude(run: RunResult, run_dir: Path, console: Console) -> int:
+def read_answers(path: Path | None, protocols: list[Protocol], tester: str) -> list[ManualAnswer]:
+    if path is None:
+        return []
+    try:
+        return load_answers(path, protocols, tester)
+    except SourceError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+def select_packs(wanted: list[str], none: bool) -> list[dict[str, str]]:
+    """The pack set of a run: as named, none when so stated, else every installed pack."""
+    if none and wanted:
+        raise UsageProblem("--no-packs and --pack contradict each other")
+    store = PackStore()
+    if none:
+        return []
+    if not wanted:
+        return [p.summary() for p in store.installed()]
+    chosen = []
+    for text in wanted:
+        pack_id, _, version = text.partition("@")
+        pack = store.find(pack_id, version or None)
+        if pack is None:
+            raise UsageProblem(
+                f"pack {text} is not installed in {store.root} (kcert packs list shows what is)"
+            )
+        problems = store.verify(pack)
+        if problems:
+            raise UsageProblem(f"pack {pack.id} {pack.version} fails its hashes: {problems[0]}")
+        chosen.append(pack.summary())
+    return chosen
+
+
+def refuse_unready_final(
+    args: argparse.Namespace,
+    protocols: list[Protocol],
+    book: AnswerBook,
+    packs: list[dict[str, str]],
+    suite: SuiteVersion,
+) -> None:
+    """A final certification starts only when its record can be complete and exact."""
+    reasons = []
+    if not args.tester.strip():
+        reasons.append("name the tester with --tester")
+    unanswered = [
+        f"{c.id} step {s.id}" for p, c, s in manual_steps(protocols) if book.answer(p, c, s) is None
+    ]
+    if unanswered and not args.interactive:
+        reasons.append(
+            f"answer every manual step (--answers FILE or --interactive); unanswered: "
+            f"{', '.join(unanswered[:5])}{' …' if len(unanswered) > 5 else ''}"
+        )
+    if not suite.commit:
+        reasons.append("run from a git checkout of kcert, so the suite version is exact")
+    elif suite.dirty:
+        reasons.append(
+            f"the suite tree is not clean ({len(suite.dirty)} changed file(s), e.g. "
+            f"{suite.dirty[0]}): commit or stash them"
+        )
+    if not args.pack and not args.no_packs:
+        reasons.append("name the pack set with --pack ID@VERSION (or --no-packs)")
+    if args.sut and args.defect:
+        reasons.append("a final certification runs the reference LPS without defects")
+    if reasons:
+        raise UsageProblem("endelig (final certification) refused: " + "; ".join(reasons))
+
+
+def conclude(run: RunResult, run_dir: Path, console: Console) -> int:
     verdict = run.verdict
     text = verdict_text(verdict, run.lang)
     failing = [c for c in run.cases if any(f.blocking for f in c.findings)]
-    colour = {Verdict.GODKENDT: "green", Verdict.FEJL: "magenta"}.get(verdict, "red")
-    console.print(f"[bold {colour}]{text}[/]  ({len(run.cases)} test cases)", highlight=False)
+    colour = {Verdict.GODKENDT: "green", Verdict.FEJL: "magenta", Verdict.AFVENTER: "yellow"}
+    console.print(
+        f"[bold {colour.get(verdict, 'red')}]{text}[/]  ({len(run.cases)} test cases)",
+        highlight=False,
+    )
     if run.error:
         console.print(f"reason: {run.error}", highlight=False)
     elif failing:
@@ -137,5 +258,10 @@ def _conclude(run: RunResult, run_dir: Path, console: Console) -> int:
     elif verdict is Verdict.FEJL:
         errored = [c for c in run.cases if c.error]
         console.print(f"reason: {errored[0].error if errored else 'error'}", highlight=False)
+    pending = run.pending_steps
+    if pending:
+        steps = ", ".join(f"{c.case.id} step {s.step.id}" for c, s in pending)
+        console.print(f"awaiting a tester: {steps}", highlight=False)
+        console.print(f"answer with: kcert answer {run.run_id}", highlight=False)
     console.print(f"report: {run_dir / 'index.html'}", highlight=False)
     return verdict.exit_code

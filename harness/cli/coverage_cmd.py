@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness.cli.certify import UsageProblem
+from harness.cli.errors import UsageProblem
 from harness.fixtures import REPO_ROOT
 from harness.loader.protocols import discover, load_all
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.cli.certify import UsageProblem
+from harness.cli.errors import UsageProblem
 from harness.dossier.manifest import DossierError
 from harness.dossier.signing import PRIVATE, generate_keys, load_public, sign, verify
 from harness.fixtures import REPO_ROOT

@@ -12,12 +12,14 @@ from harness.cli import (
     certify,
     coverage_cmd,
     dossier_cmd,
+    lifecycle_cmd,
     oracle_cmd,
     packs_cmd,
     population_cmd,
     protocols_cmd,
     validate_cmd,
 )
+from harness.cli.errors import UsageProblem
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate_cmd.add_parser(sub)
     dossier_cmd.add_parser(sub)
     coverage_cmd.add_parser(sub)
+    lifecycle_cmd.add_parser(sub)
     return parser
 
 
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(args, console)
         return code
-    except certify.UsageProblem as exc:
+    except UsageProblem as exc:
         console.print(f"kcert: error: {exc}", highlight=False, markup=False)
         return 2
     except KeyboardInterrupt:

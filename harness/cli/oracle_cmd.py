@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.cli.certify import UsageProblem
+from harness.cli.errors import UsageProblem
 from harness.cli.population_cmd import iso_date
 from harness.oracle.engine import evaluate, explain
 from harness.oracle.rulepack import load_rulepack

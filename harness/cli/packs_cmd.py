@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.cli.certify import UsageProblem
+from harness.cli.errors import UsageProblem
 from harness.packs.store import KINDS, PackError, PackStore
 
 

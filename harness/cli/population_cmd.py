@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.cli.certify import UsageProblem
+from harness.cli.errors import UsageProblem
 from harness.population.generator import GeneratorError, generate, to_csv, write_json
 from harness.population.reader import validate_population
 from harness.reflps.identity import REFERENCE_CLINIC

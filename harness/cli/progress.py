@@ -32,6 +32,12 @@ class ProgressDisplay:
         )
         self.task = self.progress.add_task("kcert", total=0)
 
+    def pause(self) -> None:
+        self.progress.stop()
+
+    def resume(self) -> None:
+        self.progress.start()
+
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.progress.update(self.task, total=event.total_cases)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.cli.certify import UsageProblem
+from harness.cli.errors import UsageProblem
 from harness.packs.store import PackError, PackStore
 from harness.validators.documents import KINDS, DocumentValidator, Outcome, UnusableInput
 from harness.validators.xsd import SchemaLoadError

@@ -74,4 +74,5 @@ class Verdict(Enum):
 
     @property
     def exit_code(self) -> int:
-        return {"godkendt": 0, "ikke-godkendt": 1, "afventer": 1, "fejl": 2}[self.value]
+        # Afventer is neither pass nor fail: its own code, so CI can tell "awaits a tester".
+        return {"godkendt": 0, "ikke-godkendt": 1, "afventer": 3, "fejl": 2}[self.value]

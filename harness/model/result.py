@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.model.answer import ManualAnswer
 from harness.model.exchange import Exchange
 from harness.model.finding import Finding
 from harness.model.outcome import Outcome, Severity, Verdict
@@ -18,6 +19,7 @@ class StepResult:
     exchanges: list[Exchange] = field(default_factory=list)
     message: str = ""
     duration_ms: float = 0.0
+    answer: ManualAnswer | None = None  # an attended step: what the tester recorded
 
 
 @dataclass
@@ -84,6 +86,9 @@ class RunResult:
     suite_version: str = ""
     lang: str = "da"
     place: str = ""
+    packs: list[dict[str, str]] = field(default_factory=list)  # id, version, kind, sha256
+    parent_run: str = ""  # the run this one re-judges or continues
+    relation: str = ""  # "rejudge" or ""
 
     @property
     def cases(self) -> list[CaseResult]:
@@ -98,6 +103,11 @@ class RunResult:
     @property
     def verdict(self) -> Verdict:
         return judge(self)
+
+    @property
+    def pending_steps(self) -> list[tuple[CaseResult, StepResult]]:
+        """Attended steps still waiting for a tester."""
+        return [(c, s) for c in self.cases for s in c.steps if s.outcome is Outcome.PENDING]
 
 
 def judge(run: RunResult) -> Verdict:

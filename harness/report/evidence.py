@@ -25,7 +25,19 @@ def write_evidence(run: RunResult, directory: Path) -> list[Path]:
                     path = directory / received_name
                     path.write_bytes(exchange.response_body)
                     written.append(path)
+            if step.answer is not None:
+                for attachment in step.answer.attachments:
+                    path = directory / attachment_name(case.case.id, step.step.id, attachment.name)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(attachment.data)
+                    written.append(path)
     return written
+
+
+def attachment_name(case_id: str, step_id: str, name: str) -> str:
+    """attachments/<case>.<step>_<file name>: the tester's file, kept under its own name."""
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in Path(name).name)
+    return f"attachments/{case_id}.{step_id}_{safe or 'attachment'}"
 
 
 def write_manifest(run_dir: Path, name: str = "manifest.sha256") -> Path:

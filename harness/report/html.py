@@ -10,6 +10,7 @@ import jinja2
 from harness.checks.rules import rule_title
 from harness.model.outcome import Outcome, Severity
 from harness.model.result import RunResult, StepResult
+from harness.report.evidence import attachment_name
 from harness.report.i18n import labels, outcome_text, verdict_text
 from harness.report.results_json import requirement_coverage
 
@@ -46,6 +47,7 @@ def render_html(run: RunResult, lang: str = "da") -> str:
         step_assessment=step_assessment,
         rule_title=lambda rule: rule_title(rule, lang),
         place=run.place or "—",
+        attachment_name=attachment_name,
     )
 
 

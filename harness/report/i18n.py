@@ -49,6 +49,12 @@ LABELS: dict[str, dict[str, str]] = {
         "rule": "Regel",
         "location": "Placering",
         "message": "Besked",
+        "packs": "Valideringspakker",
+        "no_packs": "ingen",
+        "parent_run": "Genbedømmelse af",
+        "answered_by": "Besvaret af",
+        "attachments": "Bilag",
+        "pending_manual": "afventer testerens svar",
     },
     "en": {
         "title": "Test protocol and certification report",
@@ -94,6 +100,12 @@ LABELS: dict[str, dict[str, str]] = {
         "rule": "Rule",
         "location": "Location",
         "message": "Message",
+        "packs": "Validation packs",
+        "no_packs": "none",
+        "parent_run": "Re-judging of",
+        "answered_by": "Answered by",
+        "attachments": "Attachments",
+        "pending_manual": "awaits the tester's answer",
     },
 }
 

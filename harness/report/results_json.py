@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.model.outcome import Outcome
 from harness.model.result import CaseResult, RunResult, StepResult
+from harness.report.evidence import attachment_name
 
 SCHEMA_ID = "kcert-results/1"
 
@@ -24,7 +25,19 @@ def _step(step: StepResult) -> dict[str, Any]:
         "source": str(step.step.source),
         "exchanges": [e.to_dict() for e in step.exchanges],
         "findings": [f.to_dict() for f in step.findings],
+        "answer": _answer(step),
     }
+
+
+def _answer(step: StepResult) -> dict[str, Any] | None:
+    if step.answer is None:
+        return None
+    data = step.answer.to_dict()
+    for item in data["attachments"]:
+        item["file"] = "evidence/" + attachment_name(
+            step.answer.case_id, step.answer.step_id, item["name"]
+        )
+    return data
 
 
 def _case(case: CaseResult) -> dict[str, Any]:
@@ -72,6 +85,9 @@ def to_results(run: RunResult) -> dict[str, Any]:
         "verdict": run.verdict.value,
         "outcome": run.outcome.value,
         "error": run.error,
+        "packs": list(run.packs),
+        "parent_run": run.parent_run,
+        "relation": run.relation,
         "sut": {
             "name": run.sut.name,
             "vendor": run.sut.vendor,

@@ -52,7 +52,14 @@ def dossier_facts(run: RunResult) -> dict[str, object]:
             {"id": p["id"], "version": p["version"], "sha256": p["sha256"]}
             for p in results["protocols"]
         ],
-        "packs": [],
+        "packs": list(run.packs),
+        "parent_run": run.parent_run,
+        "relation": run.relation,
+        "answers": [
+            {"case": c.case.id, "step": st.step.id, **st.answer.to_dict()}
+            for c, st in ((c, st) for c in run.cases for st in c.steps)
+            if st.answer is not None
+        ],
     }
 
 

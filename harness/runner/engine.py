@@ -23,6 +23,7 @@ from harness.runner.actions import (
     ManualStepPending,
     sut_party,
 )
+from harness.runner.attended import AnswerSource, answered_step, pending_step
 from harness.runner.events import (
     CaseFinished,
     CaseStarted,
@@ -52,6 +53,16 @@ class RunOptions:
     lang: str = "da"
     place: str = ""
     run_id: str = field(default_factory=new_run_id)
+    # Ids and clocks in rendered messages derive from this run id, so a replay (re-judging)
+    # produces the very bytes the recorded run sent. Empty: the run's own id.
+    seed_run_id: str = ""
+    packs: list[dict[str, str]] = field(default_factory=list)
+    parent_run: str = ""
+    relation: str = ""
+    suite_version: str = ""  # empty: kcert's package version
+
+
+CaseKey = tuple[str, str]  # (protocol id, test case id)
 
 
 class Runner:
@@ -63,8 +74,11 @@ class Runner:
         sut: SutConfig,
         renderer: TemplateRenderer | None = None,
         listener: Listener = ignore,
+        answers: AnswerSource | None = None,
     ) -> None:
         self.transport = transport
+        self.answers = answers
+        self.seed = uuid.uuid4().hex  # replaced by the run id when a whole run starts
         self.sut = sut
         self.renderer = renderer or TemplateRenderer()
         self.persons = load_persons()
@@ -104,14 +118,31 @@ class Runner:
             test_type=options.test_type,
             tester=options.tester,
             started=started or now_iso(),
-            suite_version=__version__,
+            suite_version=options.suite_version or __version__,
             lang=options.lang,
             place=options.place,
+            packs=list(options.packs),
+            parent_run=options.parent_run,
+            relation=options.relation,
         )
 
-    def run(self, protocols: list[Protocol], options: RunOptions) -> RunResult:
-        run = self.new_run(options)
-        total = sum(len(p.cases) for p in protocols)
+    def run(
+        self,
+        protocols: list[Protocol],
+        options: RunOptions,
+        completed: dict[CaseKey, CaseResult] | None = None,
+        started: dict[CaseKey, str] | None = None,
+        run_started: str = "",
+    ) -> RunResult:
+        """Run every case; `completed` ones (a resumed run) are kept, not run again.
+
+        `started` pins a case's start time (a replay reproduces what was recorded).
+        """
+        completed = completed or {}
+        started = started or {}
+        run = self.new_run(options, run_started)
+        self.seed = options.seed_run_id or options.run_id
+        total = sum((p.id, c.id) not in completed for p in protocols for c in p.cases)
         self.listener(RunStarted(run, total))
         problem = self.check_reachable()
         if problem:
@@ -120,14 +151,23 @@ class Runner:
             presult = ProtocolResult(protocol)
             run.protocols.append(presult)
             for case in protocol.cases:
-                presult.cases.append(self.run_case(protocol, case))
+                key = (protocol.id, case.id)
+                if key in completed:
+                    presult.cases.append(completed[key])
+                    continue
+                presult.cases.append(self.run_case(protocol, case, started.get(key)))
         run.finished = now_iso()
         self.listener(RunFinished(run))
         return run
 
-    def run_case(self, protocol: Protocol, case: TestCase) -> CaseResult:
+    def run_case(
+        self, protocol: Protocol, case: TestCase, started: str | None = None
+    ) -> CaseResult:
         self.listener(CaseStarted(protocol, case))
-        result = CaseResult(case, protocol.id, started=now_iso())
+        result = CaseResult(case, protocol.id, started=started or now_iso())
+        self.renderer.reseed(
+            f"{self.seed}/{protocol.id}/{case.id}", datetime.fromisoformat(result.started)
+        )
         t0 = time.perf_counter()
         if self._unreachable:
             result.error = self._unreachable
@@ -142,7 +182,7 @@ class Runner:
         earlier: dict[str, StepRecord] = {}
         state: dict[str, Any] = {}
         for step in case.steps:
-            sresult = self._run_step(case, step, earlier, namer, state)
+            sresult = self._run_step(protocol, case, step, earlier, namer, state)
             result.steps.append(sresult)
             if sresult.outcome is Outcome.ERROR:
                 result.error = sresult.message
@@ -150,6 +190,7 @@ class Runner:
 
     def _run_step(
         self,
+        protocol: Protocol,
         case: TestCase,
         step: Step,
         earlier: dict[str, StepRecord],
@@ -158,7 +199,10 @@ class Runner:
     ) -> StepResult:
         t0 = time.perf_counter()
         if step.manual or step.action is None:
-            return StepResult(step, Outcome.PENDING, message="manual step awaits a tester")
+            answer = self.answers.answer(protocol, case, step) if self.answers else None
+            if answer is None:
+                return pending_step(step)
+            return answered_step(step, answer, (time.perf_counter() - t0) * 1000)
         actx = ActionContext(
             self.transport, self.sut, self.renderer, self.persons, self.peers, earlier, state
         )

@@ -220,9 +220,21 @@ def test_waivers_through_the_command_line(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     protocol = str(REPO_ROOT / "testcases" / "carecommunication-receive.yaml")
-    done = kcert("certify", "--sut", "reference", "--transport", "inprocess", "--defect",
-                 "server-error-on-garbage", "--protocols", protocol, "--waivers", str(register),
-                 "--reports", str(tmp_path / "r"))
+    done = kcert(
+        "certify",
+        "--sut",
+        "reference",
+        "--transport",
+        "inprocess",
+        "--defect",
+        "server-error-on-garbage",
+        "--protocols",
+        protocol,
+        "--waivers",
+        str(register),
+        "--reports",
+        str(tmp_path / "r"),
+    )
     assert done.returncode == 0, done.stdout
     html = (tmp_path / "r" / "latest" / "index.html").read_text(encoding="utf-8")
     assert "dispenseret" in html and "rettes i 7.3" in html

@@ -61,7 +61,7 @@ def f(sev: Severity) -> Finding:
 def test_verdict(steps: list[tuple[Outcome, list[Finding]]], error: str, verdict: Verdict) -> None:
     run = _run(*steps, error=error)
     assert run.verdict is verdict
-    assert verdict.exit_code == {"godkendt": 0, "fejl": 2}.get(verdict.value, 1)
+    assert verdict.exit_code == {"godkendt": 0, "fejl": 2, "afventer": 3}.get(verdict.value, 1)
 
 
 def test_case_assessment_is_gravest_problem() -> None:

@@ -1,0 +1,274 @@
+"""`kcert resume RUN`, `kcert answer RUN`, `kcert rejudge RUN`: runs after their first pass."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from harness.cli.certify import add_common, conclude, read_answers, read_waivers, select_packs
+from harness.cli.errors import UsageProblem
+from harness.cli.prompter import ConsolePrompter
+from harness.cli.runflow import (
+    Execution,
+    choice_from,
+    open_store,
+    rebuild_run,
+    recorded_cases,
+    reload_protocols,
+    report_and_record,
+)
+from harness.dossier.manifest import SIGNATURE
+from harness.model.exchange import Exchange
+from harness.model.outcome import Outcome
+from harness.model.result import RunResult
+from harness.report.i18n import verdict_text
+from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, answered_step
+from harness.runner.engine import RunOptions, now_iso
+from harness.store.codec import exchange_from_row
+from harness.store.runstore import RunRow, RunStore, StoreError
+from harness.suite import suite_version
+from harness.sut.config import SutConfig, SutConfigError, load_sut_config
+from harness.transport.replay import ReplayTransport
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    r = sub.add_parser("resume", help="continue a run that stopped after its last finished case")
+    r.add_argument("run", help="run id, unique prefix, run folder or 'latest'")
+    add_common(r)
+    r.set_defaults(func=run_resume)
+    a = sub.add_parser("answer", help="record the tester's answers to a run's manual steps")
+    a.add_argument("run", help="run id, unique prefix, run folder or 'latest'")
+    a.add_argument("--answers", type=Path, help="YAML answers file (else: ask at the terminal)")
+    a.add_argument("--tester", default="", help="who answers (default: the run's tester)")
+    add_common(a)
+    a.set_defaults(func=run_answer)
+    j = sub.add_parser(
+        "rejudge", help="judge a stored run's recorded exchanges again, without the SUT"
+    )
+    j.add_argument("run", help="run id, unique prefix, run folder or 'latest'")
+    j.add_argument(
+        "--pack", action="append", default=[], metavar="ID[@VERSION]", help="other pack set"
+    )
+    add_common(j)
+    j.set_defaults(func=run_rejudge)
+
+
+def _row(store: RunStore, ref: str) -> RunRow:
+    try:
+        return store.run(store.resolve(ref))
+    except StoreError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+def _options(row: RunRow, **changes: object) -> RunOptions:
+    base = RunOptions(
+        test_type=row.test_type,
+        tester=row.tester,
+        lang=row.lang,
+        place=row.place,
+        run_id=row.run_id,
+        packs=list(row.packs),
+        parent_run=row.parent_run,
+        relation=row.relation,
+        suite_version=row.suite_version,
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def run_resume(args: argparse.Namespace, console: Console) -> int:
+    store = open_store(args.store, args.reports)
+    try:
+        row = _row(store, args.run)
+        if row.status == "finished":
+            raise UsageProblem(f"run {row.run_id} is finished; nothing to resume")
+        now = suite_version().text()
+        if now != row.suite_version:
+            raise UsageProblem(
+                f"run {row.run_id} began with suite {row.suite_version}, this is {now}: "
+                "results would mix two suites"
+            )
+        protocols = reload_protocols(row, same_files=True)
+        completed = recorded_cases(store, row.run_id, protocols)
+        total = sum(len(p.cases) for p in protocols)
+        console.print(
+            f"resuming {row.run_id}: {len(completed)} of {total} test cases already recorded",
+            highlight=False,
+        )
+        execution = Execution(
+            console,
+            store,
+            choice_from(row),
+            protocols,
+            _options(row),
+            AnswerBook(store.answers(row.run_id)),
+            completed=completed,
+            run_started=row.started,
+            resumed=True,
+        )
+        result = execution.run()
+        run_dir = report_and_record(
+            console, store, result, args.reports, pdf=args.pdf, waivers=read_waivers(args.waivers)
+        )
+    finally:
+        store.close()
+    return conclude(result, run_dir, console)
+
+
+def run_answer(args: argparse.Namespace, console: Console) -> int:
+    store = open_store(args.store, args.reports)
+    try:
+        row = _row(store, args.run)
+        if row.status != "finished":
+            raise UsageProblem(f"run {row.run_id} has not finished: kcert resume it first")
+        protocols = reload_protocols(row, same_files=True)
+        run = rebuild_run(store, row, protocols)
+        pending = [(c, s) for c, s in run.pending_steps if s.step.manual]
+        if not pending:
+            console.print(f"run {row.run_id}: no manual step awaits an answer", highlight=False)
+            return run.verdict.exit_code
+        tester = args.tester or row.tester
+        source: AnswerSource = AnswerBook(read_answers(args.answers, protocols, tester))
+        if args.answers is None:
+            if not sys.stdin.isatty():
+                raise UsageProblem("give --answers FILE, or run kcert answer in a terminal")
+            source = FirstOf(source, ConsolePrompter(console, tester, run.lang))
+        by_id = {p.protocol.id: p.protocol for p in run.protocols}
+        versions = {p.id: p.version for p in protocols}
+        answered = 0
+        for case, step in pending:
+            answer = source.answer(by_id[case.protocol_id], case.case, step.step)
+            if answer is None:
+                continue
+            case.steps[case.steps.index(step)] = answered_step(step.step, answer)
+            store.record_case(row.run_id, 0, case, versions[case.protocol_id])
+            answered += 1
+        console.print(f"{answered} of {len(pending)} manual step(s) answered", highlight=False)
+        run.finished = now_iso()
+        reports = Path(row.run_dir).parent if row.run_dir else args.reports
+        _drop_signature(reports / run.run_id, console)
+        run_dir = report_and_record(
+            console, store, run, reports, pdf=args.pdf, waivers=read_waivers(args.waivers)
+        )
+    except StoreError as exc:
+        raise UsageProblem(str(exc)) from None
+    finally:
+        store.close()
+    return conclude(run, run_dir, console)
+
+
+def _drop_signature(run_dir: Path, console: Console) -> None:
+    signature = run_dir / SIGNATURE
+    if signature.exists():
+        signature.unlink()
+        console.print(
+            "the run changed, so its old signature no longer applies: sign it again "
+            f"with kcert sign {run_dir}",
+            highlight=False,
+        )
+
+
+def run_rejudge(args: argparse.Namespace, console: Console) -> int:
+    store = open_store(args.store, args.reports)
+    try:
+        row = _row(store, args.run)
+        protocols = reload_protocols(row, same_files=False)
+        stored = store.cases(row.run_id)
+        recorded: dict[tuple[str, str], list[Exchange]] = {}
+        started: dict[tuple[str, str], str] = {}
+        for case in stored:
+            key = (case.protocol_id, case.case_id)
+            started[key] = case.started
+            recorded[key] = [
+                exchange_from_row(e)
+                for step in case.steps
+                for e in case.exchanges.get(str(step["id"]), [])
+            ]
+        replay = ReplayTransport(_replay_config(row), recorded)
+        options = RunOptions(
+            test_type=row.test_type,
+            tester=row.tester,
+            lang=args.lang if args.lang != "da" else row.lang,
+            place=row.place,
+            seed_run_id=row.run_id,
+            packs=select_packs(args.pack, False) if args.pack else list(row.packs),
+            parent_run=row.run_id,
+            relation="rejudge",
+            suite_version=suite_version().text(),
+        )
+        # Only the cases the recorded run reached can be judged again.
+        in_scope = [
+            dataclasses.replace(p, cases=tuple(c for c in p.cases if (p.id, c.id) in started))
+            for p in protocols
+        ]
+        execution = Execution(
+            console,
+            store,
+            choice_from(row),
+            [p for p in in_scope if p.cases],
+            options,
+            AnswerBook(store.answers(row.run_id)),
+            started=started,
+            replay=replay,
+        )
+        result = execution.run()
+        run_dir = report_and_record(
+            console, store, result, args.reports, pdf=args.pdf, waivers=read_waivers(args.waivers)
+        )
+    finally:
+        store.close()
+    _compare(console, row, result, replay)
+    return conclude(result, run_dir, console)
+
+
+def _replay_config(row: RunRow) -> SutConfig:
+    """The SUT as recorded: its identity and (redacted) endpoints; manual settings if known."""
+    sut = row.sut
+    identity = sut.get("identity", {})
+    config = SutConfig(
+        name=str(sut.get("name", "")),
+        vendor=str(sut.get("vendor", "")),
+        version=str(sut.get("version", "")),
+        endpoints=dict(sut.get("endpoints", {})),
+        sor=str(identity.get("sor", "")),
+        gln=str(identity.get("gln", "")),
+        org_name=str(identity.get("name", "")),
+        transport="replay",
+        defects=tuple(sut.get("defects", [])),
+    )
+    config_file = row.choice.get("config_file")
+    if config_file and Path(config_file).is_file():
+        try:
+            loaded = load_sut_config(Path(config_file))
+        except SutConfigError:
+            return config
+        return dataclasses.replace(
+            config,
+            manual_operations=loaded.manual_operations,
+            exports_dir=loaded.exports_dir,
+        )
+    return config
+
+
+def _compare(console: Console, row: RunRow, result: RunResult, replay: ReplayTransport) -> None:
+    before = row.verdict
+    after = result.verdict.value
+    if before == after:
+        console.print(
+            f"same verdict as {row.run_id}: {verdict_text(result.verdict, result.lang)}",
+            highlight=False,
+        )
+    else:
+        console.print(f"verdict changed from {before} ({row.run_id}) to {after}", highlight=False)
+    if replay.body_differences:
+        console.print(
+            f"note: {len(replay.body_differences)} request(s) differ from the recorded bytes, "
+            f"e.g. {replay.body_differences[0]}",
+            highlight=False,
+        )
+    errored = [c.case.id for c in result.cases if c.outcome is Outcome.ERROR]
+    if errored:
+        console.print(f"could not be judged again: {', '.join(errored)}", highlight=False)

@@ -1,0 +1,66 @@
+"""Ask the tester at the terminal for the answer to an attended step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.prompt import Prompt
+
+from harness.model.answer import VERDICTS, Attachment, ManualAnswer
+from harness.model.protocol import Protocol, Step, TestCase
+from harness.runner.engine import now_iso
+
+SKIP = "skip"
+MAX_TRIES = 5  # a bounded dialogue: five unusable attachment paths leave the step pending
+
+
+class ConsolePrompter:
+    """Shows the instruction and the expected observation, then records verdict and note."""
+
+    def __init__(self, console: Console, tester: str, lang: str = "da") -> None:
+        self.console = console
+        self.tester = tester
+        self.lang = lang
+        # the progress display hides itself while we ask
+        self.pause: Callable[[], None] = _nothing
+        self.resume: Callable[[], None] = _nothing
+
+    def answer(self, protocol: Protocol, case: TestCase, step: Step) -> ManualAnswer | None:
+        self.pause()
+        try:
+            return self._ask(protocol, case, step)
+        finally:
+            self.resume()
+
+    def _ask(self, protocol: Protocol, case: TestCase, step: Step) -> ManualAnswer | None:
+        c = self.console
+        c.rule(f"{case.id} step {step.id}: {case.title.get(self.lang)}")
+        c.print(f"[bold]Handling:[/] {step.handling.get(self.lang)}", highlight=False)
+        if step.testdata:
+            c.print(f"[bold]Testdata:[/] {step.testdata}", highlight=False)
+        c.print(f"[bold]Forventet:[/] {step.expected.get(self.lang)}", highlight=False)
+        verdict = Prompt.ask("Vurdering", choices=[*VERDICTS, SKIP], default="OK", console=c)
+        if verdict == SKIP:
+            return None
+        note = Prompt.ask("Bemærkning", default="", console=c)
+        files: list[Attachment] = []
+        for _ in range(MAX_TRIES):
+            text = Prompt.ask(
+                "Bilag (filer, adskilt af komma; tom for ingen)", default="", console=c
+            )
+            paths = [Path(p.strip()).expanduser() for p in text.split(",") if p.strip()]
+            missing = [str(p) for p in paths if not p.is_file()]
+            if missing:
+                c.print(f"[red]not found:[/] {', '.join(missing)}", highlight=False)
+                continue
+            files = [Attachment(p.name, p.read_bytes()) for p in paths]
+            break
+        return ManualAnswer(
+            protocol.id, case.id, step.id, verdict, note, self.tester, now_iso(), tuple(files)
+        )
+
+
+def _nothing() -> None:
+    """No display to pause."""

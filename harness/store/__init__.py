@@ -1,0 +1,1 @@
+"""The run store: runs, test case results, findings, exchanges and manual answers (SQL)."""

@@ -1,0 +1,417 @@
+"""RunStore: record runs case by case (each case one transaction) and read them back.
+
+SQLite in WAL mode by default; PostgreSQL with a `postgresql://` URL. A run killed at any
+moment keeps every test case committed before the kill, so `kcert resume` can go on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from harness.model.answer import ManualAnswer
+from harness.model.result import CaseResult, RunResult
+from harness.store import tables as t
+from harness.store.codec import (
+    StoredCase,
+    answer_from_row,
+    exchange_row,
+    finding_row,
+    step_rows,
+)
+
+STORE_ENV = "KCERT_STORE"
+STORE_FILE = "kcert-runs.sqlite"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or does not hold what was asked for."""
+
+
+def default_url(reports_dir: Path) -> str:
+    return os.environ.get(STORE_ENV) or f"sqlite:///{(reports_dir / STORE_FILE).resolve()}"
+
+
+def engine_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 (the driver kcert installs), not psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def display_url(url: str) -> str:
+    """The URL without a password, for messages and reports."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is reported as given, minus nothing secret
+        return url.split("@")[-1]
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    status: str
+    started: str
+    finished: str
+    verdict: str
+    test_type: str
+    tester: str
+    lang: str
+    place: str
+    suite_version: str
+    sut_name: str
+    sut_version: str
+    sut: dict[str, Any]
+    choice: dict[str, Any]
+    protocols: list[dict[str, Any]]
+    packs: list[dict[str, Any]]
+    parent_run: str
+    relation: str
+    run_dir: str
+    error: str
+
+
+class RunStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = _make_engine(engine_url(url))
+            t.metadata.create_all(self.engine)
+            self._check_version()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"run store {display_url(url)}: {_reason(exc)}") from None
+
+    def _check_version(self) -> None:
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(t.store_info.c.value).where(t.store_info.c.key == "schema")
+            ).scalar()
+            if found is None:
+                conn.execute(insert(t.store_info).values(key="schema", value=str(t.SCHEMA_VERSION)))
+            elif found != str(t.SCHEMA_VERSION):
+                raise StoreError(
+                    f"run store {display_url(self.url)} has schema {found}; "
+                    f"this kcert reads schema {t.SCHEMA_VERSION}"
+                )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def begin_run(
+        self, run: RunResult, choice: dict[str, Any], protocols: list[dict[str, Any]]
+    ) -> None:
+        values = _run_values(run)
+        values.update(status="running", choice=choice, protocols=protocols)
+        self._write(lambda conn: conn.execute(insert(t.runs).values(**values)))
+
+    def record_case(self, run_id: str, seq: int, case: CaseResult, protocol_version: str) -> None:
+        """One transaction per test case: it is either wholly recorded or not at all."""
+
+        def write(conn: Any) -> None:
+            earlier = conn.execute(
+                select(t.case_results.c.seq).where(
+                    t.case_results.c.run_id == run_id,
+                    t.case_results.c.protocol_id == case.protocol_id,
+                    t.case_results.c.case_id == case.case.id,
+                )
+            ).scalar()
+            _delete_case(conn, run_id, case.protocol_id, case.case.id)
+            conn.execute(
+                insert(t.case_results).values(
+                    run_id=run_id,
+                    seq=seq if earlier is None else earlier,  # an answered case keeps its place
+                    protocol_id=case.protocol_id,
+                    protocol_version=protocol_version,
+                    case_id=case.case.id,
+                    outcome=case.outcome.value,
+                    assessment=case.assessment.value,
+                    blocking=case.blocking,
+                    started=case.started,
+                    duration_ms=case.duration_ms,
+                    error=case.error,
+                    steps=step_rows(case),
+                )
+            )
+            key = {"run_id": run_id, "protocol_id": case.protocol_id, "case_id": case.case.id}
+            finding_values = [
+                {**key, "step_id": s.step.id, "seq": i, **finding_row(f)}
+                for s in case.steps
+                for i, f in enumerate(s.findings)
+            ]
+            if finding_values:
+                conn.execute(insert(t.findings), finding_values)
+            exchange_values = [
+                {**key, "step_id": s.step.id, "seq": i, **exchange_row(e)}
+                for s in case.steps
+                for i, e in enumerate(s.exchanges)
+            ]
+            if exchange_values:
+                conn.execute(insert(t.exchanges), exchange_values)
+            for s in case.steps:
+                if s.answer is not None:
+                    _insert_answer(conn, run_id, s.answer)
+
+        self._write(write)
+
+    def finish_run(self, run: RunResult, run_dir: Path | None) -> None:
+        values = _run_values(run)
+        del values["run_id"]
+        values["status"] = "finished"
+        if run_dir is not None:
+            values["run_dir"] = str(run_dir.resolve())
+        self._write(
+            lambda conn: conn.execute(
+                update(t.runs).where(t.runs.c.run_id == run.run_id).values(**values)
+            )
+        )
+
+    def _write(self, work: Any) -> None:
+        try:
+            with self.engine.begin() as conn:
+                work(conn)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"run store {display_url(self.url)}: {_reason(exc)}") from None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def runs(self, limit: int = 1000) -> list[RunRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.runs)
+                .order_by(t.runs.c.started.desc(), t.runs.c.run_id.desc())
+                .limit(limit)
+            ).mappings()
+            return [RunRow(**dict(r)) for r in rows]
+
+    def run(self, run_id: str) -> RunRow:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).mappings().first()
+        if row is None:
+            raise StoreError(f"no run {run_id} in the run store {display_url(self.url)}")
+        return RunRow(**dict(row))
+
+    def resolve(self, ref: str) -> str:
+        """A run id from an id, a unique prefix, a run folder, or `latest`."""
+        ref = ref.rstrip("/")
+        path = Path(ref)
+        if path.is_dir():
+            ref = path.resolve().name
+        with self.engine.connect() as conn:
+            if ref == "latest":
+                found = conn.execute(
+                    select(t.runs.c.run_id).order_by(t.runs.c.started.desc()).limit(1)
+                ).scalar()
+                if found is None:
+                    raise StoreError(f"the run store {display_url(self.url)} holds no runs")
+                return str(found)
+            ids = [
+                str(r)
+                for r in conn.execute(
+                    select(t.runs.c.run_id).where(t.runs.c.run_id.startswith(ref, autoescape=True))
+                ).scalars()
+            ]
+        if ref in ids:
+            return ref
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise StoreError(f"no run {ref!r} in the run store {display_url(self.url)}")
+        raise StoreError(f"{ref!r} matches {len(ids)} runs: {', '.join(sorted(ids)[:5])} …")
+
+    def cases(self, run_id: str) -> list[StoredCase]:
+        """The recorded test cases of a run, in the order they ran."""
+        with self.engine.connect() as conn:
+            where = t.case_results.c.run_id == run_id
+            rows = list(
+                conn.execute(
+                    select(t.case_results).where(where).order_by(t.case_results.c.seq)
+                ).mappings()
+            )
+            stored = {
+                (r["protocol_id"], r["case_id"]): StoredCase(
+                    r["protocol_id"],
+                    r["case_id"],
+                    r["started"],
+                    r["duration_ms"],
+                    r["error"],
+                    list(r["steps"]),
+                )
+                for r in rows
+            }
+            for f in conn.execute(
+                select(t.findings).where(t.findings.c.run_id == run_id).order_by(t.findings.c.seq)
+            ).mappings():
+                case = stored.get((f["protocol_id"], f["case_id"]))
+                if case is not None:
+                    case.findings.setdefault(f["step_id"], []).append(dict(f))
+            for e in conn.execute(
+                select(t.exchanges)
+                .where(t.exchanges.c.run_id == run_id)
+                .order_by(t.exchanges.c.seq)
+            ).mappings():
+                case = stored.get((e["protocol_id"], e["case_id"]))
+                if case is not None:
+                    case.exchanges.setdefault(e["step_id"], []).append(dict(e))
+            for answer in self._answers(conn, run_id):
+                case = stored.get((answer.protocol_id, answer.case_id))
+                if case is not None:
+                    case.answers[answer.step_id] = answer
+        return list(stored.values())
+
+    def answers(self, run_id: str) -> list[ManualAnswer]:
+        with self.engine.connect() as conn:
+            return self._answers(conn, run_id)
+
+    @staticmethod
+    def _answers(conn: Any, run_id: str) -> list[ManualAnswer]:
+        rows = list(
+            conn.execute(
+                select(t.manual_answers).where(t.manual_answers.c.run_id == run_id)
+            ).mappings()
+        )
+        result = []
+        for row in rows:
+            files = list(
+                conn.execute(
+                    select(t.attachments)
+                    .where(t.attachments.c.answer_id == row["id"])
+                    .order_by(t.attachments.c.id)
+                ).mappings()
+            )
+            result.append(answer_from_row(dict(row), [dict(f) for f in files]))
+        return result
+
+    def case_summaries(self, run_id: str) -> list[dict[str, Any]]:
+        """Per case: outcome, assessment, and its findings (rule, severity, place): for diffs."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(
+                select(t.case_results)
+                .where(t.case_results.c.run_id == run_id)
+                .order_by(t.case_results.c.seq)
+            ).mappings():
+                out[(r["protocol_id"], r["case_id"])] = {
+                    "protocol_id": r["protocol_id"],
+                    "protocol_version": r["protocol_version"],
+                    "case_id": r["case_id"],
+                    "outcome": r["outcome"],
+                    "assessment": r["assessment"],
+                    "blocking": r["blocking"],
+                    "error": r["error"],
+                    "findings": [],
+                }
+            for f in conn.execute(
+                select(t.findings).where(t.findings.c.run_id == run_id).order_by(t.findings.c.id)
+            ).mappings():
+                case = out.get((f["protocol_id"], f["case_id"]))
+                if case is not None:
+                    case["findings"].append(
+                        {
+                            "step": f["step_id"],
+                            "rule_id": f["rule_id"],
+                            "severity": f["severity"],
+                            "message": f["message"],
+                            "path": (f["location"] or {}).get("path", ""),
+                        }
+                    )
+        return list(out.values())
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            # WAL: readers never block the writer, and a killed writer loses nothing committed.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _run_values(run: RunResult) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "started": run.started,
+        "finished": run.finished,
+        "verdict": run.verdict.value if run.finished else "",
+        "test_type": run.test_type,
+        "tester": run.tester,
+        "lang": run.lang,
+        "place": run.place,
+        "suite_version": run.suite_version,
+        "sut_name": run.sut.name,
+        "sut_version": run.sut.version,
+        "sut": {**asdict(run.sut), "defects": list(run.sut.defects)},
+        "packs": list(run.packs),
+        "parent_run": run.parent_run,
+        "relation": run.relation,
+        "error": run.error,
+    }
+
+
+def _delete_case(conn: Any, run_id: str, protocol_id: str, case_id: str) -> None:
+    for table in (t.findings, t.exchanges, t.case_results):
+        conn.execute(
+            delete(table).where(
+                table.c.run_id == run_id,
+                table.c.protocol_id == protocol_id,
+                table.c.case_id == case_id,
+            )
+        )
+    answer_ids = select(t.manual_answers.c.id).where(
+        t.manual_answers.c.run_id == run_id, t.manual_answers.c.case_id == case_id
+    )
+    conn.execute(delete(t.attachments).where(t.attachments.c.answer_id.in_(answer_ids)))
+    conn.execute(
+        delete(t.manual_answers).where(
+            t.manual_answers.c.run_id == run_id, t.manual_answers.c.case_id == case_id
+        )
+    )
+
+
+def _insert_answer(conn: Any, run_id: str, answer: ManualAnswer) -> None:
+    answer_id = conn.execute(
+        insert(t.manual_answers)
+        .values(
+            run_id=run_id,
+            protocol_id=answer.protocol_id,
+            case_id=answer.case_id,
+            step_id=answer.step_id,
+            verdict=answer.verdict,
+            note=answer.note,
+            tester=answer.tester,
+            answered_at=answer.answered_at,
+        )
+        .returning(t.manual_answers.c.id)
+    ).scalar_one()
+    for a in answer.attachments:
+        conn.execute(
+            insert(t.attachments).values(
+                answer_id=answer_id, name=a.name, sha256=a.sha256, data=a.data
+            )
+        )
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
