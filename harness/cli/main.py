@@ -17,6 +17,7 @@ from harness.cli import (
     packs_cmd,
     population_cmd,
     protocols_cmd,
+    runs_cmd,
     validate_cmd,
 )
 from harness.cli.errors import UsageProblem
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     dossier_cmd.add_parser(sub)
     coverage_cmd.add_parser(sub)
     lifecycle_cmd.add_parser(sub)
+    runs_cmd.add_parser(sub)
     return parser
 
 

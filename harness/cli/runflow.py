@@ -43,6 +43,8 @@ def protocol_files(protocols: list[Protocol]) -> list[dict[str, Any]]:
             "id": p.id,
             "version": p.version,
             "sha256": p.sha256,
+            "standard": p.standard,
+            "capability": p.capability,
         }
         for p in protocols
     ]

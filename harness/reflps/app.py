@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 
 from harness import __version__
 from harness.reflps.cockpit.routes import CockpitService, build_router, problem
+from harness.reflps.inbox import render_inbox
 from harness.reflps.cockpit.store import ClinicStore
 from harness.reflps.defects import CATALOGUE, check_names
 from harness.reflps.identity import REFERENCE_CLINIC, ClinicIdentity
@@ -154,6 +156,11 @@ def create_app(
                 for m in found
             ],
         )
+
+    @app.get("/ui/inbox", tags=["ui"], response_class=HTMLResponse)
+    def inbox() -> HTMLResponse:
+        """The GP's inbox as a person sees it: what attended test steps look at."""
+        return HTMLResponse(render_inbox(storage.messages(), identity.name))
 
     @app.get(f"{AGENT}/defects", tags=["agent"])
     def defects_list() -> list[DefectInfo]:

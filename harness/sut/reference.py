@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from harness.reflps.identity import REFERENCE_CLINIC
 from harness.sut.config import SutConfig
 
 STARTUP_TIMEOUT_S = 30.0
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 class ReferenceStartError(RuntimeError):
@@ -48,6 +50,20 @@ def reference_config(
     )
 
 
+def _die_with_parent() -> None:
+    """Linux: the reference LPS ends when kcert is killed (even by SIGKILL), leaving no orphan
+    holding a port; elsewhere this does nothing and close() remains the way it stops."""
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+
+
 @contextmanager
 def running_reference(defects: tuple[str, ...] = ()) -> Iterator[SutConfig]:
     """The reference LPS as a real HTTP server in a child process, for as long as needed."""
@@ -74,6 +90,7 @@ def running_reference(defects: tuple[str, ...] = ()) -> Iterator[SutConfig]:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                preexec_fn=_die_with_parent,
             )
             try:
                 _wait_healthy(proc, f"{base}/kcert-agent/v1/health", log_path)

@@ -1,0 +1,218 @@
+"""`kcert runs list|show|systems` and `kcert diff A B`: the run history in the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.cli.errors import UsageProblem
+from harness.cli.runflow import open_store
+from harness.fixtures import REPO_ROOT
+from harness.store.history import (
+    DIRECTION_TEXT,
+    STATUS_TEXT,
+    RunDiff,
+    approved_systems,
+    diff_runs,
+)
+from harness.store.history_html import diff_notes, diff_sections, render_diff, render_systems
+from harness.store.runstore import StoreError
+
+
+SHOWN_FINDINGS = 6  # per case on the terminal; --html and --json list all
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    p.add_argument("--store", default=None, metavar="URL", help="run store URL")
+    p.add_argument("--lang", choices=["da", "en"], default="da")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    runs = sub.add_parser("runs", help="the runs in the run store")
+    actions = runs.add_subparsers(dest="runs_action", required=True)
+    ls = actions.add_parser("list", help="every run, newest first")
+    ls.add_argument("--limit", type=int, default=50)
+    _common(ls)
+    ls.set_defaults(func=run_list)
+    show = actions.add_parser("show", help="one run: header, cases, findings")
+    show.add_argument("run", help="run id, unique prefix, run folder or 'latest'")
+    _common(show)
+    show.set_defaults(func=run_show)
+    systems = actions.add_parser(
+        "systems", help="approved-systems summary: system x protocol x direction"
+    )
+    systems.add_argument("--html", type=Path, help="also write the table as HTML")
+    _common(systems)
+    systems.set_defaults(func=run_systems)
+    d = sub.add_parser("diff", help="what changed between two runs")
+    d.add_argument("run_a")
+    d.add_argument("run_b")
+    d.add_argument("--html", type=Path, help="also write the differences as HTML")
+    d.add_argument("--json", action="store_true", help="print the differences as JSON")
+    _common(d)
+    d.set_defaults(func=run_diff)
+
+
+def run_list(args: argparse.Namespace, console: Console) -> int:
+    store = open_store(args.store, args.reports)
+    try:
+        rows = store.runs(args.limit)
+    finally:
+        store.close()
+    table = Table("run", "started", "status", "verdict", "SUT", "type", "tester", "suite")
+    for r in rows:
+        kind = r.test_type + (f" (rejudge of {r.parent_run})" if r.relation == "rejudge" else "")
+        table.add_row(
+            r.run_id,
+            r.started,
+            r.status,
+            r.verdict or "—",
+            f"{r.sut_name} {r.sut_version}",
+            kind,
+            r.tester or "—",
+            r.suite_version,
+        )
+    console.print(table)
+    console.print(f"{len(rows)} run(s) in {store.url.split('@')[-1]}", highlight=False)
+    return 0
+
+
+def run_show(args: argparse.Namespace, console: Console) -> int:
+    store = open_store(args.store, args.reports)
+    try:
+        row = store.run(store.resolve(args.run))
+        cases = store.case_summaries(row.run_id)
+        answers = store.answers(row.run_id)
+    except StoreError as exc:
+        raise UsageProblem(str(exc)) from None
+    finally:
+        store.close()
+    console.print(f"[bold]{row.run_id}[/]  {row.status}, verdict {row.verdict or '—'}")
+    for label, value in (
+        ("SUT", f"{row.sut_name} {row.sut_version} ({row.sut.get('vendor', '')})"),
+        ("test type", row.test_type),
+        ("tester", row.tester or "—"),
+        ("started", f"{row.started} – {row.finished or '…'}"),
+        ("suite", row.suite_version),
+        ("packs", ", ".join(f"{p['id']} {p['version']}" for p in row.packs) or "none"),
+        ("protocols", ", ".join(f"{p['id']} {p['version']}" for p in row.protocols)),
+        ("parent", f"{row.relation} of {row.parent_run}" if row.parent_run else "—"),
+        ("report", row.run_dir or "—"),
+    ):
+        console.print(f"  {label:10} {value}", highlight=False)
+    table = Table("protocol", "case", "outcome", "assessment", "findings")
+    for c in cases:
+        problems = [f for f in c["findings"] if f["severity"] != "OK"]
+        text = "; ".join(f"{f['rule_id']} [{f['severity']}]" for f in problems[:4])
+        table.add_row(
+            c["protocol_id"],
+            c["case_id"],
+            c["outcome"],
+            c["assessment"],
+            text + (" …" if len(problems) > 4 else "") or c["error"][:80],
+        )
+    console.print(table)
+    for a in answers:
+        console.print(
+            f"  answer {a.case_id} step {a.step_id}: [{a.verdict}] {a.note} — {a.tester}, "
+            f"{a.answered_at}" + (f", {len(a.attachments)} attachment(s)" if a.attachments else ""),
+            highlight=False,
+        )
+    if row.status != "finished":
+        console.print(
+            f"unfinished ({len(cases)} case(s) recorded): kcert resume {row.run_id}",
+            highlight=False,
+        )
+    return 0
+
+
+def run_systems(args: argparse.Namespace, console: Console) -> int:
+    store = open_store(args.store, args.reports)
+    try:
+        rows = approved_systems(store)
+    finally:
+        store.close()
+    lang = args.lang
+    table = Table("System", "Version", "Standard", "Protocol", "Direction", "Status", "Date")
+    for s in rows:
+        table.add_row(
+            s.system,
+            s.version,
+            s.standard,
+            f"{s.protocol} v{s.protocol_version}",
+            DIRECTION_TEXT[s.direction][lang],
+            STATUS_TEXT[s.status][lang],
+            s.date,
+        )
+    console.print(table)
+    if args.html:
+        args.html.write_text(render_systems(rows, lang), encoding="utf-8")
+        console.print(f"written: {args.html}", highlight=False)
+    return 0
+
+
+def run_diff(args: argparse.Namespace, console: Console) -> int:
+    store = open_store(args.store, args.reports)
+    try:
+        d = diff_runs(store, store.resolve(args.run_a), store.resolve(args.run_b))
+    except StoreError as exc:
+        raise UsageProblem(str(exc)) from None
+    finally:
+        store.close()
+    if args.json:
+        console.print_json(json.dumps(_diff_json(d), ensure_ascii=False))
+    else:
+        _print_diff(d, console, args.lang)
+    if args.html:
+        args.html.write_text(render_diff(d, args.lang), encoding="utf-8")
+        console.print(f"written: {args.html}", highlight=False)
+    return 1 if d.new_failures else 0
+
+
+def _diff_json(d: RunDiff) -> dict[str, object]:
+    return {
+        "a": d.a.run_id,
+        "b": d.b.run_id,
+        "new_failures": [asdict(c) for c in d.new_failures],
+        "fixed": [asdict(c) for c in d.fixed],
+        "changed_findings": [asdict(c) for c in d.changed_findings],
+        "other_changes": [asdict(c) for c in d.other_changes],
+        "added": d.added,
+        "removed": d.removed,
+        "suite": list(d.suite) if d.suite else None,
+        "packs": d.packs,
+        "protocols": d.protocols,
+    }
+
+
+def _print_diff(d: RunDiff, console: Console, lang: str) -> None:
+    console.print(
+        f"A {d.a.run_id} ({d.a.verdict})  →  B {d.b.run_id} ({d.b.verdict})", highlight=False
+    )
+    if d.identical:
+        console.print("no differences", highlight=False)
+        return
+    for title, rows, _cls in diff_sections(d, lang):
+        if not rows:
+            continue
+        console.print(f"[bold]{title}[/] ({len(rows)})")
+        for c in rows:
+            console.print(f"  {c.case_id:14} {c.before or '—'} → {c.after}", highlight=False)
+            lines = [f"+ {f}" for f in sorted(set(c.findings_after) - set(c.findings_before))]
+            lines += [f"- {f}" for f in sorted(set(c.findings_before) - set(c.findings_after))]
+            for line in lines[:SHOWN_FINDINGS]:
+                console.print(f"      {line}", highlight=False)
+            if len(lines) > SHOWN_FINDINGS:
+                console.print(
+                    f"      … {len(lines) - SHOWN_FINDINGS} more (--html or --json)",
+                    highlight=False,
+                )
+    for title, lines in diff_notes(d, lang):
+        if lines:
+            console.print(f"[bold]{title}[/]: " + "; ".join(lines), highlight=False)
