@@ -23,7 +23,6 @@ from harness.store.history import (
 from harness.store.history_html import diff_notes, diff_sections, render_diff, render_systems
 from harness.store.runstore import StoreError
 
-
 SHOWN_FINDINGS = 6  # per case on the terminal; --html and --json list all
 
 

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
 from harness import __version__
 from harness.reflps.cockpit.routes import CockpitService, build_router, problem
-from harness.reflps.inbox import render_inbox
 from harness.reflps.cockpit.store import ClinicStore
 from harness.reflps.defects import CATALOGUE, check_names
 from harness.reflps.identity import REFERENCE_CLINIC, ClinicIdentity
+from harness.reflps.inbox import render_inbox
 from harness.reflps.messaging import MessageReceiver, NotAMessage, operation_outcome
 from harness.reflps.storage import Storage
 from harness.reflps.wire import WireError, read_body, write_body
