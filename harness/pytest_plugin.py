@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from harness.loader.answers import load_answers
 from harness.loader.protocols import load_protocol
 from harness.model.outcome import Outcome
 from harness.model.protocol import Protocol, TestCase
 from harness.model.result import CaseResult
+from harness.runner.attended import AnswerBook
 from harness.session import CertificationSession, SutChoice
 from harness.sut.config import load_sut_config
 from harness.sut.reference import ReferenceStartError
@@ -25,6 +27,7 @@ from harness.yamlsource import SourceError
 
 SESSION_KEY = pytest.StashKey[CertificationSession]()
 CHOICE_KEY = pytest.StashKey[SutChoice]()
+ANSWERS_KEY = pytest.StashKey[AnswerBook]()
 PROTOCOL_MARKER = b"kcert-protocol:"
 
 
@@ -41,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--kcert-report", type=Path, help="write a kcert report under this folder")
     group.addoption("--kcert-lang", choices=["da", "en"], default="da")
+    group.addoption(
+        "--kcert-answers", type=Path, help="YAML answers to manual steps (else they are skipped)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,6 +70,12 @@ def pytest_configure(config: pytest.Config) -> None:
     except (ValueError, SourceError, TransportError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CHOICE_KEY] = choice
+    answers_file = config.getoption("--kcert-answers", None)
+    if answers_file is not None:
+        try:
+            config.stash[ANSWERS_KEY] = AnswerBook(load_answers(answers_file, None))
+        except SourceError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -136,7 +148,11 @@ class CaseItem(pytest.Item):
             # passes, as the certification verdict does, and the findings are shown.
             warnings.warn(KcertMinorFindings(_describe(self.result)), stacklevel=1)
         if outcome in (Outcome.PENDING, Outcome.SKIP):
-            pytest.skip(f"{outcome.value}: manual steps await a tester")
+            waiting = [s.step.id for s in self.result.steps if s.outcome is Outcome.PENDING]
+            pytest.skip(
+                f"{self.case.id} {outcome.value}: manual step(s) {', '.join(waiting)} await a "
+                "tester (--kcert-answers FILE)"
+            )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailed):
@@ -166,7 +182,9 @@ def _describe(result: CaseResult) -> str:
 
 def _session(config: pytest.Config) -> CertificationSession:
     if SESSION_KEY not in config.stash:
-        config.stash[SESSION_KEY] = CertificationSession(config.stash[CHOICE_KEY])
+        config.stash[SESSION_KEY] = CertificationSession(
+            config.stash[CHOICE_KEY], answers=config.stash.get(ANSWERS_KEY, None)
+        )
     return config.stash[SESSION_KEY]
 
 

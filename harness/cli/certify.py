@@ -142,6 +142,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         defects=tuple(args.defect),
         transport=args.transport,
     )
+    try:
+        args.reports.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageProblem(
+            f"cannot write the report under {args.reports}: {exc.strerror}"
+        ) from None
     store = open_store(args.store, args.reports)
     try:
         result = Execution(console, store, choice, protocols, options, answers).run()

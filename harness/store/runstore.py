@@ -7,6 +7,7 @@ moment keeps every test case committed before the kill, so `kcert resume` can go
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ def display_url(url: str) -> str:
 class RunRow:
     run_id: str
     status: str
+    created: float
     started: str
     finished: str
     verdict: str
@@ -88,6 +90,8 @@ class RunStore:
             self._check_version()
         except SQLAlchemyError as exc:
             raise StoreError(f"run store {display_url(url)}: {_reason(exc)}") from None
+        except OSError as exc:
+            raise StoreError(f"run store {display_url(url)}: {exc.strerror}") from None
 
     def _check_version(self) -> None:
         with self.engine.begin() as conn:
@@ -111,7 +115,7 @@ class RunStore:
         self, run: RunResult, choice: dict[str, Any], protocols: list[dict[str, Any]]
     ) -> None:
         values = _run_values(run)
-        values.update(status="running", choice=choice, protocols=protocols)
+        values.update(status="running", choice=choice, protocols=protocols, created=time.time())
         self._write(lambda conn: conn.execute(insert(t.runs).values(**values)))
 
     def record_case(self, run_id: str, seq: int, case: CaseResult, protocol_version: str) -> None:
@@ -209,7 +213,7 @@ class RunStore:
         with self.engine.connect() as conn:
             if ref == "latest":
                 found = conn.execute(
-                    select(t.runs.c.run_id).order_by(t.runs.c.started.desc()).limit(1)
+                    select(t.runs.c.run_id).order_by(t.runs.c.created.desc()).limit(1)
                 ).scalar()
                 if found is None:
                     raise StoreError(f"the run store {display_url(self.url)} holds no runs")

@@ -33,6 +33,7 @@ runs = Table(
     metadata,
     Column("run_id", String(80), primary_key=True),
     Column("status", String(16), nullable=False),  # running | finished
+    Column("created", Float, nullable=False),  # wall clock at begin: orders runs of one second
     Column("started", String(40), nullable=False),
     Column("finished", String(40), nullable=False, default=""),
     Column("verdict", String(20), nullable=False, default=""),

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from harness.fixtures import REPO_ROOT
+from harness.loader.answers import load_answers
 from harness.loader.protocols import discover, load_all
 from harness.model.protocol import Protocol
 from harness.model.result import RunResult
+from harness.runner.attended import AnswerBook
 from harness.runner.engine import Runner, RunOptions
 from harness.sut.reference import reference_config
 from harness.transport.inprocess import InProcessTransport
@@ -29,14 +31,27 @@ def protocols() -> list[Protocol]:
     return loaded
 
 
-def run_reference(protocols: list[Protocol], defects: tuple[str, ...] = ()) -> RunResult:
-    """One full run against the in-process reference LPS."""
+REFERENCE_ANSWERS = REPO_ROOT / "fixtures" / "answers" / "reference-lps.yaml"
+
+
+def reference_answers(protocols: list[Protocol]) -> AnswerBook:
+    """The pre-recorded tester answers for the reference LPS's manual steps."""
+    return AnswerBook(load_answers(REFERENCE_ANSWERS, protocols))
+
+
+def run_reference(
+    protocols: list[Protocol], defects: tuple[str, ...] = (), answered: bool = True
+) -> RunResult:
+    """One full run against the in-process reference LPS (manual steps answered as recorded)."""
     from harness.reflps.app import create_app
 
     config = reference_config("http://reference.invalid", defects, "inprocess")
     transport = InProcessTransport(config, create_app(defects))
+    answers = reference_answers(protocols) if answered else None
     try:
-        return Runner(transport, config).run(protocols, RunOptions(run_id="test-run"))
+        return Runner(transport, config, answers=answers).run(
+            protocols, RunOptions(run_id="test-run")
+        )
     finally:
         transport.close()
 

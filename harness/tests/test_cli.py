@@ -27,8 +27,11 @@ def kcert(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     )
 
 
+ANSWERS = str(REPO_ROOT / "fixtures" / "answers" / "reference-lps.yaml")
+
+
 def test_certify_reference_is_godkendt(tmp_path: Path) -> None:
-    done = kcert("certify", "--sut", "reference", "--reports", str(tmp_path))
+    done = kcert("certify", "--sut", "reference", "--reports", str(tmp_path), "--answers", ANSWERS)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Godkendt" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
@@ -232,6 +235,8 @@ def test_waivers_through_the_command_line(tmp_path: Path) -> None:
         protocol,
         "--waivers",
         str(register),
+        "--answers",
+        ANSWERS,
         "--reports",
         str(tmp_path / "r"),
     )

@@ -18,7 +18,15 @@ GOLDEN = FIXTURES_DIR / "expected" / "golden-results-reference.json"
 SCHEMA = Path(__file__).resolve().parent.parent / "report" / "results.schema.json"
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_VOLATILE = {"started", "finished", "duration_ms", "run_id", "suite_version", "sha256"}
+_VOLATILE = {
+    "started",
+    "finished",
+    "duration_ms",
+    "run_id",
+    "suite_version",
+    "sha256",
+    "answered_at",
+}
 
 
 def normalise(value: Any, key: str = "") -> Any:

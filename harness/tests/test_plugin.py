@@ -13,6 +13,7 @@ from harness.report.results_json import to_results
 pytest_plugins = ["pytester"]
 
 PROTOCOL = REPO_ROOT / "testcases" / "carecommunication-receive.yaml"
+ANSWERS = str(REPO_ROOT / "fixtures" / "answers" / "reference-lps.yaml")
 
 
 @pytest.fixture
@@ -33,15 +34,28 @@ def test_clean_reference_passes_and_matches_cli_engine(
 ) -> None:
     report_dir = suite.path / "out"
     result = suite.runpytest(
-        "--sut", "reference", "--kcert-transport", "inprocess", "--kcert-report", str(report_dir)
+        "--sut",
+        "reference",
+        "--kcert-transport",
+        "inprocess",
+        "--kcert-report",
+        str(report_dir),
+        "--kcert-answers",
+        ANSWERS,
     )
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=13)
     result.stdout.fnmatch_lines(["kcert: SUT reference LPS*", "kcert report: *index.html"])
     from_pytest = json.loads((report_dir / "latest" / "results.json").read_text())
     from_cli_engine = outcomes(to_results(clean_run))
     assert outcomes(from_pytest) == {k: from_cli_engine[k] for k in outcomes(from_pytest)}
-    assert len(outcomes(from_pytest)) == 12
+    assert len(outcomes(from_pytest)) == 13
     assert from_pytest["verdict"] == "godkendt"
+
+
+def test_unanswered_manual_step_is_skipped_in_pytest(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--sut", "reference", "--kcert-transport", "inprocess", "-rs")
+    result.assert_outcomes(passed=12, skipped=1)
+    result.stdout.fnmatch_lines(["*CC-R-13 pending: manual step(s) 2 await a tester*"])
 
 
 def test_defect_fails_the_named_case(suite: pytest.Pytester) -> None:
@@ -53,7 +67,7 @@ def test_defect_fails_the_named_case(suite: pytest.Pytester) -> None:
         "--defect",
         "server-error-on-garbage",
     )
-    result.assert_outcomes(passed=11, failed=1)
+    result.assert_outcomes(passed=11, failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*CC-R-08*assessment F3*", "*[[]F3[]] HTTP-5XX*"])
     assert "Traceback" not in result.stdout.str()
 
@@ -91,7 +105,7 @@ def test_requirement_markers_select_cases(suite: pytest.Pytester) -> None:
 def test_pytest_over_real_http_gives_the_same_verdicts(suite: pytest.Pytester) -> None:
     """`pytest testcases/ --sut reference` starts the reference LPS on loopback, like the CLI."""
     result = suite.runpytest("--sut", "reference", "--defect", "xml-unsupported")
-    result.assert_outcomes(passed=11, failed=1)
+    result.assert_outcomes(passed=11, failed=1, skipped=1)
     result.stdout.fnmatch_lines(
         ["*kcert: SUT reference LPS with defects xml-unsupported (http)*", "FAILED *CC-R-02*"]
     )
@@ -113,9 +127,16 @@ def test_f4_findings_pass_in_pytest_as_in_the_verdict(suite: pytest.Pytester) ->
     suite.makefile(".yaml", carecommunication=text)
     out = suite.path / "out"
     result = suite.runpytest(
-        "--sut", "reference", "--kcert-transport", "inprocess", "--kcert-report", str(out)
+        "--sut",
+        "reference",
+        "--kcert-transport",
+        "inprocess",
+        "--kcert-report",
+        str(out),
+        "--kcert-answers",
+        ANSWERS,
     )
     outcomes = result.parseoutcomes()
-    assert outcomes["passed"] == 12 and "failed" not in outcomes
+    assert outcomes["passed"] == 13 and "failed" not in outcomes
     result.stdout.fnmatch_lines(["*KcertMinorFindings*", "*[[]F4[]] HTTP-STATUS*"])
     assert json.loads((out / "latest" / "results.json").read_text())["verdict"] == "godkendt"

@@ -10,6 +10,7 @@ import pytest
 from harness.report.writer import write_report
 from harness.runner.engine import Runner, RunOptions
 from harness.sut.config import load_sut_config
+from harness.tests.conftest import reference_answers
 from harness.transport.base import TransportError, redact_headers
 from harness.transport.http import HttpTransport
 from harness.yamlsource import SourceError
@@ -116,7 +117,9 @@ def test_token_never_reaches_the_report(
         text = GOOD.replace("https://lps.test.invalid", f"http://127.0.0.1:{port}")
         config = load_sut_config(write(tmp_path, text))
         transport = HttpTransport(config)
-        run = Runner(transport, config).run(protocols[:1], RunOptions())
+        run = Runner(transport, config, answers=reference_answers(protocols)).run(
+            protocols[:1], RunOptions()
+        )
         run_dir = write_report(run, tmp_path / "reports")
     finally:
         server.should_exit = True

@@ -1,0 +1,177 @@
+"""Compile a StructureDefinition snapshot into a tree of element nodes, once per profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# FHIRPath system types appear as the type of id/url elements in snapshots.
+SYSTEM_STRING = "http://hl7.org/fhirpath/System.String"
+
+
+@dataclass(frozen=True)
+class TypeRef:
+    code: str
+    profiles: tuple[str, ...] = ()
+    target_profiles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Constraint:
+    key: str
+    severity: str
+    human: str
+    expression: str
+
+
+@dataclass(frozen=True)
+class Binding:
+    strength: str
+    value_set: str
+
+
+@dataclass(frozen=True)
+class Discriminator:
+    type: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Slicing:
+    discriminators: tuple[Discriminator, ...]
+    rules: str
+
+
+@dataclass(eq=False)
+class ElementNode:
+    """One snapshot element; children by element name, slices in snapshot order."""
+
+    id: str
+    path: str
+    name: str  # last path segment as in the snapshot, e.g. "content[x]"
+    min: int
+    max: int | None  # None = unbounded
+    types: tuple[TypeRef, ...] = ()
+    fixed: tuple[str, Any] | None = None  # ("fixedUri", value)
+    pattern: tuple[str, Any] | None = None
+    binding: Binding | None = None
+    constraints: tuple[Constraint, ...] = ()
+    slicing: Slicing | None = None
+    slice_name: str | None = None
+    content_reference: str | None = None
+    children: dict[str, ElementNode] = field(default_factory=dict)
+    slices: list[ElementNode] = field(default_factory=list)
+
+    @property
+    def is_choice(self) -> bool:
+        return self.name.endswith("[x]")
+
+    @property
+    def json_name(self) -> str:
+        return self.name[:-3] if self.is_choice else self.name
+
+    @property
+    def type_codes(self) -> tuple[str, ...]:
+        return tuple(t.code for t in self.types)
+
+    def cardinality(self) -> str:
+        return f"{self.min}..{'*' if self.max is None else self.max}"
+
+
+@dataclass(eq=False)
+class ElementTree:
+    root: ElementNode
+    by_id: dict[str, ElementNode]
+
+    def by_path(self, path: str) -> ElementNode | None:
+        """The unsliced element with this path (for contentReference)."""
+        return self.by_id.get(path)
+
+
+def build_tree(structure: dict[str, Any]) -> ElementTree:
+    """Link snapshot elements by their ids: `A.b:slice.c` is child c of slice `slice` of A.b."""
+    elements = structure.get("snapshot", {}).get("element", [])
+    if not elements:
+        raise ValueError(f"{structure.get('url')}: StructureDefinition has no snapshot")
+    by_id: dict[str, ElementNode] = {}
+    root: ElementNode | None = None
+    for raw in elements:
+        node = _node(raw)
+        by_id[node.id] = node
+        if root is None:
+            root = node
+            continue
+        parent_id, _, last = node.id.rpartition(".")
+        name, _, slice_name = last.partition(":")
+        if slice_name:
+            base = by_id.get(f"{parent_id}.{name}" if parent_id else name)
+            if base is not None:
+                base.slices.append(node)
+                continue
+        parent = by_id.get(parent_id)
+        if parent is not None:
+            parent.children[name] = node
+    assert root is not None
+    return ElementTree(root, by_id)
+
+
+def _node(raw: dict[str, Any]) -> ElementNode:
+    element_id = str(raw.get("id") or raw["path"])
+    path = str(raw["path"])
+    last = element_id.rpartition(".")[2].partition(":")[0]
+    max_text = str(raw.get("max", "*"))
+    fixed = pattern = None
+    for key, value in raw.items():
+        if key.startswith("fixed"):
+            fixed = (key, value)
+        elif key.startswith("pattern"):
+            pattern = (key, value)
+    binding = None
+    raw_binding = raw.get("binding")
+    if isinstance(raw_binding, dict) and raw_binding.get("valueSet"):
+        binding = Binding(str(raw_binding.get("strength", "")), str(raw_binding["valueSet"]))
+    slicing = None
+    raw_slicing = raw.get("slicing")
+    if isinstance(raw_slicing, dict):
+        slicing = Slicing(
+            tuple(
+                Discriminator(str(d.get("type", "")), str(d.get("path", "")))
+                for d in raw_slicing.get("discriminator", [])
+            ),
+            str(raw_slicing.get("rules", "open")),
+        )
+    content_reference = raw.get("contentReference")
+    return ElementNode(
+        id=element_id,
+        path=path,
+        name=last,
+        min=int(raw.get("min", 0)),
+        max=None if max_text == "*" else int(max_text),
+        types=tuple(
+            TypeRef(
+                str(t.get("code", "")),
+                tuple(str(p) for p in t.get("profile", [])),
+                tuple(str(p) for p in t.get("targetProfile", [])),
+            )
+            for t in raw.get("type", [])
+        ),
+        fixed=fixed,
+        pattern=pattern,
+        binding=binding,
+        constraints=tuple(
+            Constraint(
+                str(c.get("key", "")),
+                str(c.get("severity", "error")),
+                str(c.get("human", "")),
+                str(c.get("expression", "")),
+            )
+            for c in raw.get("constraint", [])
+            if c.get("expression")
+        ),
+        slicing=slicing,
+        slice_name=raw.get("sliceName"),
+        # "#Provenance.agent" (or "url#Provenance.agent"): the element whose children repeat here
+        content_reference=content_reference.partition("#")[2] or None
+        if isinstance(content_reference, str)
+        else None,
+    )

@@ -1,0 +1,234 @@
+"""Python versions of the base FHIR invariants that every element or resource carries.
+
+They are keyed by the exact expression text: a profile that changes an expression falls back to
+FHIRPath. They exist for speed (ele-1 alone sits on thousands of elements) and because
+fhirpathpy has no htmlChecks(); each answers None when it prefers FHIRPath to decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from lxml import etree
+
+Native = Callable[[Any], bool | None]
+
+XHTML = "{http://www.w3.org/1999/xhtml}"
+# Narrative may not carry active content (FHIR R4, Narrative: txt-1).
+_FORBIDDEN = frozenset(
+    {
+        "script",
+        "object",
+        "applet",
+        "embed",
+        "iframe",
+        "form",
+        "input",
+        "button",
+        "frame",
+        "frameset",
+        "base",
+        "link",
+        "meta",
+        "style",
+        "textarea",
+        "select",
+    }
+)
+
+
+def _present(value: Any) -> bool:
+    return value not in (None, "", [], {})
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def ele_1(item: Any) -> bool | None:
+    # hasValue() or (children().count() > id.count())
+    if isinstance(item, dict):
+        return any(k != "id" and _present(v) for k, v in item.items())
+    return _present(item)
+
+
+def ext_1(item: Any) -> bool | None:
+    # extension.exists() != value.exists()
+    if not isinstance(item, dict):
+        return None
+    has_value = any(k.startswith("value") and _present(v) for k, v in item.items())
+    return _present(item.get("extension")) != has_value
+
+
+def _contained(item: Any) -> list[dict[str, Any]]:
+    return [c for c in _list(_dict(item).get("contained")) if isinstance(c, dict)]
+
+
+def dom_2(item: Any) -> bool | None:
+    return not any(_present(c.get("contained")) for c in _contained(item))
+
+
+def dom_3(item: Any) -> bool | None:
+    # only the common case is native: nothing contained, nothing to be referenced
+    return True if not _contained(item) else None
+
+
+def dom_4(item: Any) -> bool | None:
+    metas = [_dict(c.get("meta")) for c in _contained(item)]
+    return not any(_present(m.get("versionId")) or _present(m.get("lastUpdated")) for m in metas)
+
+
+def dom_5(item: Any) -> bool | None:
+    return not any(_present(_dict(c.get("meta")).get("security")) for c in _contained(item))
+
+
+def dom_6(item: Any) -> bool | None:
+    return _present(_dict(_dict(item).get("text")).get("div"))
+
+
+def _bundle_type(item: Any) -> Any:
+    return _dict(item).get("type")
+
+
+def _entries(item: Any) -> list[dict[str, Any]]:
+    return [e for e in _list(_dict(item).get("entry")) if isinstance(e, dict)]
+
+
+def bdl_1(item: Any) -> bool | None:
+    return "total" not in _dict(item) or _bundle_type(item) in ("searchset", "history")
+
+
+def bdl_2(item: Any) -> bool | None:
+    searched = any(_present(e.get("search")) for e in _entries(item))
+    return not searched or _bundle_type(item) == "searchset"
+
+
+def bdl_3(item: Any) -> bool | None:
+    wanted = _bundle_type(item) in ("batch", "transaction", "history")
+    return all(_present(e.get("request")) == wanted for e in _entries(item))
+
+
+def bdl_4(item: Any) -> bool | None:
+    wanted = _bundle_type(item) in ("batch-response", "transaction-response", "history")
+    return all(_present(e.get("response")) == wanted for e in _entries(item))
+
+
+def bdl_7(item: Any) -> bool | None:
+    if _bundle_type(item) == "history":
+        return True
+    keys = [
+        (e["fullUrl"], _dict(_dict(e.get("resource")).get("meta")).get("versionId"))
+        for e in _entries(item)
+        if _present(e.get("fullUrl"))
+    ]
+    return len(keys) == len(set(keys))
+
+
+def bdl_9(item: Any) -> bool | None:
+    identifier = _dict(_dict(item).get("identifier"))
+    return _bundle_type(item) != "document" or (
+        _present(identifier.get("system")) and _present(identifier.get("value"))
+    )
+
+
+def bdl_10(item: Any) -> bool | None:
+    return _bundle_type(item) != "document" or _present(_dict(item).get("timestamp"))
+
+
+def _first_type(item: Any) -> Any:
+    entries = _entries(item)
+    return _dict(entries[0].get("resource")).get("resourceType") if entries else None
+
+
+def bdl_11(item: Any) -> bool | None:
+    return bool(_bundle_type(item) != "document" or _first_type(item) == "Composition")
+
+
+def bdl_12(item: Any) -> bool | None:
+    return bool(_bundle_type(item) != "message" or _first_type(item) == "MessageHeader")
+
+
+def bdl_5(item: Any) -> bool | None:
+    entry = _dict(item)
+    return any(_present(entry.get(k)) for k in ("resource", "request", "response"))
+
+
+def bdl_8(item: Any) -> bool | None:
+    full_url = _dict(item).get("fullUrl")
+    if not isinstance(full_url, str):
+        return True  # no fullUrl, so no version-specific one: what the rule is about
+    return "/_history/" not in full_url
+
+
+@lru_cache(maxsize=1024)
+def html_ok(div: str) -> bool:
+    """FHIR narrative rules: an XHTML div, no active content, some non-whitespace content."""
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        root = etree.fromstring(div.encode("utf-8"), parser)
+    except etree.XMLSyntaxError:
+        return False
+    if root.tag != XHTML + "div":
+        return False
+    has_content = False
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if not element.tag.startswith(XHTML) or element.tag[len(XHTML) :] in _FORBIDDEN:
+            return False
+        if any(str(name).lower().startswith("on") for name in element.attrib):
+            return False
+        if element.tag == XHTML + "img" or (element.text or "").strip():
+            has_content = True
+        if (element.tail or "").strip():
+            has_content = True
+    return has_content
+
+
+def txt_html(item: Any) -> bool | None:
+    # htmlChecks(), which fhirpathpy lacks, on Narrative.div
+    return html_ok(item) if isinstance(item, str) else None
+
+
+NATIVE: dict[str, Native] = {
+    "htmlChecks()": txt_html,
+    "hasValue() or (children().count() > id.count())": ele_1,
+    "extension.exists() != value.exists()": ext_1,
+    "contained.contained.empty()": dom_2,
+    "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()": dom_4,
+    "contained.meta.security.empty()": dom_5,
+    "text.`div`.exists()": dom_6,
+    "total.empty() or (type = 'searchset') or (type = 'history')": bdl_1,
+    "entry.search.empty() or (type = 'searchset')": bdl_2,
+    "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = 'transaction' "
+    "or %resource.type = 'history'))": bdl_3,
+    "entry.all(response.exists() = (%resource.type = 'batch-response' or %resource.type = "
+    "'transaction-response' or %resource.type = 'history'))": bdl_4,
+    "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId)"
+    ".isDistinct()": bdl_7,
+    "type = 'document' implies (identifier.system.exists() and identifier.value.exists())": bdl_9,
+    "type = 'document' implies (timestamp.hasValue())": bdl_10,
+    "type = 'document' implies entry.first().resource.is(Composition)": bdl_11,
+    "type = 'message' implies entry.first().resource.is(MessageHeader)": bdl_12,
+    "resource.exists() or request.exists() or response.exists()": bdl_5,
+    "fullUrl.contains('/_history/').not()": bdl_8,
+}
+
+# dom-3 is long; keyed by its start so small whitespace differences between packages still hit
+DOM_3_PREFIX = "contained.where((('#'+id in (%resource.descendants().reference"
+
+
+def native_for(expression: str) -> Native | None:
+    if expression in NATIVE:
+        return NATIVE[expression]
+    if expression.startswith(DOM_3_PREFIX):
+        return dom_3
+    return None
