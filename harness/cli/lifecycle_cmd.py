@@ -24,6 +24,7 @@ from harness.cli.runflow import (
 from harness.dossier.manifest import SIGNATURE
 from harness.model.exchange import Exchange
 from harness.model.outcome import Outcome
+from harness.model.protocol import Protocol
 from harness.model.result import RunResult
 from harness.report.i18n import verdict_text
 from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, answered_step
@@ -38,6 +39,7 @@ from harness.transport.replay import ReplayTransport
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = sub.add_parser("resume", help="continue a run that stopped after its last finished case")
     r.add_argument("run", help="run id, unique prefix, run folder or 'latest'")
+    r.add_argument("--answers", type=Path, help="YAML answers for manual steps still to come")
     add_common(r)
     r.set_defaults(func=run_resume)
     a = sub.add_parser("answer", help="record the tester's answers to a run's manual steps")
@@ -104,7 +106,7 @@ def run_resume(args: argparse.Namespace, console: Console) -> int:
             choice_from(row),
             protocols,
             _options(row),
-            AnswerBook(store.answers(row.run_id)),
+            _resume_answers(store, row, protocols, args.answers),
             completed=completed,
             run_started=row.started,
             resumed=True,
@@ -116,6 +118,15 @@ def run_resume(args: argparse.Namespace, console: Console) -> int:
     finally:
         store.close()
     return conclude(result, run_dir, console)
+
+
+def _resume_answers(
+    store: RunStore, row: RunRow, protocols: list[Protocol], answers: Path | None
+) -> AnswerBook:
+    book = AnswerBook(store.answers(row.run_id))
+    for answer in read_answers(answers, protocols, row.tester):
+        book.add(answer)
+    return book
 
 
 def run_answer(args: argparse.Namespace, console: Console) -> int:

@@ -173,6 +173,7 @@ class Execution:
             protocol_files(self.protocols),
             then=display,
             resumed=self.resumed,
+            preset=list(getattr(self.answers, "preset", [])),
         )
         session = CertificationSession(
             self.choice, listener=recorder, answers=self.answers, replay=self.replay

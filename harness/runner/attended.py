@@ -36,12 +36,21 @@ class AnswerBook:
     def __len__(self) -> int:
         return len(self.by_key)
 
+    @property
+    def preset(self) -> list[ManualAnswer]:
+        """Every answer known in advance, to be kept with the run."""
+        return list(self.by_key.values())
+
 
 class FirstOf:
     """Ask several sources in order (an answers file first, then the tester at a prompt)."""
 
     def __init__(self, *sources: AnswerSource) -> None:
         self.sources = sources
+
+    @property
+    def preset(self) -> list[ManualAnswer]:
+        return [a for s in self.sources for a in getattr(s, "preset", [])]
 
     def answer(self, protocol: Protocol, case: TestCase, step: Step) -> ManualAnswer | None:
         for source in self.sources:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.model.answer import ManualAnswer
 from harness.model.protocol import Protocol
 from harness.runner.events import CaseFinished, Event, Listener, RunStarted
 from harness.store.runstore import RunStore
@@ -23,6 +24,7 @@ class StoreRecorder:
     protocol_files: list[dict[str, Any]]
     then: Listener | None = None
     resumed: bool = False
+    preset: list[ManualAnswer] = field(default_factory=list)  # from an answers file
     run_id: str = ""
     _seq: int = 0
     _versions: dict[str, str] = field(default_factory=dict)
@@ -37,6 +39,8 @@ class StoreRecorder:
                 self._seq = len(self.store.case_summaries(self.run_id))
             else:
                 self.store.begin_run(event.run, self.choice, self.protocol_files)
+            if self.preset:
+                self.store.save_answers(self.run_id, self.preset)
         elif isinstance(event, CaseFinished) and self.run_id:
             result = event.result
             self.store.record_case(

@@ -167,6 +167,22 @@ class RunStore:
 
         self._write(write)
 
+    def save_answers(self, run_id: str, answers: list[ManualAnswer]) -> None:
+        """Answers given before their steps ran (an answers file): kept for a resume."""
+
+        def write(conn: Any) -> None:
+            for answer in answers:
+                conn.execute(
+                    delete(t.manual_answers).where(
+                        t.manual_answers.c.run_id == run_id,
+                        t.manual_answers.c.case_id == answer.case_id,
+                        t.manual_answers.c.step_id == answer.step_id,
+                    )
+                )
+                _insert_answer(conn, run_id, answer)
+
+        self._write(write)
+
     def finish_run(self, run: RunResult, run_dir: Path | None) -> None:
         values = _run_values(run)
         del values["run_id"]
