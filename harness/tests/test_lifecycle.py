@@ -371,3 +371,37 @@ def test_history_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert code == 0 and [c["case_id"] for c in payload["fixed"]] == ["CC-R-05"]
     code, out = kcert(capsys, "runs", "show", "nonesuch", "--reports", str(reports))
     assert code == 2 and "no run 'nonesuch'" in out
+
+
+def test_terminal_prompt_records_verdict_note_and_attachment(
+    tmp_path: Path,
+    protocols: list,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[type-arg]
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from harness.cli.prompter import ConsolePrompter
+
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(b"png")
+    replies = iter(["F3", "afsender mangler", str(tmp_path / "missing.png"), str(shot)])
+    monkeypatch.setattr(Console, "input", lambda self, *a, **k: next(replies))
+    console = Console(file=io.StringIO(), width=120)
+    prompter = ConsolePrompter(console, "Tove Tester", "da")
+    paused: list[str] = []
+    prompter.pause = lambda: paused.append("pause")
+    prompter.resume = lambda: paused.append("resume")
+    protocol = next(p for p in protocols if p.id == "carecommunication-receive")
+    case = next(c for c in protocol.cases if c.id == "CC-R-13")
+    step = next(s for s in case.steps if s.manual)
+    answer = prompter.answer(protocol, case, step)
+    assert answer is not None
+    assert (answer.verdict, answer.note, answer.tester) == ("F3", "afsender mangler", "Tove Tester")
+    assert [a.name for a in answer.attachments] == ["shot.png"]
+    assert paused == ["pause", "resume"]
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "Åbn lægens indbakke" in shown and "not found" in shown
+    replies = iter(["skip"])
+    assert prompter.answer(protocol, case, step) is None
