@@ -18,6 +18,7 @@ from harness.cli import (
     population_cmd,
     protocols_cmd,
     runs_cmd,
+    testscript_cmd,
     validate_cmd,
 )
 from harness.cli.errors import UsageProblem
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     coverage_cmd.add_parser(sub)
     lifecycle_cmd.add_parser(sub)
     runs_cmd.add_parser(sub)
+    testscript_cmd.add_parser(sub)
     return parser
 
 

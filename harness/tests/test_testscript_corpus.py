@@ -1,0 +1,266 @@
+"""MedCom's CareCommunication 5.0.0 and Acknowledgement 2.0.0 TestScripts against the reference
+LPS (skipped without ../shared/corpus): exactly which tests run and pass, which are unsupported."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.model.outcome import Outcome, Severity, Verdict
+from harness.reflps.app import create_app
+from harness.reflps.identity import REFERENCE_CLINIC
+from harness.runner.engine import Runner, RunOptions
+from harness.session import SutChoice
+from harness.sut.reference import reference_config
+from harness.testscript.fixtures import FixtureMap
+from harness.testscript.profiles import ProfileSource
+from harness.testscript.run import TestScriptRun, run_on, run_session
+from harness.testscript.script import discover, load_script
+from harness.transport.inprocess import InProcessTransport
+
+ACK_PACKAGE = "acknowledgementtestscript-2.0.0.tgz"
+ACK_FIXTURES = {  # the three acknowledgements the script package carries are its fixtures
+    "Acknowledgement-fixture-ok.xml": "b3c91031-85e6-4793-bca5-7b0de166fbf2",
+    "Acknowledgement-fixture-transient-error.xml": "32f3e314-8fcb-4147-87d4-fbed2ea2f741",
+    "Acknowledgement-fixture-fatal-error.xml": "fd618b85-9376-45ac-b0bd-67b0541f4fa4",
+}
+CC_FIXTURES = (
+    "CareCommunication-fixture.xml",
+    "CareCommunication-fixture-attachment.xml",
+    "CareCommunication-fixture-new-message-all.xml",
+)
+ACK_RECEIVE = {  # script id: its read tests (the SUT receives an acknowledgement)
+    "acknowledgement-receive-ok": ["message-read-ok-01"],
+    "acknowledgement-receive-ok-duplicate": ["message-read-ok-01", "message-read-ok2-02"],
+    "acknowledgement-receive-fatal-error": ["message-read-fatal-error-01"],
+    "acknowledgement-receive-fatal-error-duplicate": [
+        "message-read-fatal-error-01",
+        "message-read-fatal-error2-02",
+    ],
+    "acknowledgement-receive-transient-error": ["message-read-transient-error-01"],
+    "acknowledgement-receive-transient-error-duplicate": [
+        "message-read-transient-error-01",
+        "message-read-transient-error2-02",
+    ],
+    "acknowledgement-receive-transient-error-ok": [
+        "message-read-transient-error-01",
+        "message-read-ok-02",
+    ],
+}
+ACK_SEND = (  # setup needs HospitalNotification fixtures the corpus does not have
+    "acknowledgement-send-ok-hospitalnotification",
+    "acknowledgement-send-ok-duplicate-hospitalnotification",
+    "acknowledgement-send-fatal-error-hospitalnotification",
+    "acknowledgement-send-fatal-error-duplicate-hospitalnotification",
+    "acknowledgement-send-transient-error-hospitalnotification",
+    "acknowledgement-send-transient-error-duplicate-hospitalnotificat",
+)
+CC_RECEIVE_THEN_SEND = tuple(  # setup + the SUT reads a message, then the SUT would answer it
+    f"carecommunication-send-{n}"
+    for n in (
+        "forward-add-attachment",
+        "forward-attachment",
+        "forward-changecategory",
+        "forward-changetopic",
+        "forward-message",
+        "forward-partialthread",
+        "reply-add-attachment",
+        "reply-attachment",
+        "reply-changecategory",
+        "reply-changetopic",
+        "reply-message",
+        "tec-01",
+        "tec-06",
+    )
+)
+CC_SEND_ONLY = tuple(
+    f"carecommunication-send-{n}"
+    for n in (
+        "new-attachment-bmp",
+        "new-attachment-gif",
+        "new-attachment-jpeg",
+        "new-attachment-link",
+        "new-attachment-multiple",
+        "new-attachment-pdf",
+        "new-attachment-png",
+        "new-attachment-structured",
+        "new-attachment-tiff",
+        "new-category-other",
+        "new-message",
+        "new-priority",
+        "new-topic",
+        "reply-forward",
+        "reply-new",
+        "tec-02",
+        "tec-03",
+        "tec-04",
+        "tec-05",
+    )
+)
+
+
+def addressed_to_reference(message: dict[str, Any]) -> dict[str, Any]:
+    """An official receive example, its receiver made the reference clinic (SOR and GLN)."""
+    header = message["entry"][0]["resource"]
+    target = header["destination"][0]["receiver"]["reference"]
+    for entry in message["entry"]:
+        res = entry["resource"]
+        if target in (entry.get("fullUrl"), f"{res['resourceType']}/{res['id']}"):
+            for ident in res.get("identifier", []):
+                if ident["system"] == "urn:oid:1.2.208.176.1.1":
+                    ident["value"] = REFERENCE_CLINIC.sor
+                elif ident["system"] == "https://www.gs1.org/gln":
+                    ident["value"] = REFERENCE_CLINIC.gln
+    return message
+
+
+def fixture_map(corpus: Path, tmp_path: Path) -> FixtureMap:
+    packages = corpus / "fhir" / "packages"
+    entries = {
+        name: Path(f"{packages / ACK_PACKAGE}#package/Bundle-{member}.json")
+        for name, member in ACK_FIXTURES.items()
+    }
+    example = next(
+        (corpus / "fhir" / "examples" / "carecommunication" / "ReceiveExamples").glob(
+            "Bundle-R-A-new-*.json"
+        )
+    )
+    local = tmp_path / "carecommunication-to-reference.json"
+    local.write_text(json.dumps(addressed_to_reference(json.loads(example.read_text()))))
+    entries.update({name: local for name in CC_FIXTURES})
+    return FixtureMap(entries)
+
+
+def run_corpus(corpus: Path, fixtures: FixtureMap) -> TestScriptRun:
+    root = corpus / "fhir" / "testscripts"
+    scripts = [load_script(path, base) for path, base in discover([root])]
+    config = reference_config("http://reference.invalid", (), "inprocess")
+    transport = InProcessTransport(config, create_app())
+    try:
+        run = Runner(transport, config).new_run(RunOptions(run_id="corpus"))
+        return run_on(transport, config, run, scripts, fixtures, ProfileSource.none())
+    finally:
+        transport.close()
+
+
+def expected_outcome(script: str, case: str) -> tuple[Outcome, str]:
+    """(outcome, start of the error text) each corpus test must end with."""
+    if script in ACK_RECEIVE:
+        return Outcome.PASS, ""
+    if script in ACK_SEND:
+        if case == "setup":
+            return Outcome.ERROR, "variable ${destinationUri-STIN}: fixture 'create-STIN-01'"
+        return Outcome.ERROR, "not run: the setup of"
+    if script in CC_RECEIVE_THEN_SEND and (case == "setup" or case.startswith("message-read-")):
+        return Outcome.PASS, ""
+    return Outcome.ERROR, "unsupported: SUT-initiated create of "
+
+
+def test_corpus_scripts_run_or_name_what_is_unsupported(corpus: Path, tmp_path: Path) -> None:
+    done = run_corpus(corpus, fixture_map(corpus, tmp_path))
+    ids = {p.protocol.id for p in done.run.protocols}
+    assert ids == set(ACK_RECEIVE) | set(ACK_SEND) | set(CC_RECEIVE_THEN_SEND) | set(CC_SEND_ONLY)
+    wrong = []
+    for case in done.run.cases:
+        outcome, text = expected_outcome(case.protocol_id, case.case.id)
+        if case.outcome is not outcome or not case.error.startswith(text):
+            wrong.append((case.protocol_id, case.case.id, case.outcome, case.error[:120]))
+    assert wrong == []
+    counts = {o: sum(c.outcome is o for c in done.run.cases) for o in Outcome}
+    assert counts[Outcome.PASS] == 44 and counts[Outcome.ERROR] == 58
+    unsupported = [c for c in done.run.cases if c.error.startswith("unsupported:")]
+    assert len(unsupported) == 34
+    assert all("issue 5 item 3" in c.error and ".json:test[" in c.error for c in unsupported)
+    assert done.run.verdict is Verdict.FEJL
+    assert len(done.reports) == 45
+    # the reads really reach the reference LPS, and what it answered is noted beside them
+    reads = {
+        (c.protocol_id, c.case.id): c.steps[0]
+        for c in done.run.cases
+        if c.case.id.startswith("message-read-") and c.outcome is Outcome.PASS
+    }
+    assert len(reads) == 24
+    for (script, _), step in reads.items():
+        assert step.exchanges[0].url == "http://reference.invalid/fhir/$process-message"
+        notes = [f.message for f in step.findings if f.severity is Severity.OK]
+        # CareCommunication addressed to it is taken; acknowledgements it does not receive
+        expected = "ok" if script.startswith("carecommunication") else "fatal-error"
+        assert notes == [f"the SUT answered the delivered message with acknowledgement {expected}"]
+
+
+def test_corpus_without_fixtures_map_names_the_missing_fixture(corpus: Path) -> None:
+    done = run_corpus(corpus, FixtureMap())
+    setup = next(c for c in done.run.cases if c.protocol_id == "acknowledgement-receive-ok")
+    assert setup.outcome is Outcome.ERROR
+    assert "Acknowledgement-fixture-ok.xml" in setup.error and "--fixtures-map" in setup.error
+
+
+def test_validate_profile_with_corpus_packages(corpus: Path, tmp_path: Path) -> None:
+    packages = corpus / "fhir" / "packages"
+    profiles = ProfileSource.from_files(sorted(packages.glob("*.tgz")))
+    with tarfile.open(packages / "carecommunication-5.0.2.tgz") as tar:
+        name = next(m for m in tar.getnames() if m.startswith("package/example/Bundle-"))
+        handle = tar.extractfile(name)
+        assert handle is not None
+        (tmp_path / "good.json").write_bytes(handle.read())
+    (tmp_path / "broken.json").write_text(
+        json.dumps({"resourceType": "Bundle", "id": "b", "type": "message"})
+    )
+    # as MedCom's CareCommunication scripts name it
+    profile = "http://medcomfhir.dk/ig/carecommunication/StructureDefinition/medcom-careCommunication-message|5.0.1"
+    data = {
+        "resourceType": "TestScript",
+        "id": "profiles",
+        "name": "profiles",
+        "status": "active",
+        "url": "http://kcert.example/TestScript/profiles",
+        "profile": [{"id": "cc", "reference": profile}],
+        "fixture": [{"id": n, "resource": {"reference": f"{n}.json"}} for n in ("good", "broken")],
+        "test": [
+            {
+                "id": n,
+                "action": [
+                    {"assert": {"sourceId": n, "validateProfileId": "cc", "warningOnly": False}}
+                ],
+            }
+            for n in ("good", "broken")
+        ],
+    }
+    path = tmp_path / "profiles.json"
+    path.write_text(json.dumps(data))
+    config = reference_config("http://reference.invalid", (), "inprocess")
+    transport = InProcessTransport(config, create_app())
+    try:
+        run = Runner(transport, config).new_run(RunOptions(run_id="profiles"))
+        done = run_on(transport, config, run, [load_script(path)], FixtureMap(), profiles)
+    finally:
+        transport.close()
+    good, broken = done.run.cases
+    assert good.outcome is Outcome.PASS, good.steps[0].message
+    assert broken.outcome is Outcome.FAIL and "profile error(s)" in broken.steps[0].message
+    assert "carecommunication-5.0.1" in [p["id"] for p in done.run.packs]
+
+
+@pytest.mark.slow
+def test_corpus_script_over_http_through_the_session(corpus: Path, tmp_path: Path) -> None:
+    script = (
+        corpus
+        / "fhir"
+        / "testscripts"
+        / "acknowledgementtestscript-2.0.0"
+        / "TestScript-acknowledgement-receive-ok.json"
+    )
+    done = run_session(
+        SutChoice(reference=True),
+        [load_script(script)],
+        RunOptions(run_id="http"),
+        fixture_map(corpus, tmp_path),
+        ProfileSource.none(),
+    )
+    assert [c.outcome for c in done.run.cases] == [Outcome.PASS, Outcome.PASS]
+    assert done.run.verdict is Verdict.GODKENDT
+    assert done.scripts[0].result.cases[1].steps[0].exchanges[0].url.startswith("http://127.0.0.1:")
