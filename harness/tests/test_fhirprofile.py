@@ -412,7 +412,7 @@ def _drop_type(bundle: dict[str, Any], rtype: str) -> None:
     bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != rtype]
 
 
-Mutation = Callable[[dict[str, Any]], None]
+Mutation = Callable[[dict[str, Any]], object]  # some return what they popped
 MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "required element removed": (lambda b: _first(b, "Communication").pop("category"), "FHIR-CARD"),
     "wrong code in a required binding": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 # FHIRPath system types appear as the type of id/url elements in snapshots.
@@ -61,18 +62,32 @@ class ElementNode:
     content_reference: str | None = None
     children: dict[str, ElementNode] = field(default_factory=dict)
     slices: list[ElementNode] = field(default_factory=list)
+    # what other modules derive from the node once and keep (compiled invariants)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
+    # Read for every instance value validated; the node no longer changes once the tree is
+    # built, so these are computed on first use and kept.
+
+    @cached_property
     def is_choice(self) -> bool:
         return self.name.endswith("[x]")
 
-    @property
+    @cached_property
     def json_name(self) -> str:
         return self.name[:-3] if self.is_choice else self.name
 
-    @property
+    @cached_property
     def type_codes(self) -> tuple[str, ...]:
         return tuple(t.code for t in self.types)
+
+    @cached_property
+    def child_keys(self) -> tuple[tuple[ElementNode, str | None, str], ...]:
+        """(child, JSON key, key of its primitive extensions) per child; the key is None for a
+        choice element, whose JSON keys carry the type."""
+        return tuple(
+            (c, None if c.is_choice else c.json_name, "_" + c.json_name)
+            for c in self.children.values()
+        )
 
     def cardinality(self) -> str:
         return f"{self.min}..{'*' if self.max is None else self.max}"

@@ -74,6 +74,9 @@ class ProfileIndex:
         self._profiles: dict[int, Profile] = {}
         self._expansions: dict[int, Expansion] = {}
         self._found: dict[tuple[str, PackageKey | None], Artifact | None] = {}
+        # profile() answers by (canonical, context), read without the lock: a validation asks
+        # thousands of times per Bundle, and an answer never changes once given
+        self._profile_answers: dict[tuple[str, PackageKey | None], Profile | None] = {}
         self._lock = threading.RLock()  # caches fill lazily; keep them consistent across threads
 
     @classmethod
@@ -133,6 +136,14 @@ class ProfileIndex:
     # -- compiled views ------------------------------------------------------------------------
 
     def profile(self, canonical: str, context: PackageKey | None = None) -> Profile | None:
+        key = (canonical, context)
+        if key in self._profile_answers:
+            return self._profile_answers[key]
+        answer = self._profile(canonical, context)
+        self._profile_answers[key] = answer
+        return answer
+
+    def _profile(self, canonical: str, context: PackageKey | None) -> Profile | None:
         artifact = self.find(canonical, context)
         if artifact is None or artifact.resource.get("resourceType") != "StructureDefinition":
             return None

@@ -4,6 +4,7 @@ shapes, fixed and pattern values, and the small FHIRPath subset slicing discrimi
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from harness.validators.fhirprofile.elements import SYSTEM_STRING
@@ -181,6 +182,11 @@ def children_named(item: Any, name: str) -> list[Any]:
 
 def split_path(path: str) -> list[str]:
     """Split a discriminator path on dots that are not inside parentheses or quotes."""
+    return list(_split_path(path))
+
+
+@lru_cache(maxsize=1024)  # a handful of discriminator paths, split for every slice match
+def _split_path(path: str) -> tuple[str, ...]:
     steps, depth, quoted, current = [], 0, False, ""
     for char in path:
         if char == "'":
@@ -195,7 +201,7 @@ def split_path(path: str) -> list[str]:
         else:
             current += char
     steps.append(current)
-    return [s for s in steps if s and s != "$this"]
+    return tuple(s for s in steps if s and s != "$this")
 
 
 _EXTENSION_STEP = re.compile(r"^extension\('([^']*)'\)$")

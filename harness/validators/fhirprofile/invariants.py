@@ -13,9 +13,10 @@ import fhirpathpy
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
-from harness.validators.fhirprofile import natives
-from harness.validators.fhirprofile.elements import Constraint
+from harness.validators.fhirprofile import medcom, natives
+from harness.validators.fhirprofile.elements import Constraint, ElementNode
 from harness.validators.fhirprofile.references import BundleResolver
+from harness.validators.fhirprofile.walk import Defer
 
 Compiled = Callable[[Any, Any], list[Any]]
 
@@ -87,6 +88,29 @@ def _member_of(inputs: list[Any], url: Any) -> list[Any]:
     return [all(bool(a) for a in answers)]
 
 
+class NativeContext:
+    """What a contextual native (medcom.py) may consult: %resource and resolve() as
+    _resolve() answers it, or Defer where _resolve() would say it cannot."""
+
+    def __init__(self, env: dict[str, Any]) -> None:
+        self._env = env
+
+    @property
+    def resource(self) -> Any:
+        if "resource" not in self._env:
+            raise Defer  # fhirpathpy would fail on the unknown %resource
+        return self._env["resource"]
+
+    def resolve(self, values: list[Any]) -> list[dict[str, Any]]:
+        if not values:
+            return []
+        scope = _SCOPE.get()
+        if scope is None or (not scope.resolver.by_full_url and not scope.resolver.by_type_id):
+            raise Defer
+        found = (scope.resolver.resolve_any(v) for v in values)
+        return [target for target in found if target is not None]
+
+
 def _html_checks(inputs: list[Any]) -> list[Any]:
     return [all(natives.html_ok(str(item)) for item in inputs)] if inputs else []
 
@@ -124,6 +148,7 @@ class Invariant:
     native: natives.Native | None
     compile_error: str
     pure: bool = False
+    context_native: medcom.ContextNative | None = None
 
     @property
     def blocking(self) -> bool:
@@ -133,6 +158,10 @@ class Invariant:
         """True/False, or the reason (a string) why the invariant could not be evaluated."""
         if self.native is not None:
             answer = self.native(item)
+            if answer is not None:
+                return answer
+        if self.context_native is not None:
+            answer = self.context_native(item, NativeContext(env))
             if answer is not None:
                 return answer
         if self.compiled is None:
@@ -148,6 +177,11 @@ class Invariant:
                 _PURE_OUTCOMES.clear()  # crude bound; refills with what is current
             _PURE_OUTCOMES[(self.expression, item)] = outcome
         return outcome
+
+    def evaluate_fhirpath(self, item: Any, type_path: str, env: dict[str, Any]) -> bool | str:
+        """What fhirpathpy alone answers (no native, no reuse): the reference natives are
+        tested against."""
+        return self._run(item, type_path, env) if self.compiled else self.compile_error
 
     def _run(self, item: Any, type_path: str, env: dict[str, Any]) -> bool | str:
         assert self.compiled is not None
@@ -202,4 +236,15 @@ def invariant(constraint: Constraint) -> Invariant:
         natives.native_for(constraint.expression),
         error,
         _pure(constraint.expression),
+        medcom.context_native_for(constraint.expression),
     )
+
+
+def invariants_of(node: ElementNode) -> tuple[tuple[Constraint, Invariant], ...]:
+    """The node's constraints with their compiled invariants, kept on the node: looking each
+    up again (hashing the constraint) cost more than evaluating most of them."""
+    found: tuple[tuple[Constraint, Invariant], ...] | None = node.memo.get("invariants")
+    if found is None:
+        found = tuple((c, invariant(c)) for c in node.constraints)
+        node.memo["invariants"] = found
+    return found

@@ -7,6 +7,7 @@ fhirpathpy has no htmlChecks(); each answers None when it prefers FHIRPath to de
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -226,9 +227,39 @@ NATIVE: dict[str, Native] = {
 DOM_3_PREFIX = "contained.where((('#'+id in (%resource.descendants().reference"
 
 
+# `matches('regex')` on a string element, or `value.matches('regex')` on one whose value is a
+# string (MedCom's uuid, GLN, SOR and CPR rules). The regex comes from the expression itself;
+# literals with escapes are left to FHIRPath, which unescapes them first.
+MATCHES_EXPRESSION = re.compile(r"^(value\.)?matches\('([^'\\]+)'\)$")
+
+
+def _matcher(regex: re.Pattern[str], on_value: bool) -> Native:
+    def native(item: Any) -> bool | None:
+        # fhirpathpy: re.search with DOTALL on the one string; `value.` of a primitive is the
+        # primitive itself (invariants.py reads it so)
+        if on_value and isinstance(item, dict):
+            if "_value" in item or not isinstance(item.get("value", ""), str):
+                return None
+            if "value" not in item:
+                return False  # empty in, empty out: not true
+            item = item["value"]
+        if not isinstance(item, str):
+            return None
+        return regex.search(item) is not None
+
+    return native
+
+
 def native_for(expression: str) -> Native | None:
     if expression in NATIVE:
         return NATIVE[expression]
     if expression.startswith(DOM_3_PREFIX):
         return dom_3
+    found = MATCHES_EXPRESSION.match(expression)
+    if found is not None:
+        try:
+            regex = re.compile(found.group(2), re.DOTALL)
+        except re.error:
+            return None  # fhirpathpy reports it cannot evaluate it
+        return _matcher(regex, bool(found.group(1)))
     return None

@@ -24,7 +24,7 @@ from harness.validators.fhirprofile.invariants import (
     NotEvaluable,
     Scope,
     enter_scope,
-    invariant,
+    invariants_of,
     leave_scope,
 )
 from harness.validators.fhirprofile.references import BundleResolver
@@ -241,11 +241,21 @@ class ProfileValidator:
             self._invariants(run, node, item, path, type_code)
         if not isinstance(item, dict):
             return
-        children = node.children
-        if not children and node.content_reference:
+        holder = node
+        if not node.children and node.content_reference:
             target = tree.by_path(node.content_reference)
-            children = target.children if target is not None else {}
-        for child in children.values():
+            holder = target if target is not None else node
+        for child, key, extension_key in holder.child_keys:
+            if key is not None and key not in item and extension_key not in item:
+                # the common case, tested inline: an optional element that is absent
+                if child.min > 0:
+                    run.add(
+                        rules.CARD,
+                        rules.ERROR,
+                        f"{child.path}: expected {child.cardinality()}, found 0",
+                        f"{path}.{key}",
+                    )
+                continue
             self._child(run, child, item, path, tree)
         if type_code == "Reference":
             self._reference_target(run, node, item, path)
@@ -263,16 +273,6 @@ class ProfileValidator:
     ) -> None:
         name = child.json_name
         choice = child.is_choice
-        if not choice and name not in parent and f"_{name}" not in parent:
-            # the common case: an optional element that is absent; nothing to build
-            if child.min > 0:
-                run.add(
-                    rules.CARD,
-                    rules.ERROR,
-                    f"{child.path}: expected {child.cardinality()}, found 0",
-                    f"{parent_path}.{name}",
-                )
-            return
         base_path = f"{parent_path}.{name}"
         items: list[tuple[Any, str, str]] = []  # (value, path, type code)
         if choice:
@@ -575,16 +575,15 @@ class ProfileValidator:
             type_path = type_code
         else:
             type_path = node.path
-        for constraint in node.constraints:
+        for constraint, compiled in invariants_of(node):
             key = (path, constraint.key, constraint.expression)
             outcome = run.outcomes.get(key)
-            compiled = invariant(constraint)
             if outcome is None:
                 outcome = compiled.evaluate(item, type_path, run.env)
                 run.outcomes[key] = outcome
-            rule_id = rules.invariant_rule(constraint.key)
             if outcome is True:
                 continue
+            rule_id = rules.invariant_rule(constraint.key)
             if outcome is False:
                 run.add(
                     rule_id,
