@@ -561,3 +561,25 @@ def test_the_benchmark_reports_figures() -> None:
         pytest.skip(f"../shared/corpus is absent ({CORPUS}): official artefacts not available")
     figures = {name: value for name, value, _ in bench_fhirprofile(CORPUS, rounds=1)}
     assert all(value > 0 for value in figures.values())
+
+
+def test_hostile_shapes_are_findings_not_crashes(corpus: Path) -> None:
+    """A list where a type name belongs, and other odd shapes: findings, never exceptions."""
+    import copy as _copy
+
+    from harness.validators.fhirprofile import ProfileIndex, ProfileValidator
+
+    packages = sorted((corpus / "fhir" / "packages").glob("*.tgz"))
+    validator = ProfileValidator(ProfileIndex.from_packages(packages))
+    example = next((corpus / "fhir" / "examples").rglob("*.json"))
+    bundle = json.loads(example.read_text(encoding="utf-8"))
+    for mutate in (
+        lambda b: b["entry"][1]["resource"].update(resourceType=["Patient"]),
+        lambda b: b["entry"][0]["resource"].update(focus="Communication/1"),
+        lambda b: b.update(entry={"not": "a list"}),
+        lambda b: b["entry"][0].update(resource=[1, 2]),
+    ):
+        broken = _copy.deepcopy(bundle)
+        mutate(broken)
+        found = validator.validate(broken, "x.json")
+        assert any(f.blocking for f in found)

@@ -14,6 +14,7 @@ BINDING = "FHIR-BINDING"
 REF = "FHIR-REF"
 PROFILE_UNKNOWN = "FHIR-PROFILE-UNKNOWN"
 STRUCTURE = "FHIR-STRUCTURE"
+SHAPE = "FHIR-SHAPE"
 INVARIANT_PREFIX = "FHIR-INVARIANT-"
 
 # Profile violations block approval like other structural defects kcert finds (F2);

@@ -125,6 +125,16 @@ class ProfileValidator:
                 for issue in structure_issues(resource):
                     run.add(rules.STRUCTURE, rules.ERROR, issue.message, issue.path)
             self._validate_top(run, resource, profile)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            # A hostile or broken shape (a list where a string belongs) that slipped past the
+            # structure check: a finding about the resource, never a crash of the judge.
+            run.add(
+                rules.SHAPE,
+                rules.ERROR,
+                f"the resource has a shape the profile validator cannot read "
+                f"({type(exc).__name__}: {exc})",
+                "",
+            )
         finally:
             leave_scope(token)
         return run.result()
@@ -450,6 +460,8 @@ class ProfileValidator:
         if target is None:
             return  # unresolvable references are reported once, by _check_references
         rtype = target.get("resourceType")
+        if not isinstance(rtype, str):
+            return  # the structure check reports a resource without a proper type
         allowed: dict[str, list[str]] = {}
         for url in targets:
             allowed.setdefault(self._profile_type(url, run.context) or "?", []).append(url)
