@@ -123,6 +123,208 @@ RULES: dict[str, Text] = {
         "Genereret forespørgsel gav 5xx eller et svar uden for kontrakten",
         "A generated request got a 5xx or an answer outside the contract",
     ),
+    "SEND-NOTHING": Text("SUT sendte intet til modtageren", "The SUT sent nothing to the receiver"),
+    "SEND-COUNT": Text(
+        "SUT sendte et andet antal meddelelser end forventet",
+        "The SUT sent another number of messages than expected",
+    ),
+    "SEND-PARSE": Text(
+        "Den afsendte meddelelse kan ikke læses som FHIR",
+        "The sent message cannot be read as FHIR",
+    ),
+    "SEND-SENDER": Text(
+        "Afsenderen er ikke SUT's organisation", "The sender is not the SUT's organisation"
+    ),
+    "SEND-DESTINATION": Text(
+        "Modtageradressen (SOR) er ikke modtagerens", "The destination is not the receiver's SOR"
+    ),
+    "SEND-PATIENT": Text(
+        "Meddelelsen handler ikke om testpatienten", "The message is not about the test patient"
+    ),
+    "SEND-PROFILE": Text(
+        "En ressource angiver ikke MedComs publicerede profil-URL",
+        "A resource does not name MedCom's published profile URL",
+    ),
+    "SEND-INVARIANT": Text(
+        "En MedCom-invariant er ikke overholdt", "A MedCom invariant does not hold"
+    ),
+    "SEND-RESENT": Text(
+        "En afvist meddelelse (fatal-error) blev sendt igen",
+        "A refused message (fatal-error) was sent again",
+    ),
+    "SEND-NO-RESEND": Text(
+        "Meddelelsen uden kvittering blev ikke gensendt",
+        "The unacknowledged message was not resent",
+    ),
+    "SEND-RESEND-ID": Text(
+        "Gensendelsen har et andet MessageHeader.id",
+        "The resend has another MessageHeader.id",
+    ),
+    "SEND-STATUS": Text(
+        "Udbakkens status svarer ikke til kvitteringen",
+        "The outbox status does not match the acknowledgement",
+    ),
+    "SEND-NOT-SHOWN": Text(
+        "Afvisningen vises ikke for brugeren", "The refusal is not shown to the user"
+    ),
+    "SEND-SHOWN": Text(
+        "Brugeren får vist en fejl ved en accepteret meddelelse",
+        "The user is shown a problem for an accepted message",
+    ),
+    "REF-PARSE": Text("Henvisningen er ikke brugbar XML", "The referral is not usable XML"),
+    "REF-PATIENT": Text(
+        "Henvisningen gælder ikke testpatienten", "The referral is not about the test patient"
+    ),
+    "REF-SENDER": Text(
+        "Henvisningens afsender-GLN er ikke SUT's", "The referral's sender GLN is not the SUT's"
+    ),
+    "REF-RECEIVER": Text(
+        "Henvisningens modtager-GLN er ikke kommunens",
+        "The referral's receiver GLN is not the municipality's",
+    ),
+    "REF-GLN-CHECK": Text(
+        "GLN-nummeret har forkert GS1-kontrolciffer", "The GLN has a wrong GS1 check digit"
+    ),
+    "REF-REASON": Text(
+        "Henvisningen mangler klinisk årsag", "The referral gives no clinical reason"
+    ),
+    "REF-DIAGNOSIS": Text(
+        "Henvisningens diagnose passer ikke til forløbspakken",
+        "The referral's diagnosis does not fit the care package",
+    ),
+    "KCERT-FHIRPATH": Text(
+        "kcert kunne ikke evaluere en FHIRPath-regel (ikke en fejl i SUT)",
+        "kcert could not evaluate a FHIRPath rule (not a fault of the SUT)",
+    ),
+    "PACK-MISSING": Text(
+        "Ikke kørt: valideringspakken mangler", "Not run: the validation pack is missing"
+    ),
+    "SHARE-HTTP": Text(
+        "Anmodningen om at dele planen blev ikke gennemført",
+        "The request to share the plan was not carried out",
+    ),
+    "REPO-NONE": Text(
+        "Intet dokument nåede frem til kcerts dokumentdeling",
+        "No document reached kcert's document repository",
+    ),
+    "REPO-FORMAT": Text(
+        "Indsendelsen til dokumentdelingen følger ikke kontrakten (metadata + base64-CDA)",
+        "The repository submission does not follow the contract (metadata + base64 CDA)",
+    ),
+    "CPD-PARSE": Text(
+        "Det delte dokument er ikke et læsbart CDA-dokument",
+        "The shared document is not a readable CDA document",
+    ),
+    "CPD-XSD": Text(
+        "Dokumentet overholder ikke CDA-skemaet (XML Schema)",
+        "The document breaks the CDA XML Schema",
+    ),
+    "CPD-SCHEMATRON": Text(
+        "Dokumentet overholder ikke MedComs schematron for DK-CPD",
+        "The document breaks MedCom's DK-CPD schematron",
+    ),
+    "CPD-TEMPLATE": Text(
+        "DK-CPD-templateId mangler i dokumentets header",
+        "The DK-CPD templateId is missing from the header",
+    ),
+    "CPD-CODE": Text(
+        "Dokumentkoden er ikke LOINC 81215-6 (forløbsplan)",
+        "The document code is not LOINC 81215-6 (care plan)",
+    ),
+    "CPD-PATIENT-ID": Text(
+        "Patienten er ikke identificeret med CPR-nummer under CPR-rod-OID'en",
+        "The patient is not identified by a CPR number under the CPR root OID",
+    ),
+    "CPD-AUTHOR-SOR": Text(
+        "Forfatteren (klinikken) har ikke et SOR-id", "The author (the clinic) has no SOR id"
+    ),
+    "CPD-SECTION": Text(
+        "En påkrævet sektion mangler eller har forkert kode",
+        "A required section is missing or wrongly coded",
+    ),
+    "CPD-GOALS": Text(
+        "Planen mangler målsektionen eller mål", "The plan lacks the goals section or goals"
+    ),
+    "CPD-EFFECTIVE-TIME": Text(
+        "Dokumentets effectiveTime er ikke et gyldigt tidspunkt",
+        "The document's effectiveTime is not a valid time",
+    ),
+    "CPD-VERSION": Text(
+        "Dokumentet mangler id, setId eller versionNumber",
+        "The document lacks id, setId or versionNumber",
+    ),
+    "META-PATIENT": Text(
+        "Metadata angiver en anden patient (CPR eller rod-OID) end dokumentet",
+        "The metadata names another patient (CPR or root OID) than the document",
+    ),
+    "META-AUTHOR": Text(
+        "Metadata angiver en anden forfatter (SOR) end dokumentet",
+        "The metadata names another author (SOR) than the document",
+    ),
+    "META-FORMAT": Text("Forkert formatCode i metadata", "Wrong formatCode in the metadata"),
+    "META-CLASS": Text("Forkert classCode i metadata", "Wrong classCode in the metadata"),
+    "META-TYPE": Text(
+        "typeCode i metadata er ikke dokumentets kode",
+        "The metadata typeCode is not the document code",
+    ),
+    "META-TIME": Text(
+        "creationTime i metadata er ikke dokumentets effectiveTime",
+        "The metadata creationTime is not the document's effectiveTime",
+    ),
+    "META-CONFIDENTIALITY": Text(
+        "Fortrolighedskoden i metadata er ikke dokumentets",
+        "The metadata confidentiality code is not the document's",
+    ),
+    "META-UNIQUEID": Text(
+        "uniqueId i metadata er ikke dokumentets id", "The metadata uniqueId is not the document id"
+    ),
+    "META-PARENT": Text(
+        "Metadata peger ikke på det dokument, den nye version erstatter",
+        "The metadata does not name the document the new version replaces",
+    ),
+    "CPD-WRONG-PATIENT": Text(
+        "Den delte plan handler om en anden patient", "The shared plan is about another patient"
+    ),
+    "CPD-COLOUR": Text(
+        "Forkert stratificering i den delte plan", "Wrong stratification in the shared plan"
+    ),
+    "CPD-MEASUREMENT": Text(
+        "Den delte plan viser ikke den seneste måling",
+        "The shared plan does not show the latest measurement",
+    ),
+    "CPD-STALE": Text(
+        "Den delte plan viser data ældre end 2 år",
+        "The shared plan shows data older than two years",
+    ),
+    "CPD-REPLACE": Text(
+        "Den nye version erstatter ikke den forrige (RPLC, setId, versionNumber)",
+        "The new version does not replace the previous one (RPLC, setId, versionNumber)",
+    ),
+    "PRO-HTTP": Text("PRO-dokumentet blev ikke modtaget", "The PRO document was not accepted"),
+    "PRO-FORMAT": Text(
+        "Kvitteringen for PRO-dokumentet følger ikke kontrakten",
+        "The receipt for the PRO document does not follow the contract",
+    ),
+    "PRO-PATIENT": Text(
+        "PRO-dokumentet blev knyttet til en anden patient",
+        "The PRO document was attached to another patient",
+    ),
+    "CDA-CPR": Text(
+        "Patientens CPR-nummer er ikke gyldigt", "The patient's CPR number is not valid"
+    ),
+    "CDA-CPR-OID": Text(
+        "CPR-nummeret står under MedComs gamle OID", "The CPR number uses MedCom's old OID"
+    ),
+    "CDA-PROFILE": Text(
+        "Dokumentet angiver ingen dansk dokumentprofil, kcert kender",
+        "The document declares no Danish document profile kcert knows",
+    ),
+    "SCH-RUN": Text(
+        "Schematron kunne ikke køres på dokumentet", "The schematron could not run on the document"
+    ),
+    "OIOXML-ROOT": Text(
+        "Ukendt OIOXML-brevtype (rodelement)", "Unknown OIOXML letter type (root element)"
+    ),
     "WAIVER-EXPIRED": Text("Dispensationen er udløbet", "The waiver has expired"),
     "MANUAL-OBSERVATION": Text(
         "Testeren så ikke det forventede på skærmen",
@@ -135,7 +337,27 @@ RULES: dict[str, Text] = {
 }
 
 
+# Rule families whose ids are made by a validator (one id per schema rule, assert or invariant).
+FAMILIES: tuple[tuple[str, Text], ...] = (
+    (
+        "FHIR-INVARIANT-",
+        Text("En FHIR-invariant er ikke overholdt", "A FHIR invariant does not hold"),
+    ),
+    ("FHIR-", Text("MedCom-profilen er ikke overholdt", "The MedCom profile is not met")),
+    ("OIOXML-XSD-", Text("OIOXML-skemaet er ikke overholdt", "The OIOXML schema is not met")),
+    ("XSD-", Text("XML-skemaet er ikke overholdt", "The XML schema is not met")),
+    ("CPD-", Text("DK-CPD-reglerne er ikke overholdt", "The DK-CPD rules are not met")),
+)
+
+
+# Rules named elsewhere (a schematron's assert ids, a protocol's own FHIRPath rules).
+OTHER = Text("Reglen er ikke overholdt (se beskeden)", "The rule is not met (see the message)")
+
+
 def rule_title(rule_id: str, lang: str) -> str:
-    """The rule's meaning in the report language; protocol-defined rules fall back to FHIRPath."""
-    text = RULES.get(rule_id) or RULES["FHIRPATH"]
+    """The rule's meaning in the report language: its own entry, its family's, or (for rules a
+    protocol defines) the FHIRPath rule's."""
+    text = RULES.get(rule_id)
+    if text is None:
+        text = next((t for prefix, t in FAMILIES if rule_id.startswith(prefix)), OTHER)
     return text.get(lang)

@@ -134,6 +134,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         lang=args.lang,
         place=args.place,
         packs=packs,
+        packs_chosen=True,
         suite_version=suite.text(),
     )
     choice = SutChoice(

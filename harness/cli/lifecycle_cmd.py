@@ -26,6 +26,7 @@ from harness.model.exchange import Exchange
 from harness.model.outcome import Outcome
 from harness.model.protocol import Protocol
 from harness.model.result import RunResult
+from harness.packs.store import PackStore
 from harness.report.i18n import verdict_text
 from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, answered_step
 from harness.runner.engine import RunOptions, now_iso
@@ -74,6 +75,7 @@ def _options(row: RunRow, **changes: object) -> RunOptions:
         place=row.place,
         run_id=row.run_id,
         packs=list(row.packs),
+        packs_chosen=True,
         parent_run=row.parent_run,
         relation=row.relation,
         suite_version=row.suite_version,
@@ -198,6 +200,14 @@ def run_rejudge(args: argparse.Namespace, console: Console) -> int:
                 for step in case.steps
                 for e in case.exchanges.get(str(step["id"]), [])
             ]
+        installed = {p.sha256 for p in PackStore().installed()}
+        gone = [f"{p['id']} {p['version']}" for p in row.packs if p["sha256"] not in installed]
+        if gone and not args.pack:
+            console.print(
+                f"note: pack(s) of the recorded run no longer installed: {', '.join(gone)}; "
+                "their checks show as not run",
+                highlight=False,
+            )
         replay = ReplayTransport(_replay_config(row), recorded)
         options = RunOptions(
             test_type=row.test_type,
@@ -206,6 +216,7 @@ def run_rejudge(args: argparse.Namespace, console: Console) -> int:
             place=row.place,
             seed_run_id=row.run_id,
             packs=select_packs(args.pack, False) if args.pack else list(row.packs),
+            packs_chosen=True,
             parent_run=row.run_id,
             relation="rejudge",
             suite_version=suite_version().text(),

@@ -1,76 +1,106 @@
-"""`kcert validate FILE...`: every applicable check from the installed packs, per file."""
+"""`kcert validate FILE...`: every applicable check from the installed packs, per file.
+
+Exit codes: 0 no file has an error-level finding; 1 at least one has; 2 an input is unusable
+(missing, unsafe, not XML/JSON, over the size cap) or a required pack is missing (cda-schema for
+CDA, oioxml-schema for OIOXML; see harness.validators.documents) or an installed pack is broken.
+2 wins over 1. Files that can be read are still validated and reported when another is not.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
 
 from harness.cli.errors import UsageProblem
 from harness.packs.store import PackError, PackStore
-from harness.validators.documents import KINDS, DocumentValidator, Outcome, UnusableInput
-from harness.validators.xsd import SchemaLoadError
+from harness.validators.documents import (
+    KINDS,
+    DocumentValidator,
+    Outcome,
+    PackProblem,
+    UnusableInput,
+    files_of,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("validate", help="validate CDA / FHIR / OIOXML documents with the packs")
-    p.add_argument("files", type=Path, nargs="+")
+    p.add_argument("files", type=Path, nargs="+", help="files, or folders of .xml/.json files")
     p.add_argument("--kind", choices=KINDS, help="skip detection")
     p.add_argument("--json", action="store_true")
     p.add_argument("--store", type=Path, help="pack store folder")
+    p.add_argument(
+        "--fhir-package",
+        metavar="NAME[#VERSION]",
+        help="resolve unversioned FHIR profiles as this installed package would "
+        "(default: the newest installed version)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    validator = DocumentValidator(PackStore(args.store) if args.store else PackStore())
+    store = PackStore(args.store) if args.store else PackStore()
+    validator = DocumentValidator(store, fhir_package=args.fhir_package)
     outcomes: list[Outcome] = []
     unusable: list[str] = []
-    for path in args.files:
+    for path in files_of(args.files):
         try:
             outcomes.append(validator.validate(path, args.kind))
         except UnusableInput as exc:
             unusable.append(str(exc))
-        except (SchemaLoadError, PackError) as exc:
-            raise UsageProblem(str(exc)) from None
+        except (PackProblem, PackError) as exc:
+            raise UsageProblem(f"{exc} (while validating {path})") from None
+    missing = sorted({kind for o in outcomes for kind in o.missing})
     if args.json:
         print(
             json.dumps(
                 {
-                    "files": [
-                        {
-                            "path": o.path,
-                            "kind": o.kind,
-                            "errors": o.errors,
-                            "warnings": o.warnings,
-                            "not_run": o.not_run,
-                            "findings": [f.to_dict() for f in o.findings],
-                        }
-                        for o in outcomes
-                    ],
+                    "files": [o.to_dict() for o in outcomes],
                     "unusable": unusable,
+                    "missing_packs": missing,
+                    "packs": [p.summary() for p in validator.packs_used],
                 },
                 indent=1,
                 ensure_ascii=False,
             )
         )
     else:
-        for o in outcomes:
-            verdict = "OK" if not o.errors else f"FAIL ({o.errors} errors, {o.warnings} warnings)"
-            console.print(f"{o.path}: {verdict}", markup=False, highlight=False)
-            for f in o.findings:
-                line = f" line {f.location.line}" if f.location.line else ""
-                level = "error" if f.blocking else "warning"
-                console.print(
-                    f"  {level} {f.rule_id} {f.location.path}{line}: {f.message}",
-                    markup=False,
-                    highlight=False,
-                )
-            for skipped in o.not_run:
-                console.print(f"  not run: {skipped}", markup=False, highlight=False)
-        for problem in unusable:
-            console.print(f"{problem}: UNUSABLE", markup=False, highlight=False)
-    if unusable:
+        _print_text(console, outcomes, unusable, missing)
+    if unusable or missing:
         return 2
     return 1 if any(o.errors for o in outcomes) else 0
+
+
+def _print_text(
+    console: Console, outcomes: list[Outcome], unusable: list[str], missing: list[str]
+) -> None:
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
+    for o in outcomes:
+        say(f"{o.path}: {o.verdict}")
+        notes: Counter[str] = Counter()
+        for f in o.findings:
+            if not f.is_problem:  # "not checked" remarks: counted here, listed with --json
+                notes[f.rule_id] += 1
+                continue
+            line = f"line {f.location.line}" if f.location.line else ""
+            where = "".join(f" {part}" for part in (f.location.path, line) if part)
+            level = "error" if f.blocking else "warning"
+            say(f"  {level} {f.severity.value} {f.rule_id}{where}: {f.message}")
+        if notes:
+            counted = ", ".join(f"{rule} x{n}" for rule, n in sorted(notes.items()))
+            say(f"  info: {notes.total()} remarks ({counted}); --json lists them")
+        for skipped in o.not_run:
+            say(f"  not run: {skipped}")
+    for problem in unusable:
+        say(f"{problem}: UNUSABLE")
+    for kind in missing:
+        say(
+            f"required pack missing: no {kind} pack is installed; install one with "
+            f"`kcert packs install PATH --kind {kind}` (`make packs-dev` installs the corpus ones)"
+        )

@@ -22,6 +22,17 @@ class Exchange:
     error: str = ""
     truncated: bool = False
     evidence: dict[str, str] = field(default_factory=dict)  # "S"/"R" -> file name
+    # The SUT called kcert (kcert plays the receiving peer): the request is what the SUT
+    # sent (evidence R), the response what kcert answered (evidence S).
+    inbound: bool = False
+
+    @property
+    def sent_by_kcert(self) -> bytes:
+        return self.response_body if self.inbound else self.request_body
+
+    @property
+    def received_by_kcert(self) -> bytes:
+        return self.request_body if self.inbound else self.response_body
 
     @property
     def response_content_type(self) -> str:
@@ -49,4 +60,5 @@ class Exchange:
             "error": self.error,
             "truncated": self.truncated,
             "evidence": self.evidence,
+            "inbound": self.inbound,
         }

@@ -16,6 +16,9 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -79,6 +82,21 @@ def _safe_name(name: str) -> str:
     return str(pure)
 
 
+# The pack set of the run in progress (SHA-256 of each pack): checks judging a SUT use exactly
+# the packs the run names (`--pack`, `--no-packs`), not whatever else is installed.
+# None: no run has chosen, every installed pack counts.
+ACTIVE_PACKS: ContextVar[frozenset[str] | None] = ContextVar("kcert_active_packs", default=None)
+
+
+@contextmanager
+def using_packs(hashes: frozenset[str] | None) -> Iterator[None]:
+    token = ACTIVE_PACKS.set(hashes)
+    try:
+        yield
+    finally:
+        ACTIVE_PACKS.reset(token)
+
+
 class PackStore:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or default_root()
@@ -96,7 +114,11 @@ class PackStore:
         return sorted(matches, key=lambda p: p.installed)[-1] if matches else None
 
     def of_kind(self, kind: str) -> list[Pack]:
-        return [p for p in self.installed() if p.kind == kind]
+        """Installed packs of a kind, limited to the running certification's pack set."""
+        chosen = ACTIVE_PACKS.get()
+        return [
+            p for p in self.installed() if p.kind == kind and (chosen is None or p.sha256 in chosen)
+        ]
 
     def _read(self, manifest: Path) -> Pack:
         try:

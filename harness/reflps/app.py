@@ -12,12 +12,15 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
 from harness import __version__
+from harness.reflps.careplan.routes import build_router as build_careplan_router
 from harness.reflps.cockpit.routes import CockpitService, build_router, problem
 from harness.reflps.cockpit.store import ClinicStore
 from harness.reflps.defects import CATALOGUE, check_names
 from harness.reflps.identity import REFERENCE_CLINIC, ClinicIdentity
 from harness.reflps.inbox import render_inbox
 from harness.reflps.messaging import MessageReceiver, NotAMessage, operation_outcome
+from harness.reflps.outbox import Outbox
+from harness.reflps.outbox_routes import build_outbox_router
 from harness.reflps.storage import Storage
 from harness.reflps.wire import WireError, read_body, write_body
 
@@ -75,6 +78,7 @@ def create_app(
     storage = Storage(db_path)
     receiver = MessageReceiver(storage, identity, active)
     cockpit = CockpitService(ClinicStore(storage.connection, storage.lock), active)
+    outbox = Outbox(identity, frozenset(active))
     app = FastAPI(
         title="kcert reference LPS",
         version=__version__,
@@ -126,6 +130,7 @@ def create_app(
         storage.reset()
         cockpit.store.reset()
         cockpit.forget()
+        outbox.reset()
         return ResetResult(status="reset")
 
     @app.exception_handler(RequestValidationError)
@@ -135,6 +140,8 @@ def create_app(
         return problem(400, "bad request", f"{where}: {first.get('msg', 'invalid')}")
 
     app.include_router(build_router(cockpit, AGENT))
+    app.include_router(build_careplan_router(cockpit, identity, active, AGENT))
+    app.include_router(build_outbox_router(outbox, AGENT))
 
     @app.get(f"{AGENT}/messages", tags=["agent"])
     def messages(messageHeaderId: str = "", patientCpr: str = "") -> ReceivedList:

@@ -101,6 +101,61 @@ CATALOGUE: dict[str, Defect] = {
             "Age is the year minus the birth year (18 for the whole year).",
         ),
         Defect(
+            "cpd-missing-goal-section",
+            "Den delte forløbsplan (DK-CPD) mangler målsektionen.",
+            "The shared care plan (DK-CPD) has no goals section.",
+        ),
+        Defect(
+            "cpd-wrong-cpr-root",
+            "Patientens CPR-nummer står i planen med SOR-rod-OID'en i stedet for CPR's.",
+            "The plan identifies the patient's CPR number under the SOR root OID, not CPR's.",
+        ),
+        Defect(
+            "cpd-stale-measurement",
+            "Den delte plan viser den ældste måling (også over 2 år) i stedet for den seneste.",
+            "The shared plan shows the oldest measurement (even over two years), not the latest.",
+        ),
+        Defect(
+            "cpd-metadata-cpr-mismatch",
+            "Metadata til dokumentdelingen har et andet CPR-nummer end dokumentets header.",
+            "The sharing metadata carries another CPR number than the document header.",
+        ),
+        Defect(
+            "cpd-replacement-without-parent",
+            "En ny version af planen erstatter ikke den forrige (ingen parentDocument, nyt setId).",
+            "A new version of the plan does not replace the previous one (no parent, new setId).",
+        ),
+        Defect(
+            "qrd-ignored",
+            "PRO-svar (QRD) gemmes, men indgår ikke i planens stratificering.",
+            "PRO answers (QRD) are stored but never reach the plan's stratification.",
+        ),
+        Defect(
+            "send-missing-topic",
+            "Afsendte korrespondancemeddelelser med kategori 'other' mangler emne (topic).",
+            "Sent CareCommunications of category 'other' have no topic.",
+        ),
+        Defect(
+            "send-wrong-profile",
+            "MessageHeader i afsendte meddelelser angiver en forkert profil-URL.",
+            "The MessageHeader of sent messages names a wrong profile URL.",
+        ),
+        Defect(
+            "no-resend",
+            "Meddelelser uden kvittering gensendes aldrig.",
+            "Messages that are never acknowledged are never resent.",
+        ),
+        Defect(
+            "referral-bad-gln",
+            "Henvisningens afsender-GLN har forkert GS1-kontrolciffer.",
+            "The referral's sender GLN has a wrong GS1 check digit.",
+        ),
+        Defect(
+            "fatal-ack-as-ok",
+            "En negativ kvittering (fatal-error) behandles som positiv.",
+            "A negative acknowledgement (fatal-error) is treated as ok.",
+        ),
+        Defect(
             "xml-unsupported",
             "Afviser FHIR XML med HTTP 415.",
             "Refuses FHIR XML with HTTP 415.",

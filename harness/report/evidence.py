@@ -16,14 +16,14 @@ def write_evidence(run: RunResult, directory: Path) -> list[Path]:
             for exchange in step.exchanges:
                 sent_name = exchange.evidence.get("S")
                 if sent_name:
-                    body = exchange.request_body or f"{exchange.method} {exchange.url}\n".encode()
+                    body = exchange.sent_by_kcert or f"{exchange.method} {exchange.url}\n".encode()
                     path = directory / sent_name
                     path.write_bytes(body)
                     written.append(path)
                 received_name = exchange.evidence.get("R")
                 if received_name:
                     path = directory / received_name
-                    path.write_bytes(exchange.response_body)
+                    path.write_bytes(exchange.received_by_kcert)
                     written.append(path)
             if step.answer is not None:
                 for attachment in step.answer.attachments:

@@ -55,6 +55,7 @@ LABELS: dict[str, dict[str, str]] = {
         "answered_by": "Besvaret af",
         "attachments": "Bilag",
         "pending_manual": "afventer testerens svar",
+        "not_run": "Ikke kørt (valideringspakke mangler)",
     },
     "en": {
         "title": "Test protocol and certification report",
@@ -106,6 +107,7 @@ LABELS: dict[str, dict[str, str]] = {
         "answered_by": "Answered by",
         "attachments": "Attachments",
         "pending_manual": "awaits the tester's answer",
+        "not_run": "Not run (validation pack missing)",
     },
 }
 

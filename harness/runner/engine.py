@@ -16,6 +16,7 @@ from harness.model.finding import Finding, Location
 from harness.model.outcome import Outcome, Severity
 from harness.model.protocol import Protocol, Step, TestCase
 from harness.model.result import CaseResult, ProtocolResult, RunResult, StepResult, SutInfo
+from harness.packs.store import using_packs
 from harness.runner.actions import (
     ACTIONS,
     ActionContext,
@@ -57,6 +58,9 @@ class RunOptions:
     # produces the very bytes the recorded run sent. Empty: the run's own id.
     seed_run_id: str = ""
     packs: list[dict[str, str]] = field(default_factory=list)
+    # True: checks use exactly `packs` (a certification names its pack set); False: whatever
+    # is installed (kcert's own tests and the pytest front door).
+    packs_chosen: bool = False
     parent_run: str = ""
     relation: str = ""
     suite_version: str = ""  # empty: kcert's package version
@@ -142,6 +146,17 @@ class Runner:
         started = started or {}
         run = self.new_run(options, run_started)
         self.seed = options.seed_run_id or options.run_id
+        chosen = frozenset(p["sha256"] for p in options.packs) if options.packs_chosen else None
+        with using_packs(chosen):
+            return self._run(run, protocols, completed, started)
+
+    def _run(
+        self,
+        run: RunResult,
+        protocols: list[Protocol],
+        completed: dict[CaseKey, CaseResult],
+        started: dict[CaseKey, str],
+    ) -> RunResult:
         total = sum((p.id, c.id) not in completed for p in protocols for c in p.cases)
         self.listener(RunStarted(run, total))
         problem = self.check_reachable()

@@ -31,10 +31,10 @@ class EvidenceNamer:
 
     def name(self, exchange: Exchange, step: str) -> None:
         step_key = _SAFE.sub("-", step)
-        for direction, ct, body in (
-            ("S", exchange.request_content_type, exchange.request_body),
-            ("R", exchange.response_content_type, exchange.response_body),
-        ):
+        request = (exchange.request_content_type, exchange.request_body)
+        response = (exchange.response_content_type, exchange.response_body)
+        sent, received = (response, request) if exchange.inbound else (request, response)
+        for direction, (ct, body) in (("S", sent), ("R", received)):
             # a GET has no body: its request line is written as the evidence instead
             body_ext = "txt" if direction == "S" and not body else _ext(ct, body)
             index = self._counts.get((step_key, direction), 0)

@@ -65,6 +65,7 @@ def exchange_row(exchange: Exchange) -> dict[str, Any]:
         "error": exchange.error,
         "truncated": exchange.truncated,
         "evidence": dict(exchange.evidence),
+        "inbound": exchange.inbound,
     }
 
 
@@ -82,6 +83,7 @@ def exchange_from_row(row: dict[str, Any]) -> Exchange:
         error=str(row["error"]),
         truncated=bool(row["truncated"]),
         evidence=dict(row["evidence"]),
+        inbound=bool(row.get("inbound", False)),
     )
 
 

@@ -110,6 +110,7 @@ exchanges = Table(
     Column("error", Text, nullable=False, default=""),
     Column("truncated", Boolean, nullable=False, default=False),
     Column("evidence", JSON, nullable=False),
+    Column("inbound", Boolean, nullable=False, default=False),
 )
 
 manual_answers = Table(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,10 @@ from harness.sut.reference import reference_config
 from harness.transport.inprocess import InProcessTransport
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
+
+# kcert's own tests never see the packs installed on the machine (~/.kcert/packs): a test that
+# needs packs installs them into a store of its own and points KCERT_PACKS at it.
+os.environ["KCERT_PACKS"] = tempfile.mkdtemp(prefix="kcert-test-packs-")
 
 SHARED = REPO_ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"

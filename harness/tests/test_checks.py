@@ -319,6 +319,7 @@ def test_every_rule_in_the_checks_has_a_firing_case() -> None:
     source = "\n".join(p.read_text() for p in CHECKS_DIR.glob("*.py"))
     rules = set(re.findall(r'finding\(\s*"([A-Z][A-Z0-9-]+)"', source))
     rules |= set(re.findall(r'\n\s+"([A-Z]+-[A-Z0-9-]+)",\n\s+f?"', source))
+    rules |= set(re.findall(r'_at\(\s*ctx,\s*(?:[^,()"]+,\s*)?"([A-Z][A-Z0-9-]+)"', source))
     # a rule counts as tested when some test module names it in an assertion or a case table
     tests = (
         "\n".join(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,12 @@ def kcert(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=timeout,
         cwd=REPO_ROOT,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+        env={
+            "COLUMNS": "200",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONIOENCODING": "utf-8",
+            "KCERT_PACKS": os.environ["KCERT_PACKS"],
+        },
     )
 
 

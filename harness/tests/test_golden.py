@@ -18,6 +18,8 @@ GOLDEN = FIXTURES_DIR / "expected" / "golden-results-reference.json"
 SCHEMA = Path(__file__).resolve().parent.parent / "report" / "results.schema.json"
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_PORT = re.compile(r"127\.0\.0\.1:[0-9]+")  # kcert's peer listens on a free port
+_LETTER = re.compile(r"\bR[LE][0-9A-F]{10}\b")  # the reference LPS's OIOXML letter ids
 _VOLATILE = {
     "started",
     "finished",
@@ -39,7 +41,7 @@ def normalise(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [normalise(v, key) for v in value]
     if isinstance(value, str):
-        return _UUID.sub("<uuid>", value)
+        return _LETTER.sub("<letter>", _PORT.sub("127.0.0.1:<port>", _UUID.sub("<uuid>", value)))
     return value
 
 

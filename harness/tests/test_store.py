@@ -170,7 +170,10 @@ def test_approved_systems_only_final_runs_decide(store_url: str, protocols: list
     assert {s.status for s in approved_systems(store)} == {"tester"}
     _execute(store, protocols, ("red-yellow-swapped",), answers, test_type="endelig")
     status = {s.protocol: s.status for s in approved_systems(store)}
-    assert status == {"carecommunication-receive": "godkendt", "cockpit-profiles": "ikke-godkendt"}
+    # the swapped colours break every protocol that shows them; messaging stays approved
+    assert status["carecommunication-receive"] == "godkendt"
+    assert status["cockpit-profiles"] == "ikke-godkendt"
+    assert set(status.values()) == {"godkendt", "ikke-godkendt"}
     directions = {s.protocol: s.direction for s in approved_systems(store)}
     assert directions["carecommunication-receive"] == "receive"
     store.close()

@@ -38,6 +38,13 @@ class ReplayTransport:
             raise TransportError(self._diverged(f"{method} (recorded without HTTP)"))
         return self._copy(self.queue.popleft())
 
+    def take_inbound(self) -> list[Exchange]:
+        """The recorded requests the SUT made to kcert's peer at this point of the case."""
+        taken = []
+        while self.queue and self.queue[0].inbound:
+            taken.append(self._copy(self.queue.popleft()))
+        return taken
+
     def request(
         self,
         endpoint: str,

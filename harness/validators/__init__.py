@@ -1,1 +1,2 @@
-"""Validators: XML Schema (and later Schematron) checks driven by installed packs."""
+"""Validators driven by installed packs: XML Schema (CDA, OIOXML), Schematron, FHIR profiles;
+`documents.DocumentValidator` runs every applicable one per file (`kcert validate`)."""

@@ -127,32 +127,39 @@ def build_router(service: CockpitService, prefix: str) -> APIRouter:
         as_of = _as_of(asOf)
         if isinstance(as_of, Response):
             return as_of
-        names = _names(service.store, [cpr])
-        if cpr not in names:
+        body = plan_body(service, cpr, as_of)
+        if body is None:
             return problem(404, "unknown patient", "no patient with that CPR in this clinic")
-        cockpit = service.at(as_of)
-        stratification: dict[str, str | None] = {}
-        packages = []
-        if cpr in cockpit.kol_colour:
-            stratification["kol"] = cockpit.kol_colour[cpr]
-            packages.append("kol")
-        if cpr in cockpit.lrs_colour:
-            stratification["lrs"] = cockpit.lrs_colour[cpr]
-            packages.append("lrs")
-        for pid, key in (("t2d-inkluderet", "t2d"), ("hjerte-inkluderet", "hjerte")):
-            if cpr in cockpit.members[pid]:
-                packages.append(key)
-        body = {
-            "cpr": cpr,
-            "name": names[cpr],
-            "asOf": as_of.isoformat(),
-            "stratification": stratification,
-            "goals": [{"text": GOALS[p], "package": p} for p in packages],
-            "measurements": _latest_measurements(service.store, cpr, as_of),
-        }
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
     return router
+
+
+def plan_body(service: CockpitService, cpr: str, as_of: dt.date) -> dict[str, Any] | None:
+    """A patient's care plan as the agent API shows it (None: no such patient)."""
+    names = _names(service.store, [cpr])
+    if cpr not in names:
+        return None
+    cockpit = service.at(as_of)
+    stratification: dict[str, str | None] = {}
+    packages = []
+    if cpr in cockpit.kol_colour:
+        stratification["kol"] = cockpit.kol_colour[cpr]
+        packages.append("kol")
+    if cpr in cockpit.lrs_colour:
+        stratification["lrs"] = cockpit.lrs_colour[cpr]
+        packages.append("lrs")
+    for pid, key in (("t2d-inkluderet", "t2d"), ("hjerte-inkluderet", "hjerte")):
+        if cpr in cockpit.members[pid]:
+            packages.append(key)
+    return {
+        "cpr": cpr,
+        "name": names[cpr],
+        "asOf": as_of.isoformat(),
+        "stratification": stratification,
+        "goals": [{"text": GOALS[p], "package": p} for p in packages],
+        "measurements": _latest_measurements(service.store, cpr, as_of),
+    }
 
 
 def _names(store: ClinicStore, cprs: list[str]) -> dict[str, str]:

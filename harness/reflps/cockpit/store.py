@@ -23,6 +23,8 @@ TABLES = (
     "cp_service",
     "cp_encounter",
     "cp_startback",
+    "rp_shared",
+    "rp_document",
 )
 
 SCHEMA = """
@@ -42,6 +44,9 @@ CREATE TABLE IF NOT EXISTS cp_encounter (cpr TEXT, system TEXT, code TEXT, date 
 CREATE TABLE IF NOT EXISTS cp_startback (seq INTEGER PRIMARY KEY, cpr TEXT, date TEXT,
                                          answers TEXT);
 CREATE INDEX IF NOT EXISTS cp_m_code ON cp_measurement(code, cpr);
+CREATE TABLE IF NOT EXISTS rp_shared (cpr TEXT PRIMARY KEY, doc_id TEXT NOT NULL,
+                                      set_id TEXT NOT NULL, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rp_document (doc_id TEXT PRIMARY KEY, cpr TEXT, kind TEXT);
 """
 
 

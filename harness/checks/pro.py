@@ -1,0 +1,50 @@
+"""PRO documents into the LPS: the SUT attaches a QRD to the right patient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from harness.checks.registry import CHECKS, CheckContext
+from harness.model.finding import Finding
+from harness.safeparse import PayloadError, parse_json
+
+
+@CHECKS.register("document-attached", {"type": "object", "additionalProperties": False})
+def document_attached(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
+    """HTTP 200 with status attached (or already-attached) for the document's own patient."""
+    if ctx.exchange.status != 200:
+        yield ctx.finding(
+            "PRO-HTTP",
+            f"the QRD document was answered HTTP {ctx.exchange.status}, expected 200",
+            "status",
+            "http",
+        )
+        return
+    try:
+        answer = parse_json(ctx.exchange.response_body)
+        if not isinstance(answer, dict):
+            raise TypeError("not an object")
+        status, cpr = answer.get("status"), answer.get("patientCpr")
+    except (PayloadError, TypeError) as exc:
+        yield ctx.finding(
+            "PRO-FORMAT",
+            f"the answer is not the contract's DocumentReceipt: {exc}",
+            "",
+            "json-pointer",
+        )
+        return
+    if status not in ("attached", "already-attached"):
+        yield ctx.finding(
+            "PRO-FORMAT",
+            f"status {status!r}, expected attached or already-attached",
+            "/status",
+            "json-pointer",
+        )
+    if cpr != ctx.notes.get("cpr"):
+        yield ctx.finding(
+            "PRO-PATIENT",
+            f"the document was attached to {cpr!r}, not to its patient {ctx.notes.get('cpr')}",
+            "/patientCpr",
+            "json-pointer",
+        )

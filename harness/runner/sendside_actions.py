@@ -1,0 +1,177 @@
+"""Send-side actions: make the SUT send (through its test agent) to kcert's peer, which
+answers with an acknowledgement or a receipt, or deliberately with nothing.
+
+In a replay (re-judging) the peer is not started: the recorded inbound requests stand in.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from harness.model.exchange import Exchange
+from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult
+from harness.runner.peer_answers import ctl_receipt, fhir_ack, read_message
+from harness.safeparse import PayloadError, parse_json
+from harness.transport.peer import Reply, Responder, shared_peer
+
+FHIR_ANSWERS = ("ok", "fatal-error", "none")
+RECEIPTS = ("positive", "negative", "none")
+PATHS = {"carecommunication": "/fhir/$process-message", "referral": "/oioxml"}
+
+
+def responder_for(kind: str, answer: str, peer: dict[str, Any]) -> Responder:
+    """How kcert's peer answers what arrives in this step."""
+
+    def respond(method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        if method != "POST":
+            return Reply(405, "text/plain", b"POST only\n")
+        if answer == "none":
+            return Reply(202)  # taken in, but no acknowledgement: the SUT must resend later
+        if kind == "referral":
+            return Reply(200, "application/xml", ctl_receipt(body, answer == "positive", peer))
+        message = read_message(body)
+        if message is None:
+            return Reply(400, "text/plain", b"not a FHIR JSON message\n")
+        return Reply(200, "application/fhir+json", fhir_ack(message, answer, peer))
+
+    return respond
+
+
+def _inbound(ctx: ActionContext, kind: str, answer: str, peer: dict[str, Any]) -> tuple[Any, int]:
+    """The peer armed for this step (or None in a replay) and its mark."""
+    if getattr(ctx.transport, "take_inbound", None) is not None:
+        return None, 0
+    server = shared_peer()
+    return server, server.expect(responder_for(kind, answer, peer))
+
+
+def _collect(
+    ctx: ActionContext, server: Any, mark: int, count: int, wait_s: float
+) -> list[Exchange]:
+    if server is None:
+        taken: list[Exchange] = ctx.transport.take_inbound()  # type: ignore[attr-defined]
+        return taken
+    got: list[Exchange] = server.wait(mark, count, wait_s)
+    return got
+
+
+_SEND_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["kind", "answer"],
+    "properties": {
+        "kind": {"enum": list(PATHS)},
+        "person": {"type": "string"},
+        "peer": {"type": "string"},
+        "package": {"enum": ["kol", "lrs"]},
+        "answer": {"enum": sorted(set(FHIR_ANSWERS) | set(RECEIPTS))},
+        "wait_s": {"type": "number", "minimum": 0.1, "maximum": 30},
+    },
+}
+
+
+@ACTIONS.register("trigger-send", _SEND_SCHEMA)
+def trigger_send(ctx: ActionContext, **params: Any) -> ActionResult:
+    """Ask the SUT to send a message of `kind` to kcert's peer, which answers `answer`."""
+    kind = params["kind"]
+    answer = params["answer"]
+    allowed = RECEIPTS if kind == "referral" else FHIR_ANSWERS
+    if answer not in allowed:
+        raise ActionError(f"answer {answer!r} does not fit {kind}; use one of {allowed}")
+    person = _lookup(ctx.persons, params.get("person", "kol-karen"), "person")
+    peer = _lookup(ctx.peers, params.get("peer", "kommune"), "peer")
+    server, mark = _inbound(ctx, kind, answer, peer)
+    base = server.base_url if server is not None else "http://127.0.0.1:0"
+    request = {
+        "kind": kind,
+        "patient": {"cpr": person["cpr"], "given": person["given"], "family": person["family"]},
+        "receiver": {
+            "endpoint": base + PATHS[kind],
+            "sor": str(peer["sor"]),
+            "gln": str(peer["gln"]),
+            "name": str(peer["name"]),
+        },
+        "package": params.get("package", "kol"),
+    }
+    exchange = ctx.transport.request(
+        "agent",
+        "POST",
+        "outbox/send",
+        json.dumps(request, ensure_ascii=False).encode("utf-8"),
+        {"Content-Type": "application/json"},
+    )
+    inbound = _collect(ctx, server, mark, 1, float(params.get("wait_s", 10)))
+    return ActionResult(
+        exchange,
+        person=person,
+        peer=peer,
+        more=inbound,
+        notes={"kind": kind, "message_id": _message_id(exchange), "answer": answer},
+    )
+
+
+@ACTIONS.register(
+    "trigger-retry",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["of", "answer"],
+        "properties": {
+            "of": {"type": ["string", "integer"]},
+            "answer": {"enum": sorted(set(FHIR_ANSWERS) | set(RECEIPTS))},
+            "wait_s": {"type": "number", "minimum": 0.1, "maximum": 30},
+        },
+    },
+)
+def trigger_retry(ctx: ActionContext, **params: Any) -> ActionResult:
+    """Fire the SUT's resend timer; collect whatever it sends again within `wait_s`."""
+    earlier = ctx.earlier.get(str(params["of"]))
+    if earlier is None or "kind" not in earlier.notes:
+        raise ActionError(f"step {params['of']} made the SUT send nothing to resend")
+    kind = earlier.notes["kind"]
+    server, mark = _inbound(ctx, kind, params["answer"], earlier.peer)
+    exchange = ctx.transport.request("agent", "POST", "outbox/retry")
+    inbound = _collect(ctx, server, mark, 1, float(params.get("wait_s", 3)))
+    return ActionResult(
+        exchange,
+        person=earlier.person,
+        peer=earlier.peer,
+        more=inbound,
+        notes={**earlier.notes, "retry_of": str(params["of"])},
+    )
+
+
+@ACTIONS.register(
+    "read-outbox",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["of"],
+        "properties": {"of": {"type": ["string", "integer"]}},
+    },
+)
+def read_outbox(ctx: ActionContext, **params: Any) -> ActionResult:
+    """Ask the test agent what became of the message an earlier step made the SUT send."""
+    earlier = ctx.earlier.get(str(params["of"]))
+    if earlier is None or "kind" not in earlier.notes:
+        raise ActionError(f"step {params['of']} made the SUT send nothing")
+    query = urlencode({"messageId": earlier.notes.get("message_id", "")})
+    exchange = ctx.transport.request("agent", "GET", f"outbox?{query}")
+    return ActionResult(exchange, person=earlier.person, peer=earlier.peer, notes=earlier.notes)
+
+
+def _message_id(exchange: Exchange) -> str:
+    try:
+        data = parse_json(exchange.response_body)
+        return str(data["messages"][0]["messageId"])
+    except (PayloadError, KeyError, IndexError, TypeError):
+        return ""
+
+
+def _lookup(table: dict[str, Any], key: str, what: str) -> Any:
+    try:
+        return table[key]
+    except KeyError:
+        raise ActionError(f"unknown {what} {key!r}; known: {', '.join(sorted(table))}") from None
