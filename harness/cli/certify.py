@@ -265,6 +265,11 @@ def conclude(run: RunResult, run_dir: Path, console: Console) -> int:
     elif verdict is Verdict.FEJL:
         errored = [c for c in run.cases if c.error]
         console.print(f"reason: {errored[0].error if errored else 'error'}", highlight=False)
+    gaps = sorted({f.message for c in run.cases for f in c.findings if f.rule_id == "PACK-MISSING"})
+    for gap in gaps:
+        console.print(
+            f"[yellow]{gap}[/] (kcert packs install …, or make packs-dev)", highlight=False
+        )
     pending = run.pending_steps
     if pending:
         steps = ", ".join(f"{c.case.id} step {s.step.id}" for c, s in pending)
