@@ -42,7 +42,8 @@ REFERENCE_ANSWERS = REPO_ROOT / "fixtures" / "answers" / "reference-lps.yaml"
 
 def reference_answers(protocols: list[Protocol]) -> AnswerBook:
     """The pre-recorded tester answers for the reference LPS's manual steps."""
-    return AnswerBook(load_answers(REFERENCE_ANSWERS, protocols))
+    # not checked against `protocols`: a run of one protocol file may lack the attended step
+    return AnswerBook(load_answers(REFERENCE_ANSWERS, None))
 
 
 def run_reference(

@@ -26,11 +26,13 @@ from harness.reflps.app import create_app
 from harness.runner.actions import sut_party
 from harness.runner.engine import Runner, RunOptions
 from harness.sut.reference import reference_config
+from harness.testscript import sending
 from harness.testscript.fixtures import FixtureMap
 from harness.testscript.profiles import ProfileSource
 from harness.testscript.run import TestScriptRun, run_on
 from harness.testscript.script import load_script
 from harness.transport.inprocess import InProcessTransport
+from harness.transport.peer import shared_peer
 
 CONFIG = reference_config("http://reference.invalid", (), "inprocess")
 FHIR = "application/fhir+json"
@@ -571,7 +573,7 @@ def test_process_message_and_agent_api_against_the_reference_lps(tmp_path: Path)
 
 def test_kcert_as_the_server_delivers_what_the_sut_reads(tmp_path: Path) -> None:
     """TouchStone style: origin 1 is the SUT; it reads a message (delivered to it), returns its
-    acknowledgement (judged), and would send a reply on its own (unsupported)."""
+    acknowledgement (judged), and sends a new message of its own (through its test agent)."""
     message = carecommunication()
     ack_template = {
         "resourceType": "Bundle",
@@ -645,13 +647,239 @@ def test_kcert_as_the_server_delivers_what_the_sut_reads(tmp_path: Path) -> None
     assert first.outcome is Outcome.PASS, [s.message for s in first.steps]
     assert "acknowledgement ok" in first.steps[0].message
     assert first.steps[0].exchanges[0].url.endswith("/fhir/$process-message")
-    second = only_case(done, "t2")
-    assert second.error.startswith(
-        "unsupported: SUT-initiated create of care-communication-message (fixture cc)"
-    )
-    assert "mailbox.json:test[1].action[0]" in second.error
+    second = only_case(done, "t2")  # a new message of its own: asked for through the agent
+    assert second.outcome is Outcome.PASS, [s.message for s in second.steps]
+    assert [e.inbound for e in second.steps[0].exchanges] == [False, True]
     assert "placed no such resource" in only_case(done, "t3").error
     assert outcomes(done)["mailbox/setup"] is Outcome.PASS
+
+
+# -- the SUT sends on its own initiative (through its test agent, to kcert's peer) ----------------
+
+SUT_OP = {"origin": 1, "destination": 1}
+NEW_ASSERTS = [
+    check(
+        direction="request",
+        expression="Bundle.entry.resource.ofType(MessageHeader).event.as(Coding).code"
+        " = 'care-communication-message'",
+    ),
+    check(
+        direction="request",
+        expression="Bundle.entry.resource.ofType(Provenance)"
+        ".where(activity.coding.code = 'new-message').exists()",
+    ),
+]
+
+
+def with_patient(message: dict[str, Any], cpr: str, given: str, family: str) -> dict[str, Any]:
+    for entry in message["entry"]:
+        if entry["resource"]["resourceType"] == "Patient":
+            entry["resource"]["identifier"][0]["value"] = cpr
+            entry["resource"]["name"] = [{"family": family, "given": [given]}]
+    return message
+
+
+def agent_request(step: Any) -> dict[str, Any]:
+    agent = next(e for e in step.exchanges if e.url.endswith("/outbox/send"))
+    found: dict[str, Any] = json.loads(agent.request_body)
+    return found
+
+
+def test_sut_sends_a_new_message_to_kcerts_peer(tmp_path: Path) -> None:
+    """The SUT is asked through its agent, sends to kcert's peer, gets an ok acknowledgement;
+    the asserts judge what it sent (request) and kcert's answer (response)."""
+    mads = load_persons()["lrs-mads"]
+    template = with_patient(carecommunication(), mads["cpr"], mads["given"], mads["family"])
+    (tmp_path / "msg.json").write_text(json.dumps(template))
+    real = with_patient(carecommunication(), "0101011234", "Rigtig", "Person")
+    (tmp_path / "real.json").write_text(json.dumps(real))
+    data = script(
+        "sends",
+        [
+            op("create", resource="Bundle", sourceId="msg", responseId="ack", **SUT_OP),
+            check(direction="request", resource="Bundle"),
+            check(direction="response", responseCode="200,201", operator="in"),
+            *NEW_ASSERTS,
+            check(
+                direction="request",
+                expression="Bundle.entry.resource.ofType(Patient).identifier.value",
+                value=mads["cpr"],
+            ),
+            check(
+                direction="response",
+                expression="Bundle.entry[0].resource.response.code",
+                value="ok",
+            ),
+            check(
+                sourceId="ack",
+                expression="Bundle.entry[0].resource.response.identifier",
+                value="${sent-header}",
+            ),
+        ],
+        [
+            op("create", resource="Bundle", sourceId="real", **SUT_OP),
+            *NEW_ASSERTS,
+            check(
+                direction="request",
+                expression="Bundle.entry.resource.ofType(Communication).payload.content"
+                ".where(contentType = 'application/pdf').data.exists()",
+            ),
+        ],
+        fixture=[
+            {"id": "msg", "resource": {"reference": "../msg.json"}},
+            {"id": "real", "resource": {"reference": "../real.json"}},
+        ],
+        # the template fixture stands for what the SUT sent once it has sent it
+        variable=[
+            {"name": "sent-header", "expression": "Bundle.entry[0].resource.id", "sourceId": "msg"}
+        ],
+    )
+    done = run(tmp_path, data, app=create_app())
+    first = only_case(done, "t1")
+    assert first.outcome is Outcome.PASS, [s.message for s in first.steps]
+    agent, inbound = first.steps[0].exchanges
+    assert not agent.inbound and agent.status == 202
+    assert inbound.inbound and inbound.url == f"{shared_peer().base_url}/fhir/$process-message"
+    sent = json.loads(inbound.request_body)
+    assert sent["entry"][0]["resource"]["id"] != template["entry"][0]["resource"]["id"]
+    request = agent_request(first.steps[0])
+    assert request["kind"] == "carecommunication" and request["patient"]["cpr"] == mads["cpr"]
+    assert request["receiver"]["endpoint"] == inbound.url
+    assert request["receiver"]["gln"] == load_peers()["kommune"]["gln"]
+    assert "MessageHeader.id " + sent["entry"][0]["resource"]["id"] in first.steps[0].message
+    # what the SUT cannot be asked for is judged on what it sent: an honest fail, not an error
+    second = only_case(done, "t2")
+    assert second.outcome is Outcome.FAIL and not second.error
+    assert [s.outcome for s in second.steps] == [Outcome.PASS] * 3 + [Outcome.FAIL]
+    assert second.steps[3].findings[0].severity is Severity.F2
+    assert agent_request(second.steps[0])["patient"]["cpr"] == load_persons()["kol-karen"]["cpr"]
+    assert "is not used (CPR 010101-xxxx is outside kcert's synthetic range" in (
+        second.steps[0].message
+    )
+    report = done.reports["sends.json"]
+    operation = report["test"][0]["action"][0]["operation"]
+    assert operation["result"] == "pass" and operation["detail"] == inbound.url
+    assert report["test"][1]["action"][3]["assert"]["result"] == "fail"
+
+
+def test_what_the_test_agent_cannot_ask_for_is_unsupported(tmp_path: Path) -> None:
+    ack = {
+        "resourceType": "Bundle",
+        "type": "message",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "MessageHeader",
+                    "eventCoding": {"code": "acknowledgement-message"},
+                }
+            }
+        ],
+    }
+    (tmp_path / "ack.json").write_text(json.dumps(ack))
+    revision = check(
+        direction="request",
+        expression="Bundle.entry.resource.ofType(Provenance).entity.where(role = 'revision')"
+        ".exists()",
+    )
+    data = script(
+        "cannot",
+        [
+            op("create", resource="Bundle", sourceId="create-reply-02", **SUT_OP),
+            *NEW_ASSERTS[:1],
+            revision,
+        ],
+        [
+            op("create", resource="Bundle", sourceId="nowhere", **SUT_OP),
+            check(direction="request", resource="Bundle"),
+        ],
+        [op("create", resource="Bundle", sourceId="ack", **SUT_OP)],
+        [
+            op("create", resource="Bundle", **SUT_OP),
+            *NEW_ASSERTS[:1],
+            check(
+                direction="request",
+                expression="Bundle.entry.resource.ofType(Provenance)"
+                ".where(activity.coding.code = 'forward-message').exists()",
+            ),
+        ],
+        fixture=[{"id": "ack", "resource": {"reference": "../ack.json"}}],
+    )
+    done = run(tmp_path, data)  # never reaches the SUT
+    errors = {c.case.id: c.error for c in done.run.cases}
+    assert all(c.outcome is Outcome.ERROR for c in done.run.cases)
+    assert errors["t1"].startswith(
+        "unsupported: SUT-initiated create of care-communication-message (fixture "
+        "create-reply-02): the SUT is to send a reply-message (referring to an earlier message), "
+        "and the test agent API can ask only for a new message"
+    )
+    assert errors["t2"].startswith(
+        "unsupported: SUT-initiated create of Bundle: kcert cannot tell which message the SUT "
+        "is to send (its template fixture 'nowhere' is not available"
+    )
+    assert errors["t3"].startswith(
+        "unsupported: SUT-initiated create of acknowledgement-message (fixture ack): the test "
+        "agent API (POST /outbox/send) can make the SUT send only a care-communication-message"
+    )
+    assert "the SUT is to send a forward-message" in errors["t4"]
+    assert all(not s.exchanges for c in done.run.cases for s in c.steps)
+
+
+def agent_app(status: int) -> Starlette:
+    """A SUT whose test agent answers `status` to outbox/send and never sends anything."""
+
+    async def send(request: Request) -> Response:
+        problem = {"title": "bad send request", "detail": "receiver not allowed"}
+        if status == 202:
+            return JSONResponse({"total": 1, "messages": []}, 202)
+        return JSONResponse(problem, status, media_type="application/problem+json")
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/kcert-agent/v1/health", health),
+            Route("/kcert-agent/v1/outbox/send", send, methods=["POST"]),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("app", "expected"),
+    [
+        (
+            fake_server(),  # no outbox operation at all: 404
+            "unsupported by the SUT: its test agent has no outbox operation (POST "
+            "http://reference.invalid/kcert-agent/v1/outbox/send answered HTTP 404)",
+        ),
+        (
+            agent_app(400),
+            "the SUT's test agent did not send care-communication-message: POST "
+            "http://reference.invalid/kcert-agent/v1/outbox/send answered HTTP 400 "
+            "(receiver not allowed)",
+        ),
+        (
+            agent_app(202),
+            "the SUT sent nothing to kcert's peer within 0.2 s after its test agent accepted "
+            "POST outbox/send (HTTP 202)",
+        ),
+    ],
+)
+def test_a_sut_that_does_not_send_is_an_error_never_a_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: Any, expected: str
+) -> None:
+    monkeypatch.setattr(sending, "WAIT_S", 0.2)
+    data = script(
+        "silent",
+        [op("create", resource="Bundle", sourceId="new-message", **SUT_OP), *NEW_ASSERTS],
+    )
+    done = run(tmp_path, data, app=app)
+    case = only_case(done)
+    assert case.outcome is Outcome.ERROR and case.error.startswith(expected), case.error
+    assert "silent.json:test[0].action[0]" in case.error
+    assert [s.outcome for s in case.steps] == [Outcome.ERROR, Outcome.SKIP, Outcome.SKIP]
+    assert not [f for s in case.steps for f in s.findings if f.severity is not Severity.OK]
+    assert case.steps[0].exchanges[0].url.endswith("/kcert-agent/v1/outbox/send")
 
 
 # -- files, TestReport, report folder and the command line ---------------------------------------

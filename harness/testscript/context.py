@@ -32,7 +32,14 @@ class Unsupported(Exception):
 
 
 class ActionError(Exception):
-    """An action could not be carried out (fixture missing, variable unresolved, no response)."""
+    """An action could not be carried out (fixture missing, variable unresolved, no response).
+
+    `exchanges` are what was said on the way (kept as evidence of the error).
+    """
+
+    def __init__(self, message: str, exchanges: list[Exchange] | None = None) -> None:
+        super().__init__(message)
+        self.exchanges = list(exchanges or [])
 
 
 @dataclass
@@ -48,6 +55,14 @@ class Call:
     response_headers: dict[str, str]
     exchange: Exchange | None = None
     notes: list[str] = field(default_factory=list)
+    # recorded with the operation around `exchange`: what kcert did to bring it about (the
+    # test agent request that makes the SUT send) and anything further that arrived
+    preceding: list[Exchange] = field(default_factory=list)
+    following: list[Exchange] = field(default_factory=list)
+
+    def exchanges(self) -> list[Exchange]:
+        main = [self.exchange] if self.exchange is not None else []
+        return [*self.preceding, *main, *self.following]
 
 
 def header(headers: dict[str, str], name: str) -> str | None:
@@ -72,6 +87,7 @@ class ScriptState:
     last: Call | None = None
     last_delivery: Call | None = None
     mailbox: dict[tuple[str, str], Payload] = field(default_factory=dict)
+    block: dict[str, Any] = field(default_factory=dict)  # the setup/test/teardown running
     _resolving: set[str] = field(default_factory=set)
 
     # -- fixtures ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.model.exchange import Exchange
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Outcome, Severity
 from harness.model.protocol import Protocol, Step, TestCase
@@ -116,6 +117,7 @@ class ScriptRunner:
         done = SectionResult(section, result)
         t0 = time.perf_counter()
         stop = ""
+        state.block = block
         for index, (step, action) in enumerate(zip(case.steps, block["action"], strict=True)):
             where = Where(state.script.file, section, index)
             kind = "operation" if "operation" in action else "assert"
@@ -148,7 +150,9 @@ class ScriptRunner:
             call = perform(state, op)
         except Unsupported as exc:
             return _error(step, f"unsupported: {exc} ({where})", t0, "operation")
-        except (ActionError, TransportError) as exc:
+        except ActionError as exc:
+            return _error(step, f"{exc} ({where})", t0, "operation", exc.exchanges)
+        except TransportError as exc:
             return _error(step, f"{exc} ({where})", t0, "operation")
         except Exception as exc:  # kcert's own fault: an error verdict, never a crash
             text = f"operation failed inside kcert: {type(exc).__name__}: {exc} ({where})"
@@ -159,7 +163,7 @@ class ScriptRunner:
         ]
         status = f"HTTP {call.status}" if call.status is not None else "no status"
         message = "; ".join([f"{call.method} {call.url}: {status}", *call.notes])
-        exchanges = [call.exchange] if call.exchange is not None else []
+        exchanges = call.exchanges()
         elapsed = (time.perf_counter() - t0) * 1000
         sresult = StepResult(step, Outcome.PASS, findings, exchanges, message, elapsed)
         return sresult, ActionResult("operation", "pass", message, call.url)
@@ -190,12 +194,15 @@ class ScriptRunner:
         return sresult, ActionResult("assert", verdict.result, text)
 
 
-def _error(step: Step, message: str, t0: float, kind: str) -> tuple[StepResult, ActionResult]:
+def _error(
+    step: Step, message: str, t0: float, kind: str, exchanges: list[Exchange] | None = None
+) -> tuple[StepResult, ActionResult]:
     finding = Finding(ERROR_RULE, Severity.OK, message, Location("", "testscript"), step.id)
     sresult = StepResult(
         step,
         Outcome.ERROR,
         [finding],
+        list(exchanges or []),
         message=message,
         duration_ms=(time.perf_counter() - t0) * 1000,
     )

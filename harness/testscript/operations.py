@@ -8,7 +8,8 @@ Two roles, chosen per script (see `Script.client_mode`):
   delete of fixtures). A `read` by the SUT of a message in the mailbox is the SUT receiving
   it: kcert delivers it with `POST {fhir}/$process-message`. A message the SUT itself sends is
   received only where kcert already holds it (the acknowledgement the SUT returned to a
-  delivery); anything else is unsupported until kcert has a receiving endpoint.
+  delivery); any other message the SUT sends, kcert asks its test agent for and receives on
+  its peer (`sending`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from harness.fhir.fhirpath import FhirPathError, evaluate
 from harness.model.exchange import Exchange
 from harness.testscript.context import ActionError, Call, ScriptState, Unsupported
 from harness.testscript.fixtures import Payload, read_payload
+from harness.testscript.sending import sut_sends
 from harness.transport.base import now_iso
 
 MIME = {"json": "application/fhir+json", "xml": "application/fhir+xml"}
@@ -337,13 +339,7 @@ def sut_initiated(state: ScriptState, op: dict[str, Any], code: str) -> Call:
                 201,
                 None,
             )
-        what = event_of(template) or rtype
-        if isinstance(op.get("sourceId"), str):
-            what += f" (fixture {op['sourceId']})"
-        raise Unsupported(
-            f"SUT-initiated {code} of {what}: the SUT sends it to kcert, and kcert has no "
-            "receiving endpoint for SUT-sent messages yet (send side, issue 5 item 3)"
-        )
+        return sut_sends(state, op, code, template, event_of(template))
     raise Unsupported(f"SUT-initiated {code} of {rtype}")
 
 
