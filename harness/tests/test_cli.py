@@ -170,7 +170,27 @@ def test_protocols_check_and_list() -> None:
     assert "CC-R-12" in listing.stdout
 
 
-@pytest.mark.parametrize("defect", sorted(CATALOGUE))
+# One defect per protocol file through the real command line (a subprocess each); every
+# defect is caught in-process by test_defects, which the same engine runs.
+THROUGH_THE_CLI = (
+    "ack-sender-not-swapped",
+    "red-yellow-swapped",
+    "no-resend",
+    "referral-bad-gln",
+    "cpd-missing-goal-section",
+    "qrd-ignored",
+)
+
+
+def test_cli_defects_cover_every_protocol() -> None:
+    from harness.tests.test_defects import CAUGHT_BY, protocol_file_of
+
+    assert set(THROUGH_THE_CLI) <= set(CATALOGUE)
+    files = {protocol_file_of(CAUGHT_BY[d][0]) for d in THROUGH_THE_CLI}
+    assert files == {p.name for p in (REPO_ROOT / "testcases").glob("*.yaml")}
+
+
+@pytest.mark.parametrize("defect", THROUGH_THE_CLI)
 def test_every_defect_through_the_command_line(tmp_path: Path, defect: str) -> None:
     """Exit 1 naming the catching case, through `kcert` itself (its protocol only, for speed)."""
     from harness.tests.test_defects import CAUGHT_BY, protocol_file_of
