@@ -81,8 +81,8 @@ def sut_party(sut: SutConfig) -> dict[str, str]:
 )
 def send_message(ctx: ActionContext, **params: Any) -> ActionResult:
     """Render a message template with fresh ids and POST it to $process-message."""
-    person = _lookup(ctx.persons, params.get("person", "kol-karen"), "person")
-    peer = _lookup(ctx.peers, params.get("peer", "kommune"), "peer")
+    person = lookup(ctx.persons, params.get("person", "kol-karen"), "person")
+    peer = lookup(ctx.peers, params.get("peer", "kommune"), "peer")
     try:
         rendered = ctx.renderer.render(
             params["template"],
@@ -193,7 +193,8 @@ def _post_message(ctx: ActionContext, sent: Sent) -> Exchange:
     )
 
 
-def _lookup(table: dict[str, Any], key: str, what: str) -> Any:
+def lookup(table: dict[str, Any], key: str, what: str) -> Any:
+    """A named person or peer from the fixtures; an unknown name is kcert's error."""
     try:
         return table[key]
     except KeyError:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from harness.model.exchange import Exchange
-from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult
+from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult, lookup
 from harness.runner.peer_answers import ctl_receipt, fhir_ack, read_message
 from harness.safeparse import PayloadError, parse_json
 from harness.transport.peer import Reply, Responder, shared_peer
@@ -57,6 +57,22 @@ def _collect(
     return got
 
 
+def send_request(
+    kind: str, person: dict[str, str], peer: dict[str, Any], peer_base: str
+) -> dict[str, Any]:
+    """The test agent's `POST /outbox/send` body: this patient, to kcert's peer."""
+    return {
+        "kind": kind,
+        "patient": {"cpr": person["cpr"], "given": person["given"], "family": person["family"]},
+        "receiver": {
+            "endpoint": peer_base + PATHS[kind],
+            "sor": str(peer["sor"]),
+            "gln": str(peer["gln"]),
+            "name": str(peer["name"]),
+        },
+    }
+
+
 _SEND_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -80,21 +96,12 @@ def trigger_send(ctx: ActionContext, **params: Any) -> ActionResult:
     allowed = RECEIPTS if kind == "referral" else FHIR_ANSWERS
     if answer not in allowed:
         raise ActionError(f"answer {answer!r} does not fit {kind}; use one of {allowed}")
-    person = _lookup(ctx.persons, params.get("person", "kol-karen"), "person")
-    peer = _lookup(ctx.peers, params.get("peer", "kommune"), "peer")
+    person = lookup(ctx.persons, params.get("person", "kol-karen"), "person")
+    peer = lookup(ctx.peers, params.get("peer", "kommune"), "peer")
     server, mark = _inbound(ctx, kind, answer, peer)
     base = server.base_url if server is not None else "http://127.0.0.1:0"
-    request = {
-        "kind": kind,
-        "patient": {"cpr": person["cpr"], "given": person["given"], "family": person["family"]},
-        "receiver": {
-            "endpoint": base + PATHS[kind],
-            "sor": str(peer["sor"]),
-            "gln": str(peer["gln"]),
-            "name": str(peer["name"]),
-        },
-        "package": params.get("package", "kol"),
-    }
+    request = send_request(kind, person, peer, base)
+    request["package"] = params.get("package", "kol")
     exchange = ctx.transport.request(
         "agent",
         "POST",
@@ -168,10 +175,3 @@ def _message_id(exchange: Exchange) -> str:
         return str(data["messages"][0]["messageId"])
     except (PayloadError, KeyError, IndexError, TypeError):
         return ""
-
-
-def _lookup(table: dict[str, Any], key: str, what: str) -> Any:
-    try:
-        return table[key]
-    except KeyError:
-        raise ActionError(f"unknown {what} {key!r}; known: {', '.join(sorted(table))}") from None

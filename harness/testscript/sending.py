@@ -34,7 +34,7 @@ from typing import Any
 
 from harness.fixtures import load_peers, load_persons
 from harness.model.exchange import Exchange
-from harness.runner.sendside_actions import PATHS, responder_for
+from harness.runner.sendside_actions import responder_for, send_request
 from harness.safeparse import PayloadError, parse_json
 from harness.synthetic import synthetic_cpr_problem
 from harness.testscript.context import ActionError, Call, ScriptState, Unsupported
@@ -88,16 +88,7 @@ def sut_sends(
     server = None if _replaying(state) else shared_peer()
     mark = server.expect(responder_for(kind, ANSWER, peer)) if server is not None else 0
     base = server.base_url if server is not None else "http://127.0.0.1:0"
-    request = {
-        "kind": kind,
-        "patient": {"cpr": person["cpr"], "given": person["given"], "family": person["family"]},
-        "receiver": {
-            "endpoint": base + PATHS[kind],
-            "sor": str(peer["sor"]),
-            "gln": str(peer["gln"]),
-            "name": str(peer["name"]),
-        },
-    }
+    request = send_request(kind, person, peer, base)
     agent = state.transport.request(
         "agent",
         "POST",
