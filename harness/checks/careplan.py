@@ -32,8 +32,8 @@ from harness.checks.cpd_facts import (
 )
 from harness.checks.registry import CHECKS, CheckContext
 from harness.dates import window_start
+from harness.model.exchange import Exchange
 from harness.model.finding import Finding, Location
-from harness.model.outcome import Severity
 from harness.oracle.engine import latest_measurement
 from harness.packs.store import Pack, PackStore
 from harness.safeparse import PayloadError
@@ -64,19 +64,18 @@ def _facts(notes: dict[str, Any]) -> CpdFacts | None:
     return facts if facts.root.tag == "{urn:hl7-org:v3}ClinicalDocument" else None
 
 
+def _delivered(ctx: CheckContext) -> Exchange:
+    """The SUT's last delivery to kcert's repository (or, without one, the step's answer)."""
+    arrived = ctx.inbound()
+    return arrived[-1] if arrived else ctx.exchange
+
+
 def _peer_evidence(ctx: CheckContext) -> str:
-    inbound = [e for e in ctx.exchanges if getattr(e, "inbound", False)]
-    return inbound[-1].evidence.get("R", "") if inbound else ctx.evidence_r
+    return _delivered(ctx).evidence.get("R", "")
 
 
 def _at(ctx: CheckContext, rule: str, message: str, path: str, language: str = "xpath") -> Finding:
-    return Finding(
-        rule,
-        ctx.severity,
-        message,
-        Location(path, language, None, _peer_evidence(ctx)),
-        ctx.step_id,
-    )
+    return ctx.finding_on(_delivered(ctx), rule, message, path, language)
 
 
 @CHECKS.register("plan-shared", NO_PARAMS)
@@ -137,14 +136,7 @@ _SCH: dict[str, Any] = {}
 
 
 def _pack_missing(ctx: CheckContext, kind: str, what: str) -> Finding:
-    """A visible gap, never a pass: informational (OK) finding that names the missing pack."""
-    return Finding(
-        "PACK-MISSING",
-        Severity.OK,
-        f"not run: pack missing ({kind}): {what}",
-        Location("", "", None, _peer_evidence(ctx)),
-        ctx.step_id,
-    )
+    return ctx.pack_missing(_delivered(ctx), kind, what)
 
 
 def _xsd(pack: Pack) -> Any:

@@ -79,14 +79,42 @@ class CheckContext:
         language: str = "fhirpath",
         severity: Severity | None = None,
     ) -> Finding:
-        sev = severity or self.severity
+        """A finding about the step's own answer."""
+        return self.finding_on(self.exchange, rule_id, message, path, language, severity)
+
+    def finding_on(
+        self,
+        exchange: Exchange,
+        rule_id: str,
+        message: str,
+        path: str = "",
+        language: str = "fhirpath",
+        severity: Severity | None = None,
+    ) -> Finding:
+        """A finding about what kcert received in `exchange` (e.g. what the SUT sent its peer)."""
         return Finding(
             rule_id,
-            sev,
+            severity or self.severity,
             message,
-            Location(path, language, None, self.evidence_r),
+            Location(path, language, None, exchange.evidence.get("R", "")),
             self.step_id,
         )
+
+    def pack_missing(self, exchange: Exchange, kind: str, what: str) -> Finding:
+        """A check that needs a pack which is not installed (or not in the run's pack set):
+        a visible gap in the report, informational, never a pass in disguise."""
+        return self.finding_on(
+            exchange,
+            "PACK-MISSING",
+            f"not run: pack missing ({kind}): {what}",
+            "",
+            "",
+            Severity.OK,
+        )
+
+    def inbound(self) -> list[Exchange]:
+        """What the SUT sent to kcert's peer in this step, in order of arrival."""
+        return [e for e in self.exchanges if e.inbound]
 
     def response_resource(self) -> dict[str, Any] | None:
         """The response body as a FHIR resource, or None with the reason kept."""

@@ -10,7 +10,7 @@ from harness.checks.gs1 import valid_gln
 from harness.checks.registry import CHECKS, CheckContext
 from harness.fhir.fhirpath import FhirPathError, evaluate
 from harness.model.exchange import Exchange
-from harness.model.finding import Finding, Location
+from harness.model.finding import Finding
 from harness.model.outcome import Severity
 from harness.packs.store import PackStore
 from harness.safeparse import PayloadError, parse_json, parse_xml
@@ -47,7 +47,7 @@ NOTHING: dict[str, Any] = {"type": "object", "additionalProperties": False}
 
 
 def inbound(ctx: CheckContext) -> list[Exchange]:
-    return [e for e in ctx.exchanges if e.inbound]
+    return ctx.inbound()
 
 
 def _at(
@@ -59,13 +59,7 @@ def _at(
     language: str = "fhirpath",
     severity: Severity | None = None,
 ) -> Finding:
-    return Finding(
-        rule,
-        severity or ctx.severity,
-        message,
-        Location(path, language, None, exchange.evidence.get("R", "")),
-        ctx.step_id,
-    )
+    return ctx.finding_on(exchange, rule, message, path, language, severity)
 
 
 @CHECKS.register(
@@ -235,13 +229,7 @@ def _profile_validation(
 ) -> Iterator[Finding]:
     hashes = _fhir_packs()
     if not hashes:
-        yield _at(
-            ctx,
-            exchange,
-            "PACK-MISSING",
-            "not run: pack missing (fhir-package): MedCom profile validation",
-            severity=Severity.OK,
-        )
+        yield ctx.pack_missing(exchange, "fhir-package", "MedCom profile validation")
         return
     for finding in _profile_validator(hashes).validate(bundle, exchange.evidence.get("R", "")):
         if finding.is_problem and finding.rule_id not in BEST_PRACTICE:
@@ -387,15 +375,7 @@ def sent_referral(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             ):
                 yield Finding(f.rule_id, ctx.severity, f.message, f.location, ctx.step_id)
         else:
-            yield _at(
-                ctx,
-                exchange,
-                "PACK-MISSING",
-                "not run: pack missing (oioxml-schema): OIOXML schema validation",
-                "",
-                "xpath",
-                Severity.OK,
-            )
+            yield ctx.pack_missing(exchange, "oioxml-schema", "OIOXML schema validation")
         letter = "m:HospitalReferral/"
         checks = [
             (
