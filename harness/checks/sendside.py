@@ -41,8 +41,6 @@ BUILT_IN_INVARIANTS = {
     ),
 }
 OIOXML = "{http://rep.oio.dk/sundcom.dk/medcom.dk/xml/schemas/2005/08/07/}"
-# FHIR's best-practice guidance (narrative present): advice, not conformance.
-BEST_PRACTICE = frozenset({"FHIR-INVARIANT-dom-6"})
 NOTHING: dict[str, Any] = {"type": "object", "additionalProperties": False}
 
 
@@ -232,7 +230,7 @@ def _profile_validation(
         yield ctx.pack_missing(exchange, "fhir-package", "MedCom profile validation")
         return
     for finding in _profile_validator(hashes).validate(bundle, exchange.evidence.get("R", "")):
-        if finding.is_problem and finding.rule_id not in BEST_PRACTICE:
+        if finding.is_problem:
             yield Finding(
                 finding.rule_id,
                 finding.severity if not finding.blocking else ctx.severity,

@@ -583,3 +583,24 @@ def test_hostile_shapes_are_findings_not_crashes(corpus: Path) -> None:
         mutate(broken)
         found = validator.validate(broken, "x.json")
         assert any(f.blocking for f in found)
+
+
+def test_best_practice_invariants_are_advice_not_defects(corpus: Path) -> None:
+    """dom-6 (narrative) carries FHIR's best-practice flag: an OK note, never a warning."""
+    from harness.model.outcome import Severity
+    from harness.validators.fhirprofile import ProfileIndex, ProfileValidator
+
+    packages = sorted((corpus / "fhir" / "packages").glob("*.tgz"))
+    validator = ProfileValidator(ProfileIndex.from_packages(packages))
+    example = next((corpus / "fhir" / "examples").rglob("*.json"))
+    bundle = json.loads(example.read_text(encoding="utf-8"))
+    for entry in bundle["entry"]:
+        entry["resource"].pop("text", None)
+    advice = [f for f in validator.validate(bundle) if f.rule_id == "FHIR-INVARIANT-dom-6"]
+    assert advice and {f.severity for f in advice} == {Severity.OK}
+    for entry in bundle["entry"]:
+        entry["resource"]["text"] = {
+            "status": "generated",
+            "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>',
+        }
+    assert not [f for f in validator.validate(bundle) if f.rule_id == "FHIR-INVARIANT-dom-6"]

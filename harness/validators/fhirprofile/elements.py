@@ -23,6 +23,9 @@ class Constraint:
     severity: str
     human: str
     expression: str
+    # FHIR marks some warnings as best-practice advice (e.g. dom-6, "should have narrative"):
+    # reported for information, not as a defect of the resource.
+    best_practice: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ def _node(raw: dict[str, Any]) -> ElementNode:
                 str(c.get("severity", "error")),
                 str(c.get("human", "")),
                 str(c.get("expression", "")),
+                _best_practice(c),
             )
             for c in raw.get("constraint", [])
             if c.get("expression")
@@ -189,4 +193,14 @@ def _node(raw: dict[str, Any]) -> ElementNode:
         content_reference=content_reference.partition("#")[2] or None
         if isinstance(content_reference, str)
         else None,
+    )
+
+
+BEST_PRACTICE = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
+
+
+def _best_practice(constraint: dict[str, Any]) -> bool:
+    return any(
+        isinstance(e, dict) and e.get("url") == BEST_PRACTICE and e.get("valueBoolean") is True
+        for e in constraint.get("extension") or []
     )

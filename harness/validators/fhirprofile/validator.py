@@ -599,7 +599,11 @@ class ProfileValidator:
             if outcome is False:
                 run.add(
                     rule_id,
-                    rules.ERROR if compiled.blocking else rules.WARNING,
+                    rules.ERROR
+                    if compiled.blocking
+                    else rules.INFO
+                    if constraint.best_practice
+                    else rules.WARNING,
                     f"invariant {constraint.key} does not hold: {constraint.human} "
                     f"[{constraint.expression}]",
                     path,
