@@ -28,30 +28,13 @@ from harness.session import SutChoice
 from harness.suite import SuiteVersion, suite_version
 from harness.yamlsource import SourceError
 
-__all__ = ["UsageProblem", "add_parser", "conclude", "run"]
+__all__ = ["UsageProblem", "add_parser", "add_sut_options", "conclude", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("certify", help="run a certification against a SUT and write the report")
-    target = p.add_mutually_exclusive_group()
-    target.add_argument(
-        "--sut", choices=["reference"], help="start and test the embedded reference LPS"
-    )
-    target.add_argument("--sut-config", type=Path, help="YAML file describing the SUT")
-    p.add_argument(
-        "--defect",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="start the reference LPS with a named defect (repeatable)",
-    )
+    add_sut_options(p)
     p.add_argument("--list-defects", action="store_true", help="list reference LPS defects")
-    p.add_argument(
-        "--transport",
-        choices=["http", "inprocess"],
-        default="http",
-        help="with --sut reference: real HTTP on loopback (default) or in-process",
-    )
     p.add_argument(
         "--protocols",
         type=Path,
@@ -86,6 +69,29 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--no-packs", action="store_true", help="state that the run uses no validation pack"
     )
     p.set_defaults(func=run)
+
+
+def add_sut_options(p: argparse.ArgumentParser) -> None:
+    """Which SUT: the embedded reference LPS (with defects, over HTTP or in-process) or a
+    configured one. Shared by every command that talks to a SUT."""
+    target = p.add_mutually_exclusive_group()
+    target.add_argument(
+        "--sut", choices=["reference"], help="start and test the embedded reference LPS"
+    )
+    target.add_argument("--sut-config", type=Path, help="YAML file describing the SUT")
+    p.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start the reference LPS with a named defect (repeatable)",
+    )
+    p.add_argument(
+        "--transport",
+        choices=["http", "inprocess"],
+        default="http",
+        help="with --sut reference: real HTTP on loopback (default) or in-process",
+    )
 
 
 def add_common(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.cli.certify import conclude
+from harness.cli.certify import add_sut_options, conclude
 from harness.cli.errors import UsageProblem
 from harness.fixtures import REPO_ROOT
 from harness.model.outcome import Outcome
@@ -42,22 +42,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     actions = p.add_subparsers(dest="testscript_command", required=True)
     r = actions.add_parser("run", help="execute TestScripts (JSON or XML files or folders)")
     r.add_argument("paths", type=Path, nargs="+", metavar="PATH")
-    target = r.add_mutually_exclusive_group()
-    target.add_argument("--sut", choices=["reference"], help="start and test the reference LPS")
-    target.add_argument("--sut-config", type=Path, help="YAML file describing the SUT")
-    r.add_argument(
-        "--transport",
-        choices=["http", "inprocess"],
-        default="http",
-        help="with --sut reference: real HTTP on loopback (default) or in-process",
-    )
-    r.add_argument(
-        "--defect",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="start the reference LPS with a named defect (repeatable)",
-    )
+    add_sut_options(r)
     r.add_argument(
         "--fixtures-map",
         type=Path,
