@@ -18,7 +18,13 @@ from lxml import etree
 from harness.checks import CHECKS
 from harness.checks.registry import CheckContext, Sent
 from harness.fhir.resource import read_resource, to_xml
-from harness.fixtures import REPO_ROOT, TemplateRenderer, load_peers, load_persons
+from harness.fixtures import (
+    REFERENCE_ANSWERS,
+    REPO_ROOT,
+    TemplateRenderer,
+    load_peers,
+    load_persons,
+)
 from harness.loader.answers import load_answers
 from harness.loader.protocols import discover, load_all
 from harness.model.exchange import Exchange
@@ -150,7 +156,7 @@ def core_bench() -> None:
     protocols, errors = load_all(discover(REPO_ROOT / "testcases"))
     assert not errors
     # the reference LPS's attended steps, answered as recorded (as `make certify ANSWERS=...`)
-    answers = AnswerBook(load_answers(REPO_ROOT / "fixtures/answers/reference-lps.yaml", protocols))
+    answers = AnswerBook(load_answers(REFERENCE_ANSWERS, protocols))
     cases = sum(len(p.cases) for p in protocols)
     config = reference_config("http://reference.invalid", (), "inprocess")
     transport = InProcessTransport(config, create_app())

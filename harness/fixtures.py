@@ -17,6 +17,8 @@ from harness.yamlsource import SourceError, check_schema, load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES_DIR = REPO_ROOT / "fixtures"
+# The pre-recorded tester answers for the reference LPS's attended steps.
+REFERENCE_ANSWERS = FIXTURES_DIR / "answers" / "reference-lps.yaml"
 
 _PERSONS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -184,6 +186,7 @@ class TemplateRenderer:
 
 __all__ = [
     "FIXTURES_DIR",
+    "REFERENCE_ANSWERS",
     "IdBag",
     "Rendered",
     "SourceError",

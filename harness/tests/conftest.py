@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.fixtures import REPO_ROOT
+from harness.fixtures import REFERENCE_ANSWERS, REPO_ROOT
 from harness.loader.answers import load_answers
 from harness.loader.protocols import discover, load_all
 from harness.model.protocol import Protocol
@@ -35,9 +35,6 @@ def protocols() -> list[Protocol]:
     loaded, errors = load_all(discover(REPO_ROOT / "testcases"))
     assert not errors, errors
     return loaded
-
-
-REFERENCE_ANSWERS = REPO_ROOT / "fixtures" / "answers" / "reference-lps.yaml"
 
 
 def reference_answers(protocols: list[Protocol]) -> AnswerBook:
