@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.validators.schematron.catalogue import Catalogue
 
-COMPILER_VERSION = "kcert-sch-1"
+COMPILER_VERSION = "kcert-sch-2"
 
 
 def default_cache_dir() -> Path:
@@ -23,9 +23,22 @@ def default_cache_dir() -> Path:
     return (Path(base) if base else Path.home() / ".kcert" / "cache") / "schematron"
 
 
-def cache_key(sch_path: Path, phase: str | None, content_key: str | None) -> str:
+def cache_key(
+    sch_path: Path,
+    phase: str | None,
+    content_key: str | None,
+    variant: str = "",
+    leniency: frozenset[str] = frozenset(),
+) -> str:
     # The absolute path is part of the key: the stylesheet embeds it as its base URI.
-    parts = [COMPILER_VERSION, str(sch_path.resolve()), phase or "#DEFAULT", content_key or ""]
+    parts = [
+        COMPILER_VERSION,
+        str(sch_path.resolve()),
+        phase or "#DEFAULT",
+        content_key or "",
+        variant,
+        ",".join(sorted(leniency)),
+    ]
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
 

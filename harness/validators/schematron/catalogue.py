@@ -51,6 +51,8 @@ class Catalogue:
     namespaces: tuple[tuple[str, str], ...] = ()
     lifted: tuple[tuple[str, str], ...] = ()
     version: str = "3.0"
+    subordinate: tuple[int, ...] = ()  # patterns whose rules run on subordinate documents
+    warnings: tuple[str, ...] = ()  # ISO schema errors a leniency let through
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -77,6 +79,8 @@ class Catalogue:
             tuple((str(p), str(u)) for p, u in data["namespaces"]),
             tuple((str(n), str(e)) for n, e in data["lifted"]),
             data["version"],
+            tuple(int(n) for n in data.get("subordinate", ())),
+            tuple(str(w) for w in data.get("warnings", ())),
         )
 
 
@@ -90,7 +94,8 @@ def build_catalogue(schema: Schema, generated: Generated) -> Catalogue:
                 diagnostics.append((ref, "", False))
             else:
                 dynamic = not is_static(found.message)
-                diagnostics.append((ref, "" if dynamic else static_text(found.message), dynamic))
+                text = "" if dynamic else static_text(found.message)
+                diagnostics.append((found.shown, text, dynamic))
         dynamic = not is_static(a.message)
         assertions.append(
             AssertionInfo(
@@ -119,4 +124,6 @@ def build_catalogue(schema: Schema, generated: Generated) -> Catalogue:
         tuple(sorted(schema.namespaces.items())),
         generated.lifted,
         generated.version,
+        generated.subordinate,
+        generated.warnings,
     )

@@ -1,9 +1,10 @@
-"""compile_schematron(): schematron file -> cached XSLT -> Saxon executable -> findings."""
+"""compile_schematron(): schematron file -> cached XSLT -> Saxon executable -> findings or SVRL."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -12,19 +13,20 @@ from lxml import etree
 
 from harness.model.finding import Finding
 from harness.safeparse import parse_xml
-from harness.validators.schematron import cache
+from harness.validators.schematron import cache, subdocs
 from harness.validators.schematron.catalogue import Catalogue, build_catalogue
-from harness.validators.schematron.codegen import generate_xslt
+from harness.validators.schematron.codegen import DOCUMENTS_PREFIX, Emitter, generate_xslt
 from harness.validators.schematron.findings import Failure, LineFinder, read_records
-from harness.validators.schematron.model import SchematronError
+from harness.validators.schematron.model import SchematronError, SchematronRunError
 from harness.validators.schematron.reader import read_schema
 from harness.validators.schematron.saxon import SaxonRuntime
+from harness.validators.schematron.scope import STRICT, check_leniency
+from harness.validators.schematron.svrl import SvrlEmitter
 
 Document: TypeAlias = bytes | Path | etree._Element
-
-
-class SchematronRunError(RuntimeError):
-    """The schematron could not be evaluated on a document (a dynamic XPath error)."""
+SVRL_VARIANT = "svrl"
+# Saxon's own SVRL output, read back: no DTD can be in it, but it may be large.
+_OWN_OUTPUT = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
 @dataclass
@@ -45,46 +47,175 @@ class CompiledSchematron:
     executable: Any
     timings: Timings = field(default_factory=Timings)
     files: cache.Stamps = ()  # the schematron files read, as they were
+    leniency: frozenset[str] = STRICT
+    cache_dir: Path | None = None
+    content_key: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _svrl: tuple[Any, Catalogue] | None = field(default=None, repr=False)
 
     @property
     def title(self) -> str:
         return self.catalogue.title
 
-    def run(self, document: Document) -> list[Failure]:
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """ISO schema errors that the leniency in force let through, each with file:line."""
+        return self.catalogue.warnings
+
+    def run(self, document: Document, base: Path | None = None) -> list[Failure]:
         """Every failed assert and successful report, in document and pattern order.
 
         `document` is untrusted: bytes and paths go through safeparse first and Saxon only sees
         the re-serialised result; an lxml element must come from harness.safeparse.parse_xml.
+        `base` is the folder subordinate documents are resolved against (default: a path's).
         """
-        if isinstance(document, etree._Element):
-            root = document
-        else:
-            data = document.read_bytes() if isinstance(document, Path) else document
-            root = parse_xml(data)
+        root, base, uri = _prepare(document, base)
+        output, others = self._transform(self.executable, self.catalogue, root, base, uri)
+        return read_records(output, self.catalogue, LineFinder(root), others)
+
+    def validate(
+        self, document: Document, evidence_name: str = "", base: Path | None = None
+    ) -> list[Finding]:
+        return [f.to_finding(evidence_name) for f in self.run(document, base)]
+
+    def svrl(self, document: Document, base: Path | None = None) -> etree._Element:
+        """The ISO SVRL report (svrl:schematron-output) for one document."""
+        executable, catalogue = self._svrl_stylesheet()
+        root, base, uri = _prepare(document, base)
+        output, _ = self._transform(executable, catalogue, root, base, uri)
+        return etree.fromstring(output.encode("utf-8"), _OWN_OUTPUT)
+
+    def _svrl_stylesheet(self) -> tuple[Any, Catalogue]:
+        # Made on first use only: kcert's findings never need it.
+        with _compiled_lock:
+            if self._svrl is None:
+                key = cache.cache_key(
+                    self.source, self.phase, self.content_key, SVRL_VARIANT, self.leniency
+                )
+                folder = self.cache_dir or cache.default_cache_dir()
+                entry = _stylesheet(
+                    self.source,
+                    self.phase,
+                    self.leniency,
+                    folder,
+                    key,
+                    self.content_key is not None,
+                    SvrlEmitter(self.phase),
+                    Timings(),
+                )
+                self._svrl = (_executable(entry), entry.catalogue)
+            return self._svrl
+
+    def _transform(
+        self,
+        executable: Any,
+        catalogue: Catalogue,
+        root: etree._Element,
+        base: Path | None,
+        uri: str | None,
+    ) -> tuple[str, dict[str, LineFinder]]:
         text = etree.tostring(root.getroottree(), encoding="unicode")
         runtime = SaxonRuntime.get()
         from saxonche import PySaxonApiError
 
         with self._lock, runtime.lock:
-            node = runtime.parse(text)
+            node = runtime.parse(text, uri)
+            others: dict[str, LineFinder] = {}
+            # SaxonC keeps only a pointer to a parameter's value: the Python objects must stay
+            # alive until the transform is done, or it reads freed memory.
+            keep: list[Any] = []
             try:
-                self.executable.set_global_context_item(xdm_item=node)
-                output = self.executable.apply_templates_returning_string(
+                executable.set_global_context_item(xdm_item=node)
+                for number in catalogue.subordinate:
+                    others.update(self._subordinate(runtime, executable, number, base, keep))
+                output = executable.apply_templates_returning_string(
                     xdm_value=node, encoding="UTF-8"
                 )
             except PySaxonApiError as exc:
                 raise SchematronRunError(
                     f"schematron {self.source.name}: evaluation failed: {exc}"
                 ) from None
-        return read_records(output or "", self.catalogue, LineFinder(root))
+            finally:
+                for number in catalogue.subordinate:
+                    name = f"{DOCUMENTS_PREFIX}{number}"
+                    executable.set_parameter(name, runtime.empty)
+        return output or "", others
 
-    def validate(self, document: Document, evidence_name: str = "") -> list[Finding]:
-        return [f.to_finding(evidence_name) for f in self.run(document)]
+    def _subordinate(
+        self,
+        runtime: SaxonRuntime,
+        executable: Any,
+        number: int,
+        base: Path | None,
+        keep: list[Any],
+    ) -> dict[str, LineFinder]:
+        """Load what pattern `number`'s @documents names and hand it to the stylesheet."""
+        name = f"{DOCUMENTS_PREFIX}{number}"
+        value = executable.call_template_returning_value(template_name=name)
+        text = str(value.item_at(0).string_value) if value is not None and value.size else "#"
+        references = text.split("\n")[1:]  # codegen: "#", then one line per name
+        allowed = tuple(
+            dict.fromkeys(f for f in (base, self.source.resolve().parent) if f is not None)
+        )
+        loaded = subdocs.load(references, base, allowed)
+        sequence = runtime.processor.empty_sequence()
+        keep.append(sequence)
+        for document in loaded:
+            text = etree.tostring(document.root.getroottree(), encoding="unicode")
+            node = runtime.parse(text, document.uri)
+            keep.append(node)
+            sequence.add_xdm_item(node)
+        executable.set_parameter(name, sequence)
+        return {str(d.path): LineFinder(d.root) for d in loaded}
+
+
+def _prepare(
+    document: Document, base: Path | None
+) -> tuple[etree._Element, Path | None, str | None]:
+    """The safely parsed document, the folder it lies in, and its URI (when it is a file)."""
+    if isinstance(document, etree._Element):
+        return document, base, None
+    if isinstance(document, Path):
+        where = document.resolve()
+        return parse_xml(where.read_bytes()), base or where.parent, where.as_uri()
+    return parse_xml(document), base, None
+
+
+def _stylesheet(
+    sch_path: Path,
+    phase: str | None,
+    leniency: frozenset[str],
+    folder: Path,
+    key: str,
+    trust_key: bool,
+    emitter: Emitter | None,
+    timings: Timings,
+) -> cache.CachedStylesheet:
+    """The generated stylesheet, from the disk cache or made now (and stored)."""
+    entry = cache.load(folder, key, trust_key=trust_key)
+    if entry is not None:
+        timings.from_cache = True
+        return entry
+    started = time.perf_counter()
+    schema = read_schema(sch_path)
+    generated = generate_xslt(schema, phase, leniency, emitter)
+    entry = cache.CachedStylesheet(
+        generated.xslt, build_catalogue(schema, generated), cache.stamps(schema.files)
+    )
+    timings.generate_s = time.perf_counter() - started
+    cache.store(folder, key, entry)
+    return entry
+
+
+def _executable(entry: cache.CachedStylesheet) -> Any:
+    runtime = SaxonRuntime.get()
+    executable = runtime.compile(entry.xslt)
+    runtime.supply_lifted(executable, entry.catalogue)
+    return executable
 
 
 _compiled: dict[str, CompiledSchematron] = {}
-_compiled_lock = threading.Lock()
+_compiled_lock = threading.RLock()
 
 
 def compile_schematron(
@@ -92,38 +223,39 @@ def compile_schematron(
     phase: str | None = None,
     cache_dir: Path | None = None,
     content_key: str | None = None,
+    leniency: Iterable[str] = STRICT,
 ) -> CompiledSchematron:
     """The compiled schematron, from this process's memory, the disk cache, or freshly made.
 
     `content_key` (a pack's hash) vouches that the files did not change, so the disk cache is
     used without looking at them; without it, each file read is checked by size and mtime.
+    `leniency` names the ISO schema errors to tolerate (scope.LENIENCIES); none by default.
     """
-    key = cache.cache_key(sch_path, phase, content_key)
+    chosen = check_leniency(leniency)
+    key = cache.cache_key(sch_path, phase, content_key, "", chosen)
     with _compiled_lock:
         found = _compiled.get(key)
         if found is not None and (content_key is not None or cache.unchanged(found.files)):
             return found
         folder = cache_dir or cache.default_cache_dir()
         timings = Timings()
-        entry = cache.load(folder, key, trust_key=content_key is not None)
-        if entry is None:
-            started = time.perf_counter()
-            schema = read_schema(sch_path)
-            generated = generate_xslt(schema, phase)
-            entry = cache.CachedStylesheet(
-                generated.xslt, build_catalogue(schema, generated), cache.stamps(schema.files)
-            )
-            timings.generate_s = time.perf_counter() - started
-            cache.store(folder, key, entry)
-        else:
-            timings.from_cache = True
+        entry = _stylesheet(
+            sch_path, phase, chosen, folder, key, content_key is not None, None, timings
+        )
         started = time.perf_counter()
-        runtime = SaxonRuntime.get()
-        executable = runtime.compile(entry.xslt)
-        runtime.supply_lifted(executable, entry.catalogue)
+        executable = _executable(entry)
         timings.saxon_compile_s = time.perf_counter() - started
         compiled = CompiledSchematron(
-            sch_path, phase, entry.catalogue, entry.xslt, executable, timings, entry.files
+            sch_path,
+            phase,
+            entry.catalogue,
+            entry.xslt,
+            executable,
+            timings,
+            entry.files,
+            chosen,
+            cache_dir,
+            content_key,
         )
         _compiled[key] = compiled
         return compiled

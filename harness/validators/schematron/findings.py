@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlparse
 
 from lxml import etree
 
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Severity
 from harness.validators.schematron.catalogue import AssertionInfo, Catalogue, RuleInfo
+from harness.validators.schematron.subdocs import uri_path
 
 # Role/flag words as ART-DECOR, Trifolia and MedCom's own schematrons use them. Warnings never
 # block approval (F4, a remark); an unqualified or unknown role counts as an error, because a
@@ -48,6 +52,7 @@ class Failure:
     line: int | None
     message: str
     diagnostics: tuple[tuple[str, str], ...]  # (diagnostic id, text)
+    document: str = ""  # URI of the subordinate document the node is in; "" = the document
 
     @property
     def rule_id(self) -> str:
@@ -70,6 +75,8 @@ class Failure:
         extra = "; ".join(t for _, t in self.diagnostics if t)
         if extra:
             text = f"{text} ({extra})"
+        if self.document:
+            evidence = PurePosixPath(unquote(urlparse(self.document).path)).name or self.document
         return Finding(
             self.rule_id, self.severity, text, Location(self.path, "xpath", self.line, evidence)
         )
@@ -117,7 +124,13 @@ class LineFinder:
         return element.sourceline if element is not None else None
 
 
-def read_records(text: str, catalogue: Catalogue, lines: LineFinder) -> list[Failure]:
+def read_records(
+    text: str,
+    catalogue: Catalogue,
+    lines: LineFinder,
+    others: Mapping[str, LineFinder] | None = None,
+) -> list[Failure]:
+    """Failures from the records; `others` finds lines in subordinate documents, by URI."""
     failures: list[Failure] = []
     for record in text.split("\n"):
         if not record:
@@ -126,10 +139,16 @@ def read_records(text: str, catalogue: Catalogue, lines: LineFinder) -> list[Fai
         assertion = catalogue.assertions[int(fields[0])]
         rule = catalogue.rules[int(fields[1])]
         path = fields[2]
+        document = ""
+        finder: LineFinder | None = lines
+        if not path.startswith("/"):  # "<document URI> <path>": a subordinate document
+            document, _, path = path.partition(" ")
+            finder = (others or {}).get(uri_path(document))
         message = fields[3] if assertion.dynamic else assertion.message
         diagnostics = tuple(
             (ref, fields[4 + n] if dynamic and 4 + n < len(fields) else static)
             for n, (ref, static, dynamic) in enumerate(assertion.diagnostics)
         )
-        failures.append(Failure(assertion, rule, path, lines.line(path), message, diagnostics))
+        line = finder.line(path) if finder is not None else None
+        failures.append(Failure(assertion, rule, path, line, message, diagnostics, document))
     return failures

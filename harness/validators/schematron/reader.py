@@ -1,14 +1,26 @@
-"""Turn a resolved schematron tree (see include.py) into the model the generator works from."""
+"""Turn a resolved schematron tree (see include.py) into the model the generator works from.
+
+Reading only: whether the schema is erroneous in ISO's sense (scopes, extends) is decided on
+the model by scope.py.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from harness.validators.schematron.include import load_tree
+from harness.validators.schematron.include import (
+    LABEL,
+    Locator,
+    effective_lang,
+    load_tree,
+    serialize,
+)
 from harness.validators.schematron.model import (
+    KC_NS,
     QUERY_BINDINGS,
     SCH_NS,
     XSL_NS,
@@ -16,11 +28,14 @@ from harness.validators.schematron.model import (
     Assertion,
     Diagnostic,
     Extends,
+    Foreign,
     Let,
     MessagePart,
     NameOf,
     Pattern,
     Phase,
+    Property,
+    PropertyPart,
     Rule,
     RuleItem,
     Schema,
@@ -30,6 +45,7 @@ from harness.validators.schematron.model import (
 
 _SCH = f"{{{SCH_NS}}}"
 _XSL = f"{{{XSL_NS}}}"
+_TEXT_MARKUP = ("emph", "dir", "span", "p")
 
 
 def _local(element: etree._Element) -> str:
@@ -62,24 +78,48 @@ def _message(element: etree._Element) -> tuple[MessagePart, ...]:
     return tuple(parts)
 
 
-def _let(element: etree._Element) -> Let:
-    name = element.get("name")
-    if not name:
-        raise SchematronError("let without a name")
-    value = element.get("value")
-    if value is None:
-        inner = "".join(
-            etree.tostring(child, encoding="unicode", with_tail=True) for child in element
-        )
-        return Let(name, None, (element.text or "") + inner)
-    return Let(name, value)
+def _property_content(element: etree._Element) -> tuple[PropertyPart, ...]:
+    """A property's content; foreign elements (xsl:copy-of, markup) are kept whole."""
+    parts: list[PropertyPart] = []
+
+    def walk(node: etree._Element) -> None:
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str):
+                kind = _local(child)
+                if kind == "value-of":
+                    parts.append(ValueOf(child.get("select", ".")))
+                elif kind == "name":
+                    parts.append(NameOf(child.get("path", "")))
+                elif kind in _TEXT_MARKUP:
+                    walk(child)
+                elif not kind:
+                    parts.append(Foreign(serialize(child)))
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(element)
+    return tuple(parts)
 
 
 class _Reader:
-    def __init__(self) -> None:
+    def __init__(self, locator: Locator) -> None:
+        self.where = locator
         self.assertions: list[Assertion] = []
         self.rules: list[Rule] = []
         self._ordinals: Counter[str] = Counter()
+
+    def let(self, element: etree._Element) -> Let:
+        name = (element.get("name") or "").strip()
+        if not name:
+            raise SchematronError(f"{self.where(element)}: let without a name")
+        value = element.get("value")
+        if value is None:
+            # ISO: without @value the element content is the value, as data (never executed).
+            inner = "".join(serialize(c) + escape(c.tail or "") for c in element)
+            return Let(name, None, escape(element.text or "") + inner, self.where(element))
+        return Let(name, value, where=self.where(element))
 
     def items(self, rule: etree._Element, owner: str) -> tuple[RuleItem, ...]:
         out: list[RuleItem] = []
@@ -88,11 +128,11 @@ class _Reader:
         for child in rule:
             kind = _local(child)
             if kind == "let":
-                out.append(_let(child))
+                out.append(self.let(child))
             elif kind in ("assert", "report"):
                 test = child.get("test")
                 if test is None:
-                    raise SchematronError(f"{kind} without a test in {owner}")
+                    raise SchematronError(f"{self.where(child)}: {kind} without a test")
                 self._ordinals[owner] += 1
                 assertion = Assertion(
                     index=len(self.assertions),
@@ -108,24 +148,27 @@ class _Reader:
                     ordinal=self._ordinals[owner],
                     in_rule=len(self.assertions) - first + 1,
                     rule_size=size,
+                    properties=tuple(child.get("properties", "").split()),
+                    lang=effective_lang(child),
+                    where=self.where(child),
                 )
                 self.assertions.append(assertion)
                 out.append(assertion)
             elif kind == "extends":
                 target = child.get("rule")
-                if target:
-                    out.append(Extends(target))
+                if not target:
+                    raise SchematronError(f"{self.where(child)}: extends without rule or href")
+                out.append(Extends(target, self.where(child)))
         return tuple(out)
 
-    def pattern(self, element: etree._Element, number: int) -> Pattern:
-        name = element.get("id") or f"pattern-{number}"
+    def pattern(self, element: etree._Element, name: str) -> Pattern:
         rules: list[Rule] = []
         for child in element:
             if _local(child) != "rule" or child.get("abstract") == "true":
                 continue
             context = child.get("context")
             if not context:
-                raise SchematronError(f"pattern {name}: a rule without context")
+                raise SchematronError(f"{self.where(child)}: pattern {name}: rule without context")
             rule = Rule(
                 index=len(self.rules),
                 context=context,
@@ -134,6 +177,7 @@ class _Reader:
                 role=child.get("role", ""),
                 flag=child.get("flag", ""),
                 pattern=name,
+                where=self.where(child),
             )
             self.rules.append(rule)
             rules.append(rule)
@@ -142,8 +186,10 @@ class _Reader:
             name=name,
             has_id=bool(element.get("id")),
             title=" ".join((title.text or "").split()) if title is not None else "",
-            lets=tuple(_let(c) for c in element if _local(c) == "let"),
+            lets=tuple(self.let(c) for c in element if _local(c) == "let"),
             rules=tuple(rules),
+            documents=(element.get("documents") or "").strip(),
+            where=self.where(element),
         )
 
 
@@ -151,7 +197,7 @@ def _namespaces(root: etree._Element) -> dict[str, str]:
     namespaces: dict[str, str] = {}
     # Declarations on the schema element are not ISO, but common (Trifolia relies on them).
     for prefix, uri in root.nsmap.items():
-        if prefix and uri not in (SCH_NS, XSL_NS):
+        if prefix and uri not in (SCH_NS, XSL_NS, KC_NS):
             namespaces[prefix] = uri
     for ns in root.iter(f"{_SCH}ns"):
         prefix, uri = ns.get("prefix"), ns.get("uri")
@@ -161,73 +207,98 @@ def _namespaces(root: etree._Element) -> dict[str, str]:
     return namespaces
 
 
+def _abstract_rules(
+    root: etree._Element, reader: _Reader, pattern_names: dict[etree._Element, str]
+) -> tuple[dict[str, AbstractRule], frozenset[str]]:
+    abstract: dict[str, AbstractRule] = {}
+    concrete: set[str] = set()
+    # Abstract rules are found anywhere (in patterns, in ISO 2016 <rules>), in document order,
+    # so their assertion numbers are stable; the first of two with one id wins.
+    for rule in root.iter(f"{_SCH}rule"):
+        if rule.get("abstract") != "true":
+            if rule.get("id"):
+                concrete.add(rule.get("id", ""))
+            continue
+        rule_id = rule.get("id")
+        if not rule_id:
+            raise SchematronError(f"{reader.where(rule)}: abstract rule without id")
+        if rule_id in abstract:
+            continue
+        parent = rule.getparent()
+        owner = pattern_names.get(parent, "") if parent is not None else ""
+        abstract[rule_id] = AbstractRule(
+            rule_id,
+            reader.items(rule, rule_id),
+            rule.get("role", ""),
+            rule.get("flag", ""),
+            owner,
+            reader.where(rule),
+        )
+    return abstract, frozenset(concrete)
+
+
 def read_schema(path: Path) -> Schema:
     """Read a schematron file (with its includes) into a Schema."""
-    root, files = load_tree(path)
+    root, locator = load_tree(path)
     binding = (root.get("queryBinding") or "xslt").strip().lower()
     if binding not in QUERY_BINDINGS:
         raise SchematronError(
             f"{path}: queryBinding {binding!r} is not supported ({', '.join(QUERY_BINDINGS)})"
         )
-    reader = _Reader()
-    abstract: dict[str, AbstractRule] = {}
-    # Abstract rules are found anywhere (in patterns, in ISO 2016 <rules>), in document order,
-    # so their assertion numbers are stable; the first of two with one id wins.
-    for rule in root.iter(f"{_SCH}rule"):
-        if rule.get("abstract") != "true":
-            continue
-        rule_id = rule.get("id")
-        if not rule_id:
-            raise SchematronError(f"{path}: abstract rule without id")
-        if rule_id not in abstract:
-            abstract[rule_id] = AbstractRule(
-                rule_id, reader.items(rule, rule_id), rule.get("role", ""), rule.get("flag", "")
-            )
-    patterns = tuple(
-        reader.pattern(p, n)
-        for n, p in enumerate(root.findall(f"{_SCH}pattern"), start=1)
-        if p.get("abstract") != "true"
-    )
+    reader = _Reader(locator)
+    elements = root.findall(f"{_SCH}pattern")
+    names = {p: p.get("id") or f"pattern-{n}" for n, p in enumerate(elements, start=1)}
+    abstract, concrete = _abstract_rules(root, reader, names)
+    patterns = tuple(reader.pattern(p, names[p]) for p in elements)
     phases: dict[str, Phase] = {}
     for phase in root.findall(f"{_SCH}phase"):
         phase_id = phase.get("id", "").strip()
         phases[phase_id] = Phase(
             phase_id,
             tuple(a.get("pattern", "") for a in phase.findall(f"{_SCH}active")),
-            tuple(_let(c) for c in phase.findall(f"{_SCH}let")),
+            tuple(reader.let(c) for c in phase.findall(f"{_SCH}let")),
+            locator(phase),
         )
     diagnostics = {
-        d.get("id", ""): Diagnostic(d.get("id", ""), _message(d))
+        d.get("id", ""): Diagnostic(
+            d.get("id", ""), _message(d), effective_lang(d), d.get(LABEL, "")
+        )
         for d in root.iter(f"{_SCH}diagnostic")
     }
-    for rule_ in abstract.values():
-        for item in rule_.items:
-            if isinstance(item, Extends) and item.rule not in abstract:
-                raise SchematronError(f"rule {rule_.id} extends unknown rule {item.rule!r}")
-    for concrete in reader.rules:
-        for item in concrete.items:
-            if isinstance(item, Extends) and item.rule not in abstract:
-                raise SchematronError(
-                    f"rule {concrete.id or concrete.context!r} extends unknown rule {item.rule!r}"
-                )
+    properties = {
+        p.get("id", ""): Property(
+            p.get("id", ""),
+            _property_content(p),
+            p.get("role", ""),
+            p.get("scheme", ""),
+            p.get(LABEL, ""),
+        )
+        for p in root.iter(f"{_SCH}property")
+    }
+    top_xslt = [c for c in root if isinstance(c.tag, str) and c.tag.startswith(_XSL)]
     title = root.find(f"{_SCH}title")
     return Schema(
         base_uri=path.resolve().as_uri(),
         query_binding=binding,
         namespaces=_namespaces(root),
-        lets=tuple(_let(c) for c in root.findall(f"{_SCH}let")),
+        lets=tuple(reader.let(c) for c in root.findall(f"{_SCH}let")),
         patterns=patterns,
         phases=phases,
         abstract_rules=abstract,
         diagnostics=diagnostics,
         default_phase=root.get("defaultPhase", ""),
         title=" ".join((title.text or "").split()) if title is not None else "",
-        foreign_xslt=tuple(
-            etree.tostring(c, encoding="unicode", with_tail=False)
-            for c in root
-            if isinstance(c.tag, str) and c.tag.startswith(_XSL)
-        ),
+        foreign_xslt=tuple(serialize(c) for c in top_xslt),
         assertions=reader.assertions,
         rules=reader.rules,
-        files=tuple(str(f) for f in files),
+        files=tuple(str(f) for f in locator.files),
+        properties=properties,
+        foreign_globals=frozenset(
+            c.get("name", "")
+            for c in top_xslt
+            if c.tag in (f"{_XSL}variable", f"{_XSL}param") and c.get("name")
+        ),
+        concrete_rule_ids=concrete,
+        schema_version=root.get("schemaVersion", ""),
+        lang=effective_lang(root),
     )

@@ -30,6 +30,10 @@ class SaxonRuntime:
             "http://saxon.sf.net/feature/allowedProtocols", ALLOWED_PROTOCOLS
         )
         self.xslt: Any = self.processor.new_xslt30_processor()
+        self.builder: Any = self.processor.new_document_builder()
+        # One empty sequence for the life of the process: SaxonC holds parameter values by
+        # pointer, so a value handed to a stylesheet must never be freed.
+        self.empty: Any = self.processor.empty_sequence()
 
     @classmethod
     def get(cls) -> SaxonRuntime:
@@ -72,7 +76,10 @@ class SaxonRuntime:
                 if value is not None:
                     executable.set_parameter(name, value)
 
-    def parse(self, xml_text: str) -> Any:
+    def parse(self, xml_text: str, base_uri: str | None = None) -> Any:
         """An XDM document from XML text that safeparse has already vetted and re-serialised."""
         with self.lock:
-            return self.processor.parse_xml(xml_text=xml_text, encoding="UTF-8")
+            if base_uri is None:
+                return self.processor.parse_xml(xml_text=xml_text, encoding="UTF-8")
+            self.builder.set_base_uri(base_uri)
+            return self.builder.parse_xml(xml_text=xml_text, encoding="UTF-8")

@@ -11,11 +11,16 @@ from harness.model.finding import Finding
 from harness.packs.store import Pack
 from harness.safeparse import parse_xml
 from harness.validators.schematron.compiler import CompiledSchematron, compile_schematron
+from harness.validators.schematron.scope import ART_DECOR, STRICT, check_leniency
 
 CDA_NS = "urn:hl7-org:v3"
 
 # Document templateId root -> schematron file names (matched by name anywhere in the pack).
 # Kept as data so a new MedCom profile needs one line, not code.
+# Installed packs are MedCom's official material, whose ART-DECOR schematrons break two ISO rules
+# on purpose (scope.ART_DECOR): packs are compiled with exactly those two tolerated, each case
+# recorded as a warning on the compiled schematron.
+PACK_LENIENCY = ART_DECOR
 DOCUMENT_SCHEMATRONS: dict[str, tuple[str, ...]] = {
     # MedCom ART-DECOR scenarios
     "1.2.208.184.14.1": ("medcom-documents-appointment_s_r.sch",),  # DK-APD appointment
@@ -70,8 +75,10 @@ class SchematronValidator:
         mapping: Mapping[str, tuple[str, ...]] = DOCUMENT_SCHEMATRONS,
         cache_dir: Path | None = None,
         phase: str | None = None,
+        leniency: Iterable[str] = STRICT,
     ) -> None:
         self.folder = folder
+        self.leniency = check_leniency(leniency)
         self.content_key = content_key
         self.mapping = mapping
         self.cache_dir = cache_dir
@@ -81,7 +88,7 @@ class SchematronValidator:
     @classmethod
     def from_pack(cls, pack: Pack, cache_dir: Path | None = None) -> SchematronValidator:
         # The pack hash vouches for every file, so the disk cache needs no file checks.
-        validator = cls(pack.files_dir, pack.sha256, cache_dir=cache_dir)
+        validator = cls(pack.files_dir, pack.sha256, cache_dir=cache_dir, leniency=PACK_LENIENCY)
         validator.files = sorted(pack.files)
         return validator
 
@@ -91,7 +98,11 @@ class SchematronValidator:
 
     def compiled(self, relative: str) -> CompiledSchematron:
         return compile_schematron(
-            self.folder / relative, self.phase, self.cache_dir, content_key=self.content_key
+            self.folder / relative,
+            self.phase,
+            self.cache_dir,
+            content_key=self.content_key,
+            leniency=self.leniency,
         )
 
     def validate(

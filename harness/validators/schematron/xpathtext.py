@@ -7,15 +7,21 @@ visiting attributes and text nodes in patterns that never match them).
 
 from __future__ import annotations
 
+import functools
 import re
 
 _STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_COMMENT = re.compile(r"\(:.*?:\)", re.DOTALL)
 _NAME = r"[A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?"
 _VARIABLE = re.compile(r"\$\s*(" + _NAME + ")")
-# Range variables bound inside the expression itself (for/some/every/let) are not free.
+# Variables bound inside the expression itself are not free: range variables (for, some,
+# every, let, and the further ones after a comma), positional `at $i`, and the parameters of
+# inline functions. Any binding anywhere counts, so a name is never reported free by mistake.
 _BOUND = re.compile(
-    r"\b(?:for|some|every|let)\s+\$\s*(" + _NAME + r")|,\s*\$\s*(" + _NAME + r")\s+in\b"
+    r"\b(?:for|some|every|let|at)\s+\$\s*(" + _NAME + r")"
+    r"|,\s*\$\s*(" + _NAME + r")\s*(?:\bin\b|:=|\bat\b)"
 )
+_FUNCTION_PARAMS = re.compile(r"\bfunction\s*\(([^)]*)\)")
 _ATTRIBUTE_STEP = re.compile(r"@|\battribute\s*::|\battribute\s*\(|\bnode\s*\(")
 _OTHER_NODE_STEP = re.compile(
     r"\btext\s*\(|\bcomment\s*\(|\bprocessing-instruction\s*\(|\bnode\s*\(|\bnamespace-node\s*\("
@@ -31,11 +37,23 @@ def without_strings(expr: str) -> str:
     return _STRING.sub("''", expr)
 
 
+def avt(text: str) -> str:
+    """Text for an attribute value template that must come out literally."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+@functools.lru_cache(maxsize=65536)
+def _free(expr: str) -> frozenset[str]:
+    code = _COMMENT.sub(" ", without_strings(expr))
+    bound = {a or b for a, b in _BOUND.findall(code)}
+    for params in _FUNCTION_PARAMS.findall(code):
+        bound.update(_VARIABLE.findall(params))
+    return frozenset(set(_VARIABLE.findall(code)) - bound)
+
+
 def free_variables(expr: str) -> set[str]:
     """Variables an expression reads that it does not bind itself."""
-    code = without_strings(expr)
-    bound = {a or b for a, b in _BOUND.findall(code)}
-    return set(_VARIABLE.findall(code)) - bound
+    return set(_free(expr)) if "$" in expr else set()
 
 
 def without_predicates(expr: str) -> str:
