@@ -161,16 +161,49 @@ def parse_json(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
     return value
 
 
+# Byte-order marks, longest first (the UTF-32-LE mark starts with the UTF-16-LE one).
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
+# An XML declaration without a mark, in the encodings XML 1.0 appendix F lets a reader detect.
+_XML_DECLARATIONS = (
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+)
+_SNIFF_BYTES = 4096  # leading whitespace beyond this is not worth looking past
+
+
 def sniff_format(data: bytes, content_type: str = "") -> str:
-    """Tell "json" or "xml" from the content type, else from the first character."""
+    """Tell "json" or "xml" from the content type, else from the first character.
+
+    A byte-order mark (UTF-8, UTF-16, UTF-32) is skipped, and UTF-16/UTF-32 XML that starts
+    with its declaration is recognised; the parsers then decide whether the encoding is right.
+    """
     ct = content_type.lower()
     if "json" in ct:
         return "json"
     if "xml" in ct:
         return "xml"
-    head = data.lstrip()[:1]
-    if head in (b"{", b"["):
+    encoding = "ascii"
+    head = data[:_SNIFF_BYTES]
+    for mark, name in _BOMS:
+        if head.startswith(mark):
+            encoding, head = name, head[len(mark) :]
+            break
+    else:
+        for start, _ in _XML_DECLARATIONS:
+            if head.startswith(start):
+                return "xml"
+    text = head.decode(encoding, errors="ignore") if encoding != "ascii" else ""
+    first = text.lstrip(" \t\r\n")[:1] if text else head.lstrip(b" \t\r\n")[:1].decode("latin-1")
+    if first in ("{", "["):
         return "json"
-    if head == b"<":
+    if first == "<":
         return "xml"
     return "unknown"

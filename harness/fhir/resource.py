@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from harness.fhir.errors import FhirReadError, FhirWriteError
+from harness.fhir.modeltypes import ModelTypes
+from harness.fhir.types import FHIR_NS, TypeSource
+from harness.fhir.xmlread import read_fhir_xml
+from harness.fhir.xmlwrite import write_fhir_xml
 from harness.safeparse import (
     DEFAULT_LIMITS,
     Limits,
     MalformedPayload,
     parse_json,
-    parse_xml,
-    safe_xml_bytes,
     sniff_format,
 )
 
-FHIR_NS = "http://hl7.org/fhir"
+__all__ = [
+    "FHIR_JSON",
+    "FHIR_NS",
+    "FHIR_XML",
+    "MODEL_TYPES",
+    "FhirReadError",
+    "StructureIssue",
+    "read_resource",
+    "structure_issues",
+    "to_xml",
+]
+
 FHIR_JSON = "application/fhir+json"
 FHIR_XML = "application/fhir+xml"
-
-
-class FhirReadError(ValueError):
-    """The body is well-formed but is not a FHIR resource kcert can read."""
+# The built-in type information (fhir.resources R4B); callers holding the R4 base package pass
+# a harness.fhir.types.DefinitionTypes instead.
+MODEL_TYPES = ModelTypes()
 
 
 @dataclass(frozen=True)
@@ -43,7 +55,10 @@ def _model_class(resource_type: str) -> Any:
 
 
 def read_resource(
-    body: bytes, content_type: str = "", limits: Limits = DEFAULT_LIMITS
+    body: bytes,
+    content_type: str = "",
+    limits: Limits = DEFAULT_LIMITS,
+    types: TypeSource | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Return (format, resource-as-JSON-dict) for a FHIR body in JSON or XML."""
     fmt = sniff_format(body, content_type)
@@ -53,20 +68,9 @@ def read_resource(
             raise FhirReadError("JSON body has no resourceType: not a FHIR resource")
         return fmt, value
     if fmt == "xml":
-        root = parse_xml(body, limits)  # refuses DTDs/entities before the model sees it
-        safe = safe_xml_bytes(body, limits)
-        qname = root.tag if isinstance(root.tag, str) else ""
-        if not qname.startswith("{" + FHIR_NS + "}"):
-            raise FhirReadError(f"XML root {qname or '?'} is not in the FHIR namespace")
-        resource_type = qname.split("}", 1)[1]
-        cls = _model_class(resource_type)
-        try:
-            model = cls.model_validate_xml(safe)
-        except ValidationError as exc:
-            raise FhirReadError(_summarise(exc)) from None
-        except Exception as exc:  # the XML binding raises assorted types on bad content
-            raise FhirReadError(f"FHIR XML could not be read: {exc}") from None
-        return fmt, json.loads(model.model_dump_json())
+        # Content that is not valid FHIR XML is kept (unknown elements under their name, bad
+        # literals as strings) for structure_issues and the validators to report.
+        return fmt, read_fhir_xml(body, types or MODEL_TYPES, limits).resource
     raise MalformedPayload("body is neither JSON nor XML")
 
 
@@ -89,14 +93,12 @@ def structure_issues(resource: dict[str, Any]) -> list[StructureIssue]:
     return []
 
 
-def to_xml(resource: dict[str, Any]) -> bytes:
-    """Serialise a JSON-shaped resource as FHIR XML (through the R4B model)."""
-    cls = _model_class(str(resource.get("resourceType")))
+def to_xml(resource: dict[str, Any], types: TypeSource | None = None) -> bytes:
+    """Serialise a JSON-shaped resource as FHIR XML, in definition order."""
     try:
-        model = cls.model_validate(resource)
-    except ValidationError as exc:
-        raise FhirReadError(_summarise(exc)) from None
-    return bytes(model.model_dump_xml())
+        return write_fhir_xml(resource, types or MODEL_TYPES)
+    except FhirWriteError as exc:
+        raise FhirReadError(str(exc)) from None
 
 
 def _fhirpath_of(resource_type: str, loc: tuple[Any, ...]) -> str:
@@ -107,11 +109,3 @@ def _fhirpath_of(resource_type: str, loc: tuple[Any, ...]) -> str:
         else:
             path += f".{part}"
     return path
-
-
-def _summarise(exc: ValidationError) -> str:
-    errors = exc.errors()
-    first = errors[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{loc}: {first['msg']}{more}"

@@ -102,6 +102,18 @@ def test_json_error_names_line() -> None:
         (b"x", "application/fhir+json", "json"),
         (b"x", "application/fhir+xml; charset=utf-8", "xml"),
         (b"hello", "text/plain", "unknown"),
+        (b"\xef\xbb\xbf\n{}", "", "json"),
+        (b"\xef\xbb\xbf<a/>", "", "xml"),
+        ('<?xml version="1.0" encoding="UTF-16"?><a/>'.encode("utf-16"), "", "xml"),
+        (b"\xfe\xff" + "\n <a/>".encode("utf-16-be"), "", "xml"),
+        ('<?xml version="1.0" encoding="UTF-16"?><a/>'.encode("utf-16-le"), "", "xml"),
+        ('<?xml version="1.0" encoding="UTF-32"?><a/>'.encode("utf-32"), "", "xml"),
+        ('<?xml version="1.0"?><a/>'.encode("utf-32-be"), "", "xml"),
+        ("{}".encode("utf-16"), "", "json"),  # recognised; parse_json then refuses non-UTF-8
+        ("<a/>".encode("utf-16-le"), "", "xml"),  # looks like XML: the parser then refuses it
+        (b"\xff\xfe", "", "unknown"),
+        (b"", "", "unknown"),
+        (b" " * 5000 + b"{}", "", "unknown"),  # sniffing looks at the first 4 KiB only
     ],
 )
 def test_sniff_format(body: bytes, ct: str, fmt: str) -> None:
