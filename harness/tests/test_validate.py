@@ -65,11 +65,12 @@ OUTDATED_CDA = {
 }
 # Package examples the profile validator rejects, as in test_fhirprofile.KNOWN_BAD_EXAMPLES
 # (built on package versions that are not in the corpus, or slicing by unresolvable targets).
-KNOWN_BAD_PACKAGE_EXAMPLES = {"acknowledgement": "FHIR-SLICE", "document": "FHIR-SLICE"}
+# Every package's examples validate in their own package version's context.
+KNOWN_BAD_PACKAGE_EXAMPLES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def store(tmp_path_factory: pytest.TempPathFactory, r4_core: Path) -> Iterator[Path]:
     """The dev packs (make packs-dev) in a temporary store, and a private Schematron cache."""
     if not CORPUS.is_dir():
         pytest.skip(f"../shared/corpus is absent ({CORPUS}): official artefacts not available")
@@ -88,6 +89,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     packs.install(CORPUS / "oioxml" / "schemas", "medcom-oioxml", "corpus", "oioxml-schema")
     for package in sorted((CORPUS / "fhir" / "packages").glob("*.tgz")):
         packs.install(package)
+    packs.install(r4_core)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KCERT_CACHE", str(tmp_path_factory.mktemp("cache")))
         patch.setenv("KCERT_PACKS", str(root))
@@ -262,7 +264,12 @@ def test_medcom_fhir_examples(store: Path, capsys: pytest.CaptureFixture[str]) -
     assert {p.suffix for p in valid} == {".json", ".xml"}
     code, answer = validate(capsys, *valid)
     assert code == 0, [(f["path"], errors(f)) for f in answer["files"] if errors(f)]
-    assert all(not f["not_run"] for f in answer["files"])
+    # what did not run is only what the corpus lacks (terminology, extension packages), said
+    gaps = {n for f in answer["files"] for n in f["not_run"]}
+    assert gaps and all("pack missing (" in n and "hl7.fhir.r4.core" not in n for n in gaps), gaps
+    assert all(
+        f["context"].startswith("medcom.fhir.dk.carecommunication#") for f in answer["files"]
+    )
     code, answer = validate(capsys, *invalid)
     assert code == 1
     for result in answer["files"]:
@@ -293,6 +300,15 @@ def test_package_examples(store: Path, capsys: pytest.CaptureFixture[str], tmp_p
         checked += len(answer["files"])
         expected = KNOWN_BAD_PACKAGE_EXAMPLES.get(package.stem.rsplit("-", 1)[0])
         bad = {f["rule_id"] for result in answer["files"] for f in errors(result)}
+        assert all(f["context"].startswith(f"{name}#{version}") for f in answer["files"])
+        if name == "medcom.fhir.dk.acknowledgement":
+            # 2.0.3 is built on dk-core 2.0.0 and messaging 2.1.0, not in the corpus: said, and
+            # never judged with the newer versions installed beside them
+            gaps = {n for f in answer["files"] for n in f["not_run"]}
+            assert any(
+                "hl7.fhir.dk.core 2.0.0, needed by medcom.fhir.dk.acknowledgement 2.0.3" in n
+                for n in gaps
+            ), gaps
         if expected is None:
             assert code == 0, (package.name, bad)
         else:

@@ -200,21 +200,18 @@ def _validate_profile(state: ScriptState, spec: dict[str, Any]) -> tuple[bool, s
             f"not run: pack missing (no FHIR package installed for {canonical}; "
             "kcert packs install PACKAGE.tgz, or give --package)"
         )
-    url, _, version = canonical.partition("|")
-    if validator.index.profile(canonical) is None and validator.index.profile(url) is None:
+    defining = validator.index.defining(canonical)
+    if not defining:
+        # never another version than the one named: that would judge a different standard
         raise ActionError(f"not run: pack missing (profile {canonical} is in no given package)")
-    chosen = canonical if validator.index.profile(canonical) is not None else url
     resource = _source(state, spec).resource
     if resource is None:
         return False, "the body to validate is not a FHIR resource"
-    findings = [f for f in validator.validate(resource, profile=chosen) if f.blocking]
+    report = validator.report(resource, profile=canonical, package=defining[0])
+    findings = [f for f in report.findings if f.blocking]
+    chosen = f"{canonical} (context {report.context.label})"
     if not findings:
-        note = (
-            f" (version {version} not installed: validated against {url})"
-            if chosen == url and version
-            else ""
-        )
-        return True, f"valid against {canonical}{note}"
+        return True, f"valid against {chosen}"
     shown = "; ".join(f"{f.location.path}: {f.message}" for f in findings[:MAX_SHOWN])
     more = f" (and {len(findings) - MAX_SHOWN} more)" if len(findings) > MAX_SHOWN else ""
     return False, f"{len(findings)} profile error(s) against {chosen}: {shown}{more}"

@@ -24,14 +24,20 @@ from typing import Any
 
 from lxml import etree
 
-from harness.fhir.resource import FhirReadError, read_resource, structure_issues
+from harness.fhir.resource import structure_issues
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Severity
 from harness.packs.store import Pack, PackError, PackStore
 from harness.safeparse import MAX_BYTES, PayloadError, parse_xml, sniff_format
 from harness.synthetic import birth_date
-from harness.validators.fhirprofile import PackageError, ProfileIndex, ProfileValidator
+from harness.validators.fhirprofile import (
+    PackageError,
+    ProfileIndex,
+    ProfileValidator,
+    read_package,
+)
 from harness.validators.fhirprofile.index import version_key
+from harness.validators.fhirprofile.reading import read_instance
 from harness.validators.oioxml import OioxmlSchemas
 from harness.validators.schematron import (
     DOCUMENT_SCHEMATRONS,
@@ -72,6 +78,8 @@ class Outcome:
     findings: list[Finding] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)  # checks skipped, and why
     missing: list[str] = field(default_factory=list)  # required pack kinds not installed
+    context: str = ""  # FHIR: the validation context (package and its dependencies) used
+    packs: list[str] = field(default_factory=list)  # the packs that judged this file
 
     @property
     def errors(self) -> int:
@@ -96,6 +104,8 @@ class Outcome:
             "errors": self.errors,
             "warnings": self.warnings,
             "missing_packs": self.missing,
+            "context": self.context,
+            "packs": self.packs,
             "not_run": self.not_run,
             "findings": [f.to_dict() for f in self.findings],
         }
@@ -151,6 +161,7 @@ class DocumentValidator:
         self._schematron: list[tuple[Pack, SchematronValidator]] | None = None
         self._profiles: ProfileValidator | None = None
         self._fhir_packs: list[Pack] | None = None
+        self._pack_of: dict[tuple[str, str], Pack] = {}
         self._oioxml_packs: dict[str, OioxmlSchemas | None] = {}
         self._used: dict[tuple[str, str], Pack] = {}
 
@@ -190,9 +201,11 @@ class DocumentValidator:
             self._fhir_packs = self.store.of_kind("fhir-package")
             if self._fhir_packs:
                 try:
-                    index = ProfileIndex.from_packages(p.root for p in self._fhir_packs)
+                    packages = [(p, read_package(p.root)) for p in self._fhir_packs]
                 except PackageError as exc:
                     raise PackProblem(f"FHIR package pack: {exc}") from None
+                self._pack_of = {package.key: pack for pack, package in packages}
+                index = ProfileIndex(package for _, package in packages)
                 self._profiles = ProfileValidator(index)
                 self._fhir_context = self._context(index)
         return self._profiles
@@ -291,16 +304,13 @@ class DocumentValidator:
             )
 
     def _fhir(self, data: bytes, outcome: Outcome, name: str) -> Outcome:
-        try:
-            _, resource = read_resource(data)
-        except FhirReadError as exc:
-            outcome.findings.append(
-                Finding("FHIR-PARSE", Severity.F2, str(exc), Location("", "fhirpath", None, name))
-            )
-            return outcome
         validator = self._profile_validator()
+        instance = read_instance(data, name, validator.index if validator else None)
+        outcome.findings.extend(instance.findings)
+        if instance.resource is None:
+            return outcome
         if validator is None:
-            outcome.not_run.append("pack missing (FHIR packages)")
+            outcome.not_run.append("pack missing (FHIR packages): base and profile checks")
             outcome.findings.extend(
                 Finding(
                     "FHIR-STRUCTURE",
@@ -308,12 +318,20 @@ class DocumentValidator:
                     issue.message,
                     Location(issue.path, "fhirpath", None, name),
                 )
-                for issue in structure_issues(resource)
+                for issue in structure_issues(instance.resource)
             )
             return outcome
-        for pack in self._fhir_packs or ():
-            self._use(pack)
-        outcome.findings.extend(validator.validate(resource, name, package=self._fhir_context))
+        report = validator.report(
+            instance.resource, name, package=self._fhir_context, lines=instance.lines
+        )
+        outcome.context = report.context.describe()
+        for key in report.context.members:
+            pack = self._pack_of.get(key)
+            if pack is not None:
+                self._use(pack)
+                outcome.packs.append(f"{pack.id}#{pack.version}")
+        outcome.findings.extend(report.findings)
+        outcome.not_run.extend(report.not_run)
         return outcome
 
     def _oioxml(self, root: etree._Element, outcome: Outcome, name: str) -> None:

@@ -56,6 +56,9 @@ class ElementNode:
     min: int
     max: int | None  # None = unbounded
     types: tuple[TypeRef, ...] = ()
+    # the base element's max: whether the JSON form is an array does not change when a
+    # profile narrows a repeating element to 0..1
+    base_max: int | None = None
     fixed: tuple[str, Any] | None = None  # ("fixedUri", value)
     pattern: tuple[str, Any] | None = None
     binding: Binding | None = None
@@ -66,7 +69,7 @@ class ElementNode:
     children: dict[str, ElementNode] = field(default_factory=dict)
     slices: list[ElementNode] = field(default_factory=list)
     # what other modules derive from the node once and keep (compiled invariants)
-    memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     # Read for every instance value validated; the node no longer changes once the tree is
     # built, so these are computed on first use and kept.
@@ -91,6 +94,21 @@ class ElementNode:
             (c, None if c.is_choice else c.json_name, "_" + c.json_name)
             for c in self.children.values()
         )
+
+    @cached_property
+    def repeats(self) -> bool:
+        return self.base_max is None or self.base_max > 1
+
+    @cached_property
+    def exact_keys(self) -> frozenset[str]:
+        """JSON property names of the non-choice children, with their `_name` companions."""
+        names = [c.json_name for c in self.children.values() if not c.is_choice]
+        return frozenset(names + ["_" + n for n in names])
+
+    @cached_property
+    def choice_names(self) -> tuple[str, ...]:
+        """JSON name stems of the choice children (`value` for value[x])."""
+        return tuple(c.json_name for c in self.children.values() if c.is_choice)
 
     def cardinality(self) -> str:
         return f"{self.min}..{'*' if self.max is None else self.max}"
@@ -138,6 +156,8 @@ def _node(raw: dict[str, Any]) -> ElementNode:
     path = str(raw["path"])
     last = element_id.rpartition(".")[2].partition(":")[0]
     max_text = str(raw.get("max", "*"))
+    base = raw.get("base")
+    base_text = str(base.get("max", max_text)) if isinstance(base, dict) else max_text
     fixed = pattern = None
     for key, value in raw.items():
         if key.startswith("fixed"):
@@ -165,9 +185,10 @@ def _node(raw: dict[str, Any]) -> ElementNode:
         name=last,
         min=int(raw.get("min", 0)),
         max=None if max_text == "*" else int(max_text),
+        base_max=None if base_text == "*" else int(base_text),
         types=tuple(
             TypeRef(
-                str(t.get("code", "")),
+                _type_code(t),
                 tuple(str(p) for p in t.get("profile", [])),
                 tuple(str(p) for p in t.get("targetProfile", [])),
             )
@@ -197,6 +218,20 @@ def _node(raw: dict[str, Any]) -> ElementNode:
 
 
 BEST_PRACTICE = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
+FHIR_TYPE = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+
+
+def _type_code(type_ref: dict[str, Any]) -> str:
+    """The FHIR type of an element; the snapshot gives id, url and the like the FHIRPath system
+    type and says their FHIR type (string, uri) in an extension."""
+    code = str(type_ref.get("code", ""))
+    if code.startswith("http://hl7.org/fhirpath/System."):
+        for extension in type_ref.get("extension") or []:
+            if isinstance(extension, dict) and extension.get("url") == FHIR_TYPE:
+                named = extension.get("valueUrl") or extension.get("valueUri")
+                if isinstance(named, str) and named:
+                    return named
+    return code
 
 
 def _best_practice(constraint: dict[str, Any]) -> bool:

@@ -3,6 +3,7 @@ htmlChecks() answered from the Bundle and index being validated; common base inv
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,6 +26,12 @@ def _typed(data: dict[str, Any], type_path: str) -> Any:
     """A fhirpathpy node that knows its FHIR type (fhirpathpy is untyped)."""
     make: Callable[[Any, str], Any] = ResourceNode.create_node
     return make(data, type_path)
+
+
+def _as_node(value: Any) -> Any:
+    if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+        return _typed(value, value["resourceType"])
+    return value
 
 
 class NotEvaluable(Exception):
@@ -100,6 +107,12 @@ class NativeContext:
         if "resource" not in self._env:
             raise Defer  # fhirpathpy would fail on the unknown %resource
         return self._env["resource"]
+
+    @property
+    def root_resource(self) -> Any:
+        if "rootResource" not in self._env:
+            raise Defer
+        return self._env["rootResource"]
 
     def resolve(self, values: list[Any]) -> list[dict[str, Any]]:
         if not values:
@@ -191,10 +204,22 @@ class Invariant:
             # HL7 validator reads it; profiles put such expressions on primitive elements
             tail, _ = _compile(self.expression[len("value.") :])
             compiled = tail or compiled
-        # a resource carries its own type; any other object needs its element path so the engine
-        # can navigate choice elements (value -> valueCoding) inside it
-        typed = isinstance(item, dict) and "resourceType" not in item
-        context = _typed(item, type_path) if typed else item
+        # every object gets its FHIR type: an element its path, so the engine can navigate
+        # choice elements (value -> valueCoding) inside it; a resource its resourceType, so
+        # type() and ofType() work on %context, %resource and %rootResource too
+        if isinstance(item, dict):
+            rtype = item.get("resourceType")
+            if not isinstance(rtype, str):
+                context = _typed(item, type_path)
+            elif re.search(r"(^|[^A-Za-z0-9%.])" + rtype + r"\.", self.expression):
+                # fhirpathpy loses a typed resource's children behind its type name
+                # (`Bundle.entry` is empty): such expressions get the plain resource
+                context = item
+            else:
+                context = _typed(item, rtype)
+        else:
+            context = item
+        env = {k: _as_node(v) for k, v in env.items()}
         try:
             result = compiled(context, env)
         except NotEvaluable as exc:
@@ -236,15 +261,34 @@ def invariant(constraint: Constraint) -> Invariant:
         natives.native_for(constraint.expression),
         error,
         _pure(constraint.expression),
-        medcom.context_native_for(constraint.expression),
+        medcom.context_native_for(constraint.expression) or _contextual(constraint.expression),
     )
 
 
-def invariants_of(node: ElementNode) -> tuple[tuple[Constraint, Invariant], ...]:
-    """The node's constraints with their compiled invariants, kept on the node: looking each
-    up again (hashing the constraint) cost more than evaluating most of them."""
-    found: tuple[tuple[Constraint, Invariant], ...] | None = node.memo.get("invariants")
+def _contextual(expression: str) -> medcom.ContextNative | None:
+    native = natives.CONTEXTUAL.get(expression)
+    if native is None:
+        return None
+
+    def run(item: Any, ctx: Any) -> bool | None:
+        try:
+            return native(item, ctx)
+        except Defer:
+            return None
+
+    return run
+
+
+def invariants_of(
+    node: ElementNode, constraints: tuple[Constraint, ...] | None = None
+) -> tuple[tuple[Constraint, Invariant], ...]:
+    """The node's constraints (or the given ones, e.g. with its datatype's) with their compiled
+    invariants, kept on the node: looking each up again (hashing the constraint) cost more than
+    evaluating most of them."""
+    wanted = node.constraints if constraints is None else constraints
+    key = ("invariants", id(wanted))
+    found: tuple[tuple[Constraint, Invariant], ...] | None = node.memo.get(key)
     if found is None:
-        found = tuple((c, invariant(c)) for c in node.constraints)
-        node.memo["invariants"] = found
+        found = tuple((c, invariant(c)) for c in wanted)
+        node.memo[key] = found
     return found

@@ -7,6 +7,7 @@ fhirpathpy has no htmlChecks(); each answers None when it prefers FHIRPath to de
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -169,6 +170,118 @@ def bdl_8(item: Any) -> bool | None:
     return "/_history/" not in full_url
 
 
+def _has(item: dict[str, Any], name: str) -> bool:
+    # FHIRPath exists(): a primitive with only an id or extensions exists too
+    return _present(item.get(name)) or _present(item.get("_" + name))
+
+
+def _either_absent_or(first: str, second: str) -> Native:
+    """`first.empty() or second.exists()` on one object (qty-3, cpt-2, att-1)."""
+
+    def native(item: Any) -> bool | None:
+        if not isinstance(item, dict):
+            return None
+        return not _has(item, first) or _has(item, second)
+
+    return native
+
+
+def exp_1(item: Any) -> bool | None:
+    if not isinstance(item, dict):
+        return None
+    return _has(item, "expression") or _has(item, "reference")
+
+
+def ref_1(item: Any, ctx: Any) -> bool | None:
+    """A local reference (#id) names a resource contained in %rootResource."""
+    if not isinstance(item, dict):
+        return None
+    reference = item.get("reference")
+    if reference is None and "_reference" not in item:
+        return True  # nothing that starts with '#'
+    if not isinstance(reference, str):
+        return None
+    if not reference.startswith("#"):
+        return True
+    ids = {c.get("id") for c in _contained(ctx.root_resource)}
+    return reference[1:] in ids
+
+
+# Natives that need the evaluation context (%rootResource): (item, NativeContext) -> answer.
+CONTEXTUAL: dict[str, Callable[[Any, Any], bool | None]] = {
+    "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
+    "%rootResource.contained.id.trace('ids'))": ref_1,
+}
+
+
+_MOMENT = re.compile(
+    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
+    r"(Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+
+
+def _bounds(text: str) -> tuple[dt.datetime, dt.datetime] | None:
+    """The earliest and latest instant a date or dateTime of any precision can mean (UTC)."""
+    match = _MOMENT.match(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    low: dt.datetime
+    high: dt.datetime
+    try:
+        if month is None:
+            low, high = dt.datetime(int(year), 1, 1), dt.datetime(int(year) + 1, 1, 1)
+        elif day is None:
+            low = dt.datetime(int(year), int(month), 1)
+            high = (low + dt.timedelta(days=32)).replace(day=1)
+        elif hour is None:
+            low = dt.datetime(int(year), int(month), int(day))
+            high = low + dt.timedelta(days=1)
+        else:
+            low = dt.datetime(
+                int(year),
+                int(month),
+                int(day),
+                int(hour),
+                int(minute),
+                int(second or 0),
+                int((fraction or "0")[:6].ljust(6, "0")),
+            )
+            high = low + (dt.timedelta(seconds=1) if second else dt.timedelta(minutes=1))
+            if zone and zone != "Z":
+                sign = 1 if zone[0] == "+" else -1
+                shift = dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+                low, high = low - sign * shift, high - sign * shift
+    except ValueError:
+        return None
+    return low, high
+
+
+def _widened(text: str, bounds: tuple[dt.datetime, dt.datetime]) -> tuple[dt.datetime, dt.datetime]:
+    if "T" in text:
+        return bounds
+    # a date has no time zone: beside a dateTime it could be in any one
+    return bounds[0] - dt.timedelta(hours=14), bounds[1] + dt.timedelta(hours=14)
+
+
+def per_1(item: Any) -> bool | None:
+    """A Period's start is not after its end. Precisions may differ (2020 vs 2020-05-01):
+    only a start that is surely later than the end breaks the rule."""
+    if not isinstance(item, dict):
+        return None
+    start, end = item.get("start"), item.get("end")
+    if start is None or end is None:
+        return True  # start.hasValue().not() or end.hasValue().not()
+    if not isinstance(start, str) or not isinstance(end, str):
+        return None
+    first, last = _bounds(start), _bounds(end)
+    if first is None or last is None:
+        return None
+    if ("T" in start) != ("T" in end):
+        first, last = _widened(start, first), _widened(end, last)
+    return not first[0] >= last[1]
+
+
 @lru_cache(maxsize=1024)
 def html_ok(div: str) -> bool:
     """FHIR narrative rules: an XHTML div, no active content, some non-whitespace content."""
@@ -199,7 +312,23 @@ def txt_html(item: Any) -> bool | None:
     return html_ok(item) if isinstance(item, str) else None
 
 
+def vs_1(item: Any) -> bool | None:
+    # ($this as dateTime).toString().length() >= 8 on Observation.effective[x]: a dateTime
+    # precise to the day; a Period (or anything but a dateTime) is not a dateTime, and the
+    # reference validator reports vs-1 on it. fhirpathpy cannot tell a plain JSON string's
+    # type, so it answers false for every dateTime.
+    if isinstance(item, str):
+        return len(item) >= 8
+    return False if isinstance(item, dict) else None
+
+
 NATIVE: dict[str, Native] = {
+    "($this as dateTime).toString().length() >= 8": vs_1,
+    "code.empty() or system.exists()": _either_absent_or("code", "system"),
+    "value.empty() or system.exists()": _either_absent_or("value", "system"),
+    "data.empty() or contentType.exists()": _either_absent_or("data", "contentType"),
+    "expression.exists() or reference.exists()": exp_1,
+    "start.hasValue().not() or end.hasValue().not() or (start <= end)": per_1,
     "htmlChecks()": txt_html,
     "hasValue() or (children().count() > id.count())": ele_1,
     "extension.exists() != value.exists()": ext_1,

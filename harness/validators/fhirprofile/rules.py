@@ -15,6 +15,10 @@ REF = "FHIR-REF"
 PROFILE_UNKNOWN = "FHIR-PROFILE-UNKNOWN"
 STRUCTURE = "FHIR-STRUCTURE"
 SHAPE = "FHIR-SHAPE"
+UNKNOWN_ELEMENT = "FHIR-UNKNOWN-ELEMENT"
+VALUE = "FHIR-VALUE"
+EXTENSION = "FHIR-EXTENSION"
+NOT_RUN = "FHIR-NOT-RUN"
 INVARIANT_PREFIX = "FHIR-INVARIANT-"
 
 # Profile violations block approval like other structural defects kcert finds (F2);
@@ -28,5 +32,12 @@ def invariant_rule(key: str) -> str:
     return INVARIANT_PREFIX + key
 
 
-def finding(rule_id: str, severity: Severity, message: str, path: str, evidence: str) -> Finding:
-    return Finding(rule_id, severity, message, Location(path, "fhirpath", None, evidence))
+def finding(
+    rule_id: str,
+    severity: Severity,
+    message: str,
+    path: str,
+    evidence: str,
+    line: int | None = None,
+) -> Finding:
+    return Finding(rule_id, severity, message, Location(path, "fhirpath", line, evidence))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from harness.validators.fhirprofile.instance import (
     split_path,
 )
 
+_LITERAL = re.compile(r"^(?:.*/)?([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/.*)?$")
 # (slice node, instance value, type code) -> conforms; the fallback when a discriminator's
 # expected value cannot be read from the slice definition
 NodeConformance = Callable[[ElementNode, Any, str], bool]
@@ -101,7 +103,11 @@ class SliceMatcher:
         if resolves:
             resolved = [r for r in (self.resolve(i) for i in instances) if r is not None]
             if len(resolved) < len(instances):
-                return None  # the target is not at hand: let the slice's own rules decide
+                # the target is not at hand; its type is still in a literal reference
+                # (Organization/123), and a target of another type cannot conform
+                if self._type_excluded(instances, wanted):
+                    return False
+                return None  # let the slice's own rules decide
             instances = resolved
         if not instances:
             return False
@@ -112,6 +118,21 @@ class SliceMatcher:
             if any(a is None for a in answers):
                 return None
             if not any(answers):
+                return False
+        return True
+
+    def _type_excluded(self, references: list[Any], wanted: list[str]) -> bool:
+        """Whether every reference names a resource type none of the wanted profiles is for."""
+        types = set()
+        for url in wanted:
+            root = self.type_root(url)
+            if root is None:
+                return False
+            types.add(root.path)
+        for reference in references:
+            text = reference.get("reference") if isinstance(reference, dict) else reference
+            match = _LITERAL.match(text) if isinstance(text, str) else None
+            if match is None or match.group(1) in types:
                 return False
         return True
 
