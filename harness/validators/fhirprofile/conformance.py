@@ -32,6 +32,7 @@ from harness.validators.fhirprofile.packages import (
 )
 
 SUITE_PACKAGE = "kcert.conformance.case"
+EXTENSIONS_PACKAGE = "hl7.fhir.uv.extensions.r4"
 # Areas of the reference validator kcert does not implement, and why.
 OUT_OF_SCOPE_MODULES = {
     "tx": "needs a terminology server",
@@ -150,7 +151,9 @@ def load_cases(folder: Path) -> list[SuiteCase]:
     for raw in manifest.get("test-cases", []):
         if str(raw.get("version", "")) not in ("4.0", "4.0.1"):
             continue
-        supporting = tuple(str(s) for s in [*raw.get("supporting", []), *raw.get("profiles", [])])
+        # supporting5 holds definitions the reference validator loads for the case as well
+        listed = [*raw.get("supporting", []), *raw.get("profiles", []), *raw.get("supporting5", [])]
+        supporting = tuple(str(s) for s in listed)
         steps = [Step("base", None, (), _expected(folder, raw.get("java")), _count(raw))]
         profile = raw.get("profile")
         if isinstance(profile, dict) and profile.get("source"):
@@ -252,11 +255,13 @@ class SuiteRunner:
     def __init__(self, folder: Path, base_packages: Iterable[Path]) -> None:
         self.folder = folder
         self.base = [read_package(Path(p)) for p in base_packages]
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        self.extensions_version = str((manifest.get("versions") or {}).get("extensions", ""))
         self._packages: dict[str, Package] = {}
 
     def run(self, case: SuiteCase) -> list[StepResult]:
-        from harness.fhir.resource import FhirReadError, read_resource
         from harness.validators.fhirprofile.index import ProfileIndex
+        from harness.validators.fhirprofile.reading import read_instance
         from harness.validators.fhirprofile.snapshot import generate_snapshot
         from harness.validators.fhirprofile.validator import ProfileValidator
 
@@ -268,16 +273,24 @@ class SuiteRunner:
                 extra, profile_url = self._definitions(case, step)
                 own = self._case_package(case, extra)
                 index = ProfileIndex([*self.base, *self._case_deps(case), own], generate_snapshot)
-                validator = ProfileValidator(index)
+                validator = ProfileValidator(
+                    index, allow_examples=case.raw.get("examples") is not False
+                )
                 data = (self.folder / case.file).read_bytes()
                 try:
-                    _, resource = read_resource(data)
-                except (FhirReadError, PayloadError) as exc:
+                    instance = read_instance(data, case.file, index)
+                except PayloadError as exc:
                     found = [_parse_finding(str(exc))]
                 else:
-                    found = validator.report(
-                        resource, case.file, profile_url, package=own.key
-                    ).findings
+                    found = list(instance.findings)
+                    if instance.resource is not None:
+                        found += validator.report(
+                            instance.resource,
+                            case.file,
+                            profile_url,
+                            package=own.key,
+                            lines=instance.lines,
+                        ).findings
             except Exception as exc:  # a crash is a result to count, not a reason to stop
                 results.append(
                     StepResult(
@@ -343,6 +356,9 @@ class SuiteRunner:
     def _case_package(self, case: SuiteCase, resources: list[dict[str, Any]]) -> Package:
         deps = {p.name: p.version for p in self._case_deps(case)}
         deps.update({p.name: p.version for p in self.base})
+        # the reference validator runs the suite with the extensions package loaded; kcert has
+        # no copy, so what it would define is a named gap, not an unknown extension
+        deps.setdefault(EXTENSIONS_PACKAGE, self.extensions_version)
         entries = tuple(
             Entry(
                 f"{r.get('resourceType')}-{r.get('id', n)}.json",

@@ -60,6 +60,9 @@ class ElementNode:
     # profile narrows a repeating element to 0..1
     base_max: int | None = None
     fixed: tuple[str, Any] | None = None  # ("fixedUri", value)
+    min_value: tuple[str, Any] | None = None  # ("minValueQuantity", value)
+    max_value: tuple[str, Any] | None = None
+    max_length: int | None = None
     pattern: tuple[str, Any] | None = None
     binding: Binding | None = None
     constraints: tuple[Constraint, ...] = ()
@@ -94,6 +97,10 @@ class ElementNode:
             (c, None if c.is_choice else c.json_name, "_" + c.json_name)
             for c in self.children.values()
         )
+
+    @cached_property
+    def required_slices(self) -> tuple[ElementNode, ...]:
+        return tuple(s for s in self.slices if s.min > 0)
 
     @cached_property
     def repeats(self) -> bool:
@@ -158,12 +165,17 @@ def _node(raw: dict[str, Any]) -> ElementNode:
     max_text = str(raw.get("max", "*"))
     base = raw.get("base")
     base_text = str(base.get("max", max_text)) if isinstance(base, dict) else max_text
-    fixed = pattern = None
+    fixed = pattern = low = high = None
     for key, value in raw.items():
         if key.startswith("fixed"):
             fixed = (key, value)
         elif key.startswith("pattern"):
             pattern = (key, value)
+        elif key.startswith("minValue"):
+            low = (key, value)
+        elif key.startswith("maxValue"):
+            high = (key, value)
+    length = raw.get("maxLength")
     binding = None
     raw_binding = raw.get("binding")
     if isinstance(raw_binding, dict) and raw_binding.get("valueSet"):
@@ -189,12 +201,15 @@ def _node(raw: dict[str, Any]) -> ElementNode:
         types=tuple(
             TypeRef(
                 _type_code(t),
-                tuple(str(p) for p in t.get("profile", [])),
+                _profiles(t),
                 tuple(str(p) for p in t.get("targetProfile", [])),
             )
             for t in raw.get("type", [])
         ),
         fixed=fixed,
+        min_value=low,
+        max_value=high,
+        max_length=length if isinstance(length, int) and not isinstance(length, bool) else None,
         pattern=pattern,
         binding=binding,
         constraints=tuple(
@@ -219,6 +234,25 @@ def _node(raw: dict[str, Any]) -> ElementNode:
 
 BEST_PRACTICE = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
 FHIR_TYPE = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+
+
+PROFILE_ELEMENT = "http://hl7.org/fhir/StructureDefinition/elementdefinition-profile-element"
+
+
+def _profiles(type_ref: dict[str, Any]) -> tuple[str, ...]:
+    """The type's profiles; one that names an element of its profile (the profile-element
+    extension) is kept as `url#element-id`."""
+    urls = [str(p) for p in type_ref.get("profile", [])]
+    companions = type_ref.get("_profile")
+    if isinstance(companions, list):
+        for number, companion in enumerate(companions[: len(urls)]):
+            extensions = companion.get("extension") if isinstance(companion, dict) else None
+            for extension in extensions if isinstance(extensions, list) else []:
+                if isinstance(extension, dict) and extension.get("url") == PROFILE_ELEMENT:
+                    element = extension.get("valueString")
+                    if isinstance(element, str) and element:
+                        urls[number] = f"{urls[number]}#{element}"
+    return tuple(urls)
 
 
 def _type_code(type_ref: dict[str, Any]) -> str:

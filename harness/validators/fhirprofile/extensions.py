@@ -3,12 +3,60 @@ fhirpath contexts) against the element that carries it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+# Evaluates a FHIRPath context expression on the resource: its results, or None when it
+# cannot be evaluated here.
+Evaluate = Callable[[str], list[Any] | None]
 
 # Context names that every element, or every resource root, satisfies.
 _ANY_ELEMENT = frozenset({"Element", "Base"})
 _ANY_RESOURCE = frozenset({"Resource", "DomainResource"})
+# R5 names abstract "canonical resources" that R4 lacks; in R4 they are these (a fact of R5's
+# CanonicalResource / MetadataResource pages), and extensions written for R5 use the names.
+_CANONICAL = frozenset(
+    {
+        "ActivityDefinition",
+        "CapabilityStatement",
+        "ChargeItemDefinition",
+        "CodeSystem",
+        "CompartmentDefinition",
+        "ConceptMap",
+        "EffectEvidenceSynthesis",
+        "EventDefinition",
+        "Evidence",
+        "EvidenceVariable",
+        "ExampleScenario",
+        "GraphDefinition",
+        "ImplementationGuide",
+        "Library",
+        "Measure",
+        "MessageDefinition",
+        "NamingSystem",
+        "OperationDefinition",
+        "PlanDefinition",
+        "Questionnaire",
+        "ResearchDefinition",
+        "ResearchElementDefinition",
+        "RiskEvidenceSynthesis",
+        "SearchParameter",
+        "StructureDefinition",
+        "StructureMap",
+        "TerminologyCapabilities",
+        "TestScript",
+        "ValueSet",
+    }
+)
+_CANONICAL_NAMES = frozenset({"CanonicalResource", "MetadataResource"})
+# HL7's own R4 snapshots carry the fhir-type extension on ElementDefinition.type, although its
+# definition names ElementDefinition.type.code: what HL7 publishes is not to be accused.
+_TOLERATED = {
+    "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type": (
+        "ElementDefinition.type"
+    ),
+}
 # Specialisations of Quantity keep the type code Quantity in R4 profiles and instances.
 _QUANTITY_KINDS = frozenset(
     {"Age", "Count", "Distance", "Duration", "MoneyQuantity", "SimpleQuantity"}
@@ -23,24 +71,35 @@ class Owner:
     path: str
     type_code: str
     url: str | None = None
+    value: Any = field(default=None, compare=False, repr=False)  # the object carrying it
 
     @property
     def is_resource_root(self) -> bool:
         return "." not in self.path and self.type_code[:1].isupper() and self.path == self.type_code
 
 
-def context_problem(definition: dict[str, Any], owner: Owner, url: str) -> str | None:
+def context_problem(
+    definition: dict[str, Any], owner: Owner, url: str, evaluate: Evaluate
+) -> str | None:
     """Why the extension `url` may not be used on `owner`, or None when it may."""
     contexts = definition.get("context")
     if not isinstance(contexts, list) or not contexts:
         return None  # no context declared: nothing to hold it to
+    if _TOLERATED.get(url) == owner.path:
+        return None
     allowed = []
     for context in contexts:
         if not isinstance(context, dict):
             continue
         kind, expression = str(context.get("type", "")), str(context.get("expression", ""))
-        if kind == "fhirpath" or not expression:
-            return None  # a FHIRPath context cannot be judged here: allow, as unknown
+        if not expression:
+            return None
+        if kind == "fhirpath":
+            found = evaluate(expression)
+            if found is None:
+                return None  # cannot be judged here: allow rather than accuse
+            if owner.value is not None and any(item == owner.value for item in found):
+                return None
         if kind == "element" and _element_matches(expression, owner):
             return None
         if kind == "extension" and owner.url is not None and expression == owner.url:
@@ -58,6 +117,8 @@ def _element_matches(expression: str, owner: Owner) -> bool:
         return True
     if expression in _ANY_RESOURCE:
         return owner.is_resource_root
+    if expression in _CANONICAL_NAMES:
+        return owner.is_resource_root and owner.type_code in _CANONICAL
     if expression in (owner.path, owner.type_code):
         return True
     if expression == "Quantity" and owner.type_code in _QUANTITY_KINDS:

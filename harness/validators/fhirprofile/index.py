@@ -24,7 +24,7 @@ from harness.validators.fhirprofile.contexts import (
     closure,
     version_key,
 )
-from harness.validators.fhirprofile.elements import ElementTree, build_tree
+from harness.validators.fhirprofile.elements import ElementNode, ElementTree, build_tree
 from harness.validators.fhirprofile.packages import Entry, Package, read_package
 from harness.validators.fhirprofile.terminology import Expansion, expand
 
@@ -202,12 +202,27 @@ class ProfileIndex:
     # -- compiled views ------------------------------------------------------------------------
 
     def profile(self, canonical: str, context: ValidationContext | None) -> Profile | None:
+        canonical = canonical.partition("#")[0]  # url#element names an element of the profile
         key = (canonical, context.root if context else None)
         if key in self._profile_answers:
             return self._profile_answers[key]
         answer = self._profile(canonical, context)
         self._profile_answers[key] = answer
         return answer
+
+    def element(
+        self, canonical: str, context: ValidationContext | None
+    ) -> tuple[Profile, ElementNode] | None:
+        """The profile a type names and the element of it that applies: its root, or for
+        `url#element-id` (the profile-element extension) that element."""
+        found = self.profile(canonical, context)
+        if found is None:
+            return None
+        element = canonical.partition("#")[2]
+        if not element:
+            return found, found.tree.root
+        node = found.tree.by_id.get(element)
+        return (found, node) if node is not None else None
 
     def unusable(self, canonical: str, context: ValidationContext | None) -> str | None:
         """Why a StructureDefinition that resolves cannot be used (no snapshot kcert can make)."""

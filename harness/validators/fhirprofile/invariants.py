@@ -45,6 +45,8 @@ class Scope:
     resolver: BundleResolver
     conforms_to: Callable[[dict[str, Any], str], bool]
     member_of: Callable[[Any, str], bool | None]
+    # the fullUrl of the entry being judged: relative references resolve against it
+    base: Callable[[], str | None] = lambda: None
 
 
 _SCOPE: ContextVar[Scope | None] = ContextVar("fhirprofile_scope", default=None)
@@ -72,7 +74,7 @@ def _resolve(inputs: list[Any]) -> list[Any]:
         raise NotEvaluable("resolve() needs the Bundle the resource travels in")
     found = []
     for item in inputs:
-        target = resolver.resolve_any(item)
+        target = resolver.resolve_any(item, _scope().base())
         if target is not None:
             # typed nodes, so ofType()/is() work on what resolve() returns
             found.append(_typed(target, str(target.get("resourceType"))))
@@ -120,7 +122,7 @@ class NativeContext:
         scope = _SCOPE.get()
         if scope is None or (not scope.resolver.by_full_url and not scope.resolver.by_type_id):
             raise Defer
-        found = (scope.resolver.resolve_any(v) for v in values)
+        found = (scope.resolver.resolve_any(v, scope.base()) for v in values)
         return [target for target in found if target is not None]
 
 

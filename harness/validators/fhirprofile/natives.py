@@ -7,13 +7,14 @@ fhirpathpy has no htmlChecks(); each answers None when it prefers FHIRPath to de
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from lxml import etree
+
+from harness.validators.fhirprofile.primitives import instant_bounds, widened
 
 Native = Callable[[Any], bool | None]
 
@@ -214,56 +215,6 @@ CONTEXTUAL: dict[str, Callable[[Any, Any], bool | None]] = {
 }
 
 
-_MOMENT = re.compile(
-    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
-    r"(Z|[+-]\d{2}:\d{2})?)?)?)?$"
-)
-
-
-def _bounds(text: str) -> tuple[dt.datetime, dt.datetime] | None:
-    """The earliest and latest instant a date or dateTime of any precision can mean (UTC)."""
-    match = _MOMENT.match(text)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    low: dt.datetime
-    high: dt.datetime
-    try:
-        if month is None:
-            low, high = dt.datetime(int(year), 1, 1), dt.datetime(int(year) + 1, 1, 1)
-        elif day is None:
-            low = dt.datetime(int(year), int(month), 1)
-            high = (low + dt.timedelta(days=32)).replace(day=1)
-        elif hour is None:
-            low = dt.datetime(int(year), int(month), int(day))
-            high = low + dt.timedelta(days=1)
-        else:
-            low = dt.datetime(
-                int(year),
-                int(month),
-                int(day),
-                int(hour),
-                int(minute),
-                int(second or 0),
-                int((fraction or "0")[:6].ljust(6, "0")),
-            )
-            high = low + (dt.timedelta(seconds=1) if second else dt.timedelta(minutes=1))
-            if zone and zone != "Z":
-                sign = 1 if zone[0] == "+" else -1
-                shift = dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-                low, high = low - sign * shift, high - sign * shift
-    except ValueError:
-        return None
-    return low, high
-
-
-def _widened(text: str, bounds: tuple[dt.datetime, dt.datetime]) -> tuple[dt.datetime, dt.datetime]:
-    if "T" in text:
-        return bounds
-    # a date has no time zone: beside a dateTime it could be in any one
-    return bounds[0] - dt.timedelta(hours=14), bounds[1] + dt.timedelta(hours=14)
-
-
 def per_1(item: Any) -> bool | None:
     """A Period's start is not after its end. Precisions may differ (2020 vs 2020-05-01):
     only a start that is surely later than the end breaks the rule."""
@@ -274,11 +225,11 @@ def per_1(item: Any) -> bool | None:
         return True  # start.hasValue().not() or end.hasValue().not()
     if not isinstance(start, str) or not isinstance(end, str):
         return None
-    first, last = _bounds(start), _bounds(end)
+    first, last = instant_bounds(start), instant_bounds(end)
     if first is None or last is None:
         return None
     if ("T" in start) != ("T" in end):
-        first, last = _widened(start, first), _widened(end, last)
+        first, last = widened(start, first), widened(end, last)
     return not first[0] >= last[1]
 
 

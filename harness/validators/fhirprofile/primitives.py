@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
+import datetime as dt
 import re
 from typing import Any
 
@@ -44,11 +45,11 @@ def value_problem(type_code: str, value: Any) -> str | None:
 _RESOURCE_ID = re.compile(r"^[A-Za-z0-9\-.]+$")
 
 
-def resource_id_problem(value: Any) -> str | None:
+def resource_id_problem(value: Any, check_length: bool = True) -> str | None:
     """A resource's logical id: 1-64 letters, digits, '-' and '.' (R4 datatypes, id)."""
     if not isinstance(value, str):
         return None  # the type check reports it
-    if len(value) > 64:
+    if check_length and len(value) > 64:
         return f"too long ({len(value)} characters, at most 64)"
     if not _RESOURCE_ID.match(value):
         return f"{value!r} has characters other than A-Z a-z 0-9 - ."
@@ -76,3 +77,53 @@ def _base64_problem(value: str) -> str | None:
     except (binascii.Error, ValueError):
         return "not valid base64 content"
     return None
+
+
+_MOMENT = re.compile(
+    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
+    r"(Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+
+
+def instant_bounds(text: str) -> tuple[dt.datetime, dt.datetime] | None:
+    """The earliest and latest instant a date or dateTime of any precision can mean (UTC)."""
+    match = _MOMENT.match(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    low: dt.datetime
+    high: dt.datetime
+    try:
+        if month is None:
+            low, high = dt.datetime(int(year), 1, 1), dt.datetime(int(year) + 1, 1, 1)
+        elif day is None:
+            low = dt.datetime(int(year), int(month), 1)
+            high = (low + dt.timedelta(days=32)).replace(day=1)
+        elif hour is None:
+            low = dt.datetime(int(year), int(month), int(day))
+            high = low + dt.timedelta(days=1)
+        else:
+            low = dt.datetime(
+                int(year),
+                int(month),
+                int(day),
+                int(hour),
+                int(minute),
+                int(second or 0),
+                int((fraction or "0")[:6].ljust(6, "0")),
+            )
+            high = low + (dt.timedelta(seconds=1) if second else dt.timedelta(minutes=1))
+            if zone and zone != "Z":
+                sign = 1 if zone[0] == "+" else -1
+                shift = dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+                low, high = low - sign * shift, high - sign * shift
+    except ValueError:
+        return None
+    return low, high
+
+
+def widened(text: str, bounds: tuple[dt.datetime, dt.datetime]) -> tuple[dt.datetime, dt.datetime]:
+    if "T" in text:
+        return bounds
+    # a date has no time zone: beside a dateTime it could be in any one
+    return bounds[0] - dt.timedelta(hours=14), bounds[1] + dt.timedelta(hours=14)

@@ -19,6 +19,7 @@ UNKNOWN_ELEMENT = "FHIR-UNKNOWN-ELEMENT"
 VALUE = "FHIR-VALUE"
 EXTENSION = "FHIR-EXTENSION"
 NOT_RUN = "FHIR-NOT-RUN"
+BUNDLE = "FHIR-BUNDLE"
 INVARIANT_PREFIX = "FHIR-INVARIANT-"
 
 # Profile violations block approval like other structural defects kcert finds (F2);

@@ -260,7 +260,19 @@ class _Generator:
                 )
             url = str(profiles[0]) if profiles else (code if "/" in code else CORE + code)
         source = self.fetch(url, element_id)
-        tree = build_tree(source["snapshot"]["element"], id_root=node.id, path_root=node.path)
+        elements = source["snapshot"]["element"]
+        part = _profile_element(types[0]) if len(types) == 1 else None
+        if part is not None:
+            # the type names one element of the profile (the profile-element extension): its
+            # children are what this element holds
+            elements = [
+                e
+                for e in elements
+                if str(e.get("id", "")) == part or str(e.get("id", "")).startswith(part + ".")
+            ]
+            if not elements:
+                raise SnapshotError(f"{element_id}: {url} has no element {part}")
+        tree = build_tree(elements, id_root=node.id, path_root=node.path)
         node.children = tree.children
 
     def _expand_reference(self, node: Node, reference: str, element_id: str) -> None:
@@ -304,6 +316,21 @@ class _Generator:
         if not isinstance(elements, list) or not elements:
             raise SnapshotError(f"{element_id}: {canonical} has no snapshot")
         return found
+
+
+PROFILE_ELEMENT = "http://hl7.org/fhir/StructureDefinition/elementdefinition-profile-element"
+
+
+def _profile_element(type_ref: dict[str, Any]) -> str | None:
+    """The element id a type's (first) profile names with the profile-element extension."""
+    companions = type_ref.get("_profile")
+    first = companions[0] if isinstance(companions, list) and companions else None
+    extensions = first.get("extension") if isinstance(first, dict) else None
+    for extension in extensions if isinstance(extensions, list) else []:
+        if isinstance(extension, dict) and extension.get("url") == PROFILE_ELEMENT:
+            value = extension.get("valueString")
+            return value if isinstance(value, str) and value else None
+    return None
 
 
 def _profiles(element: Element) -> list[str]:

@@ -11,6 +11,7 @@ from harness.fhir.resource import structure_issues
 from harness.model.finding import Finding
 from harness.validators.fhirprofile import rules
 from harness.validators.fhirprofile.bindings import member_of
+from harness.validators.fhirprofile.bundles import bundle_issues
 from harness.validators.fhirprofile.contexts import ValidationContext
 from harness.validators.fhirprofile.elements import ElementNode
 from harness.validators.fhirprofile.index import PackageKey, Profile, ProfileIndex, split_canonical
@@ -22,6 +23,7 @@ from harness.validators.fhirprofile.invariants import (
 )
 from harness.validators.fhirprofile.references import BundleResolver
 from harness.validators.fhirprofile.run import Run
+from harness.validators.fhirprofile.vitalsigns import required_profiles
 from harness.validators.fhirprofile.walker import BASE_PROFILE, Walker
 
 
@@ -42,10 +44,14 @@ class ProfileValidator(Walker):
         check_structure: when the context has no FHIR base package, check the R4B model's
             structure instead (kcert's built-in fallback); with the base package every element
             is checked against the official definitions anyway.
+        allow_examples: let unknown extensions on example domains (example.org) be, as the
+            reference validator does for the specification's examples; off for a SUT.
     """
 
-    def __init__(self, index: ProfileIndex, *, check_structure: bool = True) -> None:
-        super().__init__(index)
+    def __init__(
+        self, index: ProfileIndex, *, check_structure: bool = True, allow_examples: bool = False
+    ) -> None:
+        super().__init__(index, allow_examples)
         self.check_structure = check_structure
 
     # -- public ----------------------------------------------------------------------------------
@@ -88,6 +94,7 @@ class ProfileValidator(Walker):
                 run.resolver,
                 lambda r, url: self.conforms_to(run, r, url),
                 lambda item, url: member_of(self.index, run, item, url),
+                lambda: run.base_url,
             )
         )
         try:
@@ -107,6 +114,14 @@ class ProfileValidator(Walker):
                 self.resource(run, resource, rtype, urls)
             if bundle is not None:
                 self._check_bundle_references(run, bundle)
+                known = lambda code: self.is_resource_type(run, code)  # noqa: E731
+                for rule in bundle_issues(bundle, "Bundle", run.resolver, known):
+                    run.add(
+                        rules.BUNDLE,
+                        rules.ERROR if rule.error else rules.WARNING,
+                        rule.message,
+                        rule.path,
+                    )
         except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
             # A hostile or broken shape (a list where a string belongs) that slipped past the
             # structure checks: a finding about the resource, never a crash of the judge.
@@ -146,6 +161,18 @@ class ProfileValidator(Walker):
         if not isinstance(rtype, str) or not rtype:
             run.add(rules.STRUCTURE, rules.ERROR, "a resource without a resourceType", path)
             return
+        urls = list(urls)
+        if rtype == "Observation" and run.context.has_core:
+            for url, code in required_profiles(resource):
+                if url not in urls:
+                    urls.append(url)
+                    run.add(
+                        rules.PROFILE_UNKNOWN,
+                        rules.INFO,
+                        f"validated against {url} as well: FHIR requires it of an "
+                        f"Observation with the code {code}",
+                        path,
+                    )
         usable: list[Profile] = []
         for url in dict.fromkeys(urls):
             found = self._profile_or_report(run, url, path)
@@ -278,6 +305,23 @@ class ProfileValidator(Walker):
                     )
                 continue
             if run.resolver.resolve(reference, run.base_url) is not None:
+                continue
+            namesakes = run.resolver.same_type_id(reference)
+            if namesakes:
+                # in a document or message every reference must resolve; elsewhere the
+                # namesake is only a likely mix-up
+                strict = run.bundle is not None and run.bundle.get("type") in (
+                    "document",
+                    "message",
+                )
+                run.add(
+                    rules.REF,
+                    rules.ERROR if strict else rules.WARNING,
+                    f"cannot find {reference!r} in the Bundle: {', '.join(namesakes)} has that "
+                    "type and id, but the fullUrl rules (bundle.html) do not let the reference "
+                    f"resolve to it from {run.base_url or 'an entry without fullUrl'}",
+                    ref_path,
+                )
                 continue
             # urn:uuid references exist only inside the Bundle; a relative or absolute one may
             # name a resource of an earlier message (MedCom Provenance chains do)

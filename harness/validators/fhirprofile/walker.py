@@ -4,10 +4,13 @@ snapshot stops, against its datatype's own definition from the FHIR base package
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from typing import Any
 
+from harness.fhir.fhirpath import FhirPathError, evaluate
 from harness.validators.fhirprofile import rules
 from harness.validators.fhirprofile.bindings import CODED, check_binding
 from harness.validators.fhirprofile.elements import Constraint, ElementNode, ElementTree
@@ -22,6 +25,7 @@ from harness.validators.fhirprofile.instance import (
     shape_problem,
 )
 from harness.validators.fhirprofile.invariants import invariants_of
+from harness.validators.fhirprofile.limits import limit_problem
 from harness.validators.fhirprofile.primitives import resource_id_problem, value_problem
 from harness.validators.fhirprofile.run import Run
 from harness.validators.fhirprofile.slicing import SliceMatcher
@@ -32,8 +36,12 @@ _UNTYPED = frozenset({"BackboneElement", "Element", "Resource", ""})
 _INLINE = frozenset({"BackboneElement", "Element"})
 # Properties every FHIR JSON object may carry besides its elements.
 _RESOURCE_KEYS = frozenset({"resourceType"})
+_LITERAL_TYPE = re.compile(
+    r"^(?:[a-z][a-z0-9+.\-]*://[^?#]*/)?([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}"
+)
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
-_EXAMPLE = re.compile(r"^https?://(www\.)?(example\.(org|com|net)|acme\.(com|org))(/|$)")
+# the domains of the specification's own examples
+_EXAMPLE = re.compile(r"^https?://(www\.)?(example\.org|acme\.(com|org))(/|$)")
 # One instance value: (value or None, its `_name` object or None, path, type code).
 Item = tuple[Any, Any, str, str]
 
@@ -41,8 +49,11 @@ Item = tuple[Any, Any, str, str]
 class Walker:
     """The element-level half of the validator; ProfileValidator adds resources and Bundles."""
 
-    def __init__(self, index: ProfileIndex) -> None:
+    def __init__(self, index: ProfileIndex, allow_examples: bool = False) -> None:
         self.index = index
+        # the specification's own examples use example.org extensions nobody defines; a system
+        # under test may not
+        self.allow_examples = allow_examples
 
     # hooks the resource level provides ------------------------------------------------------
 
@@ -96,8 +107,10 @@ class Walker:
         tree: ElementTree,
         type_code: str,
         ext: Any = None,
+        parent_url: str | None = None,
     ) -> None:
-        """One instance value at one element: values, binding, invariants, then its children."""
+        """One instance value at one element: values, binding, invariants, then its children.
+        `parent_url`: the url of the extension the value sits in, if it does."""
         present = value if value is not None else ext
         if node.fixed is not None and not deep_equal(value, node.fixed[1]):
             run.add(
@@ -118,12 +131,18 @@ class Walker:
                 self._code_absent(run, node, ext, path)
             else:
                 check_binding(self.index, run, node, value, path, type_code)
+        if value is not None and (node.min_value or node.max_value or node.max_length):
+            beyond = limit_problem(
+                node.min_value, node.max_value, node.max_length, type_code, value
+            )
+            if beyond is not None:
+                run.add(rules.VALUE, rules.ERROR, f"{node.path}: {beyond}", path)
         constraints = self._constraints(run, node, type_code)
         if constraints:
             self._invariants(run, node, constraints, present, path, type_code)
         if type_code in PRIMITIVES:
             if ext is not None:
-                self._primitive_extensions(run, ext, path, type_code, node.path)
+                self._primitive_extensions(run, ext, path, type_code, node.path, parent_url)
             return
         if not isinstance(value, dict):
             return
@@ -136,17 +155,25 @@ class Walker:
                     self._children(run, node, value, path, tree, type_code, resource=True)
             return
         holder, holder_tree = node, tree
-        if not node.children:
-            if node.content_reference:
+        overlay: ElementNode | None = None
+        if not node.children or (node.is_choice and len(node.types) > 1):
+            if node.content_reference and not node.children:
                 target = tree.by_path(node.content_reference)
                 holder = target if target is not None else node
             elif type_code not in _INLINE and type_code:
                 base = self.type_root(run, type_code, path)
                 if base is not None:
+                    # a choice of several types lists only what they share (id, extension):
+                    # the chosen type's own elements come from its definition
+                    overlay = node if node.children else None
                     holder, holder_tree = base.tree.root, base.tree
-        self._children(run, holder, value, path, holder_tree, type_code, owner_node=node)
+        self._children(
+            run, holder, value, path, holder_tree, type_code, owner_node=node, overlay=overlay
+        )
         if type_code == "Reference":
             self._reference_target(run, node, value, path)
+        elif type_code == "Attachment":
+            self._attachment(run, value, path)
         for type_ref in node.types:
             if type_ref.code == type_code and type_ref.profiles:
                 self._type_profiles(run, type_ref.profiles, value, path, type_code)
@@ -161,17 +188,23 @@ class Walker:
         type_code: str,
         owner_node: ElementNode | None = None,
         resource: bool = False,
+        overlay: ElementNode | None = None,
     ) -> None:
-        """The child elements of one object value, and the properties no element defines."""
+        """The child elements of one object value, and the properties no element defines;
+        `overlay`'s children (a profile's) take the place of the holder's of the same name."""
         at = owner_node or holder
-        owner = Owner(at.path, type_code, value.get("url") if type_code == "Extension" else None)
+        owner = Owner(
+            at.path, type_code, value.get("url") if type_code == "Extension" else None, value
+        )
         # a resource's root element has its type as path (Patient); a datatype's root does too,
         # but a datatype value carries no resourceType naming it
         root = resource or ("." not in holder.path and value.get("resourceType") == holder.path)
         if holder.children:
             self._unknown_keys(run, holder, value, path, root)
+        contained = path.rsplit(".", 1)[-1].startswith("contained[")
         if root and "id" in value:
-            problem = resource_id_problem(value["id"])
+            # as the reference validator has it, a contained resource's id may be longer
+            problem = resource_id_problem(value["id"], check_length=not contained)
             if problem is not None:
                 run.add(rules.VALUE, rules.ERROR, f"invalid resource id: {problem}", f"{path}.id")
         for child, key, extension_key in holder.child_keys:
@@ -184,8 +217,19 @@ class Walker:
                         f"{child.path}: expected {child.cardinality()}, found 0",
                         f"{path}.{key}",
                     )
+                for required in child.required_slices:
+                    run.add(
+                        rules.SLICE,
+                        rules.ERROR,
+                        f"slice {required.slice_name!r} of {child.path}: expected "
+                        f"{required.cardinality()}, found 0",
+                        f"{path}.{key}",
+                    )
                 continue
-            self.child(run, child, value, path, tree, owner)
+            if overlay is not None and child.name in overlay.children:
+                self.child(run, overlay.children[child.name], value, path, tree, owner)
+            else:
+                self.child(run, child, value, path, tree, owner)
 
     def is_resource_type(self, run: Run, type_code: str) -> bool:
         """Whether a type code names a resource (Resource itself, or Patient, Practitioner...)."""
@@ -289,10 +333,11 @@ class Walker:
         assigned: list[ElementNode | None] = [None] * len(checked)
         if child.slices:
             assigned = self._slices(run, child, checked, base_path, tree)
+        outer = owner.url if owner.type_code == "Extension" else None
         for (value, ext, path, type_code), slice_node in zip(checked, assigned, strict=True):
-            self.item(run, child, value, path, tree, type_code, ext)
+            self.item(run, child, value, path, tree, type_code, ext, outer)
             if slice_node is not None:
-                self.item(run, slice_node, value, path, tree, type_code, ext)
+                self.item(run, slice_node, value, path, tree, type_code, ext, outer)
             if type_code == "Extension" and isinstance(value, dict):
                 self._extension(run, child, slice_node, value, path, owner)
 
@@ -359,7 +404,13 @@ class Walker:
         return found
 
     def _primitive_extensions(
-        self, run: Run, ext: Any, path: str, type_code: str, element_path: str
+        self,
+        run: Run,
+        ext: Any,
+        path: str,
+        type_code: str,
+        element_path: str,
+        parent_url: str | None,
     ) -> None:
         """The `_name` object of a primitive: its id and extensions, judged like any element."""
         if not isinstance(ext, dict):
@@ -375,7 +426,7 @@ class Walker:
         if base is None:
             return
         holder = base.tree.root
-        owner = Owner(element_path, type_code)
+        owner = Owner(element_path, type_code, parent_url)
         for key in ext:
             if key not in ("id", "extension"):
                 run.add(
@@ -440,8 +491,8 @@ class Walker:
             return self.conforms_to(run, resource, url, strict=False)
 
         def type_root(url: str) -> ElementNode | None:
-            found = self.index.profile(url, run.context)
-            return found.tree.root if found else None
+            found = self.index.element(url, run.context)
+            return found[1] if found else None
 
         return SliceMatcher(
             self.index,
@@ -466,7 +517,12 @@ class Walker:
         if not isinstance(url, str):
             return  # Extension.url is 1..1: the cardinality check reports it
         if not _ABSOLUTE.match(url):
-            run.add(rules.EXTENSION, rules.ERROR, f"Extension.url {url!r} is not absolute", path)
+            if owner.type_code != "Extension":
+                run.add(
+                    rules.EXTENSION, rules.ERROR, f"Extension.url {url!r} is not absolute", path
+                )
+            # inside a complex extension a relative url names one of its parts: the outer
+            # extension's definition judges it
             return
         claimed = slice_node is not None or any(t.profiles for t in node.types)
         found = self.index.profile(url, run.context)
@@ -474,6 +530,8 @@ class Walker:
             if claimed:
                 return  # the slice's type profile reports its own absence
             if _EXAMPLE.match(url):
+                if self.allow_examples:
+                    return  # example extensions are let be, as the specification's own do
                 run.add(
                     rules.EXTENSION,
                     rules.ERROR,
@@ -491,7 +549,7 @@ class Walker:
                     path,
                 )
             return
-        problem = context_problem(found.resource, owner, url)
+        problem = context_problem(found.resource, owner, url, lambda e: _evaluate(run, e))
         if problem is not None:
             run.add(rules.EXTENSION, rules.ERROR, problem, path)
         if not claimed:
@@ -500,7 +558,7 @@ class Walker:
     def _type_profiles(
         self, run: Run, profiles: tuple[str, ...], item: dict[str, Any], path: str, type_code: str
     ) -> None:
-        found = [p for p in (self.index.profile(u, run.context) for u in profiles) if p]
+        found = [e for e in (self.index.element(u, run.context) for u in profiles) if e]
         if not found:
             reason, gap = self.index.why_missing(profiles[0], run.context)
             if gap:
@@ -515,27 +573,38 @@ class Walker:
                 )
             return
         if len(found) > 1:  # any one of them will do
-            for candidate in found:
+            for profile, node in found:
                 with run.scratch() as issues:
-                    self.item(run, candidate.tree.root, item, path, candidate.tree, type_code)
+                    self.item(run, node, item, path, profile.tree, type_code)
                 if not any(f.blocking for f in issues):
                     run.findings += issues
                     return
-        first = found[0]
-        self.item(run, first.tree.root, item, path, first.tree, type_code)
+        profile, node = found[0]
+        self.item(run, node, item, path, profile.tree, type_code)
+
+    def _attachment(self, run: Run, value: dict[str, Any], path: str) -> None:
+        """Attachment.size is the size of the data, when the data is there."""
+        data, size = value.get("data"), value.get("size")
+        if not isinstance(data, str) or not isinstance(size, int) or isinstance(size, bool):
+            return
+        try:
+            actual = len(base64.b64decode("".join(data.split()), validate=True))
+        except (binascii.Error, ValueError):
+            return  # the base64Binary check reports it
+        if actual != size:
+            run.add(
+                rules.VALUE,
+                rules.ERROR,
+                f"Attachment.size says {size} bytes, but the data holds {actual}",
+                path,
+            )
 
     def _reference_target(
         self, run: Run, node: ElementNode, item: dict[str, Any], path: str
     ) -> None:
         targets = [p for t in node.types if t.code == "Reference" for p in t.target_profiles]
-        if not targets or run.bundle is None:
+        if not targets:
             return
-        target = run.resolver.resolve_any(item, run.base_url)
-        if target is None:
-            return  # unresolvable references are reported once, by the Bundle check
-        rtype = target.get("resourceType")
-        if not isinstance(rtype, str):
-            return  # the structure check reports a resource without a proper type
         allowed: dict[str, list[str]] = {}
         for url in targets:
             kind = self._profile_type(run, url)
@@ -544,6 +613,24 @@ class Walker:
                 run.skip(f"reference target profile {url}: {reason}", path)
                 return  # which types are allowed is not known here: do not accuse
             allowed.setdefault(kind, []).append(url)
+        target = run.resolver.resolve_any(item, run.base_url) if run.bundle else None
+        if target is None:
+            # not at hand; a literal reference (Group/123) still says what type it points to
+            literal = _LITERAL_TYPE.match(str(item.get("reference", "")))
+            if literal and "Resource" not in allowed and literal.group(1) not in allowed:
+                named = literal.group(1)
+                if self.is_resource_type(run, named):
+                    run.add(
+                        rules.REF,
+                        rules.ERROR,
+                        f"the reference names a {named}, which is not a valid target here "
+                        f"(allowed: {', '.join(sorted(allowed))})",
+                        path,
+                    )
+            return
+        rtype = target.get("resourceType")
+        if not isinstance(rtype, str):
+            return  # the structure check reports a resource without a proper type
         if "Resource" not in allowed and rtype not in allowed:
             run.add(
                 rules.REF,
@@ -617,6 +704,13 @@ class Walker:
                     f"invariant {constraint.key} not evaluated: {outcome}",
                     path,
                 )
+
+
+def _evaluate(run: Run, expression: str) -> list[Any] | None:
+    try:
+        return evaluate(run.resource, expression, run.env)
+    except FhirPathError:
+        return None
 
 
 def _show(value: Any) -> str:
