@@ -13,6 +13,7 @@ from harness.validators.fhirprofile.references import RESTFUL, BundleResolver
 
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _ONCE = ("self", "first", "previous", "next", "last")
+_PAGING = ("first", "previous", "next", "last")
 MAX_ENTRIES = 20_000
 
 
@@ -88,6 +89,12 @@ def _links(bundle: dict[str, Any], path: str) -> Iterator[BundleIssue]:
     seen: set[str] = set()
     for number, link in enumerate(links if isinstance(links, list) else []):
         relation = link.get("relation") if isinstance(link, dict) else None
+        if relation in _PAGING and bundle.get("type") not in ("searchset", "history"):
+            yield BundleIssue(
+                f"{path}.link[{number}].relation",
+                f"the link relation {relation!r} pages through search results; a "
+                f"{bundle.get('type')} Bundle has none",
+            )
         if relation in _ONCE:
             if relation in seen:
                 yield BundleIssue(
@@ -95,6 +102,41 @@ def _links(bundle: dict[str, Any], path: str) -> Iterator[BundleIssue]:
                     f"the link relation {relation!r} may occur only once",
                 )
             seen.add(str(relation))
+
+
+def element_id_issues(resource: dict[str, Any], path: str) -> Iterator[BundleIssue]:
+    """Element ids are unique within a resource (a Bundle and each entry resource apart)."""
+    entries = resource.get("entry") if resource.get("resourceType") == "Bundle" else None
+    resources: list[tuple[Any, str]] = [(resource, path)]
+    for number, entry in enumerate(entries[:MAX_ENTRIES] if isinstance(entries, list) else []):
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+            resources.append((entry["resource"], f"{path}.entry[{number}].resource"))
+    for item, where in resources:
+        seen: set[str] = set()
+        for element_id, at in _ids(item, where, top=True):
+            if element_id in seen:
+                yield BundleIssue(at, f"duplicate element id {element_id!r} in one resource")
+            seen.add(element_id)
+
+
+def _ids(value: Any, path: str, top: bool = False) -> Iterator[tuple[str, str]]:
+    """(id, path) of every element with an id, not descending into other resources."""
+    if isinstance(value, dict):
+        if not top and "resourceType" in value:
+            return
+        element_id = value.get("id")
+        if not top and isinstance(element_id, str):
+            yield element_id, path
+        for key, child in value.items():
+            if (key in ("entry", "contained") and top) or key == "resource":
+                continue
+            if key in ("snapshot", "differential"):
+                continue  # ElementDefinition.id names an element of the profile, not a node
+            if isinstance(child, list):
+                for number, item in enumerate(child):
+                    yield from _ids(item, f"{path}.{key}[{number}]")
+            elif isinstance(child, dict):
+                yield from _ids(child, f"{path}.{key}")
 
 
 def _search_results(

@@ -73,6 +73,7 @@ UNSUPPORTED_SETTINGS = {
     "package-map": "a package map",
 }
 _COMMENT = re.compile(r"/\*.*?\*/")
+_OF_TYPE = re.compile(r"\.ofType\([A-Za-z]+\)|\[[a-z]+='[^']*'\]")
 _ISSUE_SERVER = "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-server"
 
 
@@ -214,8 +215,11 @@ def _expected(folder: Path, java: Any) -> tuple[ExpectedIssue, ...] | None:
 
 
 def normalise_path(path: str) -> str:
-    """`Bundle.entry[0].resource/*Observation/1814*/.code` -> `Bundle.entry[0].resource.code`."""
-    return _COMMENT.sub("", path).replace("..", ".").strip()
+    """`Bundle.entry[0].resource/*Observation/1814*/.value.ofType(Quantity)` ->
+    `Bundle.entry[0].resource.value`."""
+    # `value.ofType(Quantity)` is the choice element kcert calls `value`; `extension[1]
+    # [url='...']` the element kcert calls `extension[1]`
+    return _OF_TYPE.sub("", _COMMENT.sub("", path)).replace("..", ".").strip()
 
 
 def scope_reason(case: SuiteCase, folder: Path) -> str | None:
@@ -230,6 +234,8 @@ def scope_reason(case: SuiteCase, folder: Path) -> str | None:
     for package in case.packages:
         if not package.endswith(".tgz") or not (folder / package).is_file():
             return f"needs package {package} from the FHIR registry (not available offline)"
+    if case.file.endswith(".ndjson"):
+        return "an NDJSON bulk file, not one resource (kcert validates resources one by one)"
     if not (folder / case.file).is_file():
         return f"the instance {case.file} is not in the subset"
     for name in (*case.supporting, *(s for step in case.steps for s in step.supporting)):

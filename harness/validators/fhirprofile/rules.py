@@ -20,6 +20,8 @@ VALUE = "FHIR-VALUE"
 EXTENSION = "FHIR-EXTENSION"
 NOT_RUN = "FHIR-NOT-RUN"
 BUNDLE = "FHIR-BUNDLE"
+SNAPSHOT = "FHIR-SNAPSHOT"
+NARRATIVE = "FHIR-NARRATIVE"
 INVARIANT_PREFIX = "FHIR-INVARIANT-"
 
 # Profile violations block approval like other structural defects kcert finds (F2);

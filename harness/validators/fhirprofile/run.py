@@ -33,6 +33,8 @@ class Run:
     # declared meta.profile and again through the entry slice's type profile is judged once
     done: set[tuple[int, str]] = field(default_factory=set)
     lines: dict[str, int] = field(default_factory=dict)  # FHIRPath -> source line (XML input)
+    top: dict[str, Any] = field(default_factory=dict)  # the instance as given
+    memo: dict[str, Any] = field(default_factory=dict)  # what is worked out once per call
 
     def add(self, rule_id: str, severity: Severity, message: str, path: str) -> None:
         finding = rules.finding(rule_id, severity, message, path, self.evidence)

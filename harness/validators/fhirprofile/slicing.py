@@ -69,6 +69,14 @@ class SliceMatcher:
             target = _navigate(node, steps)
             if target is None:
                 return None
+            if not target.is_choice:
+                # a resource-typed element (Bundle.entry.resource): its resourceType tells
+                kinds = [
+                    v.get("resourceType") for v in self._values(value, steps) if isinstance(v, dict)
+                ]
+                if not kinds or not all(isinstance(k, str) for k in kinds):
+                    return None
+                return all(k in target.type_codes for k in kinds)
             holders = self._values(value, steps[:-1])
             actual = [
                 choice_type(target.json_name, key)

@@ -61,6 +61,12 @@ def _merge_property(target: Element, key: str, value: Any, element_id: str) -> N
         target[key] = _narrowed_types(target.get("type"), value, element_id)
     elif key.startswith(CHOICE_PREFIXES):
         prefix = next(p for p in CHOICE_PREFIXES if key.startswith(p))
+        if prefix == "fixed" and key in target and target[key] != value:
+            # a derived profile may narrow, never change, what its base fixed
+            raise SnapshotError(
+                f"{element_id}: the base fixes it to {target[key]!r}; a profile cannot fix it "
+                f"to {value!r}"
+            )
         for old in [k for k in target if k.startswith(prefix) and k != key]:
             del target[old]  # one value[x] per kind: the differential's type wins
         target[key] = value

@@ -11,7 +11,7 @@ from harness.fhir.resource import structure_issues
 from harness.model.finding import Finding
 from harness.validators.fhirprofile import rules
 from harness.validators.fhirprofile.bindings import member_of
-from harness.validators.fhirprofile.bundles import bundle_issues
+from harness.validators.fhirprofile.bundles import bundle_issues, element_id_issues
 from harness.validators.fhirprofile.contexts import ValidationContext
 from harness.validators.fhirprofile.elements import ElementNode
 from harness.validators.fhirprofile.index import PackageKey, Profile, ProfileIndex, split_canonical
@@ -84,7 +84,9 @@ class ProfileValidator(Walker):
         definitions alone. Every canonical resolves inside that context only."""
         context = self.choose_context(resource, profile, package)
         bundle = resource if resource.get("resourceType") == "Bundle" else None
-        run = Run(evidence, bundle, BundleResolver(bundle), context, lines=dict(lines or {}))
+        run = Run(
+            evidence, bundle, BundleResolver(bundle), context, lines=dict(lines or {}), top=resource
+        )
         for gap in context.missing:
             if gap.name == "hl7.fhir.r4.core":
                 continue  # said where the base checks are skipped
@@ -112,6 +114,8 @@ class ProfileValidator(Walker):
                         rtype,
                     )
                 self.resource(run, resource, rtype, urls)
+            for duplicate in element_id_issues(resource, rtype):
+                run.add(rules.STRUCTURE, rules.ERROR, duplicate.message, duplicate.path)
             if bundle is not None:
                 self._check_bundle_references(run, bundle)
                 known = lambda code: self.is_resource_type(run, code)  # noqa: E731
@@ -200,6 +204,8 @@ class ProfileValidator(Walker):
             # without the base definitions, go to them directly
             self._inner_resources(run, resource, path)
             return
+        if rtype == "StructureDefinition":
+            self._definition_expands(run, resource, path)
         for found in usable:
             key = (id(resource), found.url)
             if key in run.done:
@@ -225,6 +231,67 @@ class ProfileValidator(Walker):
         wanted = [p for t in node.types if t.code in ("Resource", rtype) for p in t.profiles]
         with run.on_resource(value):
             self.resource(run, value, path, wanted + _declared(value))
+
+    def _definition_expands(self, run: Run, sd: dict[str, Any], path: str) -> None:
+        """A profile under validation must have a snapshot its differential can make: one that
+        cannot be made is a defect of the profile, as the reference validator reports it."""
+        if sd.get("derivation") != "constraint" or not (sd.get("differential") or {}).get(
+            "element"
+        ):
+            return
+        from harness.validators.fhirprofile.snapshot import SnapshotError, generate_snapshot
+
+        base = str(sd.get("baseDefinition", ""))
+        if not base or base == sd.get("url") or self.index.profile(base, run.context) is None:
+            run.add(
+                rules.SNAPSHOT,
+                rules.WARNING,
+                f"the base {base or '(none)'} cannot be found, so the differential is not checked",
+                path,
+            )
+            return
+
+        def resolve(url: str) -> dict[str, Any] | None:
+            found = self.index.profile(url, run.context)
+            return found.resource if found is not None else None
+
+        self._type_profiles_fit(run, sd, path)
+        try:
+            generate_snapshot(sd, resolve)
+        except SnapshotError as exc:
+            run.add(rules.SNAPSHOT, rules.ERROR, f"the snapshot cannot be generated: {exc}", path)
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            run.add(
+                rules.SNAPSHOT,
+                rules.ERROR,
+                f"the snapshot cannot be generated ({type(exc).__name__}: {exc})",
+                path,
+            )
+
+    def _type_profiles_fit(self, run: Run, sd: dict[str, Any], path: str) -> None:
+        """A type profile in a differential must be a profile of that type."""
+        elements = (sd.get("differential") or {}).get("element") or []
+        for number, element in enumerate(elements if isinstance(elements, list) else []):
+            types = element.get("type") if isinstance(element, dict) else None
+            for t_number, type_ref in enumerate(types if isinstance(types, list) else []):
+                if not isinstance(type_ref, dict):
+                    continue
+                code = type_ref.get("code")
+                profiles = type_ref.get("profile")
+                for p_number, url in enumerate(profiles if isinstance(profiles, list) else []):
+                    found = self.index.profile(str(url), run.context)
+                    if found is None or not isinstance(code, str) or found.type == code:
+                        continue
+                    if code in ("Resource", "DomainResource") and found.kind == "resource":
+                        continue  # any resource's profile fits an element of any resource
+                    run.add(
+                        rules.SNAPSHOT,
+                        rules.ERROR,
+                        f"type profile {url} is a profile of {found.type}, but "
+                        f"{element.get('path')} is a {code}",
+                        f"{path}.differential.element[{number}].type[{t_number}]"
+                        f".profile[{p_number}]",
+                    )
 
     def _inner_resources(self, run: Run, resource: dict[str, Any], path: str) -> None:
         inner: list[tuple[Any, str]] = []

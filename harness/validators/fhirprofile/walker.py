@@ -26,6 +26,7 @@ from harness.validators.fhirprofile.instance import (
 )
 from harness.validators.fhirprofile.invariants import invariants_of
 from harness.validators.fhirprofile.limits import limit_problem
+from harness.validators.fhirprofile.narrative import anchors, link_problems
 from harness.validators.fhirprofile.primitives import resource_id_problem, value_problem
 from harness.validators.fhirprofile.run import Run
 from harness.validators.fhirprofile.slicing import SliceMatcher
@@ -158,8 +159,10 @@ class Walker:
         overlay: ElementNode | None = None
         if not node.children or (node.is_choice and len(node.types) > 1):
             if node.content_reference and not node.children:
-                target = tree.by_path(node.content_reference)
-                holder = target if target is not None else node
+                # the element a contentReference names, as the base definition has it: a
+                # profile's constraints on that element (a sliced parameter with a fixed name)
+                # are not constraints on every nested part, as the reference validator reads it
+                holder, holder_tree = self._content_target(run, node, tree)
             elif type_code not in _INLINE and type_code:
                 base = self.type_root(run, type_code, path)
                 if base is not None:
@@ -174,6 +177,12 @@ class Walker:
             self._reference_target(run, node, value, path)
         elif type_code == "Attachment":
             self._attachment(run, value, path)
+        elif type_code == "Narrative" and isinstance(value.get("div"), str):
+            known = run.memo.get("anchors")
+            if known is None:
+                known = run.memo["anchors"] = anchors(run.top)
+            for problem in link_problems(value["div"], known):
+                run.add(rules.NARRATIVE, rules.ERROR, problem, f"{path}.div")
         for type_ref in node.types:
             if type_ref.code == type_code and type_ref.profiles:
                 self._type_profiles(run, type_ref.profiles, value, path, type_code)
@@ -230,6 +239,18 @@ class Walker:
                 self.child(run, overlay.children[child.name], value, path, tree, owner)
             else:
                 self.child(run, child, value, path, tree, owner)
+
+    def _content_target(
+        self, run: Run, node: ElementNode, tree: ElementTree
+    ) -> tuple[ElementNode, ElementTree]:
+        reference = str(node.content_reference)
+        if run.context.has_core:
+            base = self.index.profile(BASE_PROFILE + reference.split(".")[0], run.context)
+            target = base.tree.by_path(reference) if base is not None else None
+            if base is not None and target is not None:
+                return target, base.tree
+        found = tree.by_path(reference)
+        return (found, tree) if found is not None else (node, tree)
 
     def is_resource_type(self, run: Run, type_code: str) -> bool:
         """Whether a type code names a resource (Resource itself, or Patient, Practitioner...)."""
@@ -524,6 +545,13 @@ class Walker:
             # inside a complex extension a relative url names one of its parts: the outer
             # extension's definition judges it
             return
+        if "|" in url:
+            run.add(
+                rules.EXTENSION,
+                rules.ERROR,
+                f"Extension.url {url!r} carries a version: an extension is named by its url alone",
+                path,
+            )
         claimed = slice_node is not None or any(t.profiles for t in node.types)
         found = self.index.profile(url, run.context)
         if found is None:
@@ -613,13 +641,32 @@ class Walker:
                 run.skip(f"reference target profile {url}: {reason}", path)
                 return  # which types are allowed is not known here: do not accuse
             allowed.setdefault(kind, []).append(url)
+        stated = item.get("type")
+        if isinstance(stated, str) and "Resource" not in allowed and stated not in allowed:
+            run.add(
+                rules.REF,
+                rules.ERROR,
+                f"Reference.type {stated!r} is not a valid target here "
+                f"(allowed: {', '.join(sorted(allowed))})",
+                path,
+            )
         target = run.resolver.resolve_any(item, run.base_url) if run.bundle else None
         if target is None:
             # not at hand; a literal reference (Group/123) still says what type it points to
             literal = _LITERAL_TYPE.match(str(item.get("reference", "")))
             if literal and "Resource" not in allowed and literal.group(1) not in allowed:
                 named = literal.group(1)
-                if self.is_resource_type(run, named):
+                if named[:1].islower() and self.is_resource_type(
+                    run, named[:1].upper() + named[1:]
+                ):
+                    run.add(
+                        rules.REF,
+                        rules.ERROR,
+                        f"the reference names the type {named!r}: resource types are spelt "
+                        f"with a capital ({named[:1].upper() + named[1:]})",
+                        path,
+                    )
+                elif self.is_resource_type(run, named):
                     run.add(
                         rules.REF,
                         rules.ERROR,
