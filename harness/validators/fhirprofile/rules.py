@@ -22,6 +22,7 @@ NOT_RUN = "FHIR-NOT-RUN"
 BUNDLE = "FHIR-BUNDLE"
 SNAPSHOT = "FHIR-SNAPSHOT"
 NARRATIVE = "FHIR-NARRATIVE"
+OPERATION = "FHIR-OPERATION"
 INVARIANT_PREFIX = "FHIR-INVARIANT-"
 
 # Profile violations block approval like other structural defects kcert finds (F2);

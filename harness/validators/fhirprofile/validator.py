@@ -21,6 +21,7 @@ from harness.validators.fhirprofile.invariants import (
     enter_scope,
     leave_scope,
 )
+from harness.validators.fhirprofile.operations import operation_issues
 from harness.validators.fhirprofile.references import BundleResolver
 from harness.validators.fhirprofile.run import Run
 from harness.validators.fhirprofile.vitalsigns import required_profiles
@@ -206,6 +207,19 @@ class ProfileValidator(Walker):
             return
         if rtype == "StructureDefinition":
             self._definition_expands(run, resource, path)
+        elif rtype == "OperationDefinition":
+
+            def root(url: str) -> ElementNode | None:
+                found = self.index.profile(url, run.context)
+                return found.tree.root if found is not None else None
+
+            for issue in operation_issues(resource, root):
+                run.add(
+                    rules.OPERATION,
+                    rules.ERROR if issue.error else rules.WARNING,
+                    issue.message,
+                    issue.path,
+                )
         for found in usable:
             key = (id(resource), found.url)
             if key in run.done:
