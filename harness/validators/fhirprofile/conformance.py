@@ -43,14 +43,12 @@ OUT_OF_SCOPE_MODULES = {
     "cda": "CDA documents through the CDA logical model (kcert validates CDA with its XSD and "
     "schematron packs)",
     "logical": "instances of logical models",
-    "json5": "JSON5 leniency (comments, unquoted names)",
     "matchetype": "matchetype templates, a test device of the reference validator",
     "dsig": "digital signatures",
     "xver": "cross-version extensions (hl7.fhir.uv.xver packages are not available)",
     "measure": "Measure and MeasureReport evaluation",
     "scoring": "quality scoring",
     "api": "CapabilityStatement API conformance",
-    "security": "security checks mode",
 }
 # Case settings that change what the reference validator does in ways kcert does not model.
 UNSUPPORTED_SETTINGS = {
@@ -83,6 +81,7 @@ class ExpectedIssue:
     path: str
     message: str
     terminology: bool  # the reference validator asked a terminology server for it
+    line: int | None = None  # where in the instance, when the outcome says (diagnostics)
 
     @property
     def is_error(self) -> bool:
@@ -209,9 +208,18 @@ def _expected(folder: Path, java: Any) -> tuple[ExpectedIssue, ...] | None:
                 path=normalise_path(str(expressions[0])),
                 message=str((issue.get("details") or {}).get("text", "")),
                 terminology=any(e.get("url") == _ISSUE_SERVER for e in issue.get("extension", [])),
+                line=_line(str(issue.get("diagnostics", ""))),
             )
         )
     return tuple(issues)
+
+
+_POSITION = re.compile(r"^\[(\d+),\s*\d+\]$")
+
+
+def _line(diagnostics: str) -> int | None:
+    found = _POSITION.match(diagnostics.strip())
+    return int(found.group(1)) if found else None
 
 
 def normalise_path(path: str) -> str:
@@ -286,7 +294,7 @@ class SuiteRunner:
                 try:
                     instance = read_instance(data, case.file, index)
                 except PayloadError as exc:
-                    found = [_parse_finding(str(exc))]
+                    found = [_parse_finding(exc.reason, exc.line)]
                 else:
                     found = list(instance.findings)
                     if instance.resource is not None:
@@ -382,19 +390,23 @@ def _is_conformance(resource: dict[str, Any]) -> bool:
     return resource.get("resourceType") in CONFORMANCE_TYPES and bool(resource.get("url"))
 
 
-def _parse_finding(message: str) -> Finding:
+def _parse_finding(message: str, line: int | None = None) -> Finding:
     from harness.validators.fhirprofile import rules
 
-    return rules.finding("FHIR-PARSE", rules.ERROR, message, "", "")
+    return rules.finding("FHIR-PARSE", rules.ERROR, message, "", "", line)
 
 
 def _matched(issue: ExpectedIssue, blocking: list[Finding]) -> bool:
     """Whether kcert reported an error at the issue's element, or at an element right above
-    or inside it (validators differ on whether a missing child is reported on the parent)."""
+    or inside it (validators differ on whether a missing child is reported on the parent), or,
+    for input it could not read, at the issue's line."""
     wanted = _bare(issue.path)
     for finding in blocking:
         found = _bare(finding.location.path)
         if found == wanted or _within(found, wanted) or _within(wanted, found):
+            return True
+        # what kcert could not even read is reported at its line, not at an element
+        if not found and issue.line is not None and finding.location.line == issue.line:
             return True
     return False
 

@@ -11,7 +11,7 @@ from harness.fhir.resource import MODEL_TYPES, FhirReadError, read_resource
 from harness.fhir.types import DefinitionTypes, TypeSource
 from harness.fhir.xmlread import read_fhir_xml
 from harness.model.finding import Finding
-from harness.safeparse import DEFAULT_LIMITS, Limits, sniff_format
+from harness.safeparse import DEFAULT_LIMITS, Limits, MalformedPayload, sniff_format
 from harness.validators.fhirprofile import rules
 from harness.validators.fhirprofile.index import ProfileIndex
 
@@ -50,6 +50,10 @@ def read_instance(
 ) -> Instance:
     """A well-formed body that is not FHIR is a FHIR-PARSE finding with its line; what is not
     even well-formed or safe raises PayloadError (with its line), for the caller to refuse."""
+    head = data.lstrip()[:2]
+    if head in (b"//", b"/*"):  # JSON5 and JavaScript allow comments; JSON does not
+        line = data[: len(data) - len(data.lstrip())].count(b"\n") + 1
+        raise MalformedPayload("comments are not allowed in JSON", line)
     try:
         if sniff_format(data, content_type) == "xml":
             read = read_fhir_xml(data, type_source(index), limits)
