@@ -32,29 +32,29 @@ def anchors(resource: Any) -> frozenset[str]:
     (for a Bundle) its entries: where a local link may point."""
     found: set[str] = set()
     for div in _divs(resource):
-        root = _tree(div)
-        if root is None:
-            continue
-        for element in root.iter():
-            if isinstance(element.tag, str):
-                for key in ("id", "name"):
-                    value = element.get(key)
-                    if value:
-                        found.add(value)
+        found |= _anchors_of(div)
+    return frozenset(found)
+
+
+@lru_cache(maxsize=2048)
+def _anchors_of(div: str) -> frozenset[str]:
+    root = _tree(div)
+    if root is None:
+        return frozenset()
+    found = set()
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            for key in ("id", "name"):
+                value = element.get(key)
+                if value:
+                    found.add(value)
     return frozenset(found)
 
 
 def link_problems(div: str, known: frozenset[str]) -> list[str]:
     """What is wrong with the hyperlinks of one narrative div."""
-    root = _tree(div)
-    if root is None:
-        return []
     problems = []
-    for element in root.iter(XHTML + "a"):
-        href = element.get("href")
-        if not href:
-            continue
-        text = " ".join("".join(element.itertext()).split())[:60]
+    for href, text in _links(div):
         if href.startswith("#"):
             if href[1:] not in known:
                 problems.append(
@@ -68,6 +68,20 @@ def link_problems(div: str, known: frozenset[str]) -> list[str]:
                 "reader cannot follow"
             )
     return problems
+
+
+@lru_cache(maxsize=2048)
+def _links(div: str) -> tuple[tuple[str, str], ...]:
+    """(href, link text) of every hyperlink of a div."""
+    root = _tree(div)
+    if root is None:
+        return ()
+    found = []
+    for element in root.iter(XHTML + "a"):
+        href = element.get("href")
+        if href:
+            found.append((href, " ".join("".join(element.itertext()).split())[:60]))
+    return tuple(found)
 
 
 def _divs(value: Any) -> Iterator[str]:

@@ -8,6 +8,7 @@ import binascii
 import calendar
 import datetime as dt
 import re
+from functools import lru_cache
 from typing import Any
 
 INT32_MIN = -(2**31)
@@ -20,9 +21,23 @@ _DATED = frozenset({"date", "dateTime", "instant"})
 _INTEGERS = frozenset({"integer", "positiveInt", "unsignedInt"})
 
 
+_SPACE = re.compile(r"\s")
+
+
 def value_problem(type_code: str, value: Any) -> str | None:
     """Why a value of the right JSON shape and lexical form is still not a valid value of the
     type, or None."""
+    if isinstance(value, str) and len(value) <= 4096:
+        return _string_problem(type_code, value)  # the same ids and codes recur: cached
+    return _value_problem(type_code, value)
+
+
+@lru_cache(maxsize=32768)
+def _string_problem(type_code: str, value: str) -> str | None:
+    return _value_problem(type_code, value)
+
+
+def _value_problem(type_code: str, value: Any) -> str | None:
     if type_code in _INTEGERS and isinstance(value, int) and not isinstance(value, bool):
         if not INT32_MIN <= value <= INT32_MAX:
             return f"{value} is outside the 32-bit range of {type_code}"
@@ -35,7 +50,7 @@ def value_problem(type_code: str, value: Any) -> str | None:
         return "an empty string is not a value (leave the element out instead)"
     if type_code in ("string", "markdown") and len(value) > MAX_STRING:
         return f"{len(value)} characters: longer than the 1 MB a FHIR string may hold"
-    if type_code in _URI_TYPES and any(c.isspace() for c in value):
+    if type_code in _URI_TYPES and _SPACE.search(value):
         return "a URI may not contain whitespace"
     if type_code == "base64Binary" and value:
         return _base64_problem(value)

@@ -52,8 +52,8 @@ def read_instance(
     even well-formed or safe raises PayloadError (with its line), for the caller to refuse."""
     head = data.lstrip()[:2]
     if head in (b"//", b"/*"):  # JSON5 and JavaScript allow comments; JSON does not
-        line = data[: len(data) - len(data.lstrip())].count(b"\n") + 1
-        raise MalformedPayload("comments are not allowed in JSON", line)
+        first = data[: len(data) - len(data.lstrip())].count(b"\n") + 1
+        raise MalformedPayload("comments are not allowed in JSON", first)
     try:
         if sniff_format(data, content_type) == "xml":
             read = read_fhir_xml(data, type_source(index), limits)

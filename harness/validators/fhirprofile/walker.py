@@ -55,6 +55,7 @@ class Walker:
         # the specification's own examples use example.org extensions nobody defines; a system
         # under test may not
         self.allow_examples = allow_examples
+        self._resource_types: dict[str, bool] = {}
 
     # hooks the resource level provides ------------------------------------------------------
 
@@ -84,7 +85,7 @@ class Walker:
     def _constraints(self, run: Run, node: ElementNode, type_code: str) -> tuple[Constraint, ...]:
         """The element's constraints and those its datatype defines on itself (per-1 on a
         Period, txt-1 on a Narrative), each key once."""
-        key = "constraints:" + type_code + (":core" if run.context.has_core else "")
+        key = ("constraints", type_code, run.context.has_core)
         found: tuple[Constraint, ...] | None = node.memo.get(key)
         if found is None:
             merged = list(node.constraints)
@@ -258,8 +259,12 @@ class Walker:
             return True
         if not type_code[:1].isupper() or not run.context.has_core:
             return False
-        base = self.index.profile(BASE_PROFILE + type_code, run.context)
-        return base is not None and base.kind == "resource"
+        known = self._resource_types.get(type_code)
+        if known is None:
+            base = self.index.profile(BASE_PROFILE + type_code, run.context)
+            known = base is not None and base.kind == "resource"
+            self._resource_types[type_code] = known  # the base definitions are one package
+        return known
 
     def _code_absent(self, run: Run, node: ElementNode, ext: Any, path: str) -> None:
         """A primitive code with only extensions (data-absent-reason, say) under a required
@@ -356,7 +361,10 @@ class Walker:
             assigned = self._slices(run, child, checked, base_path, tree)
         outer = owner.url if owner.type_code == "Extension" else None
         for (value, ext, path, type_code), slice_node in zip(checked, assigned, strict=True):
-            self.item(run, child, value, path, tree, type_code, ext, outer)
+            if slice_node is None or (child.children and not slice_node.children):
+                self.item(run, child, value, path, tree, type_code, ext, outer)
+            # a slice's snapshot repeats everything the sliced element says, children included:
+            # walking the value once, against the slice, judges both
             if slice_node is not None:
                 self.item(run, slice_node, value, path, tree, type_code, ext, outer)
             if type_code == "Extension" and isinstance(value, dict):
