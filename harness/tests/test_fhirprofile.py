@@ -544,11 +544,12 @@ def test_every_carecommunication_invariant_in_the_tsv_is_mutated_or_explained() 
     assert keys - covered - explained == set()
 
 
-def test_the_benchmark_reports_figures() -> None:
+def test_the_benchmark_reports_figures(r4_core_dir: Path) -> None:
     if not PACKAGES.is_dir():
         pytest.skip(f"../shared/corpus is absent ({CORPUS}): official artefacts not available")
-    figures = {name: value for name, value, _ in bench_fhirprofile(CORPUS, rounds=1)}
+    figures = {name: value for name, value, _ in bench_fhirprofile(CORPUS, r4_core_dir, 1)}
     assert all(value > 0 for value in figures.values())
+    assert any("full (structure" in name for name in figures)
 
 
 def test_hostile_shapes_are_findings_not_crashes(corpus: Path) -> None:
