@@ -60,6 +60,7 @@ class CheckContext:
     sut_identity: dict[str, str]
     peer_identity: dict[str, str]
     person: dict[str, str] = field(default_factory=dict)
+    standards: tuple[str, ...] = ()  # the FHIR package versions the SUT claims
     exchanges: list[Exchange] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)

@@ -196,6 +196,39 @@ RULES: dict[str, Text] = {
         "kcert kunne ikke evaluere en FHIRPath-regel (ikke en fejl i SUT)",
         "kcert could not evaluate a FHIRPath rule (not a fault of the SUT)",
     ),
+    "FHIR-CONTEXT": Text(
+        "Valideringskonteksten: pakken og dens afhængigheder",
+        "The validation context: the package and its dependencies",
+    ),
+    "FHIR-NOT-RUN": Text(
+        "Ikke kørt: det, der skulle til, findes ikke i konteksten",
+        "Not run: what it needs is not in the context",
+    ),
+    "FHIR-UNKNOWN-ELEMENT": Text(
+        "Et element, som FHIR-definitionen ikke kender", "An element the FHIR definition lacks"
+    ),
+    "FHIR-VALUE": Text("En ugyldig FHIR-værdi", "An invalid FHIR value"),
+    "FHIR-EXTENSION": Text(
+        "En extension er ukendt eller brugt et sted, den ikke må",
+        "An extension is unknown or used where it may not be",
+    ),
+    "FHIR-BUNDLE": Text(
+        "Bundlen overholder ikke FHIR's regler for bundles",
+        "The Bundle breaks FHIR's rules for Bundles",
+    ),
+    "FHIR-NARRATIVE": Text(
+        "Et link i den menneskelæsbare tekst fører ingen steder hen",
+        "A link in the human-readable narrative leads nowhere",
+    ),
+    "FHIR-SNAPSHOT": Text(
+        "Profilen kan ikke udfoldes fra sin differential",
+        "The profile cannot be expanded from its differential",
+    ),
+    "FHIR-OPERATION": Text(
+        "OperationDefinition og dens parameterprofil er uenige",
+        "The OperationDefinition and its parameters profile disagree",
+    ),
+    "FHIR-XML": Text("FHIR-XML'en er ikke gyldig", "The FHIR XML is not valid"),
     "PACK-MISSING": Text(
         "Ikke kørt: valideringspakken mangler", "Not run: the validation pack is missing"
     ),

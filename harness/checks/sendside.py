@@ -229,7 +229,22 @@ def _profile_validation(
     if not hashes:
         yield ctx.pack_missing(exchange, "fhir-package", "MedCom profile validation")
         return
-    for finding in _profile_validator(hashes).validate(bundle, exchange.evidence.get("R", "")):
+    validator = _profile_validator(hashes)
+    context = _claimed_context(validator, bundle, ctx.standards)
+    if isinstance(context, str):
+        yield ctx.finding_on(exchange, "PACK-MISSING", context, "", severity=Severity.OK)
+        return
+    report = validator.report(bundle, exchange.evidence.get("R", ""), package=context)
+    yield ctx.finding_on(
+        exchange,
+        "FHIR-CONTEXT",
+        f"judged in the validation context {report.context.describe()}",
+        "",
+        severity=Severity.OK,
+    )
+    for gap in report.not_run:
+        yield ctx.finding_on(exchange, "PACK-MISSING", f"not run: {gap}", "", severity=Severity.OK)
+    for finding in report.findings:
         if finding.is_problem:
             yield Finding(
                 finding.rule_id,
@@ -238,6 +253,29 @@ def _profile_validation(
                 finding.location,
                 ctx.step_id,
             )
+
+
+def _claimed_context(
+    validator: Any, bundle: dict[str, Any], standards: tuple[str, ...]
+) -> tuple[str, str] | str | None:
+    """The package version the SUT claims for this message (None: none claimed, the package
+    that defines its meta.profile decides), or the not-run note when that version is not
+    installed: never another version in its place."""
+    if not standards:
+        return None
+    declared = [p for p in (bundle.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
+    claimed = dict(s.split("#", 1) for s in standards)
+    for url in declared:
+        defining = validator.index.defining(url)
+        for name in {k[0] for k in defining} & set(claimed):
+            if (name, claimed[name]) in defining:
+                return (name, claimed[name])
+            installed = ", ".join(v for n, v in sorted(validator.index.packages) if n == name)
+            return (
+                f"not run: pack missing ({name} {claimed[name]}, the version the SUT claims; "
+                f"installed: {installed})"
+            )
+    return None
 
 
 @CHECKS.register(

@@ -251,6 +251,7 @@ class Runner:
             earlier=earlier,
             sut_identity=sut_party(self.sut),
             peer_identity=_party(done.peer) if done.peer else _party(self.peers["kommune"]),
+            standards=self.sut.standards,
             person=done.person,
             exchanges=done.exchanges,
             notes=done.notes,

@@ -76,6 +76,13 @@ SUT_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {"max_response_bytes": {"type": "integer", "minimum": 1024}},
         },
+        "standards": {
+            "type": "array",
+            "description": "the FHIR package versions the SUT claims (ID#VERSION); what it sends "
+            "is judged in exactly those packages' validation contexts",
+            "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*#[A-Za-z0-9._+-]+$"},
+            "maxItems": 50,
+        },
     },
 }
 
@@ -110,6 +117,7 @@ class SutConfig:
     total_timeout: float = 120.0
     max_response_bytes: int = 10 * 1024 * 1024
     defects: tuple[str, ...] = ()
+    standards: tuple[str, ...] = ()  # FHIR packages (ID#VERSION) the SUT claims to implement
     manual_operations: tuple[str, ...] = ()
     exports_dir: str = ""
 
@@ -133,6 +141,7 @@ class SutConfig:
             "identity": {"sor": self.sor, "gln": self.gln, "name": self.org_name},
             "auth": self.auth.type,
             "defects": list(self.defects),
+            "standards": list(self.standards),
         }
 
 
@@ -185,4 +194,5 @@ def load_sut_config(path: Path) -> SutConfig:
         max_response_bytes=int(
             (data.get("limits") or {}).get("max_response_bytes", 10 * 1024 * 1024)
         ),
+        standards=tuple(data.get("standards") or ()),
     )

@@ -416,3 +416,35 @@ def test_a_built_in_invariant_kcert_cannot_evaluate_is_its_own_note(
     found = list(CHECKS.get("sent-carecommunication").func(_ctx([_inbound(_dump(bundle))])))
     notes = [f for f in found if f.rule_id == "KCERT-FHIRPATH"]
     assert notes and all(f.severity is Severity.OK for f in notes)
+
+
+def test_the_standard_version_the_sut_claims_is_the_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, r4_core: Path, corpus: Path
+) -> None:
+    """What the SUT sends is judged in the package version it claims, the reference LPS's
+    message passes MedCom's profiles there, and a claimed version that is not installed is a
+    named gap, never another version."""
+    from harness.checks import sendside
+    from harness.packs.store import PackStore
+
+    store = PackStore(tmp_path / "packs")
+    for package in sorted((corpus / "fhir" / "packages").glob("*.tgz")):
+        store.install(package)
+    store.install(r4_core)
+    monkeypatch.setenv("KCERT_PACKS", str(store.root))
+    sendside._profile_validator.cache_clear()
+    _, bundle = _cc()
+    claimed = _ctx([_inbound(_dump(bundle))])
+    claimed.standards = ("medcom.fhir.dk.carecommunication#5.0.1",)
+    found = list(CHECKS.get("sent-carecommunication").func(claimed))
+    assert not [f for f in found if f.blocking], [f.message for f in found if f.blocking]
+    notes = [f.message for f in found if f.rule_id == "FHIR-CONTEXT"]
+    assert notes and "medcom.fhir.dk.carecommunication#5.0.1" in notes[0]
+    assert "5.0.2" not in notes[0].split(" with ")[0]
+    absent = _ctx([_inbound(_dump(bundle))])
+    absent.standards = ("medcom.fhir.dk.carecommunication#4.9.9",)
+    gaps = [
+        f for f in CHECKS.get("sent-carecommunication").func(absent) if f.rule_id == "PACK-MISSING"
+    ]
+    assert any("4.9.9, the version the SUT claims" in f.message for f in gaps), gaps
+    sendside._profile_validator.cache_clear()

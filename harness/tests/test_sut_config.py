@@ -135,3 +135,15 @@ def test_shipped_example_config_loads() -> None:
 
     config = load_sut_config(FIXTURES_DIR / "sut-example.yaml")
     assert config.endpoint("agent").endswith("/kcert-agent/v1")
+    assert config.standards == ("medcom.fhir.dk.carecommunication#5.0.2",)
+
+
+def test_claimed_standards_must_name_a_version(tmp_path: Path) -> None:
+    from harness.fixtures import FIXTURES_DIR
+
+    text = (FIXTURES_DIR / "sut-example.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "sut.yaml"
+    bad.write_text(text.replace("carecommunication#5.0.2", "carecommunication"), encoding="utf-8")
+    with pytest.raises(Exception, match="standards") as caught:
+        load_sut_config(bad)
+    assert "sut.yaml" in str(caught.value)
