@@ -7,22 +7,19 @@ R4B is not R4: a handful of elements differ, which is why the base package is pr
 
 from __future__ import annotations
 
-import threading
 import types as pytypes
 import typing
 from typing import Any
 
 from harness.fhir.types import (
-    MAX_NEGATIVE,
     PRIMITIVE_TYPES,
-    TYPE_PATH,
+    CachedTypes,
     ElementInfo,
     Kind,
     TypeDef,
     primitive_class,
 )
 
-_MISSING = object()
 _UNIONS = (typing.Union, pytypes.UnionType)
 
 
@@ -79,28 +76,12 @@ def _describe(annotation: Any) -> tuple[str, type[Any] | None, bool]:
     return "string", None, repeats
 
 
-class ModelTypes:
+class ModelTypes(CachedTypes):
     """TypeSource answered from the fhir.resources R4B pydantic models."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._defs: dict[str, TypeDef | None] = {}
+        super().__init__()
         self._class_paths: dict[type[Any], str] = {}  # a backbone class's first (canonical) path
-        self._negative = 0
-
-    def definition(self, path: str) -> TypeDef | None:
-        """The children of a type path, built from the model classes once and cached."""
-        found = self._defs.get(path, _MISSING)
-        if found is not _MISSING:
-            return found  # type: ignore[return-value]
-        with self._lock:
-            if path in self._defs:
-                return self._defs[path]
-            built = self._build(path) if TYPE_PATH.fullmatch(path) else None
-            if built is not None or self._negative < MAX_NEGATIVE:
-                self._negative += built is None
-                self._defs[path] = built
-            return built
 
     def _build(self, path: str) -> TypeDef | None:
         name, *rest = path.split(".")

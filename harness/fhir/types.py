@@ -150,18 +150,17 @@ class _Structure:
     children_of: dict[str, list[Mapping[str, Any]]]
 
 
-class DefinitionTypes:
-    """TypeSource from StructureDefinition snapshots; lookup(url) gives a base definition."""
+class CachedTypes:
+    """A TypeSource that builds each type path's definition once (thread-safe), and remembers
+    a bounded number of paths that have none."""
 
-    def __init__(self, lookup: Lookup) -> None:
-        self._lookup = lookup
+    def __init__(self) -> None:
         self._lock = threading.RLock()
         self._defs: dict[str, TypeDef | None] = {}
-        self._structures: dict[str, _Structure | None] = {}
         self._negative = 0
 
     def definition(self, path: str) -> TypeDef | None:
-        """The children of a type path, built from the snapshot once and cached."""
+        """The children of a type path, built once and cached."""
         found = self._defs.get(path, _MISSING)
         if found is not _MISSING:
             return found  # type: ignore[return-value]
@@ -173,6 +172,18 @@ class DefinitionTypes:
                 self._negative += built is None
                 self._defs[path] = built
             return built
+
+    def _build(self, path: str) -> TypeDef | None:
+        raise NotImplementedError
+
+
+class DefinitionTypes(CachedTypes):
+    """TypeSource from StructureDefinition snapshots; lookup(url) gives a base definition."""
+
+    def __init__(self, lookup: Lookup) -> None:
+        super().__init__()
+        self._lookup = lookup
+        self._structures: dict[str, _Structure | None] = {}
 
     def _build(self, path: str) -> TypeDef | None:
         name, _, rest = path.partition(".")
