@@ -118,6 +118,16 @@ def test_a_valid_patient_is_quiet(base: ProfileValidator) -> None:
             "Patient.generalPractitioner[0]",
         ),
         (
+            {"generalPractitioner": [{"reference": "#nope"}]},
+            "FHIR-INVARIANT-ref-1",
+            "Patient.generalPractitioner[0]",
+        ),
+        (
+            {"extension": [{"url": EXT + "patient-birthTime", "valueDateTime": "2026-01-01"}]},
+            "FHIR-EXTENSION",
+            "Patient.extension[0]",
+        ),
+        (
             {"name": [{"id": "a", "family": "x"}, {"id": "a", "family": "y"}]},
             "FHIR-STRUCTURE",
             "Patient.name[1]",
@@ -332,6 +342,10 @@ def test_vital_signs_are_held_to_their_profile(base: ProfileValidator) -> None:
         }
     ]
     assert not _blocking(base.validate(heart)), _blocking(base.validate(heart))
+    coarse = {**heart, "effectiveDateTime": "2026"}  # vs-1: precise to the day
+    assert "FHIR-INVARIANT-vs-1" in _rules(base.validate(coarse))
+    unitless = {**heart, "valueQuantity": {"value": 60, "code": "/min"}}  # qty-3
+    assert "FHIR-INVARIANT-qty-3" in _rules(base.validate(unitless))
     other = {**heart, "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0"}]}}
     assert not any("heartrate" in f.message for f in base.validate(other))
 
