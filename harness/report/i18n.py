@@ -56,6 +56,7 @@ LABELS: dict[str, dict[str, str]] = {
         "attachments": "Bilag",
         "pending_manual": "afventer testerens svar",
         "not_run": "Ikke kørt (valideringspakke mangler)",
+        "fhir_context": "FHIR-valideringskontekst",
     },
     "en": {
         "title": "Test protocol and certification report",
@@ -108,6 +109,7 @@ LABELS: dict[str, dict[str, str]] = {
         "attachments": "Attachments",
         "pending_manual": "awaits the tester's answer",
         "not_run": "Not run (validation pack missing)",
+        "fhir_context": "FHIR validation context",
     },
 }
 

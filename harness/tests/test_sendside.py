@@ -448,3 +448,39 @@ def test_the_standard_version_the_sut_claims_is_the_context(
     ]
     assert any("4.9.9, the version the SUT claims" in f.message for f in gaps), gaps
     sendside._profile_validator.cache_clear()
+
+
+def test_the_report_names_the_validation_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, r4_core: Path, corpus: Path
+) -> None:
+    """A send-side run with the packs installed: the HTML report (and results.json) name the
+    context each sent message was judged in, and the clean reference LPS still passes."""
+    from harness.checks import sendside
+    from harness.loader.protocols import load_all
+    from harness.model.outcome import Verdict
+    from harness.packs.store import PackStore
+    from harness.reflps.app import create_app
+    from harness.report.html import render_html
+    from harness.runner.engine import Runner, RunOptions
+    from harness.sut.reference import reference_config
+    from harness.transport.inprocess import InProcessTransport
+
+    store = PackStore(tmp_path / "packs")
+    for package in sorted((corpus / "fhir" / "packages").glob("*.tgz")):
+        store.install(package)
+    store.install(r4_core)
+    monkeypatch.setenv("KCERT_PACKS", str(store.root))
+    sendside._profile_validator.cache_clear()
+    protocols, errors = load_all([Path(SEND_PROTOCOLS[0])])
+    assert not errors
+    config = reference_config("http://reference.invalid", (), "inprocess")
+    transport = InProcessTransport(config, create_app(()))
+    try:
+        run = Runner(transport, config).run(protocols, RunOptions(run_id="context"))
+    finally:
+        transport.close()
+        sendside._profile_validator.cache_clear()
+    assert run.verdict is Verdict.GODKENDT
+    html = render_html(run, "en")
+    assert "FHIR validation context" in html
+    assert "medcom.fhir.dk.carecommunication#5.0.2 with hl7.fhir.r4.core#4.0.1" in html
