@@ -55,31 +55,10 @@ def _local(element: etree._Element) -> str:
     return tag[len(_SCH) :]
 
 
-def _message(element: etree._Element) -> tuple[MessagePart, ...]:
-    """Mixed content of an assert, report or diagnostic: text, value-of, name, and markup."""
-    parts: list[MessagePart] = []
-
-    def walk(node: etree._Element) -> None:
-        if node.text:
-            parts.append(node.text)
-        for child in node:
-            if isinstance(child.tag, str):
-                kind = _local(child)
-                if kind == "value-of":
-                    parts.append(ValueOf(child.get("select", ".")))
-                elif kind == "name":
-                    parts.append(NameOf(child.get("path", "")))
-                else:  # emph, dir, span and foreign markup: keep their text
-                    walk(child)
-            if child.tail:
-                parts.append(child.tail)
-
-    walk(element)
-    return tuple(parts)
-
-
-def _property_content(element: etree._Element) -> tuple[PropertyPart, ...]:
-    """A property's content; foreign elements (xsl:copy-of, markup) are kept whole."""
+def _mixed(element: etree._Element, keep_foreign: bool) -> list[PropertyPart]:
+    """Mixed content: text, value-of and name; markup elements give their text. With
+    `keep_foreign`, foreign elements other than ISO's text markup are kept whole (properties
+    may carry xsl:copy-of and the like); otherwise their text counts like markup."""
     parts: list[PropertyPart] = []
 
     def walk(node: etree._Element) -> None:
@@ -92,15 +71,26 @@ def _property_content(element: etree._Element) -> tuple[PropertyPart, ...]:
                     parts.append(ValueOf(child.get("select", ".")))
                 elif kind == "name":
                     parts.append(NameOf(child.get("path", "")))
-                elif kind in _TEXT_MARKUP:
-                    walk(child)
-                elif not kind:
+                elif keep_foreign and not kind:
                     parts.append(Foreign(serialize(child)))
+                elif not keep_foreign or kind in _TEXT_MARKUP:
+                    walk(child)
             if child.tail:
                 parts.append(child.tail)
 
     walk(element)
-    return tuple(parts)
+    return parts
+
+
+def _message(element: etree._Element) -> tuple[MessagePart, ...]:
+    """Mixed content of an assert, report or diagnostic: emph, dir, span and foreign markup
+    give their text."""
+    return tuple(p for p in _mixed(element, keep_foreign=False) if not isinstance(p, Foreign))
+
+
+def _property_content(element: etree._Element) -> tuple[PropertyPart, ...]:
+    """A property's content; foreign elements (xsl:copy-of, markup) are kept whole."""
+    return tuple(_mixed(element, keep_foreign=True))
 
 
 class _Reader:
