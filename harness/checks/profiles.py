@@ -79,9 +79,22 @@ def validate(
         return  # unreadable: the check's own parse finding says so, once
     if instance.resource is None:
         return
+    wanted = [profile] if profile else _declared(instance.resource)
+    undefined = [url for url in wanted if not found.index.defining(url)]
+    for url in undefined:
+        yield ctx.finding_on(
+            exchange,
+            "PACK-MISSING",
+            f"{what}: not run: pack missing (no installed FHIR package defines {url})",
+            "",
+            "",
+            Severity.OK,
+        )
+    if profile in undefined:
+        profile = None  # the base definitions (and what it declares) still apply
     choice = (
-        response_context(found, ctx.standards, profile or "")
-        if answer
+        response_context(found, ctx.standards, profile)
+        if answer and profile
         else claimed_context(found, instance.resource, ctx.standards, profile)
     )
     if isinstance(choice, str):
@@ -116,6 +129,11 @@ def validate(
             )
 
 
+def _declared(resource: dict[str, Any]) -> list[str]:
+    profiles = (resource.get("meta") or {}).get("profile")
+    return [p for p in profiles if isinstance(p, str)] if isinstance(profiles, list) else []
+
+
 def _claims(standards: tuple[str, ...]) -> dict[str, str]:
     return dict(s.split("#", 1) for s in standards if "#" in s)
 
@@ -132,9 +150,8 @@ def claimed_context(
     installed: never another version in its place."""
     if not standards:
         return None
-    declared = [p for p in (resource.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
     claimed = _claims(standards)
-    for url in [profile] if profile else declared:
+    for url in [profile] if profile else _declared(resource):
         defining = found.index.defining(url)
         for name in sorted({k[0] for k in defining} & set(claimed)):
             if (name, claimed[name]) in defining:
