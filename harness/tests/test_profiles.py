@@ -200,3 +200,40 @@ def test_without_the_acknowledgement_package_the_profile_check_is_a_named_not_ru
     assert any(f"no installed FHIR package defines {profiles.ACK_PROFILE}" in n for n in notes)
     # the base definitions (and the entries' own declared profiles) are still judged
     assert [f for f in found if f.rule_id == "FHIR-CONTEXT"]
+
+
+# -- every step that receives something from the SUT validates it --------------------------
+
+# action (and, for trigger-send, its kind) -> the checks that judge what the SUT produced in
+# that step against the official profiles or schemas: one of them, or (a tuple) all of them
+VALIDATED_BY: dict[str, set[str] | tuple[str, ...]] = {
+    "send-message": {"ack"},
+    "resend": {"ack"},
+    "send-raw": {"operation-outcome", "ack", "fhir-resource"},
+    "trigger-send:carecommunication": {"sent-carecommunication"},
+    "trigger-send:referral": {"sent-referral"},
+    "trigger-retry": {"resent"},
+    "share-plan": ("cpd-schema", "cpd-schematron"),
+}
+
+
+def test_every_step_that_receives_sut_output_validates_it(protocols: list[Any]) -> None:
+    """What the SUT answers or sends in a step is judged against the official profiles there
+    (a new protocol step that forgets it fails here, naming the step)."""
+    missing = []
+    for protocol in protocols:
+        for case in protocol.cases:
+            for step in case.steps:
+                if step.action is None:
+                    continue
+                key = step.action.kind
+                if key == "trigger-send":
+                    key += ":" + str(step.action.params.get("kind"))
+                wanted = VALIDATED_BY.get(key)
+                kinds = {e.kind for e in step.expectations}
+                if wanted is None:
+                    continue
+                ok = set(wanted) <= kinds if isinstance(wanted, tuple) else bool(wanted & kinds)
+                if not ok:
+                    missing.append(f"{step.source}: {key} without {', '.join(sorted(wanted))}")
+    assert missing == []
