@@ -51,6 +51,11 @@ CATALOGUE: dict[str, Defect] = {
             "The acknowledgement's MessageHeader.destination lacks the use extension (primary).",
         ),
         Defect(
+            "ack-destination-cc",
+            "Kvitteringens eneste modtager er angivet som kopimodtager (cc) i stedet for primary.",
+            "The acknowledgement's only receiver is marked as a copy (cc) instead of primary.",
+        ),
+        Defect(
             "ack-missing-timestamp",
             "Kvitteringens Bundle mangler timestamp.",
             "The acknowledgement Bundle has no timestamp.",

@@ -294,10 +294,11 @@ class MessageReceiver:
         }
         if "ack-missing-destination-use" not in self.defects:
             # the ack goes to one primary receiver: the sender of the message it answers
+            use = "cc" if "ack-destination-cc" in self.defects else "primary"
             header["destination"][0]["extension"] = [
                 {
                     "url": DESTINATION_USE_EXTENSION,
-                    "valueCoding": {"system": DESTINATION_USE, "code": "primary"},
+                    "valueCoding": {"system": DESTINATION_USE, "code": use},
                 }
             ]
         entries.append(_entry(header))

@@ -23,6 +23,7 @@ CAUGHT_BY: dict[str, tuple[str, Severity]] = {
     "ack-without-provenance": ("CC-R-12", Severity.F3),
     "ack-missing-destination-use": ("CC-R-12", Severity.F3),
     "ack-missing-timestamp": ("CC-R-12", Severity.F3),
+    "ack-destination-cc": ("CC-R-12", Severity.F3),
     "server-error-on-garbage": ("CC-R-08", Severity.F3),
     "xml-unsupported": ("CC-R-02", Severity.F2),
     "bp-threshold-inclusive": ("KC-P04", Severity.F2),
@@ -51,7 +52,9 @@ CAUGHT_BY: dict[str, tuple[str, Severity]] = {
 
 # Defects only MedCom's profiles catch (kcert's own rules do not look there): their matrix
 # entry runs with the dev FHIR packs installed, and is skipped, saying so, without them.
-PROFILE_ONLY = frozenset({"ack-missing-destination-use", "ack-missing-timestamp"})
+PROFILE_ONLY = frozenset(
+    {"ack-missing-destination-use", "ack-missing-timestamp", "ack-destination-cc"}
+)
 
 
 def protocol_file_of(case_id: str) -> str:
@@ -124,5 +127,9 @@ def test_defect_is_caught_by_its_named_case(
         profile = catching.case.title.en.split(": ")[0].removeprefix("Profile ")
         if case_id.startswith("KC-P"):
             assert all(profile in m for m in messages), messages
+    if defect in PROFILE_ONLY:
+        # caught by MedCom's profile (the validator's rules), not by kcert's own rules
+        rules = {f.rule_id for f in catching.findings if f.blocking}
+        assert rules and all(r.startswith("FHIR-") for r in rules), rules
     # no defect may surface as a kcert error instead of a finding
     assert not [c.case.id for c in run.cases if c.outcome is Outcome.ERROR]
