@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from harness.checks import profiles
 from harness.checks.fhir_checks import outcome_findings
 from harness.checks.registry import CHECKS, CheckContext
 from harness.fhir.fhirpath import FhirPathError, evaluate, truthy
@@ -149,6 +150,22 @@ def ack(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             "Bundle.meta.profile",
             severity=Severity.F4,
         )
+    yield from ack_profile(ctx)
+
+
+def ack_profile(ctx: CheckContext) -> Iterator[Finding]:
+    """The acknowledgement against MedCom's acknowledgement profile (whatever it declares), in
+    the acknowledgement version that belongs with the CareCommunication version the SUT
+    claims (or the one it claims for the acknowledgement)."""
+    yield from profiles.validate(
+        ctx,
+        ctx.exchange,
+        ctx.exchange.response_body,
+        ctx.exchange.response_content_type,
+        "MedCom acknowledgement profile validation",
+        profile=ACK_PROFILE,
+        answer=True,
+    )
 
 
 def _addressing(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from harness.checks import profiles
 from harness.checks.registry import CHECKS, CheckContext
 from harness.fhir.fhirpath import evaluate, truthy
 from harness.fhir.resource import structure_issues
@@ -34,8 +35,19 @@ def fhir_resource(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             "resourceType",
         )
         return
-    for issue in structure_issues(resource)[:20]:
+    issues = structure_issues(resource)[:20]
+    for issue in issues:
         yield ctx.finding("FHIR-STRUCTURE", issue.message, issue.path)
+    if not issues:
+        yield from answer_profile(ctx, "FHIR profile validation")
+
+
+def answer_profile(ctx: CheckContext, what: str) -> Iterator[Finding]:
+    """The SUT's answer against the profiles it declares (none: the FHIR R4 base definitions),
+    in the version the SUT claims for them."""
+    yield from profiles.validate(
+        ctx, ctx.exchange, ctx.exchange.response_body, ctx.exchange.response_content_type, what
+    )
 
 
 @CHECKS.register(
@@ -67,6 +79,7 @@ def operation_outcome(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
         )
         return
     yield from outcome_findings(ctx, resource, "OperationOutcome", params.get("mentions", []))
+    yield from answer_profile(ctx, "FHIR validation of the OperationOutcome")
 
 
 def outcome_findings(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+from harness.checks import profiles
 from harness.checks.gs1 import valid_gln
 from harness.checks.registry import CHECKS, CheckContext
 from harness.fhir.fhirpath import FhirPathError, evaluate
@@ -104,7 +105,7 @@ def sent_carecommunication(ctx: CheckContext, **params: Any) -> Iterator[Finding
         yield from _identities(ctx, exchange, bundle)
         yield from _profiles(ctx, exchange, bundle)
         yield from _invariants(ctx, exchange, bundle)
-        yield from _profile_validation(ctx, exchange, bundle)
+        yield from _profile_validation(ctx, exchange)
 
 
 def _resources(bundle: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -209,73 +210,15 @@ def _invariants(ctx: CheckContext, exchange: Exchange, bundle: dict[str, Any]) -
                 )
 
 
-@lru_cache(maxsize=4)
-def _profile_validator(pack_hashes: tuple[str, ...]) -> Any:
-    from harness.validators.fhirprofile import ProfileIndex, ProfileValidator
-
-    store = PackStore()
-    roots = [p.root for p in store.installed() if p.sha256 in pack_hashes]
-    return ProfileValidator(ProfileIndex.from_packages(roots))
-
-
-def _fhir_packs() -> tuple[str, ...]:
-    return tuple(sorted(p.sha256 for p in PackStore().of_kind("fhir-package")))
-
-
-def _profile_validation(
-    ctx: CheckContext, exchange: Exchange, bundle: dict[str, Any]
-) -> Iterator[Finding]:
-    hashes = _fhir_packs()
-    if not hashes:
-        yield ctx.pack_missing(exchange, "fhir-package", "MedCom profile validation")
-        return
-    validator = _profile_validator(hashes)
-    context = _claimed_context(validator, bundle, ctx.standards)
-    if isinstance(context, str):
-        yield ctx.finding_on(exchange, "PACK-MISSING", context, "", severity=Severity.OK)
-        return
-    report = validator.report(bundle, exchange.evidence.get("R", ""), package=context)
-    yield ctx.finding_on(
+def _profile_validation(ctx: CheckContext, exchange: Exchange) -> Iterator[Finding]:
+    """The message against MedCom's profiles, in the version the SUT claims (profiles.py)."""
+    yield from profiles.validate(
+        ctx,
         exchange,
-        "FHIR-CONTEXT",
-        f"judged in the validation context {report.context.describe()}",
-        "",
-        severity=Severity.OK,
+        exchange.request_body,
+        exchange.request_content_type,
+        "MedCom profile validation",
     )
-    for gap in report.not_run:
-        yield ctx.finding_on(exchange, "PACK-MISSING", f"not run: {gap}", "", severity=Severity.OK)
-    for finding in report.findings:
-        if finding.is_problem:
-            yield Finding(
-                finding.rule_id,
-                finding.severity if not finding.blocking else ctx.severity,
-                finding.message,
-                finding.location,
-                ctx.step_id,
-            )
-
-
-def _claimed_context(
-    validator: Any, bundle: dict[str, Any], standards: tuple[str, ...]
-) -> tuple[str, str] | str | None:
-    """The package version the SUT claims for this message (None: none claimed, the package
-    that defines its meta.profile decides), or the not-run note when that version is not
-    installed: never another version in its place."""
-    if not standards:
-        return None
-    declared = [p for p in (bundle.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
-    claimed = dict(s.split("#", 1) for s in standards)
-    for url in declared:
-        defining = validator.index.defining(url)
-        for name in {k[0] for k in defining} & set(claimed):
-            if (name, claimed[name]) in defining:
-                return (name, claimed[name])
-            installed = ", ".join(v for n, v in sorted(validator.index.packages) if n == name)
-            return (
-                f"not run: pack missing ({name} {claimed[name]}, the version the SUT claims; "
-                f"installed: {installed})"
-            )
-    return None
 
 
 @CHECKS.register(
@@ -324,6 +267,8 @@ def resent(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             f"the resend has MessageHeader.id {header_id!r}, the original {first_id!r}",
             "Bundle.entry[0].resource.id",
         )
+    if ctx.notes.get("kind") == "carecommunication":
+        yield from _profile_validation(ctx, got[0])
 
 
 @CHECKS.register(

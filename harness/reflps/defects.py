@@ -46,6 +46,21 @@ CATALOGUE: dict[str, Defect] = {
             "The acknowledgement carries no Provenance of the acknowledgement.",
         ),
         Defect(
+            "ack-missing-destination-use",
+            "Kvitteringens MessageHeader.destination mangler use-udvidelsen (primary).",
+            "The acknowledgement's MessageHeader.destination lacks the use extension (primary).",
+        ),
+        Defect(
+            "ack-destination-cc",
+            "Kvitteringens eneste modtager er angivet som kopimodtager (cc) i stedet for primary.",
+            "The acknowledgement's only receiver is marked as a copy (cc) instead of primary.",
+        ),
+        Defect(
+            "ack-missing-timestamp",
+            "Kvitteringens Bundle mangler timestamp.",
+            "The acknowledgement Bundle has no timestamp.",
+        ),
+        Defect(
             "server-error-on-garbage",
             "Svarer HTTP 500 på et indhold, der ikke er FHIR.",
             "Answers HTTP 500 to a body that is not FHIR.",

@@ -27,6 +27,13 @@ PROVENANCE_PROFILE = (
     "http://medcomfhir.dk/ig/messaging/StructureDefinition/medcom-messaging-provenance"
 )
 ORG_PROFILE = "http://medcomfhir.dk/ig/messaging/StructureDefinition/medcom-messaging-organization"
+DESTINATION_USE_EXTENSION = (
+    "http://medcomfhir.dk/ig/messaging/StructureDefinition/medcom-messaging-destinationUseExtension"
+)
+DESTINATION_USE = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-destinationUse"
+# The base of the acknowledgement's fullUrls: RESTful, so that a relative reference
+# (Organization/id) resolves inside the Bundle by FHIR's rules (urn:uuid fullUrls do not).
+FULL_URL_BASE = "https://reflps.kcert.invalid/fhir"
 CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 SOR_SYSTEM = "urn:oid:1.2.208.176.1.1"
 GLN_SYSTEM = "https://www.gs1.org/gln"
@@ -270,7 +277,7 @@ class MessageReceiver:
         with_outcome = code != "ok" and "ack-missing-operationoutcome" not in self.defects
         if with_outcome:
             response["details"] = {"reference": f"OperationOutcome/{outcome_id}"}
-        header = {
+        header: dict[str, Any] = {
             "resourceType": "MessageHeader",
             "id": header_id,
             "meta": {"profile": [ACK_HEADER_PROFILE]},
@@ -285,6 +292,15 @@ class MessageReceiver:
             "source": {"endpoint": self.me.endpoint},
             "response": response,
         }
+        if "ack-missing-destination-use" not in self.defects:
+            # the ack goes to one primary receiver: the sender of the message it answers
+            use = "cc" if "ack-destination-cc" in self.defects else "primary"
+            header["destination"][0]["extension"] = [
+                {
+                    "url": DESTINATION_USE_EXTENSION,
+                    "valueCoding": {"system": DESTINATION_USE, "code": use},
+                }
+            ]
         entries.append(_entry(header))
         if "ack-without-provenance" not in self.defects:
             entries.append(_entry(_provenance(header_id, own_org_id, msg.header["id"], now)))
@@ -292,7 +308,7 @@ class MessageReceiver:
         entries.append(_entry(their_org))
         if with_outcome:
             entries.append(_entry(_outcome(outcome_id, problems)))
-        return {
+        ack: dict[str, Any] = {
             "resourceType": "Bundle",
             "id": str(uuid.uuid4()),
             "meta": {"profile": [ACK_PROFILE]},
@@ -300,11 +316,14 @@ class MessageReceiver:
             "timestamp": now,
             "entry": entries,
         }
+        if "ack-missing-timestamp" in self.defects:
+            del ack["timestamp"]
+        return ack
 
 
 def _entry(resource: dict[str, Any]) -> dict[str, Any]:
     return {
-        "fullUrl": f"urn:uuid:{resource['id']}",
+        "fullUrl": f"{FULL_URL_BASE}/{resource['resourceType']}/{resource['id']}",
         "resource": resource,
     }
 

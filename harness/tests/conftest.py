@@ -95,3 +95,20 @@ def r4_core_dir(r4_core: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     from harness.packs.store import PackStore
 
     return PackStore(tmp_path_factory.mktemp("core-pack")).install(r4_core).root
+
+
+@pytest.fixture(scope="session")
+def dev_fhir_packs(r4_core: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pack store with the corpus's MedCom FHIR packages and the R4 base package (the dev
+    packs `make packs-dev` installs): for tests of profile validation with the real packs.
+    Point KCERT_PACKS at it (monkeypatch) and clear harness.checks.profiles' cache."""
+    from harness.packs.store import PackStore
+
+    packages = sorted((CORPUS / "fhir" / "packages").glob("*.tgz"))
+    if not packages:
+        pytest.skip(f"no MedCom FHIR packages in {CORPUS / 'fhir' / 'packages'}: not installed")
+    store = PackStore(tmp_path_factory.mktemp("dev-fhir-packs"))
+    for package in packages:
+        store.install(package)
+    store.install(r4_core)
+    return store.root

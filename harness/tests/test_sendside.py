@@ -424,7 +424,7 @@ def test_the_standard_version_the_sut_claims_is_the_context(
     """What the SUT sends is judged in the package version it claims, the reference LPS's
     message passes MedCom's profiles there, and a claimed version that is not installed is a
     named gap, never another version."""
-    from harness.checks import sendside
+    from harness.checks import profiles
     from harness.packs.store import PackStore
 
     store = PackStore(tmp_path / "packs")
@@ -432,7 +432,7 @@ def test_the_standard_version_the_sut_claims_is_the_context(
         store.install(package)
     store.install(r4_core)
     monkeypatch.setenv("KCERT_PACKS", str(store.root))
-    sendside._profile_validator.cache_clear()
+    profiles.clear_cache()
     _, bundle = _cc()
     claimed = _ctx([_inbound(_dump(bundle))])
     claimed.standards = ("medcom.fhir.dk.carecommunication#5.0.1",)
@@ -447,7 +447,7 @@ def test_the_standard_version_the_sut_claims_is_the_context(
         f for f in CHECKS.get("sent-carecommunication").func(absent) if f.rule_id == "PACK-MISSING"
     ]
     assert any("4.9.9, the version the SUT claims" in f.message for f in gaps), gaps
-    sendside._profile_validator.cache_clear()
+    profiles.clear_cache()
 
 
 def test_the_report_names_the_validation_context(
@@ -455,7 +455,7 @@ def test_the_report_names_the_validation_context(
 ) -> None:
     """A send-side run with the packs installed: the HTML report (and results.json) name the
     context each sent message was judged in, and the clean reference LPS still passes."""
-    from harness.checks import sendside
+    from harness.checks import profiles
     from harness.loader.protocols import load_all
     from harness.model.outcome import Verdict
     from harness.packs.store import PackStore
@@ -470,7 +470,7 @@ def test_the_report_names_the_validation_context(
         store.install(package)
     store.install(r4_core)
     monkeypatch.setenv("KCERT_PACKS", str(store.root))
-    sendside._profile_validator.cache_clear()
+    profiles.clear_cache()
     protocols, errors = load_all([Path(SEND_PROTOCOLS[0])])
     assert not errors
     config = reference_config("http://reference.invalid", (), "inprocess")
@@ -479,7 +479,7 @@ def test_the_report_names_the_validation_context(
         run = Runner(transport, config).run(protocols, RunOptions(run_id="context"))
     finally:
         transport.close()
-        sendside._profile_validator.cache_clear()
+        profiles.clear_cache()
     assert run.verdict is Verdict.GODKENDT
     html = render_html(run, "en")
     assert "FHIR validation context" in html

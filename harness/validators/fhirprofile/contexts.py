@@ -75,7 +75,9 @@ class ValidationContext:
 
     def describe(self) -> str:
         """One line for a report: the package, its installed dependencies, what is missing."""
-        others = [f"{n}#{v}" for n, v in self.members if (n, v) != self.root]
+        # the base context's label already names the base package
+        root = self.root or CORE
+        others = [f"{n}#{v}" for n, v in self.members if (n, v) != root]
         text = self.label + (f" with {', '.join(others)}" if others else "")
         if self.missing:
             text += "; missing: " + "; ".join(str(m) for m in self.missing)

@@ -17,6 +17,9 @@ from typing import Any
 
 # Only these resource kinds drive validation; examples, test scripts and the like are not loaded.
 CONFORMANCE_TYPES = frozenset({"StructureDefinition", "ValueSet", "CodeSystem"})
+# What the index holds: the conformance resources, and the MessageDefinitions that say which
+# response (acknowledgement version) belongs with a message (messagedefs.py).
+INDEXED_TYPES = CONFORMANCE_TYPES | {"MessageDefinition"}
 # A package member larger than this is not a conformance resource anyone should trust blindly.
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
 MAX_INDEX_ENTRIES = 50_000
@@ -96,7 +99,7 @@ def read_package(path: Path) -> Package:
         if not name.endswith(".json") or name.startswith("."):
             continue
         value = _json(data, f"{path}: {name}")
-        if value.get("resourceType") in CONFORMANCE_TYPES:
+        if value.get("resourceType") in INDEXED_TYPES:
             entries.append(_entry_of(name, value))
     return _package(manifest, path, tuple(entries))
 
@@ -133,7 +136,7 @@ def _lazy_folder(path: Path, root: Path) -> Package:
         raise PackageError(f"{path}: .index.json has no usable 'files' list")
     entries = []
     for item in listed:
-        if not isinstance(item, dict) or item.get("resourceType") not in CONFORMANCE_TYPES:
+        if not isinstance(item, dict) or item.get("resourceType") not in INDEXED_TYPES:
             continue
         name = str(item.get("filename", ""))
         if "/" in name or "\\" in name or not name.endswith(".json"):
