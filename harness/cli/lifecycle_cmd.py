@@ -26,6 +26,7 @@ from harness.model.exchange import Exchange
 from harness.model.outcome import Outcome
 from harness.model.protocol import Protocol
 from harness.model.result import RunResult
+from harness.model.scope import Scope
 from harness.packs.store import PackStore
 from harness.report.i18n import verdict_text
 from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, answered_step
@@ -79,6 +80,7 @@ def _options(row: RunRow, **changes: object) -> RunOptions:
         parent_run=row.parent_run,
         relation=row.relation,
         suite_version=row.suite_version,
+        selection=Scope.from_dict(row.sut.get("scope")).selection,
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
@@ -220,6 +222,7 @@ def run_rejudge(args: argparse.Namespace, console: Console) -> int:
             parent_run=row.run_id,
             relation="rejudge",
             suite_version=suite_version().text(),
+            selection=Scope.from_dict(row.sut.get("scope")).selection,
         )
         # Only the cases the recorded run reached can be judged again.
         in_scope = [
@@ -260,6 +263,8 @@ def _replay_config(row: RunRow) -> SutConfig:
         org_name=str(identity.get("name", "")),
         transport="replay",
         defects=tuple(sut.get("defects", [])),
+        # the recorded run's scope, however it was declared (the replayed health says nothing)
+        capabilities=Scope.from_dict(sut.get("scope")).capabilities,
     )
     config_file = row.choice.get("config_file")
     if config_file and Path(config_file).is_file():

@@ -15,10 +15,11 @@ from harness.cli.runflow import open_store
 from harness.fixtures import REPO_ROOT
 from harness.store.history import (
     DIRECTION_TEXT,
-    STATUS_TEXT,
     RunDiff,
     approved_systems,
     diff_runs,
+    standard_text,
+    status_text,
 )
 from harness.store.history_html import diff_notes, diff_sections, render_diff, render_systems
 from harness.store.runstore import StoreError
@@ -143,10 +144,10 @@ def run_systems(args: argparse.Namespace, console: Console) -> int:
         table.add_row(
             s.system,
             s.version,
-            s.standard,
+            standard_text(s),
             f"{s.protocol} v{s.protocol_version}",
             DIRECTION_TEXT[s.direction][lang],
-            STATUS_TEXT[s.status][lang],
+            status_text(s, lang),
             s.date,
         )
     console.print(table)
