@@ -137,13 +137,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
         check_names(args.defect)
     except UnknownDefect as exc:
         raise UsageProblem(str(exc)) from None
-    protocols = collect(args.protocols or [REPO_ROOT / "testcases"], console)
+    suite_protocols = collect(args.protocols or [REPO_ROOT / "testcases"], console)
     try:
-        protocols = select_cases(protocols, args.case, args.requirement)
+        protocols = select_cases(suite_protocols, args.case, args.requirement)
     except SelectionError as exc:
         raise UsageProblem(str(exc)) from None
     waivers = read_waivers(args.waivers)
-    book = AnswerBook(read_answers(args.answers, protocols, args.tester))
+    # an answers file may answer more than a selection runs
+    book = AnswerBook(read_answers(args.answers, suite_protocols, args.tester))
     packs = select_packs(args.pack, args.no_packs)
     suite = suite_version()
     if args.test_type == "endelig":
