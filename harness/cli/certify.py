@@ -65,7 +65,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="egentest",
         help="egentest: vendor self-test (default); endelig: final certification (strict)",
     )
-    p.add_argument("--tester", default="", help="who performs the test (report header)")
+    p.add_argument(
+        "--tester",
+        default="",
+        help="who runs the test (the operator: report header, manifest); each answer keeps "
+        "who answered it",
+    )
     p.add_argument("--place", default="", help="test location (report header)")
     p.add_argument("--answers", type=Path, help="YAML file with answers to the manual steps")
     p.add_argument(

@@ -47,7 +47,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     a = sub.add_parser("answer", help="record the tester's answers to a run's manual steps")
     a.add_argument("run", help="run id, unique prefix, run folder or 'latest'")
     a.add_argument("--answers", type=Path, help="YAML answers file (else: ask at the terminal)")
-    a.add_argument("--tester", default="", help="who answers (default: the run's tester)")
+    a.add_argument(
+        "--tester",
+        default="",
+        help="who answers, when the answers file names nobody (default: the run's operator)",
+    )
     add_common(a)
     a.set_defaults(func=run_answer)
     j = sub.add_parser(

@@ -97,7 +97,7 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
     for label, value in (
         ("SUT", f"{row.sut_name} {row.sut_version} ({row.sut.get('vendor', '')})"),
         ("test type", row.test_type),
-        ("tester", row.tester or "—"),
+        ("operator", row.tester or "—"),
         ("started", f"{row.started} – {row.finished or '…'}"),
         ("suite", row.suite_version),
         ("packs", ", ".join(f"{p['id']} {p['version']}" for p in row.packs) or "none"),
@@ -121,7 +121,8 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
     for a in answers:
         console.print(
             f"  answer {a.case_id} step {a.step_id}: [{a.verdict}] {a.note} — {a.tester}, "
-            f"{a.answered_at}" + (f", {len(a.attachments)} attachment(s)" if a.attachments else ""),
+            f"{a.answered_at or 'time not recorded'}"
+            + (f", {len(a.attachments)} attachment(s)" if a.attachments else ""),
             highlight=False,
         )
     if row.status != "finished":
