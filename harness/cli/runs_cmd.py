@@ -13,6 +13,8 @@ from rich.table import Table
 from harness.cli.errors import UsageProblem
 from harness.cli.runflow import open_store
 from harness.fixtures import REPO_ROOT
+from harness.model.scope import Scope
+from harness.report.i18n import scope_text
 from harness.store.history import (
     DIRECTION_TEXT,
     RunDiff,
@@ -98,6 +100,7 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
         ("SUT", f"{row.sut_name} {row.sut_version} ({row.sut.get('vendor', '')})"),
         ("test type", row.test_type),
         ("operator", row.tester or "—"),
+        ("scope", scope_text(Scope.from_dict(row.sut.get("scope")), args.lang)),
         ("started", f"{row.started} – {row.finished or '…'}"),
         ("suite", row.suite_version),
         ("packs", ", ".join(f"{p['id']} {p['version']}" for p in row.packs) or "none"),

@@ -179,3 +179,34 @@ def test_undeclared_scope_makes_the_missing_operations_findings(
         if f["severity"] != "OK"
     )
     assert "404" in texts
+
+
+def test_resume_and_rejudge_keep_the_selection_and_the_scope(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, cc_only_lps: SutConfig
+) -> None:
+    import sqlite3
+
+    sut = sut_file(tmp_path, cc_only_lps, CC_ONLY)
+    reports = tmp_path / "r"
+    code, out, first = certify(capsys, sut, reports, "--case", "CC-R-0[1-3]", "--case", "KC-00")
+    assert code == 0, out
+    chosen = ["CC-R-01", "CC-R-02", "CC-R-03", "KC-00"]
+    assert sorted(cases(first)) == chosen
+    with sqlite3.connect(reports / "kcert-runs.sqlite") as conn:
+        conn.execute("UPDATE runs SET status = 'running'")
+        conn.execute("DELETE FROM case_results WHERE case_id = 'CC-R-03'")
+    assert main(["resume", "latest", "--reports", str(reports)]) == 0
+    out = capsys.readouterr().out
+    assert "3 of 4 test cases already recorded" in out
+    resumed = json.loads((reports / "latest" / "results.json").read_text(encoding="utf-8"))
+    assert sorted(cases(resumed)) == chosen
+    assert cases(resumed)["CC-R-03"][1]["outcome"] == "pass"
+    assert main(["rejudge", "latest", "--reports", str(reports)]) == 0
+    out = capsys.readouterr().out
+    assert "same verdict" in out
+    again = json.loads((reports / "latest" / "results.json").read_text(encoding="utf-8"))
+    assert again["relation"] == "rejudge" and sorted(cases(again)) == chosen
+    assert cases(again)["KC-00"][1]["outcome"] == "not-in-scope"
+    assert again["scope"]["capabilities"]["source"] == "sut-config"
+    assert main(["runs", "show", "latest", "--reports", str(reports)]) == 0
+    assert "CareCommunication (afsendelse, modtagelse)" in capsys.readouterr().out
