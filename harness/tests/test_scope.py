@@ -387,3 +387,12 @@ def test_action_operations_of_contract_fuzz() -> None:
         Source("p", 1),
     )
     assert action_operations(action) == ("listProfiles",)
+
+
+def test_protocols_list_names_what_each_case_needs(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli.main import main
+
+    assert main(["protocols", "list", "--needs"]) == 0
+    out = capsys.readouterr().out
+    assert "CC-S-02    F2 CareCommunication send reset,sendMessage,readOutbox,fireResendTimer" in out
+    assert "KC-00      F2 Cockpit — reset,listProfiles" in out

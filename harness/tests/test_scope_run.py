@@ -18,6 +18,7 @@ from harness.sut.config import SutConfig
 from harness.sut.reference import running_reference
 
 pytestmark = pytest.mark.slow
+pytest_plugins = ["pytester"]
 
 ANSWERS = str(REPO_ROOT / "fixtures" / "answers" / "reference-lps.yaml")
 CC_PROTOCOLS = {"carecommunication-receive", "carecommunication-send"}
@@ -210,3 +211,20 @@ def test_resume_and_rejudge_keep_the_selection_and_the_scope(
     assert again["scope"]["capabilities"]["source"] == "sut-config"
     assert main(["runs", "show", "latest", "--reports", str(reports)]) == 0
     assert "CareCommunication (afsendelse, modtagelse)" in capsys.readouterr().out
+
+
+def test_pytest_front_door_skips_what_is_not_in_scope(
+    pytester: pytest.Pytester, tmp_path: Path, cc_only_lps: SutConfig
+) -> None:
+    for name in ("carecommunication-send", "careplan-sharing"):
+        text = (REPO_ROOT / "testcases" / f"{name}.yaml").read_text(encoding="utf-8")
+        pytester.makefile(".yaml", **{name: text})
+    sut = sut_file(tmp_path, cc_only_lps, CC_ONLY)
+    report = pytester.path / "out"
+    result = pytester.runpytest("--sut-config", str(sut), "--kcert-report", str(report), "-rs")
+    result.assert_outcomes(passed=3, skipped=4)
+    result.stdout.fnmatch_lines(
+        ["*CP-01 not in scope: the SUT does not declare the standard DK-CPD*"]
+    )
+    data = json.loads((report / "latest" / "results.json").read_text(encoding="utf-8"))
+    assert data["verdict"] == "godkendt" and data["summary"]["not-in-scope"] == 4
