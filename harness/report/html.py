@@ -40,7 +40,8 @@ def render_html(run: RunResult, lang: str = "da") -> str:
         L=labels(lang),
         verdict=run.verdict,
         verdict_text=verdict_text(run.verdict, lang),
-        outcomes=list(Outcome),
+        # "not in scope" last: the columns read from what ran to what did not
+        outcomes=[o for o in Outcome if o is not Outcome.NOT_IN_SCOPE] + [Outcome.NOT_IN_SCOPE],
         counts={o: counts.get(o, 0) for o in Outcome},
         coverage=coverage,
         outcome_text=lambda o: outcome_text(o, lang),
