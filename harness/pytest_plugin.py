@@ -139,6 +139,8 @@ class CaseItem(pytest.Item):
         except ReferenceStartError as exc:
             raise CaseErrored(f"the reference LPS did not start: {exc}") from None
         outcome = self.result.outcome
+        if outcome is Outcome.NOT_IN_SCOPE:
+            pytest.skip(f"{self.case.id} not in scope: {self.result.not_in_scope}")
         if outcome is Outcome.ERROR:
             raise CaseErrored(self.result.error)
         if outcome is Outcome.FAIL and self.result.blocking:

@@ -14,13 +14,14 @@ from harness.cli.runflow import Execution, open_store, report_and_record
 from harness.fixtures import REPO_ROOT
 from harness.loader.answers import load_answers
 from harness.loader.protocols import discover, load_all
+from harness.loader.select import SelectionError, select_cases, selection_text
 from harness.model.answer import ManualAnswer
-from harness.model.outcome import Verdict
+from harness.model.outcome import Outcome, Verdict
 from harness.model.protocol import Protocol
 from harness.model.result import RunResult
 from harness.packs.store import PackStore
 from harness.reflps.defects import CATALOGUE, UnknownDefect, check_names
-from harness.report.i18n import verdict_text
+from harness.report.i18n import outcome_text, scope_text, verdict_text
 from harness.report.waivers import Waiver, load_waivers
 from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, manual_steps
 from harness.runner.engine import RunOptions
@@ -43,6 +44,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="PATH",
         help="protocol file or folder (default: testcases/)",
     )
+    p.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only these test cases: ids or patterns (CC-R-*), repeatable or comma-separated",
+    )
+    p.add_argument(
+        "--requirement",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only the test cases proving these requirements (ids or patterns: MVP1-KC-*)",
+    )
     add_common(p)
     p.add_argument(
         "--test-type",
@@ -50,7 +65,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="egentest",
         help="egentest: vendor self-test (default); endelig: final certification (strict)",
     )
-    p.add_argument("--tester", default="", help="who performs the test (report header)")
+    p.add_argument(
+        "--tester",
+        default="",
+        help="who runs the test (the operator: report header, manifest); each answer keeps "
+        "who answered it",
+    )
     p.add_argument("--place", default="", help="test location (report header)")
     p.add_argument("--answers", type=Path, help="YAML file with answers to the manual steps")
     p.add_argument(
@@ -122,9 +142,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
         check_names(args.defect)
     except UnknownDefect as exc:
         raise UsageProblem(str(exc)) from None
-    protocols = collect(args.protocols or [REPO_ROOT / "testcases"], console)
+    suite_protocols = collect(args.protocols or [REPO_ROOT / "testcases"], console)
+    try:
+        protocols = select_cases(suite_protocols, args.case, args.requirement)
+    except SelectionError as exc:
+        raise UsageProblem(str(exc)) from None
     waivers = read_waivers(args.waivers)
-    book = AnswerBook(read_answers(args.answers, protocols, args.tester))
+    # an answers file may answer more than a selection runs
+    book = AnswerBook(read_answers(args.answers, suite_protocols, args.tester))
     packs = select_packs(args.pack, args.no_packs)
     suite = suite_version()
     if args.test_type == "endelig":
@@ -142,6 +167,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         packs=packs,
         packs_chosen=True,
         suite_version=suite.text(),
+        selection=selection_text(args.case, args.requirement),
     )
     choice = SutChoice(
         reference=args.sut == "reference",
@@ -259,10 +285,17 @@ def conclude(run: RunResult, run_dir: Path, console: Console) -> int:
     text = verdict_text(verdict, run.lang)
     failing = [c for c in run.cases if any(f.blocking for f in c.findings)]
     colour = {Verdict.GODKENDT: "green", Verdict.FEJL: "magenta", Verdict.AFVENTER: "yellow"}
+    outside = len(run.cases) - len(run.in_scope)
     console.print(
-        f"[bold {colour.get(verdict, 'red')}]{text}[/]  ({len(run.cases)} test cases)",
+        f"[bold {colour.get(verdict, 'red')}]{text}[/]  ({len(run.cases)} test cases"
+        + (f", {outside} {outcome_text(Outcome.NOT_IN_SCOPE, run.lang).lower()}" if outside else "")
+        + ")",
         highlight=False,
     )
+    if run.scope.declared or run.scope.selection:
+        console.print(f"scope: {scope_text(run.scope, run.lang)}", highlight=False)
+    if run.scope.note:
+        console.print(f"[yellow]note:[/] {run.scope.note}", highlight=False)
     if run.error:
         console.print(f"reason: {run.error}", highlight=False)
     elif failing:

@@ -26,6 +26,7 @@ from harness.model.exchange import Exchange
 from harness.model.outcome import Outcome
 from harness.model.protocol import Protocol
 from harness.model.result import RunResult
+from harness.model.scope import Scope
 from harness.packs.store import PackStore
 from harness.report.i18n import verdict_text
 from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, answered_step
@@ -46,7 +47,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     a = sub.add_parser("answer", help="record the tester's answers to a run's manual steps")
     a.add_argument("run", help="run id, unique prefix, run folder or 'latest'")
     a.add_argument("--answers", type=Path, help="YAML answers file (else: ask at the terminal)")
-    a.add_argument("--tester", default="", help="who answers (default: the run's tester)")
+    a.add_argument(
+        "--tester",
+        default="",
+        help="who answers, when the answers file names nobody (default: the run's operator)",
+    )
     add_common(a)
     a.set_defaults(func=run_answer)
     j = sub.add_parser(
@@ -79,6 +84,7 @@ def _options(row: RunRow, **changes: object) -> RunOptions:
         parent_run=row.parent_run,
         relation=row.relation,
         suite_version=row.suite_version,
+        selection=Scope.from_dict(row.sut.get("scope")).selection,
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
@@ -220,6 +226,7 @@ def run_rejudge(args: argparse.Namespace, console: Console) -> int:
             parent_run=row.run_id,
             relation="rejudge",
             suite_version=suite_version().text(),
+            selection=Scope.from_dict(row.sut.get("scope")).selection,
         )
         # Only the cases the recorded run reached can be judged again.
         in_scope = [
@@ -260,6 +267,8 @@ def _replay_config(row: RunRow) -> SutConfig:
         org_name=str(identity.get("name", "")),
         transport="replay",
         defects=tuple(sut.get("defects", [])),
+        # the recorded run's scope, however it was declared (the replayed health says nothing)
+        capabilities=Scope.from_dict(sut.get("scope")).capabilities,
     )
     config_file = row.choice.get("config_file")
     if config_file and Path(config_file).is_file():

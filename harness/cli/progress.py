@@ -14,6 +14,7 @@ _MARK = {
     Outcome.ERROR: "[magenta]ERROR[/]",
     Outcome.PENDING: "[yellow]AFVENTER[/]",
     Outcome.SKIP: "[yellow]SKIP[/]",
+    Outcome.NOT_IN_SCOPE: "[dim]IKKE OMFATTET[/]",
 }
 
 
@@ -47,9 +48,10 @@ class ProgressDisplay:
         elif isinstance(event, CaseFinished):
             result = event.result
             self.progress.advance(self.task)
+            after = result.not_in_scope or result.assessment.value
             self.progress.console.print(
                 f"  {_MARK[result.outcome]:>20} {result.case.id:10} "
-                f"{result.case.title.da} [dim]({result.assessment.value})[/]",
+                f"{result.case.title.da} [dim]({after})[/]",
                 no_wrap=True,
                 overflow="ellipsis",
             )

@@ -21,7 +21,7 @@ class ConsolePrompter:
 
     def __init__(self, console: Console, tester: str, lang: str = "da") -> None:
         self.console = console
-        self.tester = tester
+        self.tester = tester  # who answers at this terminal; asked once when not given
         self.lang = lang
         # the progress display hides itself while we ask
         self.pause: Callable[[], None] = _nothing
@@ -44,6 +44,10 @@ class ConsolePrompter:
         verdict = Prompt.ask("Vurdering", choices=[*VERDICTS, SKIP], default="OK", console=c)
         if verdict == SKIP:
             return None
+        for _ in range(MAX_TRIES):
+            if self.tester.strip():
+                break
+            self.tester = Prompt.ask("Besvaret af (navn)", default="", console=c).strip()
         note = Prompt.ask("Bemærkning", default="", console=c)
         files: list[Attachment] = []
         for _ in range(MAX_TRIES):
@@ -57,6 +61,7 @@ class ConsolePrompter:
                 continue
             files = [Attachment(p.name, p.read_bytes()) for p in paths]
             break
+        # the time the tester gave the answer, not when the run was started or written
         return ManualAnswer(
             protocol.id, case.id, step.id, verdict, note, self.tester, now_iso(), tuple(files)
         )

@@ -15,6 +15,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("protocols", help="check or list protocol files")
     p.add_argument("action", choices=["check", "list"])
     p.add_argument("paths", type=Path, nargs="*")
+    p.add_argument(
+        "--needs",
+        action="store_true",
+        help="list: what each case needs of the SUT (standard, direction, operations)",
+    )
     p.set_defaults(func=run)
 
 
@@ -26,9 +31,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.action == "list":
         for protocol in protocols:
             for case in protocol.cases:
+                if args.needs:
+                    n = case.needs
+                    text = f"{n.standard} {n.direction or '—'} {','.join(n.operations)}"
+                else:
+                    text = f"{','.join(case.requirements):26} {case.title.da}"
                 console.print(
-                    f"{protocol.id:28} {case.id:10} {case.severity.value} "
-                    f"{','.join(case.requirements):26} {case.title.da}",
+                    f"{protocol.id:28} {case.id:10} {case.severity.value} {text}",
                     highlight=False,
                     markup=False,
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from harness.cli.progress import ProgressDisplay
 from harness.loader.protocols import load_all
 from harness.model.protocol import Protocol
 from harness.model.result import CaseResult, ProtocolResult, RunResult, SutInfo
+from harness.model.scope import Scope
 from harness.report.waivers import Waiver, apply_waivers
 from harness.report.writer import write_report
 from harness.runner.attended import AnswerSource
@@ -44,6 +46,9 @@ def protocol_files(protocols: list[Protocol]) -> list[dict[str, Any]]:
             "sha256": p.sha256,
             "standard": p.standard,
             "capability": p.capability,
+            "direction": p.needs.direction,
+            # the cases this run covers (a --case/--requirement selection): resume keeps to them
+            "cases": [c.id for c in p.cases],
         }
         for p in protocols
     ]
@@ -78,6 +83,13 @@ def reload_protocols(row: RunRow, *, same_files: bool) -> list[Protocol]:
     protocols, errors = load_all(paths)
     if errors:
         raise UsageProblem(f"protocol file(s) of run {row.run_id} no longer load: {errors[0]}")
+    chosen = {p["id"]: set(p["cases"]) for p in row.protocols if "cases" in p}
+    protocols = [
+        dataclasses.replace(p, cases=tuple(c for c in p.cases if c.id in chosen[p.id]))
+        if p.id in chosen
+        else p
+        for p in protocols
+    ]
     if same_files:
         recorded = {p["id"]: p["sha256"] for p in row.protocols}
         for p in protocols:
@@ -115,6 +127,7 @@ def rebuild_run(store: RunStore, row: RunRow, protocols: list[Protocol]) -> RunR
         packs=list(row.packs),
         parent_run=row.parent_run,
         relation=row.relation,
+        scope=Scope.from_dict(sut.get("scope")),
     )
     done = recorded_cases(store, row.run_id, protocols)
     for protocol in protocols:

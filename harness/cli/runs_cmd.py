@@ -13,12 +13,15 @@ from rich.table import Table
 from harness.cli.errors import UsageProblem
 from harness.cli.runflow import open_store
 from harness.fixtures import REPO_ROOT
+from harness.model.scope import Scope
+from harness.report.i18n import scope_text
 from harness.store.history import (
     DIRECTION_TEXT,
-    STATUS_TEXT,
     RunDiff,
     approved_systems,
     diff_runs,
+    standard_text,
+    status_text,
 )
 from harness.store.history_html import diff_notes, diff_sections, render_diff, render_systems
 from harness.store.runstore import StoreError
@@ -96,7 +99,8 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
     for label, value in (
         ("SUT", f"{row.sut_name} {row.sut_version} ({row.sut.get('vendor', '')})"),
         ("test type", row.test_type),
-        ("tester", row.tester or "—"),
+        ("operator", row.tester or "—"),
+        ("scope", scope_text(Scope.from_dict(row.sut.get("scope")), args.lang)),
         ("started", f"{row.started} – {row.finished or '…'}"),
         ("suite", row.suite_version),
         ("packs", ", ".join(f"{p['id']} {p['version']}" for p in row.packs) or "none"),
@@ -120,7 +124,8 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
     for a in answers:
         console.print(
             f"  answer {a.case_id} step {a.step_id}: [{a.verdict}] {a.note} — {a.tester}, "
-            f"{a.answered_at}" + (f", {len(a.attachments)} attachment(s)" if a.attachments else ""),
+            f"{a.answered_at or 'time not recorded'}"
+            + (f", {len(a.attachments)} attachment(s)" if a.attachments else ""),
             highlight=False,
         )
     if row.status != "finished":
@@ -143,10 +148,10 @@ def run_systems(args: argparse.Namespace, console: Console) -> int:
         table.add_row(
             s.system,
             s.version,
-            s.standard,
+            standard_text(s),
             f"{s.protocol} v{s.protocol_version}",
             DIRECTION_TEXT[s.direction][lang],
-            STATUS_TEXT[s.status][lang],
+            status_text(s, lang),
             s.date,
         )
     console.print(table)

@@ -34,6 +34,7 @@ COLOURS = {
     Outcome.ERROR: "magenta",
     Outcome.SKIP: "yellow",
     Outcome.PENDING: "yellow",
+    Outcome.NOT_IN_SCOPE: "dim",
 }
 
 

@@ -15,6 +15,8 @@ from harness.loader.schema import protocol_schema
 from harness.model.i18n import Text
 from harness.model.outcome import Severity
 from harness.model.protocol import Action, Expectation, Protocol, Source, Step, TestCase
+from harness.model.scope import Needs
+from harness.runner.operations import action_operations
 from harness.yamlsource import SourceError, YamlDocument, check_schema, load_yaml
 
 PROTOCOL_SUFFIXES = (".yaml", ".yml")
@@ -34,13 +36,14 @@ def load_protocol(
     data = doc.data
     renderer = renderer or TemplateRenderer()
     tables = _Tables(load_persons(), load_peers())
+    needs = _needs(data.get("needs"), data["standard"])
     cases = []
     seen_cases: set[str] = set()
     for ci, raw_case in enumerate(data["cases"]):
         if raw_case["id"] in seen_cases:
             raise doc.error(("cases", ci, "id"), f"duplicate test case id {raw_case['id']!r}")
         seen_cases.add(raw_case["id"])
-        cases.append(_case(doc, ci, raw_case, renderer, tables))
+        cases.append(_case(doc, ci, raw_case, renderer, tables, needs))
     return Protocol(
         id=data["id"],
         version=data["version"],
@@ -50,6 +53,17 @@ def load_protocol(
         cases=tuple(cases),
         source=Source(doc.file, 1),
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        needs=needs,
+    )
+
+
+def _needs(raw: dict[str, Any] | None, standard: str = "") -> Needs:
+    raw = raw or {}
+    return Needs(
+        standard=str(raw.get("standard") or standard),
+        direction=str(raw.get("direction", "")),
+        versions=tuple(str(v) for v in raw.get("versions", ())),
+        operations=tuple(str(o) for o in raw.get("operations", ())),
     )
 
 
@@ -64,7 +78,12 @@ def _src(doc: YamlDocument, *path: str | int) -> Source:
 
 
 def _case(
-    doc: YamlDocument, ci: int, raw: dict[str, Any], renderer: TemplateRenderer, tables: _Tables
+    doc: YamlDocument,
+    ci: int,
+    raw: dict[str, Any],
+    renderer: TemplateRenderer,
+    tables: _Tables,
+    needs: Needs,
 ) -> TestCase:
     steps: list[Step] = []
     if raw.get("reset", True):
@@ -106,6 +125,8 @@ def _case(
                 manual=manual,
             )
         )
+    called = tuple(op for s in steps if s.action for op in action_operations(s.action))
+    case_needs = needs.plus(_needs(raw.get("needs"))).plus(Needs(operations=called))
     return TestCase(
         id=raw["id"],
         title=Text.of(raw["title"]),
@@ -114,6 +135,7 @@ def _case(
         steps=tuple(steps),
         source=_src(doc, "cases", ci),
         description=Text.of(raw.get("description")),
+        needs=case_needs,
     )
 
 

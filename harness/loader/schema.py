@@ -6,6 +6,7 @@ from typing import Any
 
 from harness.checks import CHECKS
 from harness.runner.actions import ACTIONS
+from harness.sut.contract import operation_names
 
 FORMAT_VERSION = 1
 
@@ -24,6 +25,28 @@ _TEXT: dict[str, Any] = {
 _ID = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"}
 _SEVERITY = {"enum": ["F1", "F2", "F3", "F4"]}
 _REQUIREMENT = {"type": "string", "pattern": r"^MVP[0-9]-[A-Z]+-[0-9]{2}$"}
+
+
+def needs_schema() -> dict[str, Any]:
+    """What a protocol (or one of its cases) needs of the SUT; operations are the contract's."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "standard": {"type": "string", "pattern": r"^[A-Za-z0-9-]+$"},
+            "direction": {"enum": ["send", "receive"]},
+            "versions": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "maxItems": 20,
+            },
+            "operations": {
+                "type": "array",
+                "items": {"enum": operation_names()},
+                "maxItems": 50,
+            },
+        },
+    }
 
 
 def _one_of_registry(
@@ -77,6 +100,7 @@ def protocol_schema() -> dict[str, Any]:
             "requirements": {"type": "array", "items": _REQUIREMENT, "minItems": 1},
             "severity": _SEVERITY,
             "reset": {"type": "boolean"},
+            "needs": needs_schema(),
             "steps": {"type": "array", "items": step, "minItems": 1},
         },
     }
@@ -93,6 +117,7 @@ def protocol_schema() -> dict[str, Any]:
             "title": _TEXT,
             "standard": {"type": "string", "pattern": r"^[A-Za-z0-9-]+$"},
             "capability": {"type": "string"},
+            "needs": needs_schema(),
             "cases": {"type": "array", "items": case, "minItems": 1},
         },
     }

@@ -31,8 +31,8 @@ class ManualAnswer:
     step_id: str
     verdict: str  # one of VERDICTS
     note: str = ""
-    tester: str = ""
-    answered_at: str = ""
+    tester: str = ""  # who answered (not who ran the run: that is the run's tester)
+    answered_at: str = ""  # as the answers file or the prompt recorded it; "" = not recorded
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
 
     @property
@@ -45,5 +45,6 @@ class ManualAnswer:
             "note": self.note,
             "tester": self.tester,
             "answered_at": self.answered_at,
+            "time_recorded": bool(self.answered_at),
             "attachments": [{"name": a.name, "sha256": a.sha256} for a in self.attachments],
         }

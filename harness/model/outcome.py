@@ -7,8 +7,14 @@ from enum import Enum
 
 
 class Outcome(Enum):
-    """Result of a step, test case, protocol or run; higher rank wins in a roll-up."""
+    """Result of a step, test case, protocol or run; higher rank wins in a roll-up.
 
+    NOT_IN_SCOPE ("Ikke omfattet"): a test case needs a standard, direction or operation the
+    SUT does not declare. It is not run and not judged; it ranks lowest, so one case in scope
+    decides a roll-up and a protocol is "not in scope" only when all its cases are.
+    """
+
+    NOT_IN_SCOPE = "not-in-scope"
     PASS = "pass"
     SKIP = "skip"
     PENDING = "pending"
@@ -21,14 +27,21 @@ class Outcome(Enum):
 
     @staticmethod
     def worst(outcomes: Iterable[Outcome], default: Outcome | None = None) -> Outcome:
-        """Roll up: error > fail > pending > skip > pass."""
+        """Roll up: error > fail > pending > skip > pass > not-in-scope."""
         found = list(outcomes)
         if not found:
             return default if default is not None else Outcome.PASS
         return max(found, key=lambda o: o.rank)
 
 
-_OUTCOME_ORDER = [Outcome.PASS, Outcome.SKIP, Outcome.PENDING, Outcome.FAIL, Outcome.ERROR]
+_OUTCOME_ORDER = [
+    Outcome.NOT_IN_SCOPE,
+    Outcome.PASS,
+    Outcome.SKIP,
+    Outcome.PENDING,
+    Outcome.FAIL,
+    Outcome.ERROR,
+]
 
 
 class Severity(Enum):

@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.model.i18n import Text
 from harness.model.outcome import Severity
+from harness.model.scope import Needs
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class TestCase:
     steps: tuple[Step, ...]
     source: Source
     description: Text = field(default_factory=Text)
+    # everything the case needs of the SUT: the protocol's needs, the case's own, and the
+    # operations its actions call (the loader merges them)
+    needs: Needs = field(default_factory=Needs)
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,4 @@ class Protocol:
     cases: tuple[TestCase, ...]
     source: Source
     sha256: str = ""
+    needs: Needs = field(default_factory=Needs)  # as written at protocol level

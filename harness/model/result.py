@@ -9,6 +9,7 @@ from harness.model.exchange import Exchange
 from harness.model.finding import Finding
 from harness.model.outcome import Outcome, Severity, Verdict
 from harness.model.protocol import Protocol, Step, TestCase
+from harness.model.scope import Scope
 
 
 @dataclass
@@ -30,9 +31,12 @@ class CaseResult:
     started: str = ""
     duration_ms: float = 0.0
     error: str = ""
+    not_in_scope: str = ""  # why the case was not run: outside the SUT's declared scope
 
     @property
     def outcome(self) -> Outcome:
+        if self.not_in_scope:
+            return Outcome.NOT_IN_SCOPE
         if self.error:
             return Outcome.ERROR
         return Outcome.worst((s.outcome for s in self.steps), default=Outcome.SKIP)
@@ -89,6 +93,7 @@ class RunResult:
     packs: list[dict[str, str]] = field(default_factory=list)  # id, version, kind, sha256
     parent_run: str = ""  # the run this one re-judges or continues
     relation: str = ""  # "rejudge" or ""
+    scope: Scope = field(default_factory=Scope)
 
     @property
     def cases(self) -> list[CaseResult]:
@@ -105,13 +110,18 @@ class RunResult:
         return judge(self)
 
     @property
+    def in_scope(self) -> list[CaseResult]:
+        return [c for c in self.cases if c.outcome is not Outcome.NOT_IN_SCOPE]
+
+    @property
     def pending_steps(self) -> list[tuple[CaseResult, StepResult]]:
         """Attended steps still waiting for a tester."""
         return [(c, s) for c in self.cases for s in c.steps if s.outcome is Outcome.PENDING]
 
 
 def judge(run: RunResult) -> Verdict:
-    """Godkendt only with no F1-F3 finding, no error and nothing pending."""
+    """Godkendt only with no F1-F3 finding, no error and nothing pending, among the cases in
+    scope; cases not in scope do not count, but a run with none in scope approves nothing."""
     outcomes = [c.outcome for c in run.cases]
     if run.error or Outcome.ERROR in outcomes:
         return Verdict.FEJL
@@ -119,4 +129,6 @@ def judge(run: RunResult) -> Verdict:
         return Verdict.IKKE_GODKENDT
     if Outcome.PENDING in outcomes:
         return Verdict.AFVENTER
+    if run.cases and not run.in_scope:
+        return Verdict.IKKE_GODKENDT
     return Verdict.GODKENDT

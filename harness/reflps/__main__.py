@@ -17,6 +17,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--defect", action="append", default=[], metavar="NAME")
     parser.add_argument("--db", type=Path, help="SQLite file (default: in memory)")
     parser.add_argument("--list-defects", action="store_true")
+    parser.add_argument(
+        "--only",
+        choices=["all", "carecommunication"],
+        default="all",
+        help="carecommunication: an LPS implementing only CareCommunication (send, receive)",
+    )
+    parser.add_argument(
+        "--declare-capabilities",
+        action="store_true",
+        help="the health answer declares what this LPS implements",
+    )
     args = parser.parse_args(argv)
     if args.list_defects:
         for defect in CATALOGUE.values():
@@ -34,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from harness.reflps.app import create_app
 
     try:
-        app = create_app(args.defect, args.db)
+        app = create_app(args.defect, args.db, only=args.only, declare=args.declare_capabilities)
     except UnknownDefect as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

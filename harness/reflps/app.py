@@ -28,6 +28,34 @@ AGENT = "/kcert-agent/v1"
 MAX_BODY = 10 * 1024 * 1024
 
 
+# `only="carecommunication"`: an LPS that implements nothing but CareCommunication (sending
+# and receiving, with the agent operations those need); the other routes are not there, as
+# with a vendor's LPS of that scope. kcert's own tests run the whole suite against it.
+FEATURES = ("all", "carecommunication")
+CARECOMMUNICATION_OPERATIONS = [
+    "health",
+    "reset",
+    "processMessage",
+    "listReceivedMessages",
+    "sendMessage",
+    "readOutbox",
+    "fireResendTimer",
+]
+
+
+class StandardClaim(BaseModel):
+    model_config = ConfigDict(strict=True)
+    standard: str
+    version: str = ""
+    directions: list[str]
+
+
+class Capabilities(BaseModel):
+    model_config = ConfigDict(strict=True)
+    standards: list[StandardClaim]
+    operations: list[str] | None = None
+
+
 class Health(BaseModel):
     model_config = ConfigDict(strict=True)
     status: str
@@ -36,6 +64,7 @@ class Health(BaseModel):
     sor: str
     gln: str
     defects: list[str]
+    capabilities: Capabilities | None = None
 
 
 class ReceivedMessage(BaseModel):
@@ -73,7 +102,12 @@ def create_app(
     defects: list[str] | tuple[str, ...] = (),
     db_path: Path | None = None,
     identity: ClinicIdentity = REFERENCE_CLINIC,
+    only: str = "all",
+    declare: bool = False,
 ) -> FastAPI:
+    """`declare`: the health answer names what this LPS implements (its capabilities)."""
+    if only not in FEATURES:
+        raise ValueError(f"unknown feature set {only!r}; known: {', '.join(FEATURES)}")
     active = check_names(list(defects))
     storage = Storage(db_path)
     receiver = MessageReceiver(storage, identity, active)
@@ -112,7 +146,7 @@ def create_app(
             )
         return write_body(200, ack, fmt == "xml" or wants_xml)
 
-    @app.get(f"{AGENT}/health", tags=["agent"])
+    @app.get(f"{AGENT}/health", tags=["agent"], response_model_exclude_none=True)
     def health() -> Health:
         """Liveness and identity of the system under test."""
         return Health(
@@ -122,6 +156,7 @@ def create_app(
             sor=identity.sor,
             gln=identity.gln,
             defects=sorted(active),
+            capabilities=_capabilities(only) if declare else None,
         )
 
     @app.post(f"{AGENT}/reset", tags=["agent"])
@@ -139,8 +174,9 @@ def create_app(
         where = ".".join(str(p) for p in first.get("loc", ()))
         return problem(400, "bad request", f"{where}: {first.get('msg', 'invalid')}")
 
-    app.include_router(build_router(cockpit, AGENT))
-    app.include_router(build_careplan_router(cockpit, identity, active, AGENT))
+    if only == "all":
+        app.include_router(build_router(cockpit, AGENT))
+        app.include_router(build_careplan_router(cockpit, identity, active, AGENT))
     app.include_router(build_outbox_router(outbox, AGENT))
 
     @app.get(f"{AGENT}/messages", tags=["agent"])
@@ -179,6 +215,25 @@ def create_app(
 
     app.state.storage = storage
     return app
+
+
+def _capabilities(only: str) -> Capabilities:
+    both = ["send", "receive"]
+    if only == "carecommunication":
+        return Capabilities(
+            standards=[StandardClaim(standard="CareCommunication", directions=both)],
+            operations=list(CARECOMMUNICATION_OPERATIONS),
+        )
+    # every operation of the contract (operations left out), the standards of every protocol
+    return Capabilities(
+        standards=[
+            StandardClaim(standard="CareCommunication", directions=both),
+            StandardClaim(standard="REF01", directions=["send"]),
+            StandardClaim(standard="DK-CPD", directions=["send"]),
+            StandardClaim(standard="DK-QRD", directions=["receive"]),
+            StandardClaim(standard="Cockpit", directions=both),
+        ]
+    )
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response:

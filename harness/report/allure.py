@@ -27,6 +27,7 @@ _STATUS = {
     Outcome.ERROR: Status.BROKEN,
     Outcome.PENDING: Status.SKIPPED,
     Outcome.SKIP: Status.SKIPPED,
+    Outcome.NOT_IN_SCOPE: Status.SKIPPED,
 }
 
 
@@ -51,7 +52,9 @@ def _result(
     start = _millis(case.started) or 0
     problems = [f for f in case.findings if f.is_problem]
     details = None
-    if problems or case.error:
+    if case.not_in_scope:
+        details = StatusDetails(message=f"not in scope: {case.not_in_scope}")
+    elif problems or case.error:
         details = StatusDetails(
             message=case.error or f"{case.assessment.value}: {problems[0].message}",
             trace="\n".join(f"[{f.severity.value}] {f.rule_id}: {f.message}" for f in problems),

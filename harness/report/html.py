@@ -11,8 +11,8 @@ from harness.checks.rules import rule_title
 from harness.model.outcome import Outcome, Severity
 from harness.model.result import RunResult, StepResult
 from harness.report.evidence import attachment_name
-from harness.report.i18n import labels, outcome_text, verdict_text
-from harness.report.results_json import requirement_coverage
+from harness.report.i18n import labels, outcome_text, scope_text, verdict_text
+from harness.report.results_json import answerers, requirement_coverage
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("harness.report", "templates"),
@@ -40,7 +40,8 @@ def render_html(run: RunResult, lang: str = "da") -> str:
         L=labels(lang),
         verdict=run.verdict,
         verdict_text=verdict_text(run.verdict, lang),
-        outcomes=list(Outcome),
+        # "not in scope" last: the columns read from what ran to what did not
+        outcomes=[o for o in Outcome if o is not Outcome.NOT_IN_SCOPE] + [Outcome.NOT_IN_SCOPE],
         counts={o: counts.get(o, 0) for o in Outcome},
         coverage=coverage,
         outcome_text=lambda o: outcome_text(o, lang),
@@ -48,6 +49,8 @@ def render_html(run: RunResult, lang: str = "da") -> str:
         rule_title=lambda rule: rule_title(rule, lang),
         place=run.place or "—",
         attachment_name=attachment_name,
+        scope_text=scope_text(run.scope, lang),
+        answerers=answerers(run),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness.model.outcome import Outcome, Verdict
+from harness.model.scope import Scope
 
 LABELS: dict[str, dict[str, str]] = {
     "da": {
@@ -57,6 +58,10 @@ LABELS: dict[str, dict[str, str]] = {
         "pending_manual": "afventer testerens svar",
         "not_run": "Ikke kørt (valideringspakke mangler)",
         "fhir_context": "FHIR-valideringskontekst",
+        "scope": "Omfang",
+        "not_in_scope_reason": "Ikke omfattet",
+        "time_not_recorded": "tidspunkt ikke registreret",
+        "answerers": "Manuelle trin besvaret af",
     },
     "en": {
         "title": "Test protocol and certification report",
@@ -110,6 +115,10 @@ LABELS: dict[str, dict[str, str]] = {
         "pending_manual": "awaits the tester's answer",
         "not_run": "Not run (validation pack missing)",
         "fhir_context": "FHIR validation context",
+        "scope": "Scope",
+        "not_in_scope_reason": "Not in scope",
+        "time_not_recorded": "time not recorded",
+        "answerers": "Attended steps answered by",
     },
 }
 
@@ -135,6 +144,7 @@ OUTCOMES = {
         Outcome.ERROR: "Fejl i testafvikling",
         Outcome.PENDING: "Afventer",
         Outcome.SKIP: "Sprunget over",
+        Outcome.NOT_IN_SCOPE: "Ikke omfattet",
     },
     "en": {
         Outcome.PASS: "Passed",
@@ -142,6 +152,7 @@ OUTCOMES = {
         Outcome.ERROR: "Error",
         Outcome.PENDING: "Pending",
         Outcome.SKIP: "Skipped",
+        Outcome.NOT_IN_SCOPE: "Not in scope",
     },
 }
 
@@ -156,3 +167,50 @@ def verdict_text(verdict: Verdict, lang: str) -> str:
 
 def outcome_text(outcome: Outcome, lang: str) -> str:
     return OUTCOMES["en" if lang == "en" else "da"][outcome]
+
+
+_SCOPE_WORDS = {
+    "da": {
+        "whole": "hele testsuiten (SUT har ikke erklæret sit omfang)",
+        "none": "ingen standard",
+        "send": "afsendelse",
+        "receive": "modtagelse",
+        "operations": "testagent-operationer",
+        "selected": "udvalgte testcases",
+        "sut-config": "erklæret i SUT-konfigurationen",
+        "agent-health": "erklæret af testagenten (health)",
+    },
+    "en": {
+        "whole": "the whole suite (the SUT declared no scope)",
+        "none": "no standard",
+        "send": "send",
+        "receive": "receive",
+        "operations": "test agent operations",
+        "selected": "selected test cases",
+        "sut-config": "declared in the SUT configuration",
+        "agent-health": "declared by the test agent (health)",
+    },
+}
+
+
+def scope_text(scope: Scope, lang: str) -> str:
+    """The run's scope in one line: standards with version and directions, the operations,
+    who declared them, and a --case/--requirement selection."""
+    w = _SCOPE_WORDS["en" if lang == "en" else "da"]
+    caps = scope.capabilities
+    if caps is None:
+        parts = [w["whole"]]
+    else:
+        claims = [
+            f"{c.standard}{' ' + c.version if c.version else ''} "
+            f"({', '.join(w[d] for d in c.directions)})"
+            for c in caps.standards
+        ]
+        parts = ["; ".join(claims) or w["none"]]
+        if caps.operations is not None:
+            parts.append(f"{w['operations']}: {', '.join(sorted(caps.operations)) or '—'}")
+        if caps.source in w:
+            parts.append(w[caps.source])
+    if scope.selection:
+        parts.append(f"{w['selected']}: {' '.join(scope.selection)}")
+    return " · ".join(parts)

@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.model.outcome import Outcome
 from harness.model.result import RunResult
 
+_NOT_RUN = (Outcome.SKIP, Outcome.PENDING, Outcome.NOT_IN_SCOPE)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -28,7 +29,7 @@ def write_junit(run: RunResult, path: Path) -> Path:
             tests=str(len(cases)),
             failures=str(sum(c.outcome is Outcome.FAIL and c.blocking for c in cases)),
             errors=str(sum(c.outcome is Outcome.ERROR for c in cases)),
-            skipped=str(sum(c.outcome in (Outcome.SKIP, Outcome.PENDING) for c in cases)),
+            skipped=str(sum(c.outcome in _NOT_RUN for c in cases)),
             time=f"{sum(c.duration_ms for c in cases) / 1000:.3f}",
             timestamp=run.started,
         )
@@ -59,6 +60,10 @@ def write_junit(run: RunResult, path: Path) -> Path:
                 ET.SubElement(
                     element, "error", message=_xml_text(case.error), type="kcert.error"
                 ).text = _xml_text(case.error)
+            elif case.outcome is Outcome.NOT_IN_SCOPE:
+                ET.SubElement(
+                    element, "skipped", message=_xml_text(f"not in scope: {case.not_in_scope}")
+                )
             elif case.outcome in (Outcome.SKIP, Outcome.PENDING):
                 ET.SubElement(element, "skipped", message=case.outcome.value)
     tree = ET.ElementTree(suites)

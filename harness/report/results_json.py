@@ -8,6 +8,7 @@ from typing import Any
 from harness.model.outcome import Outcome
 from harness.model.result import CaseResult, RunResult, StepResult
 from harness.report.evidence import attachment_name
+from harness.report.i18n import scope_text
 
 SCHEMA_ID = "kcert-results/1"
 
@@ -51,6 +52,8 @@ def _case(case: CaseResult) -> dict[str, Any]:
         "started": case.started,
         "duration_ms": round(case.duration_ms, 2),
         "error": case.error,
+        "not_in_scope": case.not_in_scope,
+        "needs": case.case.needs.to_dict(),
         "source": str(case.case.source),
         "steps": [_step(s) for s in case.steps],
     }
@@ -70,6 +73,12 @@ def requirement_coverage(run: RunResult) -> dict[str, dict[str, Any]]:
     }
 
 
+def answerers(run: RunResult) -> list[str]:
+    """Who answered the attended steps, in the order of their first answer."""
+    names = [s.answer.tester for c in run.cases for s in c.steps if s.answer is not None]
+    return list(dict.fromkeys(n for n in names if n))
+
+
 def to_results(run: RunResult) -> dict[str, Any]:
     counts = Counter(c.outcome.value for c in run.cases)
     return {
@@ -80,6 +89,8 @@ def to_results(run: RunResult) -> dict[str, Any]:
         "finished": run.finished,
         "test_type": run.test_type,
         "tester": run.tester,
+        "operator": run.tester,
+        "answerers": answerers(run),
         "lang": run.lang,
         "place": run.place,
         "verdict": run.verdict.value,
@@ -88,6 +99,7 @@ def to_results(run: RunResult) -> dict[str, Any]:
         "packs": list(run.packs),
         "parent_run": run.parent_run,
         "relation": run.relation,
+        "scope": {**run.scope.to_dict(), "text": scope_text(run.scope, run.lang)},
         "sut": {
             "name": run.sut.name,
             "vendor": run.sut.vendor,

@@ -44,6 +44,9 @@ def dossier_facts(run: RunResult) -> dict[str, object]:
         "suite_version": run.suite_version,
         "test_type": run.test_type,
         "tester": run.tester,
+        "operator": run.tester,  # who ran the run; each answer names who answered it
+        "answerers": results["answerers"],
+        "scope": results["scope"],
         "started": run.started,
         "finished": run.finished,
         "verdict": run.verdict.value,

@@ -16,6 +16,7 @@ from harness.model.finding import Finding, Location
 from harness.model.outcome import Outcome, Severity
 from harness.model.protocol import Protocol, Step, TestCase
 from harness.model.result import CaseResult, ProtocolResult, RunResult, StepResult, SutInfo
+from harness.model.scope import Capabilities, Scope
 from harness.packs.store import using_packs
 from harness.runner.actions import (
     ACTIONS,
@@ -34,7 +35,8 @@ from harness.runner.events import (
     ignore,
 )
 from harness.runner.evidence import EvidenceNamer
-from harness.sut.config import SutConfig
+from harness.safeparse import PayloadError, parse_json
+from harness.sut.config import SutConfig, capabilities_schema
 from harness.transport.base import Transport, TransportError, redact_url
 
 
@@ -64,6 +66,7 @@ class RunOptions:
     parent_run: str = ""
     relation: str = ""
     suite_version: str = ""  # empty: kcert's package version
+    selection: tuple[str, ...] = ()  # the --case/--requirement patterns that chose the cases
 
 
 CaseKey = tuple[str, str]  # (protocol id, test case id)
@@ -89,6 +92,16 @@ class Runner:
         self.peers = load_peers()
         self.listener = listener
         self._unreachable = ""
+        self._health_capabilities: Capabilities | None = None
+        self.health_note = ""  # why the health answer's capabilities were not used
+        self.selection: tuple[str, ...] = ()
+
+    @property
+    def scope(self) -> Scope:
+        """The configuration's declaration wins; else the health answer's; else everything."""
+        caps = self.sut.capabilities or self._health_capabilities
+        note = "" if self.sut.capabilities else self.health_note
+        return Scope(caps, self.sut.manual_operation_ids, self.selection, note)
 
     def sut_info(self) -> SutInfo:
         return SutInfo(
@@ -112,6 +125,7 @@ class Runner:
             self._unreachable = f"SUT unreachable: health check answered HTTP {exchange.status}"
             return self._unreachable
         self._unreachable = ""
+        self._health_capabilities, self.health_note = _health_capabilities(exchange.response_body)
         return ""
 
     def new_run(self, options: RunOptions, started: str = "") -> RunResult:
@@ -128,6 +142,7 @@ class Runner:
             packs=list(options.packs),
             parent_run=options.parent_run,
             relation=options.relation,
+            scope=self.scope,
         )
 
     def run(
@@ -144,6 +159,7 @@ class Runner:
         """
         completed = completed or {}
         started = started or {}
+        self.selection = options.selection
         run = self.new_run(options, run_started)
         self.seed = options.seed_run_id or options.run_id
         chosen = frozenset(p["sha256"] for p in options.packs) if options.packs_chosen else None
@@ -162,6 +178,7 @@ class Runner:
         problem = self.check_reachable()
         if problem:
             run.error = problem
+        run.scope = self.scope  # the health answer may have declared it
         for protocol in protocols:
             presult = ProtocolResult(protocol)
             run.protocols.append(presult)
@@ -184,7 +201,10 @@ class Runner:
             f"{self.seed}/{protocol.id}/{case.id}", datetime.fromisoformat(result.started)
         )
         t0 = time.perf_counter()
-        if self._unreachable:
+        outside = self.scope.why_not(case.needs)
+        if outside:
+            result.not_in_scope = outside
+        elif self._unreachable:
             result.error = self._unreachable
         else:
             self._run_steps(protocol, case, result)
@@ -282,6 +302,34 @@ class Runner:
             done.exchanges,
             duration_ms=(time.perf_counter() - t0) * 1000,
         )
+
+
+def _health_capabilities(body: bytes) -> tuple[Capabilities | None, str]:
+    """The capabilities a health answer declares, or None and why they cannot be used.
+
+    A health answer without `capabilities` declares nothing (everything is in scope); one
+    whose declaration breaks the contract is not trusted with the scope either, and the run
+    says so.
+    """
+    import jsonschema
+
+    try:
+        data = parse_json(body)
+    except PayloadError:
+        return None, ""
+    if not isinstance(data, dict) or "capabilities" not in data:
+        return None, ""
+    errors = sorted(
+        jsonschema.Draft202012Validator(capabilities_schema()).iter_errors(data["capabilities"]),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path)
+        return None, (
+            f"the health answer's capabilities were not used: {where or 'capabilities'}: "
+            f"{errors[0].message[:200]}"
+        )
+    return Capabilities.from_dict(data["capabilities"], "agent-health"), ""
 
 
 def _party(peer: dict[str, Any]) -> dict[str, str]:

@@ -100,6 +100,7 @@ class StoredCase:
     findings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by step id
     exchanges: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by step id
     answers: dict[str, ManualAnswer] = field(default_factory=dict)  # by step id
+    not_in_scope: str = ""
 
 
 def step_rows(case: CaseResult) -> list[dict[str, Any]]:
@@ -130,6 +131,7 @@ def rebuild_case(stored: StoredCase, protocol: Protocol) -> CaseResult:
         started=stored.started,
         duration_ms=stored.duration_ms,
         error=stored.error,
+        not_in_scope=stored.not_in_scope,
     )
     for raw in stored.steps:
         step = steps.get(str(raw["id"]))

@@ -111,6 +111,7 @@ STATUS_TEXT = {
     "godkendt": {"da": "Godkendt", "en": "Approved"},
     "ikke-godkendt": {"da": "Ikke godkendt", "en": "Not approved"},
     "tester": {"da": "Tester", "en": "Testing"},
+    "ikke-omfattet": {"da": "Ikke omfattet", "en": "Not in scope"},
 }
 DIRECTION_TEXT = {
     "receive": {"da": "Modtag", "en": "Receive"},
@@ -127,9 +128,23 @@ class SystemStatus:
     protocol_version: str
     standard: str
     direction: str  # receive | send | ""
-    status: str  # godkendt | ikke-godkendt | tester
+    status: str  # godkendt | ikke-godkendt | tester | ikke-omfattet
     run_id: str
     date: str
+    standard_version: str = ""  # the version the SUT declared for the standard
+    not_in_scope: int = 0  # cases of the protocol outside the run's declared scope
+
+
+def status_text(s: SystemStatus, lang: str) -> str:
+    """The status, with how many of the protocol's cases were outside the declared scope."""
+    text = STATUS_TEXT[s.status][lang]
+    if s.not_in_scope and s.status != "ikke-omfattet":
+        text += f" ({s.not_in_scope} {STATUS_TEXT['ikke-omfattet'][lang].lower()})"
+    return text
+
+
+def standard_text(s: SystemStatus) -> str:
+    return f"{s.standard} {s.standard_version}".strip()
 
 
 def direction_of(capability: str) -> str:
@@ -140,7 +155,14 @@ def direction_of(capability: str) -> str:
 
 
 def protocol_status(test_type: str, run_status: str, cases: list[dict[str, Any]]) -> str:
-    """Only a finished final certification approves or rejects; anything else is testing."""
+    """Only a finished final certification approves or rejects; anything else is testing.
+
+    Cases not in scope do not count; a protocol none of whose cases was in scope is
+    "ikke-omfattet": the run says nothing about it.
+    """
+    if cases and all(c["outcome"] == "not-in-scope" for c in cases):
+        return "ikke-omfattet"
+    cases = [c for c in cases if c["outcome"] != "not-in-scope"]
     if test_type != "endelig" or run_status != "finished" or not cases:
         return "tester"
     if any(c["outcome"] == "error" or c["blocking"] for c in cases):
@@ -150,9 +172,18 @@ def protocol_status(test_type: str, run_status: str, cases: list[dict[str, Any]]
     return "godkendt"
 
 
+def _claimed_version(row: RunRow, standard: str) -> str:
+    caps = ((row.sut.get("scope") or {}).get("capabilities")) or {}
+    for claim in caps.get("standards") or ():
+        if str(claim.get("standard", "")).casefold() == standard.casefold():
+            return str(claim.get("version") or "")
+    return ""
+
+
 def approved_systems(store: RunStore) -> list[SystemStatus]:
-    """Per system version and protocol version: the latest final certification decides;
-    without one, the system is listed as testing (its latest self-test)."""
+    """Per system version and protocol version (one standard in one direction): the latest
+    final certification decides; without one, the system is listed as testing (its latest
+    self-test); a protocol outside every run's declared scope is listed as not in scope."""
     best: dict[tuple[str, str, str, str], tuple[int, str, SystemStatus]] = {}
     for row in store.runs():
         if row.relation == "rejudge":
@@ -163,19 +194,23 @@ def approved_systems(store: RunStore) -> list[SystemStatus]:
         for p in row.protocols:
             mine = [c for c in cases if c["protocol_id"] == p["id"]]
             status = protocol_status(row.test_type, row.status, mine)
+            standard = str(p.get("standard", ""))
             entry = SystemStatus(
                 system,
                 row.sut_version,
                 p["id"],
                 p["version"],
-                str(p.get("standard", "")),
-                direction_of(str(p.get("capability", ""))),
+                standard,
+                str(p.get("direction") or direction_of(str(p.get("capability", "")))),
                 status,
                 row.run_id,
                 row.started[:10],
+                _claimed_version(row, standard),
+                sum(c["outcome"] == "not-in-scope" for c in mine),
             )
             key = (system, row.sut_version, p["id"], p["version"])
-            rank = 1 if row.test_type == "endelig" and status != "tester" else 0
+            # a decision outranks testing, testing outranks "this run did not cover it"
+            rank = {"godkendt": 1, "ikke-godkendt": 1, "tester": 0}.get(status, -1)
             current = best.get(key)
             if current is None or (rank, row.started) > (current[0], current[1]):
                 best[key] = (rank, row.started, entry)

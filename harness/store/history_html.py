@@ -6,10 +6,11 @@ import jinja2
 
 from harness.store.history import (
     DIRECTION_TEXT,
-    STATUS_TEXT,
     CaseChange,
     RunDiff,
     SystemStatus,
+    standard_text,
+    status_text,
 )
 
 _ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
@@ -20,6 +21,7 @@ table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #
 padding: .3em .6em; text-align: left; vertical-align: top; } th { background: #eef; }
 .new { color: #a00; } .fixed { color: #070; } .mono { font-family: monospace; }
 .godkendt { background: #dfd; } .ikke-godkendt { background: #fdd; } .tester { background: #ffd; }
+.ikke-omfattet { color: #667; font-style: italic; }
 """
 
 _DIFF = _ENV.from_string(
@@ -58,9 +60,10 @@ _SYSTEMS = _ENV.from_string(
 <style>{{ style }}</style></head>
 <body><h1>{{ title }}</h1>
 <table><tr>{% for h in heads %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for s in rows %}<tr><td>{{ s.system }}</td><td>{{ s.version }}</td><td>{{ s.standard }}</td>
+{% for s in rows %}<tr><td>{{ s.system }}</td><td>{{ s.version }}</td>
+<td>{{ standard_text(s) }}</td>
 <td>{{ s.protocol }} v{{ s.protocol_version }}</td><td>{{ directions[s.direction][lang] }}</td>
-<td class="{{ s.status }}">{{ statuses[s.status][lang] }}</td><td>{{ s.date }}</td>
+<td class="{{ s.status }}">{{ status_text(s, lang) }}</td><td>{{ s.date }}</td>
 <td class="mono">{{ s.run_id }}</td></tr>
 {% endfor %}</table></body></html>
 """
@@ -107,6 +110,7 @@ def render_systems(rows: list[SystemStatus], lang: str = "da") -> str:
         style=_STYLE,
         heads=heads,
         title="Godkendte systemer" if da else "Approved systems",
-        statuses=STATUS_TEXT,
+        status_text=status_text,
+        standard_text=standard_text,
         directions=DIRECTION_TEXT,
     )

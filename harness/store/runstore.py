@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy import Engine, create_engine, delete, event, insert, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from harness.model.answer import ManualAnswer
@@ -88,6 +88,7 @@ class RunStore:
             self.engine: Engine = _make_engine(engine_url(url))
             t.metadata.create_all(self.engine)
             self._check_version()
+            self._add_columns()
         except SQLAlchemyError as exc:
             raise StoreError(f"run store {display_url(url)}: {_reason(exc)}") from None
         except OSError as exc:
@@ -105,6 +106,14 @@ class RunStore:
                     f"run store {display_url(self.url)} has schema {found}; "
                     f"this kcert reads schema {t.SCHEMA_VERSION}"
                 )
+
+    def _add_columns(self) -> None:
+        """Columns newer than the store: added with their default (older rows get it)."""
+        found = inspect(self.engine)
+        with self.engine.begin() as conn:
+            for table, column, sql in t.ADDED_COLUMNS:
+                if column not in {c["name"] for c in found.get_columns(table)}:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql}"))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -144,6 +153,7 @@ class RunStore:
                     duration_ms=case.duration_ms,
                     error=case.error,
                     steps=step_rows(case),
+                    not_in_scope=case.not_in_scope,
                 )
             )
             key = {"run_id": run_id, "protocol_id": case.protocol_id, "case_id": case.case.id}
@@ -265,6 +275,7 @@ class RunStore:
                     r["duration_ms"],
                     r["error"],
                     list(r["steps"]),
+                    not_in_scope=r["not_in_scope"],
                 )
                 for r in rows
             }
@@ -328,6 +339,7 @@ class RunStore:
                     "assessment": r["assessment"],
                     "blocking": r["blocking"],
                     "error": r["error"],
+                    "not_in_scope": r["not_in_scope"],
                     "findings": [],
                 }
             for f in conn.execute(
@@ -381,7 +393,11 @@ def _run_values(run: RunResult) -> dict[str, Any]:
         "suite_version": run.suite_version,
         "sut_name": run.sut.name,
         "sut_version": run.sut.version,
-        "sut": {**asdict(run.sut), "defects": list(run.sut.defects)},
+        "sut": {
+            **asdict(run.sut),
+            "defects": list(run.sut.defects),
+            "scope": run.scope.to_dict(),
+        },
         "packs": list(run.packs),
         "parent_run": run.parent_run,
         "relation": run.relation,

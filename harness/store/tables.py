@@ -70,6 +70,9 @@ case_results = Table(
     Column("duration_ms", Float, nullable=False),
     Column("error", Text, nullable=False, default=""),
     Column("steps", JSON, nullable=False),  # per step: id, outcome, message, duration
+    # why the case was not run (outside the SUT's declared scope); added after schema 1 began,
+    # so RunStore adds it to older stores (ADDED_COLUMNS)
+    Column("not_in_scope", Text, nullable=False, default=""),
     UniqueConstraint("run_id", "protocol_id", "case_id"),
 )
 
@@ -127,6 +130,11 @@ manual_answers = Table(
     Column("answered_at", String(40), nullable=False, default=""),
     UniqueConstraint("run_id", "case_id", "step_id"),
 )
+
+# Columns added to a table after stores of this schema version exist: (table, column, SQL type
+# and default), added in place when a store is opened. Additive only, so older kcert versions
+# still read the store.
+ADDED_COLUMNS = (("case_results", "not_in_scope", "TEXT NOT NULL DEFAULT ''"),)
 
 attachments = Table(
     "attachments",

@@ -6,8 +6,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.model.scope import DIRECTIONS, Capabilities
 from harness.redact import redact_url
+from harness.sut.contract import operation_names
 from harness.yamlsource import check_schema, load_yaml
+
+
+def capabilities_schema() -> dict[str, Any]:
+    """What the SUT implements (the configuration's `capabilities:`, the health answer's)."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "what the SUT implements; cases needing anything else are not in scope",
+        "properties": {
+            "standards": {
+                "type": "array",
+                "maxItems": 50,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["standard"],
+                    "properties": {
+                        "standard": {"type": "string", "pattern": "^[A-Za-z0-9-]+$"},
+                        "version": {"type": "string", "maxLength": 40},
+                        "directions": {
+                            "type": "array",
+                            "minItems": 1,
+                            "uniqueItems": True,
+                            "items": {"enum": list(DIRECTIONS)},
+                        },
+                    },
+                },
+            },
+            "operations": {
+                "type": "array",
+                "maxItems": 100,
+                "uniqueItems": True,
+                "items": {"enum": operation_names()},
+            },
+        },
+    }
+
+
+# The configuration's manual operations (done by a tester with files) by contract operation.
+MANUAL_OPERATIONS = {"population-load": "loadPopulation", "cockpit-members": "listProfileMembers"}
 
 SUT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -66,7 +108,7 @@ SUT_SCHEMA: dict[str, Any] = {
             "properties": {
                 "operations": {
                     "type": "array",
-                    "items": {"enum": ["population-load", "cockpit-members"]},
+                    "items": {"enum": sorted(MANUAL_OPERATIONS)},
                 },
                 "exports": {"type": "string", "description": "folder for handover and exports"},
             },
@@ -83,6 +125,7 @@ SUT_SCHEMA: dict[str, Any] = {
             "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*#[A-Za-z0-9._+-]+$"},
             "maxItems": 50,
         },
+        "capabilities": capabilities_schema(),
     },
 }
 
@@ -120,6 +163,12 @@ class SutConfig:
     standards: tuple[str, ...] = ()  # FHIR packages (ID#VERSION) the SUT claims to implement
     manual_operations: tuple[str, ...] = ()
     exports_dir: str = ""
+    capabilities: Capabilities | None = None  # None: not declared in the configuration
+
+    @property
+    def manual_operation_ids(self) -> frozenset[str]:
+        """The contract operations a tester does by hand: covered, though not offered."""
+        return frozenset(MANUAL_OPERATIONS[m] for m in self.manual_operations)
 
     def endpoint(self, name: str) -> str:
         try:
@@ -142,6 +191,7 @@ class SutConfig:
             "auth": self.auth.type,
             "defects": list(self.defects),
             "standards": list(self.standards),
+            "capabilities": None if self.capabilities is None else self.capabilities.to_dict(),
         }
 
 
@@ -195,4 +245,9 @@ def load_sut_config(path: Path) -> SutConfig:
             (data.get("limits") or {}).get("max_response_bytes", 10 * 1024 * 1024)
         ),
         standards=tuple(data.get("standards") or ()),
+        capabilities=(
+            Capabilities.from_dict(data["capabilities"], "sut-config")
+            if "capabilities" in data
+            else None
+        ),
     )

@@ -65,8 +65,14 @@ def _die_with_parent() -> None:
 
 
 @contextmanager
-def running_reference(defects: tuple[str, ...] = ()) -> Iterator[SutConfig]:
-    """The reference LPS as a real HTTP server in a child process, for as long as needed."""
+def running_reference(
+    defects: tuple[str, ...] = (), only: str = "all", declare: bool = False
+) -> Iterator[SutConfig]:
+    """The reference LPS as a real HTTP server in a child process, for as long as needed.
+
+    `only="carecommunication"` leaves out every route but CareCommunication's (an LPS of that
+    scope); `declare` makes its health answer declare its capabilities.
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="kcert-reflps-") as tmp:
@@ -84,6 +90,7 @@ def running_reference(defects: tuple[str, ...] = ()) -> Iterator[SutConfig]:
         ]
         for defect in defects:
             cmd += ["--defect", defect]
+        cmd += ["--only", only] + (["--declare-capabilities"] if declare else [])
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 cmd,
