@@ -28,10 +28,11 @@ def fhir_resource(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     resource = ctx.response_resource() or {}
     wanted = params.get("type")
     if wanted and resource.get("resourceType") != wanted:
-        yield ctx.finding(
+        yield ctx.bad_answer(
             "FHIR-TYPE",
             f"resourceType is {resource.get('resourceType')}, expected {wanted}",
             "resourceType",
+            "fhirpath",
         )
         return
     for issue in structure_issues(resource)[:20]:
@@ -50,8 +51,11 @@ def operation_outcome(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """The body is an OperationOutcome with an error issue (optionally naming given words)."""
     problem = ctx.parse_problem()
     if problem:
-        yield ctx.finding(
-            "OO-MISSING", f"no OperationOutcome in the answer: {problem.message}", "", "http"
+        yield ctx.root(
+            ctx.finding(
+                "OO-MISSING", f"no OperationOutcome in the answer: {problem.message}", "", "http"
+            ),
+            instead=True,
         )
         return
     problems = ctx.fhir_problems()
@@ -60,10 +64,12 @@ def operation_outcome(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
         return
     resource = ctx.response_resource() or {}
     if resource.get("resourceType") != "OperationOutcome":
-        yield ctx.finding(
+        yield ctx.bad_answer(
             "OO-MISSING",
-            f"answer is a {resource.get('resourceType')}, expected an OperationOutcome",
+            f"answer (HTTP {ctx.exchange.status}) is a {resource.get('resourceType')}, "
+            "expected an OperationOutcome",
             "resourceType",
+            "fhirpath",
         )
         return
     yield from outcome_findings(ctx, resource, "OperationOutcome", params.get("mentions", []))

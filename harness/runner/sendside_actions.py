@@ -11,7 +11,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from harness.model.exchange import Exchange
-from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult, lookup
+from harness.runner.actions import (
+    ACTIONS,
+    ActionContext,
+    ActionError,
+    ActionResult,
+    builds_on,
+    lookup,
+    missing_from,
+)
 from harness.runner.peer_answers import ctl_receipt, fhir_ack, read_message
 from harness.safeparse import PayloadError, parse_json
 from harness.transport.peer import Reply, Responder, shared_peer
@@ -115,7 +123,12 @@ def trigger_send(ctx: ActionContext, **params: Any) -> ActionResult:
         person=person,
         peer=peer,
         more=inbound,
-        notes={"kind": kind, "message_id": _message_id(exchange), "answer": answer},
+        notes={
+            "kind": kind,
+            "message_id": _message_id(exchange),
+            "answer": answer,
+            "arrived": sum(e.method == "POST" for e in inbound),
+        },
     )
 
 
@@ -134,9 +147,14 @@ def trigger_send(ctx: ActionContext, **params: Any) -> ActionResult:
 )
 def trigger_retry(ctx: ActionContext, **params: Any) -> ActionResult:
     """Fire the SUT's resend timer; collect whatever it sends again within `wait_s`."""
-    earlier = ctx.earlier.get(str(params["of"]))
-    if earlier is None or "kind" not in earlier.notes:
-        raise ActionError(f"step {params['of']} made the SUT send nothing to resend")
+    ref = params["of"]
+    earlier = builds_on(ctx, ref, "a resend needs the original send request to have been taken")
+    if "kind" not in earlier.notes:
+        raise ActionError(f"step {ref} made the SUT send nothing to resend")
+    if not earlier.notes.get("arrived"):
+        dependent = missing_from(earlier, ref, "a resend needs the original message")
+        if dependent is not None:
+            raise dependent
     kind = earlier.notes["kind"]
     server, mark = _inbound(ctx, kind, params["answer"], earlier.peer)
     exchange = ctx.transport.request("agent", "POST", "outbox/retry")
@@ -161,9 +179,14 @@ def trigger_retry(ctx: ActionContext, **params: Any) -> ActionResult:
 )
 def read_outbox(ctx: ActionContext, **params: Any) -> ActionResult:
     """Ask the test agent what became of the message an earlier step made the SUT send."""
-    earlier = ctx.earlier.get(str(params["of"]))
-    if earlier is None or "kind" not in earlier.notes:
-        raise ActionError(f"step {params['of']} made the SUT send nothing")
+    ref = params["of"]
+    earlier = builds_on(ctx, ref, "the outbox lookup needs the send request to have been taken")
+    if "kind" not in earlier.notes:
+        raise ActionError(f"step {ref} made the SUT send nothing")
+    if not earlier.notes.get("message_id"):
+        dependent = missing_from(earlier, ref, "the outbox lookup needs the message id")
+        if dependent is not None:
+            raise dependent
     query = urlencode({"messageId": earlier.notes.get("message_id", "")})
     exchange = ctx.transport.request("agent", "GET", f"outbox?{query}")
     return ActionResult(exchange, person=earlier.person, peer=earlier.peer, notes=earlier.notes)
