@@ -225,12 +225,13 @@ def same_ack(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     earlier = ctx.earlier.get(ref)
     if earlier is not None and earlier.parsed is None and earlier.root is not None:
         raise NotEvaluated(f"step {ref} gave no acknowledgement to compare with", earlier.root)
-    if earlier is None or earlier.parsed is None:
-        yield ctx.finding("ACK-DUP", f"step {ref} has no acknowledgement to compare with", "")
-        return
     got = read_ack(ctx)
     if isinstance(got, list):
         yield from got
+        return
+    if earlier is None or earlier.parsed is None:
+        said = with_quote("", earlier.exchange) if earlier and earlier.exchange else ""
+        yield ctx.finding("ACK-DUP", f"step {ref} has no acknowledgement to compare with{said}")
         return
     _, header = got
     first = _header(earlier.parsed) or {}

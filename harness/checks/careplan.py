@@ -537,21 +537,22 @@ def cpd_replaces(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     if earlier is None:
         raise LookupError(f"step {ref} did not run before this one")  # the protocol's mistake
     old_sub, old = _submission(earlier.notes), _facts(earlier.notes)
-    if old is None or old_sub is None:
-        if earlier.root is not None:
-            raise NotEvaluated(f"step {ref} shared no readable document", earlier.root)
-        yield _at(
-            ctx,
-            "CPD-REPLACE",
-            f"step {ref} shared no readable document for this one to replace",
-            "/ClinicalDocument/relatedDocument",
-        )
-        return
+    if (old is None or old_sub is None) and earlier.root is not None:
+        raise NotEvaluated(f"step {ref} shared no readable document", earlier.root)
     got = _document(ctx)
     if isinstance(got, Finding):
         yield got
         return
     new_sub, new = got
+    if old is None or old_sub is None:
+        said = with_quote("", earlier.exchange) if earlier.exchange else ""
+        yield _at(
+            ctx,
+            "CPD-REPLACE",
+            f"step {ref} shared no readable document for this one to replace{said}",
+            "/ClinicalDocument/relatedDocument",
+        )
+        return
     old_id = _header_id(old)
     parent = new.root.xpath("v3:relatedDocument[@typeCode='RPLC']/v3:parentDocument", namespaces=NS)
     where = "/ClinicalDocument/relatedDocument"

@@ -233,24 +233,33 @@ def _plan(ctx: CheckContext, exchange: Exchange, cpr: str) -> dict[str, Any] | F
 def _plans(
     ctx: CheckContext, pairs: list[tuple[Exchange, str]]
 ) -> Iterator[tuple[Exchange, str, dict[str, Any] | Finding]]:
-    """Each walked plan, or why it is unusable. Every request refused as a missing
-    operation (404/405/501) is one root cause: one SUT-OPERATION-MISSING finding."""
+    """Each walked plan, or why it is unusable. When every request of the walk failed the
+    same way (all refused, all unreadable) that is one root cause: one finding for all."""
+    plans = [(e, cpr, _plan(ctx, e, cpr)) for e, cpr in pairs]
+    failed = [p for _, _, p in plans if isinstance(p, Finding)]
     statuses = {e.status for e, _ in pairs}
-    if pairs and len(statuses) == 1 and statuses <= NOT_IMPLEMENTED:
-        first = pairs[0][0]
-        yield (
-            first,
-            pairs[0][1],
-            ctx.bad_status(
-                "200",
-                "COCKPIT-PLAN-HTTP",
-                f"all {len(pairs)} plan request(s) refused",
-                exchange=first,
-            ),
-        )
+    if len(pairs) > 1 and len(failed) == len(pairs) and len({f.rule_id for f in failed}) == 1:
+        first, cpr = pairs[0]
+        if len(statuses) == 1 and failed[0].rule_id == "COCKPIT-PLAN-HTTP":
+            found = ctx.bad_status(
+                "200", "COCKPIT-PLAN-HTTP", f"all {len(pairs)} plan requests", exchange=first
+            )
+        else:
+            found = ctx.root(
+                ctx.finding_on(
+                    first,
+                    failed[0].rule_id,
+                    f"all {len(pairs)} plans are unusable, the first: {failed[0].message}",
+                    failed[0].location.path,
+                    failed[0].location.language,
+                )
+            )
+        yield first, cpr, found
         return
-    for exchange, cpr in pairs:
-        yield exchange, cpr, _plan(ctx, exchange, cpr)
+    if len(pairs) == 1 and failed and pairs[0][0].status in NOT_IMPLEMENTED:
+        yield pairs[0][0], pairs[0][1], ctx.bad_status("200", "COCKPIT-PLAN-HTTP", "the plan")
+        return
+    yield from plans
 
 
 @CHECKS.register("links-resolve", {"type": "object", "additionalProperties": False})
@@ -311,12 +320,16 @@ def contract_conforms(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     for failure in ctx.notes.get("fuzz_failures", []):
         key = (str(failure["operation"]), str(failure["status"]), str(failure["problem"]))
         groups.setdefault(key, []).append(failure)
-    for (operation, status, problem), found in groups.items():
+    by_answer: dict[tuple[str, str], list[str]] = {}
+    for operation, status, problem in groups:
+        by_answer.setdefault((operation, status), []).append(problem)
+    for (operation, status), problems in by_answer.items():
+        found = [f for key in groups if key[:2] == (operation, status) for f in groups[key]]
         times = f" ({len(found)} generated requests)" if len(found) > 1 else ""
-        said = found[0].get("says") or ""
+        said = next((str(f["says"]) for f in found if f.get("says")), "")
         yield ctx.finding(
             "CONTRACT-FUZZ",
-            f"{operation} -> HTTP {status}{times}: {problem}"
+            f"{operation} -> HTTP {status}{times}: {'; '.join(problems)}"
             + (f"; the SUT says: {said}" if said else "")
             + f"; reproduce: {found[0]['curl']}",
             operation,
@@ -380,27 +393,26 @@ def _plan_measurements(
 def problem_document(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """A refused request gets the status asked for and an RFC 9457 problem document."""
     status = ctx.exchange.status
-    if status is not None and 200 <= status < 300:
-        # The SUT took what it should refuse: that is the one finding; no refusal to judge.
+    if status is None or not 400 <= status < 500:
+        # The SUT took what it should refuse (2xx) or broke (5xx): that is the one finding;
+        # there is no refusal to judge.
         yield ctx.bad_status(str(params["status"]), "CONTRACT-STATUS")
         return
-    if status != params["status"]:
-        yield ctx.finding(
-            "CONTRACT-STATUS",
-            with_quote(f"HTTP {status}, expected {params['status']}", ctx.exchange),
-            "status",
-            "http",
-        )
     ct = ctx.exchange.response_content_type.split(";")[0].strip().lower()
     try:
         body = parse_json(ctx.exchange.response_body)
         ok = ct == "application/problem+json" and isinstance(body, dict) and "title" in body
     except PayloadError:
         ok = False
-    if not ok:
+    missing = "" if ok else f"no problem document (application/problem+json with a title); got {ct}"
+    if status != params["status"]:
+        # A wrong refusal is one finding, also when it lacks the problem document.
+        also = f", and {missing}" if missing else ""
         yield ctx.finding(
-            "CONTRACT-PROBLEM",
-            f"no problem document (application/problem+json with a title); got {ct}",
-            "",
+            "CONTRACT-STATUS",
+            with_quote(f"HTTP {status}, expected {params['status']}{also}", ctx.exchange),
+            "status",
             "http",
         )
+    elif missing:
+        yield ctx.finding("CONTRACT-PROBLEM", with_quote(missing, ctx.exchange), "", "http")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from harness.checks.diagnostics import with_quote
 from harness.checks.registry import CHECKS, CheckContext
 from harness.fhir.fhirpath import evaluate, truthy
 from harness.fhir.resource import structure_issues
@@ -148,4 +149,9 @@ def fhirpath(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
         detail = f"is not true (gave {result!r})"
     if not ok:
         message = params.get("message") or f"{expr} {detail}"
+        resource = ctx.response_resource() or {}
+        status = ctx.exchange.status or 0
+        if resource.get("resourceType") == "OperationOutcome" or not 200 <= status < 300:
+            # The SUT answered with an error of its own: its words explain the miss.
+            message = with_quote(f"{message} (HTTP {status})", ctx.exchange)
         yield ctx.finding(params.get("rule", "FHIRPATH"), message, expr)

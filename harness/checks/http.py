@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from harness.checks.diagnostics import with_quote
 from harness.checks.registry import CHECKS, CheckContext
 from harness.model.finding import Finding
 from harness.model.outcome import Severity
@@ -71,7 +72,11 @@ def fhir_content_type(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     if ct not in accepted:
         yield ctx.finding(
             "HTTP-CONTENT-TYPE",
-            f"Content-Type {ct or '(none)'}, expected application/fhir+{fmt}",
+            with_quote(
+                f"Content-Type {ct or '(none)'} (HTTP {ctx.exchange.status}), expected "
+                f"application/fhir+{fmt}",
+                ctx.exchange,
+            ),
             "Content-Type",
             "http",
             severity=_minor(ctx.severity),

@@ -245,7 +245,7 @@ _READS: dict[str, tuple[str, ...]] = {
     "contract-conforms": (),  # the contract-fuzz summary kcert itself wrote
     "sent-carecommunication": (DELIVERY,),
     "sent-referral": (DELIVERY,),
-    "resent": (DELIVERY,),
+    "resent": (ANSWER, DELIVERY),  # the resend request's answer, and what came again
     "cpd-schema": (DELIVERY,),
     "cpd-schematron": (DELIVERY,),
     "cpd-rules": (DELIVERY,),

@@ -313,6 +313,10 @@ def resent(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     MessageHeader.id (expected: true); a refused one (fatal error) does not (false)."""
     got = inbound(ctx)
     first_id = str(ctx.notes.get("message_id", ""))
+    if not got and (ctx.exchange.status is None or not 200 <= ctx.exchange.status < 300):
+        # The agent refused to fire the resend timer: that is the one finding.
+        yield ctx.bad_status("2xx", "AGENT-HTTP", "the resend request", (ANSWER, DELIVERY))
+        return
     if not params["expected"]:
         if got:
             yield _at(
@@ -325,11 +329,12 @@ def resent(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             )
         return
     if not got:
-        yield ctx.finding(
+        yield ctx.bad_answer(
             "SEND-NO-RESEND",
             "no acknowledgement came, yet the SUT did not send the message again",
             "",
             "http",
+            (DELIVERY,),
         )
         return
     try:

@@ -6,11 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from harness.checks.diagnostics import (
-    NOT_EVALUATED,
-    OPERATION_MISSING,
-    status_message,
-)
+from harness.checks.diagnostics import OPERATION_MISSING, status_message
 from harness.checks.registry import NotEvaluated, Sent, StepRecord, root_reason
 from harness.fhir.resource import FHIR_JSON, FHIR_XML, FhirReadError, to_xml
 from harness.fixtures import TemplateError, TemplateRenderer
@@ -58,22 +54,16 @@ def refused(exchange: Exchange, what: str, rule: str = "AGENT-HTTP") -> SutFault
 
 
 def builds_on(ctx: ActionContext, ref: Any, what: str) -> StepRecord:
-    """The earlier step this one builds on. A missing step is the protocol's mistake; a step
-    whose operation the SUT refused or whose set-up failed leaves nothing to build on: this
-    step is then not evaluated, naming that step's root finding."""
+    """The earlier step this one builds on. A missing step is the protocol's mistake. A step
+    whose answer was unusable at its root (refused, unreadable, nothing delivered) leaves
+    nothing to build on: this one is then not evaluated, naming that root finding, instead
+    of failing a second time for the same cause."""
     record = ctx.earlier.get(str(ref))
     if record is None:
         raise ActionError(f"step {ref} did not run before this one: {what}")
-    if record.root is not None and record.root.rule_id in (OPERATION_MISSING, NOT_EVALUATED):
+    if record.root is not None:
         raise NotEvaluated(f"{what}, but {root_reason(record.root)}", record.root)
     return record
-
-
-def missing_from(record: StepRecord, ref: Any, what: str) -> NotEvaluated | None:
-    """Not evaluated when step `ref` failed at its root and so could not give `what`."""
-    if record.root is None:
-        return None
-    return NotEvaluated(f"{what} from step {ref}, but {root_reason(record.root)}", record.root)
 
 
 class ManualStepPending(Exception):

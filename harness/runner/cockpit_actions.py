@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from harness.checks.diagnostics import with_quote
+from harness.checks.registry import NotEvaluated
 from harness.fixtures import FIXTURES_DIR
 from harness.model.exchange import Exchange
 from harness.population.generator import GeneratorError, generate, to_csv
@@ -28,7 +29,6 @@ from harness.runner.actions import (
     ManualStepPending,
     SutFault,
     builds_on,
-    missing_from,
 )
 from harness.safeparse import PayloadError, parse_json
 from harness.transport.base import now_iso
@@ -187,10 +187,8 @@ def follow_links(ctx: ActionContext, **params: Any) -> ActionResult:
         rows = parse_json(earlier.exchange.response_body)["members"]
         pairs = [(str(r["cpr"]), str(r["planLink"])) for r in rows]
     except (PayloadError, KeyError, TypeError) as exc:
-        # The rows are the SUT's answer: unusable rows are its fault (reported once).
-        dependent = missing_from(earlier, ref, "following links needs member rows")
-        if dependent is not None:
-            raise dependent from None
+        # The rows are the SUT's answer: unusable rows are its fault (here, since no check
+        # of step `ref` found them unusable; else this step would not be evaluated).
         raise SutFault(
             "COCKPIT-FORMAT",
             with_quote(
@@ -200,11 +198,8 @@ def follow_links(ctx: ActionContext, **params: Any) -> ActionResult:
             ),
             [earlier.exchange],
         ) from None
-    if not pairs:
-        dependent = missing_from(earlier, ref, "following links needs member rows")
-        if dependent is not None:
-            raise dependent
-        raise ActionError(f"step {ref} returned no rows: nothing to follow")
+    if not pairs:  # the list's own check says whether rows are missing
+        raise NotEvaluated(f"the member list of step {ref} has no rows whose links to follow")
     bad = next((link for _, link in pairs if not _usable_link(link)), None)
     if bad is not None:
         raise SutFault(
