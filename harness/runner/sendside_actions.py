@@ -116,7 +116,7 @@ def trigger_send(ctx: ActionContext, **params: Any) -> ActionResult:
         json.dumps(request, ensure_ascii=False).encode("utf-8"),
         {"Content-Type": "application/json"},
     )
-    inbound = _collect(ctx, server, mark, 1, float(params.get("wait_s", 10)))
+    inbound = _collect(ctx, server, mark, 1, _wait(exchange, float(params.get("wait_s", 10))))
     return ActionResult(
         exchange,
         person=person,
@@ -153,7 +153,7 @@ def trigger_retry(ctx: ActionContext, **params: Any) -> ActionResult:
     kind = earlier.notes["kind"]
     server, mark = _inbound(ctx, kind, params["answer"], earlier.peer)
     exchange = ctx.transport.request("agent", "POST", "outbox/retry")
-    inbound = _collect(ctx, server, mark, 1, float(params.get("wait_s", 3)))
+    inbound = _collect(ctx, server, mark, 1, _wait(exchange, float(params.get("wait_s", 3))))
     return ActionResult(
         exchange,
         person=earlier.person,
@@ -181,6 +181,13 @@ def read_outbox(ctx: ActionContext, **params: Any) -> ActionResult:
     query = urlencode({"messageId": earlier.notes.get("message_id", "")})
     exchange = ctx.transport.request("agent", "GET", f"outbox?{query}")
     return ActionResult(exchange, person=earlier.person, peer=earlier.peer, notes=earlier.notes)
+
+
+def _wait(exchange: Exchange, wait_s: float) -> float:
+    """How long to wait for the SUT to send: not at all once its agent refused the request
+    (whatever arrived already is still collected)."""
+    ok = exchange.status is not None and 200 <= exchange.status < 300
+    return wait_s if ok else 0.0
 
 
 def _message_id(exchange: Exchange) -> str:

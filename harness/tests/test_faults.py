@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import yaml
 
 from harness.checks import CHECKS
 from harness.checks.diagnostics import quote_answer, sut_says
@@ -32,6 +33,8 @@ from harness.runner import careplan_actions
 from harness.runner.engine import ACTIONS, Runner, RunOptions
 from harness.sut.config import SutConfig
 from harness.transport.http import HttpTransport
+
+pytest_plugins = ["pytester"]
 
 AGENT = "/kcert-agent/v1"
 OUTCOME = {
@@ -199,6 +202,7 @@ ACTION_SCENARIOS: dict[str, Scenario] = {
                     {"ack": {"code": "ok"}},
                     {"fhir-content-type": {}},
                     {"fhirpath": {"expr": "type = 'message'"}},
+                    {"fhirpath": {"expr": "entry.count() >= 1"}},
                 ],
             ),
             ("resend", {"step": 1}, [{"ack": {"code": "ok"}}, {"same-ack": {"as": 1}}]),
@@ -221,7 +225,11 @@ ACTION_SCENARIOS: dict[str, Scenario] = {
         "1",
     ),
     "read-received": Scenario(
-        [(*SEND, []), ("read-received", {"of": 1}, [{"received": {"count": 1}}])], "2"
+        [
+            (*SEND, []),
+            ("read-received", {"of": 1}, [{"status": {"equals": 200}}, {"received": {"count": 1}}]),
+        ],
+        "2",
     ),
     "load-population": Scenario(
         [
@@ -513,7 +521,7 @@ def protocol_file(tmp_path: Path, scenario: Scenario) -> Path:
         ],
     }
     path = tmp_path / "faults.yaml"
-    path.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
 
 
@@ -726,3 +734,109 @@ def test_quote_is_bounded_and_redacted() -> None:
     }
     said = quote_answer("application/fhir+json", json.dumps(many).encode())
     assert said.startswith('OperationOutcome error/x "ddd') and len(said) <= 600
+
+
+# -- the pytest front door follows the outcome --------------------------------------------------
+
+
+def _sut_file(path: Path, base: str) -> Path:
+    target = path / "sut.yaml"
+    target.write_text(
+        "name: stub\nvendor: x\nversion: '1'\ntransport: http\n"
+        f"endpoints: {{fhir: '{base}/fhir', agent: '{base}{AGENT}'}}\n"
+        "identity: {name: stub, sor: '999991000016008', gln: '5790000999996'}\n"
+        "timeouts: {connect: 1, read: 5}\n",
+        encoding="utf-8",
+    )
+    return target
+
+
+def test_pytest_reports_a_sut_fault_as_a_failure_not_an_error(
+    pytester: pytest.Pytester, stub: tuple[str, type[Stub]]
+) -> None:
+    base, handler = stub
+    handler.mode = "404"
+    handler.good = {}
+    protocol_file(pytester.path, ACTION_SCENARIOS["read-profiles"])
+    result = pytester.runpytest(
+        "--sut-config", str(_sut_file(pytester.path, base)), "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SUT-OPERATION-MISSING*stub-404-marker*"])
+    assert "not a fault of the SUT" not in result.stdout.str()
+    assert "ERROR (" not in result.stdout.str()
+
+
+def test_pytest_reports_an_unreachable_sut_as_an_error(pytester: pytest.Pytester) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    protocol_file(pytester.path, ACTION_SCENARIOS["read-profiles"])
+    sut = _sut_file(pytester.path, f"http://127.0.0.1:{port}")
+    result = pytester.runpytest("--sut-config", str(sut), "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR (kcert could not judge the SUT; not a finding)*unreachable*"]
+    )
+
+
+# -- the vendor trial's cases -----------------------------------------------------------------
+
+
+def test_a_negative_acknowledgement_quotes_its_operation_outcome(
+    tmp_path: Path, stub: tuple[str, type[Stub]]
+) -> None:
+    """ "response.code is 'fatal-error'" now says why, in the SUT's own words."""
+    ack = {
+        "resourceType": "Bundle",
+        "type": "message",
+        "entry": [
+            {
+                "fullUrl": "MessageHeader/h",
+                "resource": {
+                    "resourceType": "MessageHeader",
+                    "id": "h",
+                    "eventCoding": {"code": "acknowledgement-message"},
+                    "source": {"endpoint": "http://x"},
+                    "response": {
+                        "identifier": "x",
+                        "code": "fatal-error",
+                        "details": {"reference": "OperationOutcome/o"},
+                    },
+                },
+            },
+            {"fullUrl": "OperationOutcome/o", "resource": {**OUTCOME, "id": "o"}},
+        ],
+    }
+    scenario = _alone("ack", {"code": "ok"}, SEND)
+    scenario.good = {
+        ("POST", "$process-message"): (200, "application/fhir+json", json.dumps(ack).encode())
+    }
+    _, case = run_scenario(tmp_path, stub, scenario, "404")
+    code = next(f for f in case.findings if f.rule_id == "ACK-CODE")
+    assert "'fatal-error'" in code.message and "stub-outcome-marker" in code.message
+
+
+def test_the_whole_suite_against_a_sut_that_answers_404_fails_and_never_errors(
+    tmp_path: Path, stub: tuple[str, type[Stub]], protocols: list[Any]
+) -> None:
+    """A reachable SUT without the operations the protocols need: Ikke godkendt with the
+    missing operations as findings, one per root cause; never Fejl."""
+    base, handler = stub
+    handler.mode = "404"
+    handler.good = {("POST", "reset"): ok({"status": "reset"})}
+    sut = config(base)
+    transport = HttpTransport(sut)
+    try:
+        run = Runner(transport, sut).run(protocols, RunOptions())
+    finally:
+        transport.close()
+    errors = [(c.case.id, c.error) for c in run.cases if c.outcome is Outcome.ERROR]
+    assert not errors
+    assert run.verdict is Verdict.IKKE_GODKENDT
+    for case in run.cases:
+        problems = [f for f in case.findings if f.is_problem]
+        assert problems or case.outcome is Outcome.PENDING, describe(case)
+        # each finding is the root of its own step; whatever built on it was not evaluated
+        assert len({f.step_id for f in problems}) == len(problems), describe(case)
+        assert all("stub-404-marker" in f.message for f in problems), describe(case)
