@@ -32,8 +32,8 @@ def received(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     try:
         data = parse_json(ctx.exchange.response_body)
         messages = data["messages"]
-        if not isinstance(messages, list):
-            raise TypeError("messages is not a list")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise TypeError("messages is not a list of objects")
     except (PayloadError, KeyError, TypeError):
         yield ctx.bad_answer(
             "AGENT-FORMAT",

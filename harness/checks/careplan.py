@@ -248,7 +248,7 @@ def cpd_rules(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             "/ClinicalDocument/code",
         )
     ids = facts.patient_ids
-    if not any(root == CPR_ROOT and len(ext) == 10 and ext.isdigit() for root, ext in ids):
+    if not any(root == CPR_ROOT and len(ext) == 10 and ext.isdecimal() for root, ext in ids):
         shown = ", ".join(f"root {r!r}" for r, _ in ids) or "no id"
         yield _at(
             ctx,
@@ -314,7 +314,7 @@ def cpd_rules(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     if (
         not facts.one("v3:id/@root")
         or not facts.one("v3:setId/@root")
-        or not (version.isdigit() and int(version) >= 1)
+        or not (version.isdecimal() and int(version) >= 1)
     ):
         yield _at(
             ctx,
@@ -334,7 +334,7 @@ def _header_id(facts: CpdFacts) -> str:
 
 def _same_moment(metadata_time: str, header: dt.datetime | None) -> bool:
     text = metadata_time.strip()
-    if header is None or not text.isdigit() or len(text) not in (8, 10, 12, 14):
+    if header is None or not text.isdecimal() or len(text) not in (8, 10, 12, 14):
         return False
     moment = header.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S")
     return moment.startswith(text)
@@ -589,7 +589,7 @@ def cpd_replaces(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             "/ClinicalDocument/setId",
         )
     old_v, new_v = old.one("v3:versionNumber/@value"), new.one("v3:versionNumber/@value")
-    if not (old_v.isdigit() and new_v.isdigit() and int(new_v) == int(old_v) + 1):
+    if not (old_v.isdecimal() and new_v.isdecimal() and int(new_v) == int(old_v) + 1):
         yield _at(
             ctx,
             "CPD-REPLACE",

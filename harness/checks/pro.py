@@ -21,6 +21,8 @@ def document_attached(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
         if not isinstance(answer, dict):
             raise TypeError("not an object")
         status, cpr = answer.get("status"), answer.get("patientCpr")
+        if not isinstance(status, str) or not isinstance(cpr, (str, type(None))):
+            raise TypeError("status and patientCpr must be strings")
     except (PayloadError, TypeError) as exc:
         yield ctx.bad_answer(
             "PRO-FORMAT", f"the answer is not the contract's DocumentReceipt: {exc}"

@@ -128,6 +128,12 @@ def _nothing_arrived(ctx: CheckContext) -> Iterator[Finding]:
     )
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object of the SUT's message, or an empty one where it put something else (its
+    shape is the profile validation's to judge; the checks here must not trip over it)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _resources(bundle: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     entries = bundle.get("entry")
     out = []
@@ -151,7 +157,7 @@ def _identities(ctx: CheckContext, exchange: Exchange, bundle: dict[str, Any]) -
     resources = _resources(bundle)
     header = next((r for _, r in resources if r.get("resourceType") == "MessageHeader"), {})
     by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for _, r in resources}
-    sender_ref = str((header.get("sender") or {}).get("reference", ""))
+    sender_ref = str(_obj(header.get("sender")).get("reference", ""))
     sender = by_ref.get(sender_ref, {})
     if ctx.sut_identity.get("gln") not in _identifier_values(sender):
         yield _at(
@@ -192,8 +198,8 @@ def _profiles(ctx: CheckContext, exchange: Exchange, bundle: dict[str, Any]) -> 
     for index, resource in [(-1, bundle), *_resources(bundle)]:
         kind = str(resource.get("resourceType", ""))
         wanted = CARECOMMUNICATION_PROFILES.get(kind)
-        profiles = (resource.get("meta") or {}).get("profile") or []
-        if wanted and wanted not in profiles:
+        profiles = _obj(resource.get("meta")).get("profile") or []
+        if wanted and (not isinstance(profiles, list) or wanted not in profiles):
             where = "Bundle" if index < 0 else f"Bundle.entry[{index}].resource"
             yield _at(
                 ctx,
@@ -284,7 +290,8 @@ def _claimed_context(
     installed: never another version in its place."""
     if not standards:
         return None
-    declared = [p for p in (bundle.get("meta") or {}).get("profile") or [] if isinstance(p, str)]
+    found = _obj(bundle.get("meta")).get("profile")
+    declared = [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
     claimed = dict(s.split("#", 1) for s in standards)
     for url in declared:
         defining = validator.index.defining(url)

@@ -75,6 +75,28 @@ MODES: dict[str, tuple[int, str, bytes, str]] = {
         b'{"members": [{"cpr": "stub-malformed-marker", "profiles": [{"id": ',
         "stub-malformed-marker",
     ),
+    # valid JSON, every field of the contracts in the wrong shape (a missing or mistyped field)
+    "wrong-shape": (
+        200,
+        "application/json",
+        json.dumps(
+            {
+                "id": "stub-shape-marker",
+                "resourceType": "Bundle",
+                "type": "message",
+                "entry": "not-a-list",
+                "members": {"cpr": 1},
+                "profiles": [1, "x", None],
+                "messages": [1, None],
+                "status": ["x"],
+                "patientCpr": {"a": 1},
+                "stratification": [],
+                "measurements": 5,
+                "cpr": ["x"],
+            }
+        ).encode(),
+        "stub-shape-marker",
+    ),
 }
 AS_OF = "2027-03-01"
 POPULATION = {"generate": {"seed": 2027, "size": 400}, "as_of": AS_OF}
@@ -192,7 +214,7 @@ ACTION_SCENARIOS: dict[str, Scenario] = {
     "reset": Scenario(
         [("reset", {}, []), (*SEND, [{"ack": {"code": "ok"}}])],
         "0",
-        passes={"malformed": NO_BODY_CONTRACT},
+        passes={"malformed": NO_BODY_CONTRACT, "wrong-shape": NO_BODY_CONTRACT},
     ),
     "send-message": Scenario(
         [
@@ -237,7 +259,7 @@ ACTION_SCENARIOS: dict[str, Scenario] = {
             ("read-members", {"profile": "kol-inkluderet", "as_of": AS_OF}, []),
         ],
         "1",
-        passes={"malformed": NO_BODY_CONTRACT},
+        passes={"malformed": NO_BODY_CONTRACT, "wrong-shape": NO_BODY_CONTRACT},
     ),
     "read-profiles": Scenario([("read-profiles", {}, [{"profiles-offered": {}}])], "1"),
     "read-members": Scenario(
@@ -393,19 +415,21 @@ CHECK_SCENARIOS: dict[str, Scenario] = {
         "status",
         {"equals": 200},
         ("agent-get", {"path": "profiles"}),
-        passes={"malformed": "the status is the one asked for"},
+        passes={m: "the status is the one asked for" for m in ("malformed", "wrong-shape")},
     ),
     "no-server-error": _alone(
         "no-server-error",
         {},
         ("agent-get", {"path": "profiles"}),
-        passes={m: "not a server error" for m in ("404", "400-problem", "malformed")},
+        passes={
+            m: "not a server error" for m in ("404", "400-problem", "malformed", "wrong-shape")
+        },
     ),
     "fhir-content-type": _alone(
         "fhir-content-type",
         {"format": "json"},
         SEND,
-        passes={"500-outcome": FHIR_JSON_LABEL, "malformed": FHIR_JSON_LABEL},
+        passes={m: FHIR_JSON_LABEL for m in ("500-outcome", "malformed", "wrong-shape")},
     ),
     "fhir-resource": _alone(
         "fhir-resource", {}, SEND, passes={"500-outcome": "an OperationOutcome is FHIR"}
@@ -567,6 +591,19 @@ def assert_one_quoted_root(case: CaseResult, scenario: Scenario, mode: str) -> N
         assert root.rule_id in step.message, text
 
 
+def assert_failed_at_its_root(case: CaseResult, scenario: Scenario) -> None:
+    """A wrong-shaped answer: FAIL (never ERROR), every finding in the step under test (a
+    resource in the wrong shape may break several of its own elements), dependents not
+    evaluated."""
+    text = describe(case)
+    assert case.outcome is Outcome.FAIL, text
+    problems = [f for f in case.findings if f.is_problem]
+    assert problems and {f.step_id for f in problems} == {scenario.under_test}, text
+    for step in case.steps:
+        if _after(step.step.id, scenario.under_test):
+            assert step.outcome is Outcome.SKIP, text
+
+
 def _after(step_id: str, under_test: str) -> bool:
     return int(step_id) > int(under_test)
 
@@ -592,7 +629,10 @@ def test_each_action_meeting_a_sut_fault_fails_once_with_the_sut_quoted(
         step = next(s for s in case.steps if s.step.id == scenario.under_test)
         assert step.outcome is Outcome.PASS and case.outcome is not Outcome.ERROR, describe(case)
         return
-    assert_one_quoted_root(case, scenario, mode)
+    if mode == "wrong-shape":
+        assert_failed_at_its_root(case, scenario)
+    else:
+        assert_one_quoted_root(case, scenario, mode)
     assert run.verdict is Verdict.IKKE_GODKENDT
 
 
@@ -607,7 +647,10 @@ def test_each_check_meeting_a_sut_fault_fails_once_with_the_sut_quoted(
         step = next(s for s in case.steps if s.step.id == scenario.under_test)
         assert step.outcome is Outcome.PASS and case.outcome is not Outcome.ERROR, describe(case)
         return
-    assert_one_quoted_root(case, scenario, mode)
+    if mode == "wrong-shape":
+        assert_failed_at_its_root(case, scenario)
+    else:
+        assert_one_quoted_root(case, scenario, mode)
     assert run.verdict is Verdict.IKKE_GODKENDT
 
 
