@@ -883,3 +883,82 @@ def test_the_whole_suite_against_a_sut_that_answers_404_fails_and_never_errors(
         # each finding is the root of its own step; whatever built on it was not evaluated
         assert len({f.step_id for f in problems}) == len(problems), describe(case)
         assert all("stub-404-marker" in f.message for f in problems), describe(case)
+
+
+# -- what the SUT delivers to kcert's peers, in hostile shapes ----------------------------------
+
+HOSTILE_DELIVERIES = [
+    b"",
+    b"garbage \x00\xff",
+    b"[]",
+    b'{"resourceType": "Bundle", "type": "message", "entry": [1, "x", {"resource": 5}], '
+    b'"meta": "x"}',
+    b'{"resourceType": "Bundle", "type": "message", "meta": {"profile": "p"}, "entry": ['
+    b'{"resource": {"resourceType": "MessageHeader", "id": 5, "sender": "x", '
+    b'"destination": "y", "meta": {"profile": 7}}}, '
+    b'{"resource": {"resourceType": "Patient", "identifier": "x"}}]}',
+    b"<x/>",
+    b"<Emessage xmlns='http://rep.oio.dk/sundcom.dk/medcom.dk/xml/schemas/2005/08/07/'>"
+    b"<HospitalReferral><Sender><EANIdentifier>\xc2\xb2</EANIdentifier></Sender>"
+    b"</HospitalReferral></Emessage>",
+    b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><x>&e;</x>",
+    json.dumps({"metadata": {"uniqueId": 5}, "document": "PHg+"}).encode(),
+    json.dumps({"metadata": [], "document": 7}).encode(),
+]
+DELIVERY_CHECKS = {
+    "sent-carecommunication": {},
+    "sent-referral": {"diagnosis": "DJ44"},
+    "resent": {"expected": True},
+    "plan-shared": {},
+    "cpd-rules": {},
+    "cpd-schema": {},
+    "cpd-schematron": {},
+    "cpd-metadata": {},
+    "cpd-matches-oracle": {},
+    "cpd-replaces": {"of": "1"},
+}
+
+
+def test_every_check_of_a_delivery_is_listed_here() -> None:
+    from harness.checks.registry import DELIVERY, reads
+
+    # plan-shared reads the share answer first, then the delivery
+    assert {c for c in CHECKS.names() if DELIVERY in reads(c)} | {"plan-shared"} == set(
+        DELIVERY_CHECKS
+    )
+
+
+@pytest.mark.parametrize("body", HOSTILE_DELIVERIES, ids=range(len(HOSTILE_DELIVERIES)))
+@pytest.mark.parametrize("check", sorted(DELIVERY_CHECKS))
+def test_a_hostile_delivery_is_a_finding_never_a_crash(check: str, body: bytes) -> None:
+    from harness.checks.careplan import SUBMISSION_NOTE
+    from harness.checks.registry import CheckContext, NotEvaluated, StepRecord
+    from harness.model.outcome import Severity
+
+    answer = Exchange("POST", "http://127.0.0.1:1/a", {}, b"", status=200)
+    arrived = Exchange(
+        "POST",
+        "http://127.0.0.1:2/in",
+        {"Content-Type": "application/fhir+json"},
+        body,
+        status=200,
+        inbound=True,
+    )
+    notes = {SUBMISSION_NOTE: body, "cpr": "0101010000", "as_of": AS_OF, "message_id": "m"}
+    ctx = CheckContext(
+        step_id="2",
+        exchange=answer,
+        severity=Severity.F2,
+        sent=None,
+        earlier={"1": StepRecord(answer, None, notes=dict(notes))},
+        sut_identity={"sor": "1", "gln": "5790000999996"},
+        peer_identity={"sor": "2", "gln": "5790000000005"},
+        person={"cpr": "0101010000"},
+        exchanges=[answer, arrived],
+        notes={**notes, "kind": "carecommunication"},
+    )
+    try:
+        found = list(CHECKS.get(check).func(ctx, **DELIVERY_CHECKS[check]))
+    except NotEvaluated:
+        return  # it says why it did not judge; no crash
+    assert any(f.is_problem for f in found), found
