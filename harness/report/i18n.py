@@ -57,6 +57,7 @@ LABELS: dict[str, dict[str, str]] = {
         "pending_manual": "afventer testerens svar",
         "not_run": "Ikke kørt (valideringspakke mangler)",
         "fhir_context": "FHIR-valideringskontekst",
+        "not_evaluated": "Ikke vurderet",
     },
     "en": {
         "title": "Test protocol and certification report",
@@ -110,6 +111,7 @@ LABELS: dict[str, dict[str, str]] = {
         "pending_manual": "awaits the tester's answer",
         "not_run": "Not run (validation pack missing)",
         "fhir_context": "FHIR validation context",
+        "not_evaluated": "Not evaluated",
     },
 }
 

@@ -237,7 +237,9 @@ def send_qrd(ctx: ActionContext, **params: Any) -> ActionResult:
     """POST a QRD with these answers for a patient; the oracle takes the answers in too."""
     as_of = params["as_of"]
     cpr = _pick(ctx, params, as_of)
-    population: Population = ctx.state["population"]
+    population: Population | None = ctx.state.get("population")
+    if population is None:
+        raise ActionError("no population was loaded before this step (load-population)")
     patient = population.by_cpr()[cpr]
     try:
         day = dt.date.fromisoformat(params["date"])
