@@ -120,7 +120,7 @@ class CaseFailed(Exception):
 
 
 class CaseErrored(Exception):
-    """The test case could not be carried out (SUT down, fixture or agent problem)."""
+    """The test case could not be carried out (SUT unreachable, or a fault inside kcert)."""
 
 
 class CaseItem(pytest.Item):
@@ -160,7 +160,9 @@ class CaseItem(pytest.Item):
         if isinstance(excinfo.value, CaseFailed):
             return str(excinfo.value)
         if isinstance(excinfo.value, CaseErrored):
-            return f"ERROR (not a fault of the SUT): {excinfo.value}"
+            # Only kcert's own faults and an unreachable SUT end here (the engine's outcome
+            # ERROR); a reachable SUT's faulty answer is a CaseFailed with its findings.
+            return f"ERROR (kcert could not judge the SUT; not a finding): {excinfo.value}"
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:

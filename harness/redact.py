@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 SECRET_HEADERS = frozenset(
@@ -45,3 +46,18 @@ def redact_url(url: str) -> str:
             [(k, "***" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*"
         )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}")
+_URL_USER = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s@:]+(:[^/\s@]*)?@")
+_SECRET_PAIR = re.compile(
+    r"(?i)\b(" + "|".join(sorted(SECRET_QUERY_KEYS - {"code"}, key=len, reverse=True)) + r")"
+    r"(\"?\s*[=:]\s*\"?)[^\s\"&,;]+"
+)
+
+
+def redact_text(text: str) -> str:
+    """Credentials a SUT may echo in a body it answers: tokens, URL credentials, secrets."""
+    text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
+    text = _URL_USER.sub(lambda m: f"{m.group(1)}***@", text)
+    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness.checks import profiles
+from harness.checks.diagnostics import with_quote
 from harness.checks.fhir_checks import outcome_findings
-from harness.checks.registry import CHECKS, CheckContext
+from harness.checks.registry import CHECKS, CheckContext, NotEvaluated
 from harness.fhir.fhirpath import FhirPathError, evaluate, truthy
 from harness.model.finding import Finding
 from harness.model.outcome import Severity
@@ -81,18 +82,23 @@ def read_ack(ctx: CheckContext) -> tuple[dict[str, Any], dict[str, Any]] | list[
     bundle = ctx.response_resource() or {}
     if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "message":
         return [
-            ctx.finding(
+            ctx.bad_answer(
                 "ACK-TYPE",
                 f"expected an acknowledgement message Bundle, got {bundle.get('resourceType')}"
                 f" of type {bundle.get('type')}",
                 "Bundle.type",
+                "fhirpath",
             )
         ]
     header = _header(bundle)
     if header is None:
         return [
-            ctx.finding(
-                "ACK-HEADER", "the first entry is not a MessageHeader", "Bundle.entry[0].resource"
+            ctx.root(
+                ctx.finding(
+                    "ACK-HEADER",
+                    "the first entry is not a MessageHeader",
+                    "Bundle.entry[0].resource",
+                )
             )
         ]
     return bundle, header
@@ -102,13 +108,11 @@ def read_ack(ctx: CheckContext) -> tuple[dict[str, Any], dict[str, Any]] | list[
 def ack(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """The answer is a MedCom acknowledgement of the sent message with the expected code."""
     if ctx.exchange.status != 200:
-        yield ctx.finding(
-            "ACK-HTTP",
-            f"HTTP status {ctx.exchange.status}: a message must be answered 200 with an"
-            " acknowledgement",
-            "status",
-            "http",
+        # One root cause, one finding: the answer to a refused message is not judged further.
+        yield ctx.bad_status(
+            "200 with an acknowledgement", "ACK-HTTP", "a message must be answered 200"
         )
+        return
     got = read_ack(ctx)
     if isinstance(got, list):
         yield from got
@@ -137,7 +141,10 @@ def ack(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     if response.get("code") != params["code"]:
         yield ctx.finding(
             "ACK-CODE",
-            f"response.code is {response.get('code')!r}, expected {params['code']!r}",
+            with_quote(
+                f"response.code is {response.get('code')!r}, expected {params['code']!r}",
+                ctx.exchange,
+            ),
             f"{hp}.response.code",
         )
     yield from _addressing(ctx, bundle, header)
@@ -233,12 +240,15 @@ def same_ack(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """A duplicate is answered like the original: same response code for the same message."""
     ref = str(params["as"])
     earlier = ctx.earlier.get(ref)
-    if earlier is None or earlier.parsed is None:
-        yield ctx.finding("ACK-DUP", f"step {ref} has no acknowledgement to compare with", "")
-        return
+    if earlier is not None and earlier.parsed is None and earlier.root is not None:
+        raise NotEvaluated(f"step {ref} gave no acknowledgement to compare with", earlier.root)
     got = read_ack(ctx)
     if isinstance(got, list):
         yield from got
+        return
+    if earlier is None or earlier.parsed is None:
+        said = with_quote("", earlier.exchange) if earlier and earlier.exchange else ""
+        yield ctx.finding("ACK-DUP", f"step {ref} has no acknowledgement to compare with{said}")
         return
     _, header = got
     first = _header(earlier.parsed) or {}

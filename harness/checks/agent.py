@@ -27,20 +27,18 @@ from harness.safeparse import PayloadError, parse_json
 def received(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """The SUT stored the message exactly `count` times, with the right patient and event."""
     if ctx.exchange.status != 200:
-        yield ctx.finding(
-            "AGENT-HTTP", f"test agent answered HTTP {ctx.exchange.status}", "status", "http"
-        )
+        yield ctx.bad_status("200", "AGENT-HTTP", "the test agent's message lookup")
         return
     try:
         data = parse_json(ctx.exchange.response_body)
         messages = data["messages"]
-        assert isinstance(messages, list)
-    except (PayloadError, KeyError, TypeError, AssertionError):
-        yield ctx.finding(
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise TypeError("messages is not a list of objects")
+    except (PayloadError, KeyError, TypeError):
+        yield ctx.bad_answer(
             "AGENT-FORMAT",
             "test agent answer is not {'messages': [...]} as the LPS test agent API says",
             "/messages",
-            "json-pointer",
         )
         return
     if len(messages) != params["count"]:

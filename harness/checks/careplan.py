@@ -30,7 +30,8 @@ from harness.checks.cpd_facts import (
     read_cpd,
     read_submission,
 )
-from harness.checks.registry import CHECKS, CheckContext
+from harness.checks.diagnostics import with_quote
+from harness.checks.registry import ANSWER, CHECKS, DELIVERY, CheckContext, NotEvaluated
 from harness.dates import window_start
 from harness.model.exchange import Exchange
 from harness.model.finding import Finding, Location
@@ -82,51 +83,66 @@ def _at(ctx: CheckContext, rule: str, message: str, path: str, language: str = "
 def plan_shared(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """The SUT took the share request and delivered one readable CDA document with metadata."""
     if ctx.exchange.status != 200:
-        yield ctx.finding(
-            "SHARE-HTTP",
-            f"the share request answered HTTP {ctx.exchange.status}, expected 200",
-            "status",
-            "http",
-        )
+        # A refused share request delivers nothing: one finding, the document not judged.
+        yield ctx.bad_status("200", "SHARE-HTTP", "the share request", (ANSWER, DELIVERY))
+        return
+    got = _document(ctx)
+    if isinstance(got, Finding):
+        yield got
+
+
+def _document(ctx: CheckContext) -> tuple[Submission, CpdFacts] | Finding:
+    """The delivered submission and document, or the root finding why there is none.
+
+    Raises NotEvaluated when nothing arrived because the share request itself already failed
+    in this step (that finding is the root)."""
     body = ctx.notes.get(SUBMISSION_NOTE)
     if not isinstance(body, bytes):
-        yield ctx.finding(
-            "REPO-NONE",
-            "nothing arrived at kcert's document repository for this share request",
-            "",
-            "http",
+        if ANSWER in ctx.roots:
+            raise NotEvaluated("nothing arrived to judge", ctx.roots[ANSWER])
+        message = with_quote(
+            "nothing arrived at kcert's document repository for this share request (the "
+            f"request was answered HTTP {ctx.exchange.status})",
+            ctx.exchange,
         )
-        return
+        return ctx.root(ctx.finding("REPO-NONE", message, "", "http"), DELIVERY)
     try:
         submission = read_submission(body)
     except SubmissionError as exc:
-        yield _at(
+        found = _at(
             ctx,
             "REPO-FORMAT",
             f"the repository submission breaks the contract: {exc}",
             "",
             "json-pointer",
         )
-        return
+        return ctx.root(found, DELIVERY)
     try:
         facts = read_cpd(submission.document)
     except PayloadError as exc:
-        yield _at(
+        found = _at(
             ctx,
             "CPD-PARSE",
             f"the shared document is not usable XML: {exc}",
             "/document",
             "json-pointer",
         )
-        return
+        return ctx.root(found, DELIVERY)
     if facts.root.tag != "{urn:hl7-org:v3}ClinicalDocument":
-        yield _at(
+        found = _at(
             ctx,
             "CPD-PARSE",
             f"the shared document is not a CDA ClinicalDocument but {facts.root.tag!r}",
             "/document",
             "json-pointer",
         )
+        return ctx.root(found, DELIVERY)
+    return submission, facts
+
+
+def _delivered_facts(ctx: CheckContext) -> CpdFacts | Finding:
+    got = _document(ctx)
+    return got if isinstance(got, Finding) else got[1]
 
 
 # ---- validation packs ------------------------------------------------------------------------
@@ -170,8 +186,9 @@ def _restated(ctx: CheckContext, found: Finding, rule: str) -> Finding:
 @CHECKS.register("cpd-schema", NO_PARAMS)
 def cpd_schema(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """The shared document against the CDA R2 XML Schema from the installed pack."""
-    facts = _facts(ctx.notes)
-    if facts is None:
+    facts = _delivered_facts(ctx)
+    if isinstance(facts, Finding):
+        yield facts
         return
     packs = PackStore().of_kind("cda-schema")
     if not packs:
@@ -184,8 +201,9 @@ def cpd_schema(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
 @CHECKS.register("cpd-schematron", NO_PARAMS)
 def cpd_schematron(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """The shared document against the schematrons (MedCom ART-DECOR) that apply to it."""
-    facts = _facts(ctx.notes)
-    if facts is None:
+    facts = _delivered_facts(ctx)
+    if isinstance(facts, Finding):
+        yield facts
         return
     ran = False
     for pack in PackStore().of_kind("schematron"):
@@ -210,8 +228,9 @@ def _has(facts: CpdFacts, xpath: str) -> bool:
 @CHECKS.register("cpd-rules", NO_PARAMS)
 def cpd_rules(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """kcert's built-in DK-CPD rules: they run with or without packs."""
-    facts = _facts(ctx.notes)
-    if facts is None:
+    facts = _delivered_facts(ctx)
+    if isinstance(facts, Finding):
+        yield facts
         return
     if not _has(facts, f"v3:templateId[@root='{CPD_TEMPLATE}']"):
         yield _at(
@@ -229,7 +248,7 @@ def cpd_rules(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             "/ClinicalDocument/code",
         )
     ids = facts.patient_ids
-    if not any(root == CPR_ROOT and len(ext) == 10 and ext.isdigit() for root, ext in ids):
+    if not any(root == CPR_ROOT and len(ext) == 10 and ext.isdecimal() for root, ext in ids):
         shown = ", ".join(f"root {r!r}" for r, _ in ids) or "no id"
         yield _at(
             ctx,
@@ -295,7 +314,7 @@ def cpd_rules(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     if (
         not facts.one("v3:id/@root")
         or not facts.one("v3:setId/@root")
-        or not (version.isdigit() and int(version) >= 1)
+        or not (version.isdecimal() and int(version) >= 1)
     ):
         yield _at(
             ctx,
@@ -315,7 +334,7 @@ def _header_id(facts: CpdFacts) -> str:
 
 def _same_moment(metadata_time: str, header: dt.datetime | None) -> bool:
     text = metadata_time.strip()
-    if header is None or not text.isdigit() or len(text) not in (8, 10, 12, 14):
+    if header is None or not text.isdecimal() or len(text) not in (8, 10, 12, 14):
         return False
     moment = header.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S")
     return moment.startswith(text)
@@ -324,10 +343,11 @@ def _same_moment(metadata_time: str, header: dt.datetime | None) -> bool:
 @CHECKS.register("cpd-metadata", NO_PARAMS)
 def cpd_metadata(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """The repository metadata says what the document's header says."""
-    submission = _submission(ctx.notes)
-    facts = _facts(ctx.notes)
-    if submission is None or facts is None:
+    got = _document(ctx)
+    if isinstance(got, Finding):
+        yield got
         return
+    submission, facts = got
     meta = submission.get
     header_root, header_cpr = (facts.patient_ids or [("", "")])[0]
     problems = []
@@ -424,8 +444,9 @@ def cpd_metadata(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
 @CHECKS.register("cpd-matches-oracle", NO_PARAMS)
 def cpd_matches_oracle(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """Stratification, goals and the latest measurements are the oracle's at the as-of date."""
-    facts = _facts(ctx.notes)
-    if facts is None:
+    facts = _delivered_facts(ctx)
+    if isinstance(facts, Finding):
+        yield facts
         return
     cpr, as_of = str(ctx.notes["cpr"]), str(ctx.notes["as_of"])
     header_cpr = next((ext for root, ext in facts.patient_ids if root == CPR_ROOT), "")
@@ -511,13 +532,26 @@ def cpd_matches_oracle(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
 )
 def cpd_replaces(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """This share replaces the earlier step's document: RPLC, same set, next version, parent id."""
-    earlier = ctx.earlier.get(str(params["of"]))
-    old_sub = _submission(earlier.notes) if earlier else None
-    old = _facts(earlier.notes) if earlier else None
-    new_sub, new = _submission(ctx.notes), _facts(ctx.notes)
+    ref = str(params["of"])
+    earlier = ctx.earlier.get(ref)
+    if earlier is None:
+        raise LookupError(f"step {ref} did not run before this one")  # the protocol's mistake
+    old_sub, old = _submission(earlier.notes), _facts(earlier.notes)
+    if (old is None or old_sub is None) and earlier.root is not None:
+        raise NotEvaluated(f"step {ref} shared no readable document", earlier.root)
+    got = _document(ctx)
+    if isinstance(got, Finding):
+        yield got
+        return
+    new_sub, new = got
     if old is None or old_sub is None:
-        raise LookupError(f"step {params['of']} shared no readable document to be replaced")
-    if new is None or new_sub is None:
+        said = with_quote("", earlier.exchange) if earlier.exchange else ""
+        yield _at(
+            ctx,
+            "CPD-REPLACE",
+            f"step {ref} shared no readable document for this one to replace{said}",
+            "/ClinicalDocument/relatedDocument",
+        )
         return
     old_id = _header_id(old)
     parent = new.root.xpath("v3:relatedDocument[@typeCode='RPLC']/v3:parentDocument", namespaces=NS)
@@ -555,7 +589,7 @@ def cpd_replaces(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             "/ClinicalDocument/setId",
         )
     old_v, new_v = old.one("v3:versionNumber/@value"), new.one("v3:versionNumber/@value")
-    if not (old_v.isdigit() and new_v.isdigit() and int(new_v) == int(old_v) + 1):
+    if not (old_v.isdecimal() and new_v.isdecimal() and int(new_v) == int(old_v) + 1):
         yield _at(
             ctx,
             "CPD-REPLACE",

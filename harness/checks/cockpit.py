@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+from harness.checks.diagnostics import NOT_IMPLEMENTED, with_quote
 from harness.checks.registry import CHECKS, CheckContext
 from harness.dates import window_start
 from harness.model.exchange import Exchange
@@ -73,13 +74,13 @@ def _rows(ctx: CheckContext, exchange: Exchange) -> list[dict[str, Any]] | Findi
                 raise ValueError("no 'cpr' column")
             return [{k.strip().lower(): v for k, v in row.items() if k} for row in reader]
         except (UnicodeDecodeError, ValueError, csv.Error) as exc:
-            return ctx.finding(
-                "COCKPIT-FORMAT", f"the exported list is not usable CSV: {exc}", "", "csv"
+            return ctx.root(
+                ctx.finding(
+                    "COCKPIT-FORMAT", f"the exported list is not usable CSV: {exc}", "", "csv"
+                )
             )
     if exchange.status != 200:
-        return ctx.finding(
-            "COCKPIT-HTTP", f"members answered HTTP {exchange.status}", "status", "http"
-        )
+        return ctx.bad_status("200", "COCKPIT-HTTP", "the member list")
     try:
         data = parse_json(exchange.response_body)
         rows = data["members"]
@@ -88,11 +89,8 @@ def _rows(ctx: CheckContext, exchange: Exchange) -> list[dict[str, Any]] | Findi
         ):
             raise TypeError("members must be a list of rows with a cpr")
     except (PayloadError, KeyError, TypeError) as exc:
-        return ctx.finding(
-            "COCKPIT-FORMAT",
-            f"not a member list of the contract: {exc}",
-            "/members",
-            "json-pointer",
+        return ctx.bad_answer(
+            "COCKPIT-FORMAT", f"not a member list of the contract: {exc}", "/members"
         )
     return rows
 
@@ -185,14 +183,14 @@ def _row_values(
 @CHECKS.register("profiles-offered", {"type": "object", "additionalProperties": False})
 def profiles_offered(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """The SUT offers every profile of the rule pack."""
+    if ctx.exchange.status != 200:
+        yield ctx.bad_status("200", "COCKPIT-HTTP", "the profile list")
+        return
     try:
         offered = {str(p["id"]) for p in parse_json(ctx.exchange.response_body)["profiles"]}
     except (PayloadError, KeyError, TypeError) as exc:
-        yield ctx.finding(
-            "COCKPIT-FORMAT",
-            f"not a profile list of the contract: {exc}",
-            "/profiles",
-            "json-pointer",
+        yield ctx.bad_answer(
+            "COCKPIT-FORMAT", f"not a profile list of the contract: {exc}", "/profiles"
         )
         return
     for profile in rulepack().profiles:
@@ -208,28 +206,67 @@ def profiles_offered(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
 def _plan(ctx: CheckContext, exchange: Exchange, cpr: str) -> dict[str, Any] | Finding:
     where = exchange.evidence.get("R", "")
     if exchange.status != 200:
-        return ctx.finding(
-            "COCKPIT-PLAN-HTTP", f"plan of {cpr} answered HTTP {exchange.status}", where, "http"
+        return ctx.finding_on(
+            exchange,
+            "COCKPIT-PLAN-HTTP",
+            with_quote(f"plan of {cpr} answered HTTP {exchange.status}", exchange),
+            where,
+            "http",
         )
     try:
         plan = parse_json(exchange.response_body)
         if not isinstance(plan, dict) or not isinstance(plan.get("stratification", {}), dict):
             raise TypeError("a plan is an object with a stratification object")
+        if not isinstance(plan.get("measurements") or [], list):
+            raise TypeError("measurements is not a list")
         return plan
     except (PayloadError, TypeError) as exc:
-        return ctx.finding(
+        return ctx.finding_on(
+            exchange,
             "COCKPIT-FORMAT",
-            f"plan of {cpr} is not a plan of the contract: {exc}",
+            with_quote(f"plan of {cpr} is not a plan of the contract: {exc}", exchange),
             where,
             "json-pointer",
         )
 
 
+def _plans(
+    ctx: CheckContext, pairs: list[tuple[Exchange, str]]
+) -> Iterator[tuple[Exchange, str, dict[str, Any] | Finding]]:
+    """Each walked plan, or why it is unusable. When every request of the walk failed the
+    same way (all refused, all unreadable) that is one root cause: one finding for all."""
+    plans = [(e, cpr, _plan(ctx, e, cpr)) for e, cpr in pairs]
+    failed = [p for _, _, p in plans if isinstance(p, Finding)]
+    statuses = {e.status for e, _ in pairs}
+    if len(pairs) > 1 and len(failed) == len(pairs) and len({f.rule_id for f in failed}) == 1:
+        first, cpr = pairs[0]
+        if len(statuses) == 1 and failed[0].rule_id == "COCKPIT-PLAN-HTTP":
+            found = ctx.bad_status(
+                "200", "COCKPIT-PLAN-HTTP", f"all {len(pairs)} plan requests", exchange=first
+            )
+        else:
+            found = ctx.root(
+                ctx.finding_on(
+                    first,
+                    failed[0].rule_id,
+                    f"all {len(pairs)} plans are unusable, the first: {failed[0].message}",
+                    failed[0].location.path,
+                    failed[0].location.language,
+                )
+            )
+        yield first, cpr, found
+        return
+    if len(pairs) == 1 and failed and pairs[0][0].status in NOT_IMPLEMENTED:
+        yield pairs[0][0], pairs[0][1], ctx.bad_status("200", "COCKPIT-PLAN-HTTP", "the plan")
+        return
+    yield from plans
+
+
 @CHECKS.register("links-resolve", {"type": "object", "additionalProperties": False})
 def links_resolve(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """Every row's deep link opens that same patient's plan."""
-    for exchange, cpr in zip(ctx.exchanges, ctx.notes["expected_cprs"], strict=True):
-        plan = _plan(ctx, exchange, cpr)
+    pairs = list(zip(ctx.exchanges, ctx.notes["expected_cprs"], strict=True))
+    for exchange, cpr, plan in _plans(ctx, pairs):
         if isinstance(plan, Finding):
             yield plan
         elif plan.get("cpr") != cpr:
@@ -245,8 +282,8 @@ def links_resolve(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
 def plans_match_oracle(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """Each plan is the patient's own and carries the oracle's colour for each package."""
     result = oracle_at(ctx.state, ctx.notes["as_of"])
-    for exchange, cpr in zip(ctx.exchanges, ctx.notes["expected_cprs"], strict=True):
-        plan = _plan(ctx, exchange, cpr)
+    pairs = list(zip(ctx.exchanges, ctx.notes["expected_cprs"], strict=True))
+    for exchange, cpr, plan in _plans(ctx, pairs):
         if isinstance(plan, Finding):
             yield plan
             continue
@@ -277,12 +314,25 @@ def plans_match_oracle(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
 @CHECKS.register("contract-conforms", {"type": "object", "additionalProperties": False})
 def contract_conforms(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """No generated request got a 5xx, an undocumented status or a non-conforming answer."""
+    # One finding per distinct failure (operation, status, problem): twenty generated
+    # requests that all meet the same fault are one root cause, counted.
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for failure in ctx.notes.get("fuzz_failures", []):
+        key = (str(failure["operation"]), str(failure["status"]), str(failure["problem"]))
+        groups.setdefault(key, []).append(failure)
+    by_answer: dict[tuple[str, str], list[str]] = {}
+    for operation, status, problem in groups:
+        by_answer.setdefault((operation, status), []).append(problem)
+    for (operation, status), problems in by_answer.items():
+        found = [f for key in groups if key[:2] == (operation, status) for f in groups[key]]
+        times = f" ({len(found)} generated requests)" if len(found) > 1 else ""
+        said = next((str(f["says"]) for f in found if f.get("says")), "")
         yield ctx.finding(
             "CONTRACT-FUZZ",
-            f"{failure['operation']} -> HTTP {failure['status']}: {failure['problem']}; "
-            f"reproduce: {failure['curl']}",
-            failure["operation"],
+            f"{operation} -> HTTP {status}{times}: {'; '.join(problems)}"
+            + (f"; the SUT says: {said}" if said else "")
+            + f"; reproduce: {found[0]['curl']}",
+            operation,
             "http",
         )
 
@@ -343,20 +393,26 @@ def _plan_measurements(
 def problem_document(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """A refused request gets the status asked for and an RFC 9457 problem document."""
     status = ctx.exchange.status
-    if status != params["status"]:
-        yield ctx.finding(
-            "CONTRACT-STATUS", f"HTTP {status}, expected {params['status']}", "status", "http"
-        )
+    if status is None or not 400 <= status < 500:
+        # The SUT took what it should refuse (2xx) or broke (5xx): that is the one finding;
+        # there is no refusal to judge.
+        yield ctx.bad_status(str(params["status"]), "CONTRACT-STATUS")
+        return
     ct = ctx.exchange.response_content_type.split(";")[0].strip().lower()
     try:
         body = parse_json(ctx.exchange.response_body)
         ok = ct == "application/problem+json" and isinstance(body, dict) and "title" in body
     except PayloadError:
         ok = False
-    if not ok:
+    missing = "" if ok else f"no problem document (application/problem+json with a title); got {ct}"
+    if status != params["status"]:
+        # A wrong refusal is one finding, also when it lacks the problem document.
+        also = f", and {missing}" if missing else ""
         yield ctx.finding(
-            "CONTRACT-PROBLEM",
-            f"no problem document (application/problem+json with a title); got {ct}",
-            "",
+            "CONTRACT-STATUS",
+            with_quote(f"HTTP {status}, expected {params['status']}{also}", ctx.exchange),
+            "status",
             "http",
         )
+    elif missing:
+        yield ctx.finding("CONTRACT-PROBLEM", with_quote(missing, ctx.exchange), "", "http")

@@ -105,13 +105,13 @@ def parse_ts(value: str) -> dt.datetime | None:
         if sign in text[8:]:
             at = text.rindex(sign)
             text, offset = text[:at], text[at:]
-            if len(offset) != 5 or not offset[1:].isdigit():
+            if len(offset) != 5 or not offset[1:].isdecimal():
                 return None
             minutes = int(offset[1:3]) * 60 + int(offset[3:5])
             zone = dt.timezone(dt.timedelta(minutes=minutes if sign == "+" else -minutes))
             break
     text = text.split(".")[0]
-    if len(text) not in (8, 10, 12, 14) or not text.isdigit():
+    if len(text) not in (8, 10, 12, 14) or not text.isdecimal():
         return None
     nums = [int(text[:4])] + [int(text[i : i + 2]) for i in range(4, len(text), 2)]
     nums += [0] * (6 - len(nums))

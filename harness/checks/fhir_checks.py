@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness.checks import profiles
+from harness.checks.diagnostics import with_quote
 from harness.checks.registry import CHECKS, CheckContext
 from harness.fhir.fhirpath import evaluate, truthy
 from harness.fhir.resource import structure_issues
@@ -29,10 +30,11 @@ def fhir_resource(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     resource = ctx.response_resource() or {}
     wanted = params.get("type")
     if wanted and resource.get("resourceType") != wanted:
-        yield ctx.finding(
+        yield ctx.bad_answer(
             "FHIR-TYPE",
             f"resourceType is {resource.get('resourceType')}, expected {wanted}",
             "resourceType",
+            "fhirpath",
         )
         return
     issues = structure_issues(resource)[:20]
@@ -62,8 +64,11 @@ def operation_outcome(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """The body is an OperationOutcome with an error issue (optionally naming given words)."""
     problem = ctx.parse_problem()
     if problem:
-        yield ctx.finding(
-            "OO-MISSING", f"no OperationOutcome in the answer: {problem.message}", "", "http"
+        yield ctx.root(
+            ctx.finding(
+                "OO-MISSING", f"no OperationOutcome in the answer: {problem.message}", "", "http"
+            ),
+            instead=True,
         )
         return
     problems = ctx.fhir_problems()
@@ -72,10 +77,12 @@ def operation_outcome(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
         return
     resource = ctx.response_resource() or {}
     if resource.get("resourceType") != "OperationOutcome":
-        yield ctx.finding(
+        yield ctx.bad_answer(
             "OO-MISSING",
-            f"answer is a {resource.get('resourceType')}, expected an OperationOutcome",
+            f"answer (HTTP {ctx.exchange.status}) is a {resource.get('resourceType')}, "
+            "expected an OperationOutcome",
             "resourceType",
+            "fhirpath",
         )
         return
     yield from outcome_findings(ctx, resource, "OperationOutcome", params.get("mentions", []))
@@ -155,4 +162,9 @@ def fhirpath(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
         detail = f"is not true (gave {result!r})"
     if not ok:
         message = params.get("message") or f"{expr} {detail}"
+        resource = ctx.response_resource() or {}
+        status = ctx.exchange.status or 0
+        if resource.get("resourceType") == "OperationOutcome" or not 200 <= status < 300:
+            # The SUT answered with an error of its own: its words explain the miss.
+            message = with_quote(f"{message} (HTTP {status})", ctx.exchange)
         yield ctx.finding(params.get("rule", "FHIRPATH"), message, expr)

@@ -11,4 +11,4 @@ def gs1_check_digit(body: str) -> int:
 
 def valid_gln(value: str) -> bool:
     """13 digits whose last digit is the GS1 check digit of the first twelve."""
-    return len(value) == 13 and value.isdigit() and gs1_check_digit(value[:-1]) == int(value[-1])
+    return len(value) == 13 and value.isdecimal() and gs1_check_digit(value[:-1]) == int(value[-1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from harness.checks.diagnostics import with_quote
 from harness.checks.registry import CHECKS, CheckContext
 from harness.model.finding import Finding
 from harness.model.outcome import Severity
@@ -37,16 +38,15 @@ def status(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
         wanted.append(params["class"])
         ok = ok and got is not None and str(got)[0] == params["class"][0]
     if not ok:
-        yield ctx.finding(
-            "HTTP-STATUS", f"HTTP status {got}, expected {', '.join(wanted)}", "status", "http"
-        )
+        # The root of the step: what reads the answer after this is not evaluated.
+        yield ctx.bad_status(", ".join(wanted), "HTTP-STATUS")
 
 
 @CHECKS.register("no-server-error", {"type": "object", "additionalProperties": False})
 def no_server_error(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """A SUT never answers 5xx to bad input: it must say what is wrong with it."""
     if ctx.exchange.status is not None and ctx.exchange.status >= 500:
-        yield ctx.finding(
+        yield ctx.bad_answer(
             "HTTP-5XX",
             f"server error {ctx.exchange.status} instead of a 4xx answer naming the problem",
             "status",
@@ -72,7 +72,11 @@ def fhir_content_type(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     if ct not in accepted:
         yield ctx.finding(
             "HTTP-CONTENT-TYPE",
-            f"Content-Type {ct or '(none)'}, expected application/fhir+{fmt}",
+            with_quote(
+                f"Content-Type {ct or '(none)'} (HTTP {ctx.exchange.status}), expected "
+                f"application/fhir+{fmt}",
+                ctx.exchange,
+            ),
             "Content-Type",
             "http",
             severity=_minor(ctx.severity),

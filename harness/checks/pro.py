@@ -14,24 +14,18 @@ from harness.safeparse import PayloadError, parse_json
 def document_attached(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """HTTP 200 with status attached (or already-attached) for the document's own patient."""
     if ctx.exchange.status != 200:
-        yield ctx.finding(
-            "PRO-HTTP",
-            f"the QRD document was answered HTTP {ctx.exchange.status}, expected 200",
-            "status",
-            "http",
-        )
+        yield ctx.bad_status("200", "PRO-HTTP", "the QRD document")
         return
     try:
         answer = parse_json(ctx.exchange.response_body)
         if not isinstance(answer, dict):
             raise TypeError("not an object")
         status, cpr = answer.get("status"), answer.get("patientCpr")
+        if not isinstance(status, str) or not isinstance(cpr, (str, type(None))):
+            raise TypeError("status and patientCpr must be strings")
     except (PayloadError, TypeError) as exc:
-        yield ctx.finding(
-            "PRO-FORMAT",
-            f"the answer is not the contract's DocumentReceipt: {exc}",
-            "",
-            "json-pointer",
+        yield ctx.bad_answer(
+            "PRO-FORMAT", f"the answer is not the contract's DocumentReceipt: {exc}"
         )
         return
     if status not in ("attached", "already-attached"):

@@ -130,7 +130,9 @@ def validate(
 
 
 def _declared(resource: dict[str, Any]) -> list[str]:
-    profiles = (resource.get("meta") or {}).get("profile")
+    meta = resource.get("meta")
+    # a meta that is not an object is the profile validation's to judge, not a crash here
+    profiles = meta.get("profile") if isinstance(meta, dict) else None
     return [p for p in profiles if isinstance(p, str)] if isinstance(profiles, list) else []
 
 

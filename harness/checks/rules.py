@@ -367,6 +367,14 @@ RULES: dict[str, Text] = {
         "Testen kunne ikke gennemføres (ikke en fejl i SUT)",
         "The test could not be carried out (not a fault of the SUT)",
     ),
+    "SUT-OPERATION-MISSING": Text(
+        "SUT'en tilbyder ikke en operation, den skal understøtte (HTTP 404/405/501)",
+        "The SUT does not offer an operation it has to support (HTTP 404/405/501)",
+    ),
+    "NOT-EVALUATED": Text(
+        "Ikke vurderet: bygger på et fund, der allerede er rapporteret",
+        "Not evaluated: builds on a finding already reported",
+    ),
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.checks import profiles
 from harness.checks.gs1 import valid_gln
-from harness.checks.registry import CHECKS, CheckContext
+from harness.checks.registry import ANSWER, CHECKS, DELIVERY, CheckContext, NotEvaluated
 from harness.fhir.fhirpath import FhirPathError, evaluate
 from harness.model.exchange import Exchange
 from harness.model.finding import Finding
@@ -71,21 +71,27 @@ def _at(
 )
 def message_sent(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """The SUT sent (exactly `count`, default at least one) message(s) to kcert's peer."""
-    if ctx.exchange.status is not None and not 200 <= ctx.exchange.status < 300:
-        yield ctx.finding(
-            "AGENT-HTTP", f"test agent answered HTTP {ctx.exchange.status}", "status", "http"
-        )
     got = len(inbound(ctx))
+    if ctx.exchange.status is not None and not 200 <= ctx.exchange.status < 300 and not got:
+        # The agent refused the send request and nothing came: one finding, not two.
+        yield ctx.bad_status("2xx", "AGENT-HTTP", "the send request", (ANSWER, DELIVERY))
+        return
+    if ctx.exchange.status is not None and not 200 <= ctx.exchange.status < 300:
+        yield ctx.bad_status("2xx", "AGENT-HTTP", "the send request")
     wanted = params.get("count")
     if wanted is None and got == 0:
-        yield ctx.finding("SEND-NOTHING", "the SUT sent nothing to the receiving peer", "", "http")
+        yield ctx.bad_answer(
+            "SEND-NOTHING", "the SUT sent nothing to the receiving peer", "", "http", (DELIVERY,)
+        )
     elif wanted is not None and got != wanted:
-        yield ctx.finding(
+        finding = ctx.bad_answer(
             "SEND-COUNT",
             f"the SUT sent {got} message(s) to the peer, expected {wanted}",
             "",
             "http",
+            (DELIVERY,) if got == 0 else (),
         )
+        yield finding
 
 
 @CHECKS.register("sent-carecommunication", NOTHING)
@@ -93,19 +99,40 @@ def sent_carecommunication(ctx: CheckContext, **params: Any) -> Iterator[Finding
     """The CareCommunication the SUT sent: readable, from the SUT, to the peer, about the
     patient, with the published profile URLs, keeping MedCom's invariants; with the FHIR
     packages installed, validated against the MedCom profiles as well."""
+    yield from _nothing_arrived(ctx)
     for exchange in inbound(ctx)[:1]:
         try:
             bundle = parse_json(exchange.request_body)
         except PayloadError as exc:
-            yield _at(ctx, exchange, "SEND-PARSE", f"not readable FHIR JSON: {exc}", "", "http")
+            found = _at(ctx, exchange, "SEND-PARSE", f"not readable FHIR JSON: {exc}", "", "http")
+            yield ctx.root(found, DELIVERY)
             continue
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-            yield _at(ctx, exchange, "SEND-PARSE", "the message is not a FHIR Bundle", "")
+            found = _at(ctx, exchange, "SEND-PARSE", "the message is not a FHIR Bundle", "")
+            yield ctx.root(found, DELIVERY)
             continue
         yield from _identities(ctx, exchange, bundle)
         yield from _profiles(ctx, exchange, bundle)
         yield from _invariants(ctx, exchange, bundle)
         yield from _profile_validation(ctx, exchange)
+
+
+def _nothing_arrived(ctx: CheckContext) -> Iterator[Finding]:
+    """A check of what the SUT sent, when it sent nothing: the root finding, or not
+    evaluated when the step's send request already failed."""
+    if inbound(ctx):
+        return
+    if ANSWER in ctx.roots:
+        raise NotEvaluated("nothing arrived to judge", ctx.roots[ANSWER])
+    yield ctx.bad_answer(
+        "SEND-NOTHING", "the SUT sent nothing to the receiving peer", "", "http", (DELIVERY,)
+    )
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object of the SUT's message, or an empty one where it put something else (its
+    shape is the profile validation's to judge; the checks here must not trip over it)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _resources(bundle: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -131,7 +158,7 @@ def _identities(ctx: CheckContext, exchange: Exchange, bundle: dict[str, Any]) -
     resources = _resources(bundle)
     header = next((r for _, r in resources if r.get("resourceType") == "MessageHeader"), {})
     by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for _, r in resources}
-    sender_ref = str((header.get("sender") or {}).get("reference", ""))
+    sender_ref = str(_obj(header.get("sender")).get("reference", ""))
     sender = by_ref.get(sender_ref, {})
     if ctx.sut_identity.get("gln") not in _identifier_values(sender):
         yield _at(
@@ -172,8 +199,8 @@ def _profiles(ctx: CheckContext, exchange: Exchange, bundle: dict[str, Any]) -> 
     for index, resource in [(-1, bundle), *_resources(bundle)]:
         kind = str(resource.get("resourceType", ""))
         wanted = CARECOMMUNICATION_PROFILES.get(kind)
-        profiles = (resource.get("meta") or {}).get("profile") or []
-        if wanted and wanted not in profiles:
+        profiles = _obj(resource.get("meta")).get("profile") or []
+        if wanted and (not isinstance(profiles, list) or wanted not in profiles):
             where = "Bundle" if index < 0 else f"Bundle.entry[{index}].resource"
             yield _at(
                 ctx,
@@ -235,6 +262,10 @@ def resent(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     MessageHeader.id (expected: true); a refused one (fatal error) does not (false)."""
     got = inbound(ctx)
     first_id = str(ctx.notes.get("message_id", ""))
+    if not got and (ctx.exchange.status is None or not 200 <= ctx.exchange.status < 300):
+        # The agent refused to fire the resend timer: that is the one finding.
+        yield ctx.bad_status("2xx", "AGENT-HTTP", "the resend request", (ANSWER, DELIVERY))
+        return
     if not params["expected"]:
         if got:
             yield _at(
@@ -247,11 +278,12 @@ def resent(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             )
         return
     if not got:
-        yield ctx.finding(
+        yield ctx.bad_answer(
             "SEND-NO-RESEND",
             "no acknowledgement came, yet the SUT did not send the message again",
             "",
             "http",
+            (DELIVERY,),
         )
         return
     try:
@@ -285,16 +317,16 @@ def resent(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
 )
 def outbox_status(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """What the SUT did with the answer: marked it, and showed a refusal to the user."""
+    if ctx.exchange.status is None or not 200 <= ctx.exchange.status < 300:
+        yield ctx.bad_status("200", "AGENT-HTTP", "the outbox lookup")
+        return
     try:
         data = parse_json(ctx.exchange.response_body)
         item = data["messages"][0]
         status, shown = item["status"], item["shownToUser"]
     except (PayloadError, KeyError, IndexError, TypeError):
-        yield ctx.finding(
-            "AGENT-FORMAT",
-            "the outbox answer is not {'messages': [{...}]}",
-            "/messages/0",
-            "json-pointer",
+        yield ctx.bad_answer(
+            "AGENT-FORMAT", "the outbox answer is not {'messages': [{...}]}", "/messages/0"
         )
         return
     if status != params["status"]:
@@ -341,13 +373,15 @@ def sent_referral(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     """The referral (OIOXML REF01): valid against the installed schema, about the patient,
     from the SUT to the municipality (GLN with GS1 check digit), with a reason and the
     package's diagnosis."""
+    yield from _nothing_arrived(ctx)
     for exchange in inbound(ctx)[:1]:
         try:
             root = parse_xml(exchange.request_body)
         except PayloadError as exc:
-            yield _at(
+            found = _at(
                 ctx, exchange, "REF-PARSE", f"the referral is not usable XML: {exc}", "", "http"
             )
+            yield ctx.root(found, DELIVERY)
             continue
         packs = PackStore().of_kind("oioxml-schema")
         if packs:

@@ -62,6 +62,7 @@ LABELS: dict[str, dict[str, str]] = {
         "not_in_scope_reason": "Ikke omfattet",
         "time_not_recorded": "tidspunkt ikke registreret",
         "answerers": "Manuelle trin besvaret af",
+        "not_evaluated": "Ikke vurderet",
     },
     "en": {
         "title": "Test protocol and certification report",
@@ -119,6 +120,7 @@ LABELS: dict[str, dict[str, str]] = {
         "not_in_scope_reason": "Not in scope",
         "time_not_recorded": "time not recorded",
         "answerers": "Attended steps answered by",
+        "not_evaluated": "Not evaluated",
     },
 }
 

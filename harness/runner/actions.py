@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from harness.checks.registry import Sent, StepRecord
+from harness.checks.diagnostics import OPERATION_MISSING, status_message
+from harness.checks.registry import NotEvaluated, Sent, StepRecord, root_reason
 from harness.fhir.resource import FHIR_JSON, FHIR_XML, FhirReadError, to_xml
 from harness.fixtures import TemplateError, TemplateRenderer
 from harness.model.exchange import Exchange
+from harness.model.finding import Finding, Location
+from harness.model.outcome import Severity
 from harness.registry import Registry
 from harness.sut.config import SutConfig
 from harness.transport.base import Transport
@@ -17,6 +20,50 @@ from harness.transport.base import Transport
 
 class ActionError(Exception):
     """An action could not be carried out for a reason on kcert's side (bad fixture, agent)."""
+
+
+class SutFault(Exception):
+    """The SUT's answer makes the action impossible (a refused operation, a body that breaks
+    the contract): a finding against the SUT, never kcert's error. The engine gives it the
+    case's severity, records it as the step's root finding and fails the step."""
+
+    def __init__(self, rule_id: str, message: str, exchanges: list[Exchange] | None = None):
+        super().__init__(message)
+        self.rule_id = rule_id
+        self.message = message
+        self.exchanges = exchanges or []
+
+    def finding(self, severity: Severity, step_id: str) -> Finding:
+        evidence = self.exchanges[0].evidence.get("R", "") if self.exchanges else ""
+        path = "status" if self.rule_id in STATUS_RULES else ""
+        return Finding(
+            self.rule_id, severity, self.message, Location(path, "http", None, evidence), step_id
+        )
+
+
+STATUS_RULES = frozenset({OPERATION_MISSING, "AGENT-HTTP"})
+# Steps that set the stage for the rest of a test case: when one fails, what follows is
+# not evaluated (its findings would all be consequences of the failed set-up).
+SETUP_ACTIONS = frozenset({"reset", "load-population"})
+
+
+def refused(exchange: Exchange, what: str, rule: str = "AGENT-HTTP") -> SutFault:
+    """An operation the SUT answered with an error status: missing, or refused."""
+    override, message = status_message(exchange, "2xx")
+    return SutFault(override or rule, f"{what}: {message}", [exchange])
+
+
+def builds_on(ctx: ActionContext, ref: Any, what: str) -> StepRecord:
+    """The earlier step this one builds on. A missing step is the protocol's mistake. A step
+    whose answer was unusable at its root (refused, unreadable, nothing delivered) leaves
+    nothing to build on: this one is then not evaluated, naming that root finding, instead
+    of failing a second time for the same cause."""
+    record = ctx.earlier.get(str(ref))
+    if record is None:
+        raise ActionError(f"step {ref} did not run before this one: {what}")
+    if record.root is not None:
+        raise NotEvaluated(f"{what}, but {root_reason(record.root)}", record.root)
+    return record
 
 
 class ManualStepPending(Exception):
@@ -124,8 +171,8 @@ def send_message(ctx: ActionContext, **params: Any) -> ActionResult:
 )
 def resend(ctx: ActionContext, **params: Any) -> ActionResult:
     """Send the exact bytes of an earlier step again: a duplicate."""
-    earlier = ctx.earlier.get(str(params["step"]))
-    if earlier is None or earlier.sent is None:
+    earlier = builds_on(ctx, params["step"], "a duplicate needs the original to have arrived")
+    if earlier.sent is None:
         raise ActionError(f"step {params['step']} sent no message to resend")
     return ActionResult(
         _post_message(ctx, earlier.sent), earlier.sent, earlier.person, earlier.peer
@@ -165,8 +212,8 @@ def send_raw(ctx: ActionContext, **params: Any) -> ActionResult:
 )
 def read_received(ctx: ActionContext, **params: Any) -> ActionResult:
     """Ask the test agent which messages it stored under an earlier step's MessageHeader.id."""
-    earlier = ctx.earlier.get(str(params["of"]))
-    if earlier is None or earlier.sent is None:
+    earlier = builds_on(ctx, params["of"], "looking a message up needs it to have been taken in")
+    if earlier.sent is None:
         raise ActionError(f"step {params['of']} sent no message to look up")
     query = urlencode({"messageHeaderId": earlier.sent.header_id})
     exchange = ctx.transport.request("agent", "GET", f"messages?{query}")
@@ -178,7 +225,7 @@ def reset(ctx: ActionContext, **params: Any) -> ActionResult:
     """Reset the SUT's test data through the test agent."""
     exchange = ctx.transport.request("agent", "POST", "reset")
     if exchange.status is None or exchange.status >= 300:
-        raise ActionError(f"test agent reset answered HTTP {exchange.status}")
+        raise refused(exchange, "the test agent did not reset the test data")
     return ActionResult(exchange)
 
 

@@ -23,7 +23,7 @@ from harness.checks.cpd_facts import KCERT_CODES, SubmissionError, read_cpd, rea
 from harness.fixtures import FIXTURES_DIR
 from harness.model.exchange import Exchange
 from harness.population.model import MCS, Measurement, PatientRecord, Population, StartBack
-from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult
+from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult, builds_on
 from harness.safeparse import PayloadError
 from harness.transport.peer import Reply, shared_peer
 from harness.yamlsource import load_yaml
@@ -59,8 +59,8 @@ def _registry(status: int, word: str, errors: list[str], document_id: str = "") 
 def _pick(ctx: ActionContext, params: dict[str, Any], as_of: str) -> str:
     """A patient of an oracle profile: by index, or the one with the most measurements."""
     if "same_patient_as" in params:
-        earlier = ctx.earlier.get(str(params["same_patient_as"]))
-        if earlier is None or "cpr" not in earlier.notes:
+        earlier = builds_on(ctx, params["same_patient_as"], "it needs that step's patient")
+        if "cpr" not in earlier.notes:
             raise ActionError(f"step {params['same_patient_as']} named no patient")
         return str(earlier.notes["cpr"])
     result = oracle_at(ctx.state, as_of)
@@ -237,7 +237,9 @@ def send_qrd(ctx: ActionContext, **params: Any) -> ActionResult:
     """POST a QRD with these answers for a patient; the oracle takes the answers in too."""
     as_of = params["as_of"]
     cpr = _pick(ctx, params, as_of)
-    population: Population = ctx.state["population"]
+    population: Population | None = ctx.state.get("population")
+    if population is None:
+        raise ActionError("no population was loaded before this step (load-population)")
     patient = population.by_cpr()[cpr]
     try:
         day = dt.date.fromisoformat(params["date"])
@@ -268,8 +270,8 @@ def send_qrd(ctx: ActionContext, **params: Any) -> ActionResult:
 )
 def read_plan(ctx: ActionContext, **params: Any) -> ActionResult:
     """Read the plan of the patient an earlier step named (for plans-match-oracle)."""
-    earlier = ctx.earlier.get(str(params["of"]))
-    if earlier is None or "cpr" not in earlier.notes:
+    earlier = builds_on(ctx, params["of"], "it needs that step's patient")
+    if "cpr" not in earlier.notes:
         raise ActionError(f"step {params['of']} named no patient")
     cpr = str(earlier.notes["cpr"])
     exchange = ctx.transport.request("agent", "GET", f"patients/{cpr}/plan?asOf={params['as_of']}")

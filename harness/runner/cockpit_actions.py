@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from harness.checks.diagnostics import with_quote
+from harness.checks.registry import NotEvaluated
 from harness.fixtures import FIXTURES_DIR
 from harness.model.exchange import Exchange
 from harness.population.generator import GeneratorError, generate, to_csv
@@ -24,6 +27,8 @@ from harness.runner.actions import (
     ActionError,
     ActionResult,
     ManualStepPending,
+    SutFault,
+    builds_on,
 )
 from harness.safeparse import PayloadError, parse_json
 from harness.transport.base import now_iso
@@ -174,16 +179,34 @@ def read_members(ctx: ActionContext, **params: Any) -> ActionResult:
 )
 def follow_links(ctx: ActionContext, **params: Any) -> ActionResult:
     """Open each row's deep link from an earlier members step; remember whose row it was."""
-    earlier = ctx.earlier.get(str(params["of"]))
-    if earlier is None or earlier.exchange is None:
-        raise ActionError(f"step {params['of']} read no members")
+    ref = params["of"]
+    earlier = builds_on(ctx, ref, "following links needs the member rows")
+    if earlier.exchange is None:
+        raise ActionError(f"step {ref} read no members")
     try:
         rows = parse_json(earlier.exchange.response_body)["members"]
         pairs = [(str(r["cpr"]), str(r["planLink"])) for r in rows]
     except (PayloadError, KeyError, TypeError) as exc:
-        raise ActionError(f"step {params['of']} gave no member rows with links: {exc}") from None
-    if not pairs:
-        raise ActionError(f"step {params['of']} returned no rows: nothing to follow")
+        # The rows are the SUT's answer: unusable rows are its fault (here, since no check
+        # of step `ref` found them unusable; else this step would not be evaluated).
+        raise SutFault(
+            "COCKPIT-FORMAT",
+            with_quote(
+                f"the member list of step {ref} has no rows with plan links ({exc!r} "
+                "missing or malformed)",
+                earlier.exchange,
+            ),
+            [earlier.exchange],
+        ) from None
+    if not pairs:  # the list's own check says whether rows are missing
+        raise NotEvaluated(f"the member list of step {ref} has no rows whose links to follow")
+    bad = next((link for _, link in pairs if not _usable_link(link)), None)
+    if bad is not None:
+        raise SutFault(
+            "COCKPIT-LINK",
+            f"the member list of step {ref} holds a plan link kcert cannot open: {bad[:200]!r}",
+            [earlier.exchange],
+        )
     pairs = pairs[: params.get("max", 50)]
     exchanges = [ctx.transport.request("agent", "GET", _relative(link)) for _, link in pairs]
     return ActionResult(
@@ -262,6 +285,14 @@ def agent_post(ctx: ActionContext, **params: Any) -> ActionResult:
             {"Content-Type": params["content_type"]},
         )
     )
+
+
+_LINK = re.compile(r"^[A-Za-z0-9/?=&._~%:+-]{1,2000}$")
+
+
+def _usable_link(link: str) -> bool:
+    """A plan link is a URL or agent path without spaces or control characters."""
+    return bool(_LINK.match(link))
 
 
 def _relative(link: str) -> str:

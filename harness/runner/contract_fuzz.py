@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.checks.diagnostics import quote_answer
 from harness.model.exchange import Exchange
 from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult
-from harness.transport.base import Stopwatch
+from harness.transport.base import Stopwatch, TransportError
 
 CONTRACT = Path(__file__).resolve().parent.parent / "contract" / "lps-test-agent-api.yaml"
 AGENT_PREFIX = "/kcert-agent/v1"
@@ -75,7 +76,10 @@ def contract_fuzz(ctx: ActionContext, **params: Any) -> ActionResult:
     failures: list[dict[str, str]] = []
 
     def call_and_judge(case: Any, label: str, counts: dict[str, int]) -> None:
-        response = case.call(**call_kwargs)
+        try:
+            response = case.call(**call_kwargs)
+        except OSError as exc:  # requests' connection errors: the SUT is not reachable
+            raise TransportError(f"contract-fuzz could not reach the SUT: {exc}") from None
         code = str(response.status_code)
         counts[code] = counts.get(code, 0) + 1
         try:
@@ -91,6 +95,10 @@ def contract_fuzz(ctx: ActionContext, **params: Any) -> ActionResult:
                         "problem": str(group).strip().splitlines()[0][:300],
                         "detail": str(group)[:1500],
                         "curl": case.as_curl_command(),
+                        "says": quote_answer(
+                            str(response.headers.get("content-type", "")),
+                            bytes(response.content or b""),
+                        ),
                     }
                 )
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from harness import __version__
 from harness.checks import CHECKS, CheckContext
-from harness.checks.registry import StepRecord
+from harness.checks.diagnostics import NOT_EVALUATED
+from harness.checks.registry import NotEvaluated, StepRecord, reads, root_reason
 from harness.fixtures import TemplateRenderer, load_peers, load_persons
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Outcome, Severity
@@ -20,9 +21,11 @@ from harness.model.scope import Capabilities, Scope
 from harness.packs.store import using_packs
 from harness.runner.actions import (
     ACTIONS,
+    SETUP_ACTIONS,
     ActionContext,
     ActionError,
     ManualStepPending,
+    SutFault,
     sut_party,
 )
 from harness.runner.attended import AnswerSource, answered_step, pending_step
@@ -216,12 +219,25 @@ class Runner:
         namer = EvidenceNamer(protocol.standard)
         earlier: dict[str, StepRecord] = {}
         state: dict[str, Any] = {}
+        setup_failed: Finding | None = None
         for step in case.steps:
-            sresult = self._run_step(protocol, case, step, earlier, namer, state)
+            if setup_failed is not None:
+                # One root cause, one finding: what follows a failed set-up is not judged.
+                sresult = _not_evaluated(step, "the test case's set-up failed", setup_failed)
+                earlier[step.id] = StepRecord(None, None, root=sresult.findings[0])
+            else:
+                sresult = self._run_step(protocol, case, step, earlier, namer, state)
             result.steps.append(sresult)
             if sresult.outcome is Outcome.ERROR:
                 result.error = sresult.message
                 break
+            if (
+                setup_failed is None
+                and sresult.outcome is Outcome.FAIL
+                and step.action is not None
+                and step.action.kind in SETUP_ACTIONS
+            ):
+                setup_failed = _first_problem(sresult)
 
     def _run_step(
         self,
@@ -253,6 +269,24 @@ class Runner:
             return _error(step, f"{step.source}: {exc}", t0)
         except ManualStepPending as exc:
             return StepResult(step, Outcome.PENDING, message=str(exc))
+        except SutFault as exc:  # the SUT's answer made the action impossible: its fault
+            for exchange in exc.exchanges:
+                namer.name(exchange, f"{case.id}.{step.id}")
+            finding = exc.finding(case.severity, step.id)
+            earlier[step.id] = StepRecord(
+                exc.exchanges[0] if exc.exchanges else None, None, root=finding
+            )
+            return StepResult(
+                step,
+                Outcome.FAIL,
+                [finding],
+                exc.exchanges,
+                duration_ms=(time.perf_counter() - t0) * 1000,
+            )
+        except NotEvaluated as exc:  # it builds on an earlier step that failed at its root
+            sresult = _not_evaluated(step, str(exc), exc.root, t0)
+            earlier[step.id] = StepRecord(None, None, root=exc.root or sresult.findings[0])
+            return sresult
         except Exception as exc:  # kcert's own fault: an error verdict with the reason, no crash
             return _error(
                 step,
@@ -281,8 +315,15 @@ class Runner:
         for expectation in step.expectations:
             ctx.severity = expectation.severity or case.severity
             check = CHECKS.get(expectation.kind).func
+            blocked = [ctx.roots[s] for s in reads(expectation.kind) if s in ctx.roots]
+            if blocked:
+                findings.append(_skipped_check(expectation, step, blocked[0]))
+                continue
             try:
-                findings.extend(check(ctx, **expectation.params))
+                for found in check(ctx, **expectation.params):
+                    findings.append(found)
+            except NotEvaluated as exc:
+                findings.append(_skipped_check(expectation, step, exc.root, str(exc)))
             except Exception as exc:  # a check crashing is kcert's fault, never the SUT's
                 return _error(
                     step,
@@ -292,9 +333,11 @@ class Runner:
                     done.exchanges,
                 )
         record.parsed = ctx.response_resource()
+        record.root = next(iter(ctx.roots.values()), None)
         earlier[step.id] = record
         problems = [f for f in findings if f.is_problem]
-        outcome = Outcome.FAIL if problems else Outcome.PASS
+        skipped = any(f.rule_id == NOT_EVALUATED for f in findings)
+        outcome = Outcome.FAIL if problems else Outcome.SKIP if skipped else Outcome.PASS
         return StepResult(
             step,
             outcome,
@@ -334,6 +377,37 @@ def _health_capabilities(body: bytes) -> tuple[Capabilities | None, str]:
 
 def _party(peer: dict[str, Any]) -> dict[str, str]:
     return {"sor": str(peer.get("sor", "")), "gln": str(peer.get("gln", ""))}
+
+
+def _first_problem(sresult: StepResult) -> Finding:
+    return next(
+        (f for f in sresult.findings if f.is_problem),
+        Finding("NOT-EVALUATED", Severity.OK, sresult.message, Location(), sresult.step.id),
+    )
+
+
+def _not_evaluated(
+    step: Step, why: str, root: Finding | None, t0: float | None = None
+) -> StepResult:
+    """A step that builds on a failed one: SKIP, naming the root finding it depends on."""
+    reason = f"not evaluated: {why}"
+    if root is not None and root_reason(root) not in why:
+        reason += f" ({root_reason(root)})"
+    note = Finding(NOT_EVALUATED, Severity.OK, reason, Location(str(step.source), "yaml"), step.id)
+    took = (time.perf_counter() - t0) * 1000 if t0 is not None else 0.0
+    return StepResult(step, Outcome.SKIP, [note], message=reason, duration_ms=took)
+
+
+def _skipped_check(expectation: Any, step: Step, root: Finding | None, why: str = "") -> Finding:
+    """A check of a step that the step's root finding leaves nothing to judge."""
+    reason = f"not evaluated: {expectation.kind}"
+    if why:
+        reason += f": {why}"
+    if root is not None and root_reason(root) not in why:
+        reason += f" (depends on {root_reason(root)})"
+    return Finding(
+        NOT_EVALUATED, Severity.OK, reason, Location(str(expectation.source), "yaml"), step.id
+    )
 
 
 def _error(step: Step, message: str, t0: float, exchanges: list[Any] | None = None) -> StepResult:

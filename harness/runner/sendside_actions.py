@@ -11,7 +11,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from harness.model.exchange import Exchange
-from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult, lookup
+from harness.runner.actions import (
+    ACTIONS,
+    ActionContext,
+    ActionError,
+    ActionResult,
+    builds_on,
+    lookup,
+)
 from harness.runner.peer_answers import ctl_receipt, fhir_ack, read_message
 from harness.safeparse import PayloadError, parse_json
 from harness.transport.peer import Reply, Responder, shared_peer
@@ -109,13 +116,18 @@ def trigger_send(ctx: ActionContext, **params: Any) -> ActionResult:
         json.dumps(request, ensure_ascii=False).encode("utf-8"),
         {"Content-Type": "application/json"},
     )
-    inbound = _collect(ctx, server, mark, 1, float(params.get("wait_s", 10)))
+    inbound = _collect(ctx, server, mark, 1, _wait(exchange, float(params.get("wait_s", 10))))
     return ActionResult(
         exchange,
         person=person,
         peer=peer,
         more=inbound,
-        notes={"kind": kind, "message_id": _message_id(exchange), "answer": answer},
+        notes={
+            "kind": kind,
+            "message_id": _message_id(exchange),
+            "answer": answer,
+            "arrived": sum(e.method == "POST" for e in inbound),
+        },
     )
 
 
@@ -134,13 +146,14 @@ def trigger_send(ctx: ActionContext, **params: Any) -> ActionResult:
 )
 def trigger_retry(ctx: ActionContext, **params: Any) -> ActionResult:
     """Fire the SUT's resend timer; collect whatever it sends again within `wait_s`."""
-    earlier = ctx.earlier.get(str(params["of"]))
-    if earlier is None or "kind" not in earlier.notes:
-        raise ActionError(f"step {params['of']} made the SUT send nothing to resend")
+    ref = params["of"]
+    earlier = builds_on(ctx, ref, "a resend needs the original send request to have been taken")
+    if "kind" not in earlier.notes:
+        raise ActionError(f"step {ref} made the SUT send nothing to resend")
     kind = earlier.notes["kind"]
     server, mark = _inbound(ctx, kind, params["answer"], earlier.peer)
     exchange = ctx.transport.request("agent", "POST", "outbox/retry")
-    inbound = _collect(ctx, server, mark, 1, float(params.get("wait_s", 3)))
+    inbound = _collect(ctx, server, mark, 1, _wait(exchange, float(params.get("wait_s", 3))))
     return ActionResult(
         exchange,
         person=earlier.person,
@@ -161,12 +174,20 @@ def trigger_retry(ctx: ActionContext, **params: Any) -> ActionResult:
 )
 def read_outbox(ctx: ActionContext, **params: Any) -> ActionResult:
     """Ask the test agent what became of the message an earlier step made the SUT send."""
-    earlier = ctx.earlier.get(str(params["of"]))
-    if earlier is None or "kind" not in earlier.notes:
-        raise ActionError(f"step {params['of']} made the SUT send nothing")
+    ref = params["of"]
+    earlier = builds_on(ctx, ref, "the outbox lookup needs the send request to have been taken")
+    if "kind" not in earlier.notes:
+        raise ActionError(f"step {ref} made the SUT send nothing")
     query = urlencode({"messageId": earlier.notes.get("message_id", "")})
     exchange = ctx.transport.request("agent", "GET", f"outbox?{query}")
     return ActionResult(exchange, person=earlier.person, peer=earlier.peer, notes=earlier.notes)
+
+
+def _wait(exchange: Exchange, wait_s: float) -> float:
+    """How long to wait for the SUT to send: not at all once its agent refused the request
+    (whatever arrived already is still collected)."""
+    ok = exchange.status is not None and 200 <= exchange.status < 300
+    return wait_s if ok else 0.0
 
 
 def _message_id(exchange: Exchange) -> str:

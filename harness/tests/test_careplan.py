@@ -208,7 +208,8 @@ def test_metadata_cpr_mismatch_names_both_numbers(
 
 
 def test_submission_rules_fire(world: ActionContext, shared: ActionResult) -> None:
-    assert rules("plan-shared", ctx(shared, world, status=404)) == ["SHARE-HTTP"]
+    assert rules("plan-shared", ctx(shared, world, status=404)) == ["SUT-OPERATION-MISSING"]
+    assert rules("plan-shared", ctx(shared, world, status=500)) == ["SHARE-HTTP"]
     nothing = {k: v for k, v in shared.notes.items() if k != SUBMISSION_NOTE}
     assert rules("plan-shared", ctx(shared, world, nothing)) == ["REPO-NONE"]
     for bad in (b"not json", b'{"metadata": {}}', json.dumps({"metadata": {}, "document": "x"})):
@@ -224,8 +225,9 @@ def test_submission_rules_fire(world: ActionContext, shared: ActionResult) -> No
         body["document"] = base64.b64encode(document).decode()
         notes = with_submission(shared, body)
         assert rules("plan-shared", ctx(shared, world, notes)) == ["CPD-PARSE"]
-        # the other checks say nothing more about a document that is not there
-        assert rules("cpd-rules", ctx(shared, world, notes)) == []
+        # alone, another check names the same root cause; after plan-shared in one step it
+        # is not evaluated (test_faults.py)
+        assert rules("cpd-rules", ctx(shared, world, notes)) == ["CPD-PARSE"]
 
 
 def test_content_rules_fire(world: ActionContext, shared: ActionResult) -> None:
@@ -287,7 +289,8 @@ def test_document_attached_rules(world: ActionContext) -> None:
     cases = [
         (receipt(200, good), []),
         (receipt(200, {**good, "status": "already-attached"}), []),
-        (receipt(404, {"title": "unknown patient"}), ["PRO-HTTP"]),
+        (receipt(404, {"title": "unknown patient"}), ["SUT-OPERATION-MISSING"]),
+        (receipt(409, {"title": "unknown patient"}), ["PRO-HTTP"]),
         (receipt(200, b"[1, 2"), ["PRO-FORMAT"]),
         (receipt(200, [1]), ["PRO-FORMAT"]),
         (receipt(200, {**good, "status": "filed"}), ["PRO-FORMAT"]),

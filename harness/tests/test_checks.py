@@ -237,7 +237,9 @@ def test_profile_slip_weighs_only_f4(acks: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "ct", "kind", "params", "rule"),
     [
-        (b"{}", 404, "application/json", "status", {"equals": 200}, "HTTP-STATUS"),
+        (b"{}", 409, "application/json", "status", {"equals": 200}, "HTTP-STATUS"),
+        (b"{}", 404, "application/json", "status", {"equals": 200}, "SUT-OPERATION-MISSING"),
+        (b"{}", 404, "application/json", "status", {"equals": 400}, "HTTP-STATUS"),
         (b"{}", 200, "application/json", "status", {"class": "4xx"}, "HTTP-STATUS"),
         (b"{}", 503, "application/json", "status", {"in": [400, 422]}, "HTTP-STATUS"),
         (b"oops", 500, "text/html", "no-server-error", {}, "HTTP-5XX"),
@@ -311,7 +313,8 @@ def test_received_rules() -> None:
     assert run_check(_agent([stored, stored]), "received", params) == ["AGENT-COUNT"]
     wrong = {**stored, "patientCpr": "0101019999"}
     assert run_check(_agent([wrong]), "received", params) == ["AGENT-FIELD"]
-    assert run_check(_agent([stored], 404), "received", params) == ["AGENT-HTTP"]
+    assert run_check(_agent([stored], 404), "received", params) == ["SUT-OPERATION-MISSING"]
+    assert run_check(_agent([stored], 500), "received", params) == ["AGENT-HTTP"]
     bad = ctx_for(None, {"items": []}, 200, "application/json")
     assert run_check(bad, "received", params) == ["AGENT-FORMAT"]
 

@@ -165,6 +165,9 @@ def test_links_resolve() -> None:
         "COCKPIT-LINK"
     ]
     assert rules("links-resolve", ctx(exchange({}, 404), expected_cprs=["0505509902"])) == [
+        "SUT-OPERATION-MISSING"
+    ]
+    assert rules("links-resolve", ctx(exchange({}, 500), expected_cprs=["0505509902"])) == [
         "COCKPIT-PLAN-HTTP"
     ]
     assert rules("links-resolve", ctx(exchange([]), expected_cprs=["0505509902"])) == [

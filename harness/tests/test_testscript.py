@@ -850,13 +850,14 @@ def agent_app(status: int) -> Starlette:
         (
             fake_server(),  # no outbox operation at all: 404
             "unsupported by the SUT: its test agent has no outbox operation (POST "
-            "http://reference.invalid/kcert-agent/v1/outbox/send answered HTTP 404)",
+            "http://reference.invalid/kcert-agent/v1/outbox/send answered HTTP 404; the SUT says: "
+            '"Not Found")',
         ),
         (
             agent_app(400),
             "the SUT's test agent did not send care-communication-message: POST "
-            "http://reference.invalid/kcert-agent/v1/outbox/send answered HTTP 400 "
-            "(receiver not allowed)",
+            "http://reference.invalid/kcert-agent/v1/outbox/send answered HTTP 400; the SUT says: "
+            'problem title "bad send request"; detail "receiver not allowed"',
         ),
         (
             agent_app(202),

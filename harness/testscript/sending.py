@@ -32,10 +32,10 @@ import json
 import re
 from typing import Any
 
+from harness.checks.diagnostics import sut_says
 from harness.fixtures import load_peers, load_persons
 from harness.model.exchange import Exchange
 from harness.runner.sendside_actions import responder_for, send_request
-from harness.safeparse import PayloadError, parse_json
 from harness.synthetic import synthetic_cpr_problem
 from harness.testscript.context import ActionError, Call, ScriptState, Unsupported
 from harness.testscript.fixtures import read_payload
@@ -290,10 +290,6 @@ def _content_type(headers: dict[str, str]) -> str:
 
 
 def _problem(exchange: Exchange) -> str:
-    try:
-        data = parse_json(exchange.response_body)
-    except PayloadError:
-        return ""
-    if isinstance(data, dict) and data.get("detail"):
-        return f" ({str(data['detail'])[:200]})"
-    return ""
+    """What the SUT said, quoted as every finding quotes it (harness.checks.diagnostics)."""
+    said = sut_says(exchange)
+    return f"; the SUT says: {said}" if said else ""
