@@ -25,6 +25,7 @@ from harness.transport.base import Transport, TransportError, now_iso
 
 ASSERT_RULE = "TESTSCRIPT-ASSERT"
 NOTE_RULE = "TESTSCRIPT-NOTE"
+SENT_RULE = "TESTSCRIPT-SENT"  # kcert's own check of what the SUT sent (attachments)
 ERROR_RULE = "KCERT-ERROR"
 
 
@@ -161,12 +162,18 @@ class ScriptRunner:
             Finding(NOTE_RULE, Severity.OK, note, Location(str(where), "testscript"), step.id)
             for note in call.notes
         ]
+        findings += [
+            Finding(SENT_RULE, Severity.F2, text, Location(str(where), "testscript"), step.id)
+            for text in call.problems
+        ]
         status = f"HTTP {call.status}" if call.status is not None else "no status"
-        message = "; ".join([f"{call.method} {call.url}: {status}", *call.notes])
+        message = "; ".join([f"{call.method} {call.url}: {status}", *call.problems, *call.notes])
         exchanges = call.exchanges()
         elapsed = (time.perf_counter() - t0) * 1000
-        sresult = StepResult(step, Outcome.PASS, findings, exchanges, message, elapsed)
-        return sresult, ActionResult("operation", "pass", message, call.url)
+        outcome = Outcome.FAIL if call.problems else Outcome.PASS
+        sresult = StepResult(step, outcome, findings, exchanges, message, elapsed)
+        verdict = "fail" if call.problems else "pass"
+        return sresult, ActionResult("operation", verdict, message, call.url)
 
     def _assert(
         self, state: ScriptState, step: Step, spec: dict[str, Any], where: Where
