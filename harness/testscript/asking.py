@@ -129,10 +129,11 @@ def _attachment_count(state: ScriptState, earlier: Payload | None, include: str)
 
 def _wants_attachment(state: ScriptState, texts: str) -> bool:
     words = f"{state.script.id} {state.block.get('id', '')} {state.block.get('name', '')}"
+    markers = ("payload.content.data", "content.creation", "contentAttachment")
     return (
         "attachment" in words.lower()
-        or "payload.content.data" in texts
-        or ("content.creation" in texts)
+        or any(m in texts for m in markers)
+        or bool(_CONTENT_TYPE.search(texts))
     )
 
 

@@ -20,6 +20,7 @@ from harness.testscript.fixtures import FixtureMap
 from harness.testscript.operations import perform
 from harness.testscript.profiles import ProfileSource
 from harness.testscript.protocol import SETUP, TEARDOWN, action_text, to_protocol
+from harness.testscript.roles import outside_role
 from harness.testscript.script import Script, Where
 from harness.transport.base import Transport, TransportError, now_iso
 
@@ -88,9 +89,12 @@ class ScriptRunner:
         presult = ProtocolResult(protocol)
         sections: list[SectionResult] = []
         setup_problem = ""
+        role = outside_role(script)
         for case, (section, block) in zip(protocol.cases, script.blocks(), strict=True):
             if unreachable:
                 done = _not_run(protocol, case, section, unreachable)
+            elif role:
+                done = _skipped(protocol, case, section, role)
             elif setup_problem and section not in (SETUP, TEARDOWN):
                 reason = f"not run: the setup of {script.file} failed (see its setup case)"
                 done = _not_run(protocol, case, section, reason)
@@ -221,6 +225,17 @@ def _not_run(protocol: Protocol, case: TestCase, section: str, reason: str) -> S
     done = SectionResult(section, result)
     for step in case.steps:
         kind = step.action.kind.split(".")[-1] if step.action else "operation"
+        done.actions.append(ActionResult(kind, "skip", reason))
+    return done
+
+
+def _skipped(protocol: Protocol, case: TestCase, section: str, reason: str) -> SectionResult:
+    """A case kcert does not run on purpose (outside the role): skipped, with the reason."""
+    result = CaseResult(case, protocol.id, started=now_iso())
+    done = SectionResult(section, result)
+    for step in case.steps:
+        kind = step.action.kind.split(".")[-1] if step.action else "operation"
+        result.steps.append(StepResult(step, Outcome.SKIP, message=reason))
         done.actions.append(ActionResult(kind, "skip", reason))
     return done
 
