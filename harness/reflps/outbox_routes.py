@@ -45,9 +45,16 @@ CATEGORIES = Literal[
 ]
 
 
+X_ECPR = (  # dk-core's x-ecpr invariant: day, month, year, 1 or 7, two letters, a digit
+    r"^((((0[1-9]|1[0-9]|2[0-9]|3[0-1])(01|03|05|07|08|10|12))|((0[1-9]|1[0-9]|2[0-9]|30)"
+    r"(04|06|09|11))|((0[1-9]|1[0-9]|2[0-9])(02)))([0-9]{2})(1|7)([A-Z]{2})([0-9]))$"
+)
+
+
 class PatientIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
-    cpr: str = Field(pattern=r"^[0-9]{10}$")
+    cpr: str | None = Field(default=None, pattern=r"^[0-9]{10}$")
+    xEcpr: str | None = Field(default=None, pattern=X_ECPR)
     given: str = Field(min_length=1, max_length=200)
     family: str = Field(min_length=1, max_length=200)
 
@@ -142,7 +149,11 @@ def compose(request: SendRequest, outbox: Outbox) -> Compose:
         for name in ("replyTo", "forward", "category", "topic", "priority", "encounter")
         if getattr(request, name) is not None
     ] + (["attachments"] if request.attachments else [])
+    if (request.patient.cpr is None) == (request.patient.xEcpr is None):
+        raise Refused(400, "bad send request", "patient: give one of cpr and xEcpr")
     if request.kind != "carecommunication":
+        if request.patient.cpr is None:
+            raise Refused(400, "bad send request", "patient.cpr: a referral needs a CPR number")
         if extras:
             raise Refused(400, "bad send request", f"{extras[0]}: only for a carecommunication")
         return Compose(request.text)
@@ -238,7 +249,12 @@ def build_outbox_router(outbox: Outbox, agent: str) -> APIRouter:
             request.kind,
             request.receiver.endpoint,
             Party(request.receiver.name, request.receiver.sor, request.receiver.gln),
-            Patient(request.patient.cpr, request.patient.given, request.patient.family),
+            Patient(
+                request.patient.cpr or "",
+                request.patient.given,
+                request.patient.family,
+                request.patient.xEcpr or "",
+            ),
             request.package,
             request.text,
             job,

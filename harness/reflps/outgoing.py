@@ -36,6 +36,7 @@ DEFINITION = (
     "MedComCareCommunicationMessageDefinition|5.0"
 )
 OIOXML_NS = "http://rep.oio.dk/sundcom.dk/medcom.dk/xml/schemas/2005/08/07/"
+X_ECPR_SYSTEM = "urn:oid:1.2.208.176.1.6.1.1"  # dk-core x-ecpr identifier
 # The packages' diagnoses in SKS: COPD and low back pain.
 PACKAGE_DIAGNOSIS = {
     "kol": ("DJ449", "Kronisk obstruktiv lungesygdom"),
@@ -55,6 +56,7 @@ class Patient:
     cpr: str
     given: str
     family: str
+    x_ecpr: str = ""  # a national replacement number (X-eCPR) instead of a CPR number
 
 
 def _now() -> str:
@@ -313,7 +315,11 @@ def _patient(rid: str, patient: Patient) -> dict[str, Any]:
         "resourceType": "Patient",
         "id": rid,
         "meta": {"profile": [CORE + "medcom-core-patient"]},
-        "identifier": [{"system": CPR_SYSTEM, "value": patient.cpr}],
+        "identifier": [
+            {"system": CPR_SYSTEM, "value": patient.cpr}
+            if patient.cpr
+            else {"system": X_ECPR_SYSTEM, "value": patient.x_ecpr}
+        ],
         "name": [{"use": "official", "family": patient.family, "given": [patient.given]}],
     }
 

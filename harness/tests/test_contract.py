@@ -96,6 +96,7 @@ def send_case(**more: object) -> schemathesis.Case:
             202,
         ),
         ({"specificSender": {"careTeam": "A"}, "specificRecipient": {"careTeam": "B"}}, 202),
+        ({"patient": {"xEcpr": "0101907KC1", "given": "Xenia", "family": "Erstatning"}}, 202),
         ({"replyTo": {"messageHeaderId": "unknown"}}, 404),
         ({"forward": {"communicationIdentifier": "urn:uuid:x", "include": "text"}}, 404),
         ({"priority": "asap"}, 400),

@@ -107,8 +107,6 @@ CC = "carecommunication-send-"
 # Through test agent API 1.4 every CareCommunication test runs against the reference LPS and
 # passes, but these: (script, case) -> (outcome, start of the error or failing assert text)
 NOT_PASSING = {
-    # a patient without CPR: the contract names the patient by CPR only
-    ("carecommunication-send-tec-04", NEW_MESSAGE): (Outcome.FAIL, ""),
     # the reply must have 4 payloads; the fixture (S-Tek-B, one segment) and the reply's own
     # text make 2; tec-06 expects 2 from the same fixture, so no fixture serves both
     ("carecommunication-send-tec-01", "carecommunication-create-reply-message-02"): (
@@ -206,7 +204,7 @@ def test_corpus_scripts_run_or_name_what_is_unsupported(corpus: Path, tmp_path: 
             wrong.append((case.protocol_id, case.case.id, case.outcome, case.error[:120]))
     assert wrong == []
     counts = {o: sum(c.outcome is o for c in done.run.cases) for o in Outcome}
-    assert (counts[Outcome.PASS], counts[Outcome.FAIL], counts[Outcome.ERROR]) == (73, 2, 3)
+    assert (counts[Outcome.PASS], counts[Outcome.FAIL], counts[Outcome.ERROR]) == (74, 1, 3)
     assert counts[Outcome.SKIP] == 24  # the acknowledgement send scripts: outside the LPS role
     assert not [c for c in done.run.cases if c.error.startswith("unsupported")]
     for case in done.run.cases:
@@ -263,8 +261,7 @@ def test_corpus_replies_and_forwards_name_the_message_received(
 def test_corpus_new_messages_are_sent_by_the_sut_and_judged(corpus: Path, tmp_path: Path) -> None:
     """Every new-message test asks the reference LPS through its agent for what the asserts
     want (attachments, category, priority, an Encounter, sender and recipient); its message
-    reaches kcert's peer, is valid against the MedCom profile, and only the patient without
-    CPR (tec-04), which the contract cannot ask for, fails."""
+    reaches kcert's peer, is valid against the MedCom profile and passes every assert."""
     done = run_corpus(corpus, fixture_map(corpus, tmp_path), corpus_profiles(corpus))
     sends = [c for c in done.run.cases if c.case.id == NEW_MESSAGE]
     assert len(sends) == 18
@@ -276,8 +273,7 @@ def test_corpus_new_messages_are_sent_by_the_sut_and_judged(corpus: Path, tmp_pa
         assert inbound.status == 200 and b'"acknowledgement-message"' in inbound.response_body
         assert case.steps[1].outcome is Outcome.PASS, case.steps[1].message  # profile valid
         failing = tuple(i for i, s in enumerate(case.steps) if s.outcome is not Outcome.PASS)
-        expected = (8,) if case.protocol_id == "carecommunication-send-tec-04" else ()
-        assert failing == expected, (case.protocol_id, [s.message for s in case.steps])
+        assert failing == (), (case.protocol_id, [s.message for s in case.steps])
         report = done.reports[f"{case.protocol_id}.json"]
         test = next(t for t in report["test"] if t["name"].startswith("Create a CareCommunication"))
         assert test["action"][0]["operation"]["result"] == "pass"
@@ -290,6 +286,7 @@ def test_corpus_new_messages_are_sent_by_the_sut_and_judged(corpus: Path, tmp_pa
     assert asked[f"{CC}new-priority"]["priority"] == "asap"
     assert "encounter" in asked[f"{CC}tec-05"]
     assert {"specificSender", "specificRecipient"} <= set(asked[f"{CC}tec-02"])
+    assert set(asked[f"{CC}tec-04"]["patient"]) == {"xEcpr", "given", "family"}
 
 
 def test_corpus_without_fixtures_map_names_the_missing_fixture(corpus: Path) -> None:

@@ -488,6 +488,17 @@ def send_body(**more: Any) -> dict[str, Any]:
         ),
         ({"attachments": [{"title": "t", "data": "AAAA"}]}, 400, "contentType: required"),
         ({"kind": "referral", "topic": "x"}, 400, "topic: only for a carecommunication"),
+        (
+            {"patient": {"cpr": "2512489996", "xEcpr": "0101907KC1", "given": "A", "family": "B"}},
+            400,
+            "patient: give one of cpr and xEcpr",
+        ),
+        ({"patient": {"given": "A", "family": "B"}}, 400, "patient: give one of cpr and xEcpr"),
+        (
+            {"kind": "referral", "patient": {"xEcpr": "0101907KC1", "given": "A", "family": "B"}},
+            400,
+            "a referral needs a CPR number",
+        ),
     ],
 )
 def test_the_reference_lps_refuses_what_it_cannot_send(

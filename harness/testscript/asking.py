@@ -13,7 +13,8 @@ them (expressions, values, descriptions, the test's and script's names):
   a changed topic; `priority` (with category regarding-referral, the only one it is allowed
   with); an Encounter with an episode-of-care identifier when the asserts want one and no
   earlier message has it (a reply carries the earlier one itself: that is what is tested);
-- a specific sender (the sender extension) and recipient.
+- a specific sender (the sender extension) and recipient;
+- a patient without CPR (`Patient.identifier.system != CPR`): kcert's synthetic X-eCPR.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ CATEGORY_CHOICES = ("carecoordination", "examination-results", "other")
 NEW_TOPIC = "Nyt emne: opfølgning fra lægen"
 SENDER_TEAM = "Lægerne i Referenceklinikken"
 RECIPIENT_TEAM = "Hjemmeplejen, team syd"
+# kcert's synthetic patient without CPR: a replacement number in the X-eCPR format
+REPLACEMENT_PATIENT = {"xEcpr": "0101907KC1", "given": "Xenia", "family": "Erstatning"}
+_NOT_CPR = re.compile(r"Patient\)\.identifier\.system\s*!=\s*'urn:oid:1\.2\.208\.176\.1\.2'")
 _VAR = re.compile(r"\$\{([A-Za-z0-9_.-]+)\}")
 _CONTENT_TYPE = re.compile(r"contentType\s*=\s*'([a-z]+/[a-z.+-]+)'")
 _CATEGORY_IS = re.compile(r"category\.coding\.code\s*=\s*'([a-z-]+)'")
@@ -172,6 +176,11 @@ def ask(state: ScriptState, activity: str) -> Asking:
     if "episodeOfCare" in texts and not _has_episode(asking.earlier):
         episode = str(uuid.uuid4())
         asking.fields["encounter"] = {"episodeOfCareIdentifier": {"value": episode}}
+    if _NOT_CPR.search(texts):
+        asking.fields["patient"] = dict(REPLACEMENT_PATIENT)
+        asking.notes.append(
+            f"asked for a patient without CPR: X-eCPR {REPLACEMENT_PATIENT['xEcpr']} (synthetic)"
+        )
     if "medcom-core-sender-extension" in texts:
         asking.fields["specificSender"] = {"careTeam": SENDER_TEAM}
     if "recipient.exists()" in texts:

@@ -14,16 +14,21 @@ agent: `POST {agent}/outbox/send` with kcert's receiving peer (`harness.transpor
   (MessageHeader.id, Communication.identifier of "the new message") name the real message;
   `requestId`/`responseId` work as for any operation.
 
-What the test agent can ask for is one new CareCommunication for a patient (the contract's
-`SendRequest`: kind, patient, receiver, package, text). So:
-- the patient is the one in the template fixture when the script names one (CPR identifier
-  and name, and only a CPR in kcert's synthetic range), else the synthetic test person
-  `kol-karen` (fixtures/persons.yaml); the receiver is the peer `kommune` (fixtures/peers.yaml);
-- a reply to or a forward of an earlier message, and any message other than a CareCommunication,
-  cannot be asked for: "unsupported: …" naming why;
-- what the agent cannot steer (attachments, category, priority, a patient without CPR) is not
-  asked for: the asserts that want it judge what the SUT sent, and fail if it is not there;
+What the test agent is asked for (the contract's `SendRequest`, 1.4.0):
+- the patient of the earlier message (a reply or forward) or of the template fixture when the
+  script names one (CPR identifier and name, and only a CPR in kcert's synthetic range), else
+  the synthetic test person `kol-karen` (fixtures/persons.yaml); the receiver is the peer
+  `kommune` (fixtures/peers.yaml);
+- what the asserts want of the message (`asking`): reply/forward of an earlier message,
+  attachments, category, topic, priority, Encounter, specific sender/recipient; a reply or
+  forward with no earlier message in the script gets kcert's own CareCommunication delivered
+  first;
+- what the contract cannot ask for (the patient's address, say) is not asked for: the asserts
+  that want it judge what the SUT sent, and fail if it is not there;
+- any message other than a CareCommunication: "unsupported: …" naming why;
 - a SUT without the outbox operation (404/405) is an error "unsupported by the SUT: …".
+The attachments that arrive are compared with the ones asked for (`samples.check`); a
+difference fails the operation (TESTSCRIPT-SENT).
 """
 
 from __future__ import annotations
