@@ -18,7 +18,10 @@ from fastapi.testclient import TestClient
 
 from harness.fixtures import load_peers
 from harness.model.outcome import Outcome, Severity
+from harness.packs.store import PackStore
 from harness.reflps.app import create_app
+from harness.reflps.identity import REFERENCE_CLINIC
+from harness.reflps.outgoing import Attachment, Compose, Party, Patient, care_communication
 from harness.tests.test_testscript import (
     NEW_ASSERTS,
     SUT_OP,
@@ -32,6 +35,7 @@ from harness.tests.test_testscript import (
 )
 from harness.testscript import samples
 from harness.transport.peer import shared_peer
+from harness.validators.documents import DocumentValidator
 
 IDENTIFIER = "Bundle.entry.resource.ofType(Communication).identifier.value"
 PROVENANCES = "Bundle.entry.resource.ofType(Provenance).count()"
@@ -508,3 +512,82 @@ def test_the_reference_lps_refuses_what_it_cannot_send(
     answer = client.post("/kcert-agent/v1/outbox/send", json=send_body(**more))
     assert answer.status_code == status, answer.text
     assert detail in answer.json()["detail"]
+
+
+# -- what the reference LPS sends validates against MedCom's profiles ----------------------------
+
+
+def _shapes() -> dict[str, tuple[Patient, Compose]]:
+    earlier = carecommunication()
+    karen = Patient("2512489996", "Karen", "Test")
+    pictures = tuple(
+        Attachment(kind, f"Bilag {kind}", samples.sample(kind, "x").data)
+        for kind in sorted(samples.FORMATS)
+    )
+    return {
+        "reply": (karen, Compose("Svar", "reply-message", earlier)),
+        "forward-text": (karen, Compose("Videre", "forward-message", earlier, include="text")),
+        "attachments": (
+            karen,
+            Compose("Bilag", attachments=(*pictures, Attachment("", "Link", None, samples.LINK))),
+        ),
+        "priority-encounter-teams": (
+            Patient("", "Xenia", "Erstatning", "0101907KC1"),
+            Compose(
+                "Henvisning",
+                category="regarding-referral",
+                topic="Henvisning",
+                priority="asap",
+                episode_of_care=("", "7b5d0c2e-6a35-4c8e-9d54-3c1a2b3d4e5f"),
+                sender_team="Lægerne",
+                recipient_team="Hjemmeplejen",
+            ),
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def fhir_store(tmp_path_factory: pytest.TempPathFactory, r4_core: Path) -> PackStore:
+    """The corpus FHIR packages and the R4 base in a store of the test's own."""
+    corpus = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
+    if not corpus.is_dir():
+        pytest.skip(f"../shared/corpus is absent ({corpus}): official packages not available")
+    store = PackStore(tmp_path_factory.mktemp("packs"))
+    for package in sorted((corpus / "fhir" / "packages").glob("*.tgz")):
+        store.install(package)
+    store.install(r4_core)
+    return store
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", sorted(_shapes()))
+def test_what_the_reference_lps_sends_validates(
+    shape: str, tmp_path: Path, fhir_store: PackStore
+) -> None:
+    """Each new 1.4.0 message shape: 0 profile errors in the CareCommunication context."""
+    patient, compose = _shapes()[shape]
+    peer = load_peers()["kommune"]
+    to = Party(str(peer["name"]), str(peer["sor"]), str(peer["gln"]))
+    _, body = care_communication(REFERENCE_CLINIC, to, patient, compose.text, frozenset(), compose)
+    path = tmp_path / f"{shape}.json"
+    path.write_bytes(body)
+    outcome = DocumentValidator(fhir_store).validate(path, "fhir")
+    errors = [f"{f.location}: {f.message}" for f in outcome.findings if f.blocking]
+    assert errors == []
+    assert outcome.context.startswith("medcom.fhir.dk.carecommunication")
+
+
+@pytest.mark.slow
+def test_the_profile_check_above_can_fail(tmp_path: Path, fhir_store: PackStore) -> None:
+    """Category other without a topic (defect send-missing-topic) breaks
+    medcom-careCommunication-6: the same validation reports it."""
+    peer = load_peers()["kommune"]
+    to = Party(str(peer["name"]), str(peer["sor"]), str(peer["gln"]))
+    karen = Patient("2512489996", "Karen", "Test")
+    _, body = care_communication(
+        REFERENCE_CLINIC, to, karen, "x", frozenset({"send-missing-topic"})
+    )
+    path = tmp_path / "broken.json"
+    path.write_bytes(body)
+    outcome = DocumentValidator(fhir_store).validate(path, "fhir")
+    assert any("medcom-careCommunication-6" in f.message for f in outcome.findings if f.blocking)
