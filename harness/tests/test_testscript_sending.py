@@ -34,6 +34,9 @@ from harness.tests.test_testscript import (
     script,
 )
 from harness.testscript import samples
+from harness.testscript.fixtures import FixtureMap
+from harness.testscript.needs import missing_fixtures
+from harness.testscript.script import Script, load_script
 from harness.transport.peer import shared_peer
 from harness.validators.documents import DocumentValidator
 
@@ -591,3 +594,36 @@ def test_the_profile_check_above_can_fail(tmp_path: Path, fhir_store: PackStore)
     path.write_bytes(body)
     outcome = DocumentValidator(fhir_store).validate(path, "fhir")
     assert any("medcom-careCommunication-6" in f.message for f in outcome.findings if f.blocking)
+
+
+# -- the fixtures a run lacks, named once --------------------------------------------------------
+
+
+def test_missing_fixtures_are_named_once_with_the_scripts_that_need_them(tmp_path: Path) -> None:
+    def needing(sid: str, *more: dict[str, Any]) -> Script:
+        data = script(
+            sid,
+            [op("process-message", sourceId="cc"), check(responseCode="200")],
+            [op("create", resource="Bundle", sourceId="tpl", **SUT_OP), EVENT],
+            fixture=[
+                {"id": "cc", "resource": {"reference": "../Fixtures/CC-fixture.xml"}},
+                {"id": "tpl", "resource": {"reference": "../Fixtures/CC-fixture-empty.xml"}},
+                *more,
+            ],
+        )
+        path = tmp_path / f"{sid}.json"
+        path.write_text(json.dumps(data))
+        return load_script(path)
+
+    stin = {"id": "s", "resource": {"reference": "/x/HospitalNotification-fixture-STIN.xml"}}
+    scripts = [needing("a"), needing("b"), needing("c", stin)]
+    (tmp_path / "present.json").write_text("{}")
+    lines = missing_fixtures(scripts, FixtureMap()).lines()
+    assert lines == [
+        "fixtures not found (1; map them with --fixtures-map): CC-fixture.xml (2 script(s))",
+        "fixtures not found, needed only by scripts outside the LPS role: "
+        "HospitalNotification-fixture-STIN.xml",
+        "templates of what the SUT sends, no file needed: CC-fixture-empty.xml",
+    ]
+    mapped = FixtureMap({"CC-fixture.xml": tmp_path / "present.json"})
+    assert missing_fixtures(scripts[:2], mapped).lines()[0].startswith("templates of")
