@@ -21,6 +21,7 @@ from harness.session import SutChoice
 from harness.sut.config import SutConfigError
 from harness.sut.reference import ReferenceStartError
 from harness.testscript.fixtures import FixtureMap
+from harness.testscript.needs import missing_fixtures
 from harness.testscript.profiles import ProfileSource
 from harness.testscript.run import run_session, write
 from harness.testscript.script import Script, ScriptError, discover, load_script
@@ -115,6 +116,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageProblem(str(exc)) from None
     profiles = _profiles(args.package)
     options = RunOptions(tester=args.tester, lang=args.lang)
+    for line in missing_fixtures(scripts, fixture_map).lines():
+        console.print(escape(line), highlight=False)
 
     def show(protocol: Protocol, case: CaseResult) -> None:
         outcome = case.outcome

@@ -144,6 +144,8 @@ def create_app(
             return write_body(
                 400, operation_outcome(f"message not understood: {exc}"), fmt == "xml"
             )
+        if _ack_code(ack) == "ok":
+            outbox.keep(resource)  # what a reply or forward may refer to later
         return write_body(200, ack, fmt == "xml" or wants_xml)
 
     @app.get(f"{AGENT}/health", tags=["agent"], response_model_exclude_none=True)
@@ -234,6 +236,13 @@ def _capabilities(only: str) -> Capabilities:
             StandardClaim(standard="Cockpit", directions=both),
         ]
     )
+
+
+def _ack_code(ack: dict[str, Any]) -> str:
+    entries = ack.get("entry") or [{}]
+    header = entries[0].get("resource") if isinstance(entries[0], dict) else None
+    response = header.get("response") if isinstance(header, dict) else None
+    return str(response.get("code", "")) if isinstance(response, dict) else ""
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response:

@@ -175,6 +175,21 @@ CATALOGUE: dict[str, Defect] = {
             "Afviser FHIR XML med HTTP 415.",
             "Refuses FHIR XML with HTTP 415.",
         ),
+        Defect(
+            "reply-new-thread",
+            "Et svar får en ny kommunikations-id i stedet for trådens.",
+            "A reply gets a new communication identifier instead of the thread's.",
+        ),
+        Defect(
+            "attachment-wrong-size",
+            "Et bilags størrelse (Attachment.size) er én byte for stor.",
+            "An attachment's Attachment.size is one byte too large.",
+        ),
+        Defect(
+            "attachment-sha256-hash",
+            "Et bilags hash er SHA-256 i stedet for SHA-1, som FHIR R4 kræver.",
+            "An attachment's hash is SHA-256 instead of the SHA-1 FHIR R4 requires.",
+        ),
     )
 }
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.reflps.identity import ClinicIdentity
-from harness.reflps.outgoing import Party, Patient, care_communication, referral
+from harness.reflps.outgoing import Compose, Party, Patient, care_communication, referral
 from harness.safeparse import PayloadError, parse_json, parse_xml
 
 SEND_TIMEOUT_S = 10.0
 MAX_ATTEMPTS = 3
 MAX_ANSWER_BYTES = 5 * 1024 * 1024
+MAX_KEPT = 1000  # CareCommunications kept to answer or pass on (oldest forgotten first)
 OIOXML_NS = "{http://rep.oio.dk/sundcom.dk/medcom.dk/xml/schemas/2005/08/07/}"
 
 
@@ -51,20 +52,63 @@ class Outbox:
     defects: frozenset[str]
     messages: dict[str, Outgoing] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # CareCommunication Bundles received (and accepted) or sent, by MessageHeader.id: what a
+    # reply or a forward can refer to
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def reset(self) -> None:
         with self.lock:
             self.messages.clear()
+            self.kept.clear()
+
+    def keep(self, bundle: dict[str, Any]) -> None:
+        """Remember a CareCommunication so it can be answered or passed on later."""
+        entries = bundle.get("entry") or [{}]
+        header = entries[0].get("resource") if isinstance(entries[0], dict) else None
+        if not isinstance(header, dict) or not isinstance(header.get("id"), str):
+            return
+        if (header.get("eventCoding") or {}).get("code") != "care-communication-message":
+            return
+        with self.lock:
+            self.kept[header["id"]] = bundle
+            while len(self.kept) > MAX_KEPT:
+                del self.kept[next(iter(self.kept))]
+
+    def earlier(self, header_id: str = "", thread: str = "") -> dict[str, Any] | None:
+        """A kept message by MessageHeader.id, or the latest of a thread (identifier)."""
+        with self.lock:
+            if header_id:
+                return self.kept.get(header_id)
+            for bundle in reversed(list(self.kept.values())):
+                for entry in bundle.get("entry") or []:
+                    res = entry.get("resource") if isinstance(entry, dict) else None
+                    if not isinstance(res, dict) or res.get("resourceType") != "Communication":
+                        continue
+                    idents = [i for i in res.get("identifier") or [] if isinstance(i, dict)]
+                    if thread in [i.get("value") for i in idents]:
+                        found: dict[str, Any] = bundle
+                        return found
+        return None
 
     def send(
-        self, kind: str, endpoint: str, to: Party, patient: Patient, package: str, text: str
+        self,
+        kind: str,
+        endpoint: str,
+        to: Party,
+        patient: Patient,
+        package: str,
+        text: str,
+        compose: Compose | None = None,
     ) -> Outgoing:
         if kind == "referral":
             message_id, body = referral(self.me, to, patient, package, self.defects)
             item = Outgoing(message_id, kind, endpoint, body, "application/xml; charset=utf-8")
         else:
-            message_id, body = care_communication(self.me, to, patient, text, self.defects)
+            message_id, body = care_communication(self.me, to, patient, text, self.defects, compose)
             item = Outgoing(message_id, kind, endpoint, body, "application/fhir+json")
+            sent = json.loads(body)  # its own output, just built
+            if isinstance(sent, dict):
+                self.keep(sent)
         with self.lock:
             self.messages[message_id] = item
         self._deliver(item)

@@ -56,6 +56,14 @@ PROFILE_ONLY = frozenset(
     {"ack-missing-destination-use", "ack-missing-timestamp", "ack-destination-cc"}
 )
 
+# defects of what the LPS sends on request of a TestScript (agent API 1.4.0): caught by named
+# tests of harness/tests/test_testscript_sending.py, which run the reference LPS with them
+CAUGHT_BY_TESTSCRIPT: dict[str, str] = {
+    "reply-new-thread": "test_a_reply_with_a_new_thread_identifier_is_caught",
+    "attachment-wrong-size": "test_an_attachment_stated_wrongly_fails_the_operation",
+    "attachment-sha256-hash": "test_an_attachment_stated_wrongly_fails_the_operation",
+}
+
 
 def protocol_file_of(case_id: str) -> str:
     for prefix, name in (
@@ -78,9 +86,14 @@ def test_clean_reference_passes_everything(clean_run: RunResult) -> None:
 
 
 def test_every_defect_has_a_catching_case() -> None:
-    assert set(CAUGHT_BY) == set(CATALOGUE)
+    assert set(CAUGHT_BY) | set(CAUGHT_BY_TESTSCRIPT) == set(CATALOGUE)
+    assert not set(CAUGHT_BY) & set(CAUGHT_BY_TESTSCRIPT)
     assert len(CATALOGUE) >= 4
     assert set(CATALOGUE) >= PROFILE_ONLY
+    from harness.tests import test_testscript_sending
+
+    for name in CAUGHT_BY_TESTSCRIPT.values():
+        assert callable(getattr(test_testscript_sending, name)), name
 
 
 @pytest.mark.parametrize("defect", sorted(PROFILE_ONLY))

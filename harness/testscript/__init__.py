@@ -29,39 +29,40 @@ every operator; stopTestOnFail; warningOnly (a failure is then F4, else F2).
 
 Unsupported, each reported as an error verdict "unsupported: … (file:section.action[n])":
 operations patch, validate and other codes; `url` outside the SUT's endpoints; the SUT sending
-a reply or a forward of an earlier message, or any message but a CareCommunication (the test
-agent API can ask only for a new CareCommunication or a referral); the SUT reading anything
-but a message; search or delete on kcert's mailbox by other search parameters than `_id` and
-`message.destination-uri`. A SUT whose test agent has no outbox operation (404/405) gets an
-error "unsupported by the SUT: …". Fixture `autocreate`/`autodelete` and
-`TestScript.metadata` capabilities are not acted on.
+any message but a CareCommunication (the test agent API can ask for a CareCommunication or a
+referral); the SUT reading anything but a message; search or delete on kcert's mailbox by
+other search parameters than `_id` and `message.destination-uri`. A SUT whose test agent has
+no outbox operation (404/405) gets an error "unsupported by the SUT: …". Fixture
+`autocreate`/`autodelete` and `TestScript.metadata` capabilities are not acted on.
+
+What the SUT is to send is read from the test's asserts (`asking`) and asked of its test agent
+(agent API 1.4.0): a reply or forward of the message the asserts name (else the script's
+latest; with none, kcert first delivers its own CareCommunication), attachments (kcert's own
+small files, `samples`, checked on arrival: content, Attachment.size and SHA-1 hash), category,
+topic, priority, an Encounter with an episode-of-care identifier, a specific sender and
+recipient. A count compared with a string literal (`payload.count() = '2'`, as MedCom writes
+it) is compared as numbers, as TouchStone does, and the assert's message says so. A script
+that has the SUT receive a standard outside the LPS role (HospitalNotification, `roles`) is
+skipped, each case naming why.
 
 MedCom corpus (45 scripts, 102 kcert test cases counting each setup) against the clean
-reference LPS. The fixture files the scripts name (`../Fixtures/CareCommunication-fixture*.xml`,
-`/FHIRSandbox/.../Acknowledgement-fixture-*.xml`, `HospitalNotification-fixture-STIN-*.xml`)
-are not published with them, so without `--fixtures-map` every setup errs naming the missing
-file. With the acknowledgement fixtures mapped to the three Bundles inside
-`acknowledgementtestscript-2.0.0.tgz`, the CareCommunication ones to a message for the SUT, and
-the corpus FHIR packages given (`--package`, for validateProfileId):
-- pass (49): Acknowledgement receive-* (7 setups, 11 reads: the SUT receives an
-  acknowledgement); the first test of the 13 CareCommunication scripts with a setup
-  (send-forward-*, send-reply-add-attachment/-attachment/-changecategory/-changetopic/-message,
-  tec-01, tec-06: the SUT receives the message it is then to answer) with their setups; and the
-  SUT sending a new message in send-new-message, -new-category-other, -new-topic, -tec-03 and the
-  first test of -reply-new. The scripts only ask for HTTP 200/201 of a delivery; kcert notes
-  the acknowledgement code beside each read (the reference LPS answers acknowledgements it is
-  sent with fatal-error: it receives only CareCommunication);
-- fail (13): the SUT sending a new message whose content the test agent cannot ask for, judged
-  on what the reference LPS sent (text only, category other, a CPR patient): the 9
-  send-new-attachment-* (no attachment), -new-priority (category regarding-referral, priority),
-  -tec-02 (sender extension, recipient), -tec-04 (a patient without CPR), -tec-05 (an
-  Encounter with an episode-of-care identifier);
-- unsupported (16): the SUT replying to or forwarding an earlier message (the second test of
-  the 13 scripts with a setup, of send-reply-new, and both tests of send-reply-forward): "the
-  SUT is to send a reply-message/forward-message …, and the test agent API can ask only for a
-  new message";
-- not run (24): Acknowledgement send-*: their setup needs HospitalNotification fixtures that
-  are in no corpus package (and the reference LPS does not receive HospitalNotification).
-Without the packages every validateProfileId assert errs "not run: pack missing", which makes
-each of the 18 send-new tests an error.
+reference LPS. The fixture files the scripts name are not published with them; kcert needs,
+once each: `Acknowledgement-fixture-ok.xml`, `-transient-error.xml`, `-fatal-error.xml` (the
+three Bundles inside `acknowledgementtestscript-2.0.0.tgz` serve), `CareCommunication-fixture.xml`,
+`-fixture-attachment.xml`, `-fixture-new-message-all.xml` (corpus examples re-addressed to the
+SUT serve: R-Tek-E, R-A-new, S-Tek-B), and `HospitalNotification-fixture-STIN-ok.xml`,
+`-fatal-error.xml`, `-transient-error.xml` (in no corpus package; not needed for the LPS
+role). `CareCommunication-fixture-empty.xml` and `-fixture-forward.xml` are only templates of
+what the SUT sends and need no file. Without `--fixtures-map` every setup errs naming the
+missing file. Mapped as `harness/tests/test_testscript_corpus.py` does, with the corpus FHIR
+packages given (`--package`, for validateProfileId):
+- pass (74): every Acknowledgement receive test and every CareCommunication test but these;
+- fail (1): send-tec-01 (4 payloads expected after a reply to its fixture, where send-tec-06
+  expects 2 from the same fixture: no one fixture satisfies both);
+- error (3): script defects: send-forward-changetopic and -forward-partialthread use
+  `${hospitalSOR-new-message}`, send-reply-forward `${messageHeaderid-new-message-01}`, which
+  they do not define;
+- skipped (24): the six Acknowledgement send-* scripts: the SUT would receive a
+  HospitalNotification, which goes from hospitals to municipalities, not to a general practice.
+Before agent API 1.4.0 the same run gave 49 pass, 13 fail, 16 unsupported, 24 not run.
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,13 @@ RESPONSE_CODES = {
     "unprocessable": 422,
 }
 MAX_SHOWN = 5
+
+# MedCom's scripts compare a count with a string literal (`payload.count() = '2'`). Strict
+# FHIRPath makes Integer = String false; TouchStone's engine (HAPI) compares the two values
+# as text, which is what the scripts' authors meant. kcert reads such a comparison as one
+# of numbers, and says so in the assert's message.
+_COUNT_VS_STRING = re.compile(r"count\(\)\s*(=|!=)\s*'(\d+)'")
+COUNT_NOTE = "the script compares a count with a string; compared as numbers, as TouchStone does"
 
 
 @dataclass(frozen=True)
@@ -124,10 +132,14 @@ def _check(state: ScriptState, spec: dict[str, Any]) -> tuple[bool, str]:
     if isinstance(spec.get("expression"), str):
         payload = _source(state, spec)
         expression = state.substitute(spec["expression"])
-        result = state.fhirpath(payload, expression)
+        counted, quoted = _COUNT_VS_STRING.subn(r"count() \1 \2", expression)
+        result = state.fhirpath(payload, counted)
         operator = _operator(spec, _default_for(spec, "eval"))
         if operator == "eval":
-            return truthy(result), f"{expression} is {text_of(result) or '(empty)'}"
+            text = f"{expression} is {text_of(result) or '(empty)'}"
+            if quoted:
+                text += f" (read as {counted}: {COUNT_NOTE})"
+            return truthy(result), text
         return _compared(operator, result, _value(state, spec), expression)
     if isinstance(spec.get("path"), str):
         path = state.substitute(spec["path"])

@@ -59,6 +59,9 @@ class Call:
     # test agent request that makes the SUT send) and anything further that arrived
     preceding: list[Exchange] = field(default_factory=list)
     following: list[Exchange] = field(default_factory=list)
+    # what kcert's own checks of the exchange found wrong (an attachment that arrived other
+    # than asked for): each a failed finding of the operation
+    problems: list[str] = field(default_factory=list)
 
     def exchanges(self) -> list[Exchange]:
         main = [self.exchange] if self.exchange is not None else []
@@ -86,6 +89,9 @@ class ScriptState:
     responses: dict[str, Call] = field(default_factory=dict)
     last: Call | None = None
     last_delivery: Call | None = None
+    # every CareCommunication of this script the SUT received or sent, oldest first: what a
+    # reply or forward can refer to when the script names no message
+    thread: list[Payload] = field(default_factory=list)
     mailbox: dict[tuple[str, str], Payload] = field(default_factory=dict)
     block: dict[str, Any] = field(default_factory=dict)  # the setup/test/teardown running
     _resolving: set[str] = field(default_factory=set)

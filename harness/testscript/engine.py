@@ -20,11 +20,13 @@ from harness.testscript.fixtures import FixtureMap
 from harness.testscript.operations import perform
 from harness.testscript.profiles import ProfileSource
 from harness.testscript.protocol import SETUP, TEARDOWN, action_text, to_protocol
+from harness.testscript.roles import outside_role
 from harness.testscript.script import Script, Where
 from harness.transport.base import Transport, TransportError, now_iso
 
 ASSERT_RULE = "TESTSCRIPT-ASSERT"
 NOTE_RULE = "TESTSCRIPT-NOTE"
+SENT_RULE = "TESTSCRIPT-SENT"  # kcert's own check of what the SUT sent (attachments)
 ERROR_RULE = "KCERT-ERROR"
 
 
@@ -87,9 +89,12 @@ class ScriptRunner:
         presult = ProtocolResult(protocol)
         sections: list[SectionResult] = []
         setup_problem = ""
+        role = outside_role(script)
         for case, (section, block) in zip(protocol.cases, script.blocks(), strict=True):
             if unreachable:
                 done = _not_run(protocol, case, section, unreachable)
+            elif role:
+                done = _skipped(protocol, case, section, role)
             elif setup_problem and section not in (SETUP, TEARDOWN):
                 reason = f"not run: the setup of {script.file} failed (see its setup case)"
                 done = _not_run(protocol, case, section, reason)
@@ -161,12 +166,18 @@ class ScriptRunner:
             Finding(NOTE_RULE, Severity.OK, note, Location(str(where), "testscript"), step.id)
             for note in call.notes
         ]
+        findings += [
+            Finding(SENT_RULE, Severity.F2, text, Location(str(where), "testscript"), step.id)
+            for text in call.problems
+        ]
         status = f"HTTP {call.status}" if call.status is not None else "no status"
-        message = "; ".join([f"{call.method} {call.url}: {status}", *call.notes])
+        message = "; ".join([f"{call.method} {call.url}: {status}", *call.problems, *call.notes])
         exchanges = call.exchanges()
         elapsed = (time.perf_counter() - t0) * 1000
-        sresult = StepResult(step, Outcome.PASS, findings, exchanges, message, elapsed)
-        return sresult, ActionResult("operation", "pass", message, call.url)
+        outcome = Outcome.FAIL if call.problems else Outcome.PASS
+        sresult = StepResult(step, outcome, findings, exchanges, message, elapsed)
+        verdict = "fail" if call.problems else "pass"
+        return sresult, ActionResult("operation", verdict, message, call.url)
 
     def _assert(
         self, state: ScriptState, step: Step, spec: dict[str, Any], where: Where
@@ -214,6 +225,17 @@ def _not_run(protocol: Protocol, case: TestCase, section: str, reason: str) -> S
     done = SectionResult(section, result)
     for step in case.steps:
         kind = step.action.kind.split(".")[-1] if step.action else "operation"
+        done.actions.append(ActionResult(kind, "skip", reason))
+    return done
+
+
+def _skipped(protocol: Protocol, case: TestCase, section: str, reason: str) -> SectionResult:
+    """A case kcert does not run on purpose (outside the role): skipped, with the reason."""
+    result = CaseResult(case, protocol.id, started=now_iso())
+    done = SectionResult(section, result)
+    for step in case.steps:
+        kind = step.action.kind.split(".")[-1] if step.action else "operation"
+        result.steps.append(StepResult(step, Outcome.SKIP, message=reason))
         done.actions.append(ActionResult(kind, "skip", reason))
     return done
 

@@ -388,5 +388,7 @@ def deliver(state: ScriptState, op: dict[str, Any], rtype: str) -> Call:
     code = ack_code(response.resource)
     if code:
         call.notes.append(f"the SUT answered the delivered message with acknowledgement {code}")
+    if code == "ok":
+        state.thread.append(stored)  # the SUT took it: a later reply or forward may name it
     state.last_delivery = call
     return call

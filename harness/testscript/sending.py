@@ -14,16 +14,21 @@ agent: `POST {agent}/outbox/send` with kcert's receiving peer (`harness.transpor
   (MessageHeader.id, Communication.identifier of "the new message") name the real message;
   `requestId`/`responseId` work as for any operation.
 
-What the test agent can ask for is one new CareCommunication for a patient (the contract's
-`SendRequest`: kind, patient, receiver, package, text). So:
-- the patient is the one in the template fixture when the script names one (CPR identifier
-  and name, and only a CPR in kcert's synthetic range), else the synthetic test person
-  `kol-karen` (fixtures/persons.yaml); the receiver is the peer `kommune` (fixtures/peers.yaml);
-- a reply to or a forward of an earlier message, and any message other than a CareCommunication,
-  cannot be asked for: "unsupported: …" naming why;
-- what the agent cannot steer (attachments, category, priority, a patient without CPR) is not
-  asked for: the asserts that want it judge what the SUT sent, and fail if it is not there;
+What the test agent is asked for (the contract's `SendRequest`, 1.4.0):
+- the patient of the earlier message (a reply or forward) or of the template fixture when the
+  script names one (CPR identifier and name, and only a CPR in kcert's synthetic range), else
+  the synthetic test person `kol-karen` (fixtures/persons.yaml); the receiver is the peer
+  `kommune` (fixtures/peers.yaml);
+- what the asserts want of the message (`asking`): reply/forward of an earlier message,
+  attachments, category, topic, priority, Encounter, specific sender/recipient; a reply or
+  forward with no earlier message in the script gets kcert's own CareCommunication delivered
+  first;
+- what the contract cannot ask for (the patient's address, say) is not asked for: the asserts
+  that want it judge what the SUT sent, and fail if it is not there;
+- any message other than a CareCommunication: "unsupported: …" naming why;
 - a SUT without the outbox operation (404/405) is an error "unsupported by the SUT: …".
+The attachments that arrive are compared with the ones asked for (`samples.check`); a
+difference fails the operation (TESTSCRIPT-SENT).
 """
 
 from __future__ import annotations
@@ -33,12 +38,15 @@ import re
 from typing import Any
 
 from harness.checks.diagnostics import sut_says
-from harness.fixtures import load_peers, load_persons
+from harness.fixtures import TemplateRenderer, load_peers, load_persons
 from harness.model.exchange import Exchange
+from harness.runner.actions import sut_party
 from harness.runner.sendside_actions import responder_for, send_request
 from harness.synthetic import synthetic_cpr_problem
+from harness.testscript import samples
+from harness.testscript.asking import ask, earlier_message
 from harness.testscript.context import ActionError, Call, ScriptState, Unsupported
-from harness.testscript.fixtures import read_payload
+from harness.testscript.fixtures import Payload, read_payload
 from harness.transport.peer import shared_peer
 
 CARE_COMMUNICATION = "care-communication-message"
@@ -48,6 +56,8 @@ DEFAULT_PERSON = "kol-karen"
 DEFAULT_PEER = "kommune"
 WAIT_S = 10.0  # how long kcert's peer waits for the SUT's message after the agent answered
 ANSWER = "ok"
+TEMPLATE = "messages/carecommunication.json.j2"  # kcert's own message, when one is needed
+MIME_JSON = "application/fhir+json"
 NOT_IMPLEMENTED = (404, 405)
 ACTIVITY = re.compile(r"activity\.coding\.code\s*=\s*'([a-z-]+)'")
 # what an assert asks of a message that answers or passes on an earlier one
@@ -77,18 +87,20 @@ def sut_sends(
             f"send only a {', '.join(AGENT_KINDS)} (kind {', '.join(AGENT_KINDS.values())})"
         )
     flavour = _flavour(state, op, template)
-    if flavour != "new-message":
-        raise Unsupported(
-            f"SUT-initiated {what}: the SUT is to send a {flavour} (referring to an earlier "
-            "message), and the test agent API can ask only for a new message "
-            "(POST /outbox/send has no field naming a message to reply to or forward)"
-        )
-    person, notes = _patient(state, op, template)
+    if flavour == "reply or forward":
+        flavour = "reply-message"  # the asserts refer to an earlier message, name no activity
+    arranged: list[Exchange] = []
+    arranged_notes: list[str] = []
+    if flavour != "new-message" and not state.thread and earlier_message(state)[0] is None:
+        arranged, arranged_notes = _arrange_earlier(state, flavour)
+    asking = ask(state, flavour)
+    person, notes = _patient(state, op, template, asking.earlier)
     peer = load_peers()[DEFAULT_PEER]
     server = None if _replaying(state) else shared_peer()
     mark = server.expect(responder_for(kind, ANSWER, peer)) if server is not None else 0
     base = server.base_url if server is not None else "http://127.0.0.1:0"
-    request = send_request(kind, person, peer, base)
+    request = {**send_request(kind, person, peer, base), **asking.request_fields()}
+    notes = [*arranged_notes, *notes, *asking.notes]
     agent = state.transport.request(
         "agent",
         "POST",
@@ -137,6 +149,12 @@ def sut_sends(
         notes.append(f"{len(posts)} requests arrived; the first is judged")
     if message.resource is not None and isinstance(op.get("sourceId"), str):
         state.fixtures[op["sourceId"]] = message
+    if message.resource is not None:
+        state.thread.append(message)
+    problems: list[str] = []
+    if asking.attachments:
+        problems, checked = samples.check(asking.attachments, message.resource)
+        notes.extend(checked)
     return Call(
         first.method,
         first.url,
@@ -147,8 +165,9 @@ def sut_sends(
         first.response_headers,
         first,
         notes,
-        preceding=[agent],
+        preceding=[*arranged, agent],
         following=[e for e in arrived if e is not first],
+        problems=problems,
     )
 
 
@@ -236,10 +255,16 @@ def _resources(bundle: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _patient(
-    state: ScriptState, op: dict[str, Any], template: dict[str, Any] | None
+    state: ScriptState,
+    op: dict[str, Any],
+    template: dict[str, Any] | None,
+    earlier: Payload | None = None,
 ) -> tuple[dict[str, str], list[str]]:
-    """The fixture's patient when it has a synthetic CPR and a name, else a test person."""
+    """The patient of the earlier message (a reply or forward) or of the template fixture,
+    when it has a synthetic CPR and a name; else a test person."""
     source = op.get("sourceId")
+    if earlier is not None and earlier.resource is not None:
+        template, source = earlier.resource, "of the earlier message"
     for resource in _resources(template):
         if resource.get("resourceType") != "Patient":
             continue
@@ -262,6 +287,46 @@ def _patient(
         person = load_persons()[DEFAULT_PERSON]
         return person, [f"the patient of fixture {source} is not used ({why}); {DEFAULT_PERSON}"]
     return load_persons()[DEFAULT_PERSON], [f"synthetic test person {DEFAULT_PERSON}"]
+
+
+def _arrange_earlier(state: ScriptState, flavour: str) -> tuple[list[Exchange], list[str]]:
+    """No earlier message in the script: kcert first delivers its own CareCommunication (from
+    kcert's peer `kommune` about the default test person) for the SUT to answer or pass on."""
+    rendered = TemplateRenderer().render(
+        TEMPLATE,
+        {
+            "patient": load_persons()[DEFAULT_PERSON],
+            "peer": load_peers()[DEFAULT_PEER],
+            "sut": sut_party(state.sut),
+            "vars": {},
+        },
+    )
+    raw = json.dumps(rendered.resource, ensure_ascii=False).encode("utf-8")
+    headers = {"Content-Type": MIME_JSON, "Accept": MIME_JSON}
+    exchange = state.transport.request("fhir", "POST", "$process-message", raw, headers)
+    answer = read_payload(exchange.response_body, exchange.response_content_type, "answer")
+    code = _ack_code(answer.resource)
+    if code != "ok":
+        raise ActionError(
+            f"the script names no message for the SUT's {flavour}, and the CareCommunication "
+            f"kcert delivered for it first was not taken (HTTP {exchange.status}, "
+            f"acknowledgement {code or 'none'})",
+            [exchange],
+        )
+    delivered = read_payload(raw, MIME_JSON, "kcert's CareCommunication")
+    state.thread.append(delivered)
+    note = (
+        f"the script names no message for the SUT's {flavour}: kcert first delivered its own "
+        f"CareCommunication (MessageHeader.id {_header_id(delivered.resource)}), acknowledged ok"
+    )
+    return [exchange], [note]
+
+
+def _ack_code(bundle: dict[str, Any] | None) -> str:
+    entries = (bundle or {}).get("entry") or [{}]
+    header = (entries[0] or {}).get("resource") if isinstance(entries[0], dict) else None
+    response = header.get("response") if isinstance(header, dict) else None
+    return str(response.get("code") or "") if isinstance(response, dict) else ""
 
 
 # -- the exchange ------------------------------------------------------------------------------
