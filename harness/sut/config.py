@@ -1,4 +1,4 @@
-"""SUT configuration (YAML): identity, endpoints, transport, auth, TLS and timeouts."""
+"""SUT configuration (YAML): identity, endpoints, transport, auth, TLS, timeouts, kcert's peer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.redact import redact_url
+from harness.sut.peer_config import PEER_SCHEMA, PeerConfig, load_peer
 from harness.yamlsource import check_schema, load_yaml
 
 SUT_SCHEMA: dict[str, Any] = {
@@ -83,6 +84,7 @@ SUT_SCHEMA: dict[str, Any] = {
             "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*#[A-Za-z0-9._+-]+$"},
             "maxItems": 50,
         },
+        "peer": PEER_SCHEMA,
     },
 }
 
@@ -120,6 +122,7 @@ class SutConfig:
     standards: tuple[str, ...] = ()  # FHIR packages (ID#VERSION) the SUT claims to implement
     manual_operations: tuple[str, ...] = ()
     exports_dir: str = ""
+    peer: PeerConfig = field(default_factory=PeerConfig)  # where kcert's peers listen
 
     def endpoint(self, name: str) -> str:
         try:
@@ -142,6 +145,7 @@ class SutConfig:
             "auth": self.auth.type,
             "defects": list(self.defects),
             "standards": list(self.standards),
+            "peer": self.peer.public_dict(),
         }
 
 
@@ -195,4 +199,5 @@ def load_sut_config(path: Path) -> SutConfig:
             (data.get("limits") or {}).get("max_response_bytes", 10 * 1024 * 1024)
         ),
         standards=tuple(data.get("standards") or ()),
+        peer=load_peer(doc, path.parent),
     )
