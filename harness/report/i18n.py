@@ -128,19 +128,22 @@ VERDICTS = {
     },
 }
 
+# The states of a step or test case, for the report and the console alike. They never reuse a
+# verdict's word: a failed case next to the verdict "Fejl" must not read "Fejl" (that verdict
+# means kcert could not judge); a case kcert could not finish is "Afbrudt" (aborted).
 OUTCOMES = {
     "da": {
         Outcome.PASS: "Bestået",
-        Outcome.FAIL: "Fejlet",
-        Outcome.ERROR: "Fejl i testafvikling",
-        Outcome.PENDING: "Afventer",
+        Outcome.FAIL: "Ikke bestået",
+        Outcome.ERROR: "Afbrudt",
+        Outcome.PENDING: "Venter på tester",
         Outcome.SKIP: "Sprunget over",
     },
     "en": {
         Outcome.PASS: "Passed",
         Outcome.FAIL: "Failed",
-        Outcome.ERROR: "Error",
-        Outcome.PENDING: "Pending",
+        Outcome.ERROR: "Aborted",
+        Outcome.PENDING: "Awaiting tester",
         Outcome.SKIP: "Skipped",
     },
 }
@@ -155,4 +158,5 @@ def verdict_text(verdict: Verdict, lang: str) -> str:
 
 
 def outcome_text(outcome: Outcome, lang: str) -> str:
-    return OUTCOMES["en" if lang == "en" else "da"][outcome]
+    words = OUTCOMES["en" if lang == "en" else "da"]
+    return words.get(outcome, outcome.value)  # a state added without a word still shows
