@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -478,14 +479,14 @@ def test_tls_peer_refuses_and_records_a_client_without_a_valid_certificate(
     assert tls_peer.delivered == []  # a refusal is evidence, never a delivered message
 
 
-def test_a_refused_connection_is_no_delivery_for_the_checks(tls_peer: PeerServer) -> None:
+def test_a_refused_connection_is_no_delivery_for_the_checks(tls_peer: PeerServer, pki: Pki) -> None:
     from harness.checks import CHECKS, CheckContext
     from harness.model.exchange import Exchange
     from harness.model.outcome import Severity
 
     mark = len(tls_peer.received)
     with pytest.raises(requests.RequestException):
-        session().post(tls_peer.base_url + "/fhir", data=b"x", verify=False, timeout=5)
+        session().post(tls_peer.base_url + "/fhir", data=b"x", verify=str(pki.ca), timeout=5)
     refused = tls_peer.wait(mark, 1, 1.0)
     assert refused and refused[0].error
     agent = Exchange("POST", "http://127.0.0.1:9/agent/outbox/send", {}, b"", status=202)
@@ -516,3 +517,67 @@ def test_peer_listens_on_ipv6_loopback() -> None:
         assert len(server.wait(mark, 1, 5)) == 1
     finally:
         server.close()
+
+
+def _send_side_over_tls(
+    pki: Pki, first_only: bool = False
+) -> list[tuple[set[str], Outcome, list[Any]]]:
+    """The send protocol against the in-process reference LPS, kcert's peer on
+    https://127.0.0.2 (server certificate from the throw-away CA, no client check)."""
+    from harness.reflps.app import create_app
+
+    port = free_port()
+    config = dataclasses.replace(
+        reference_config("http://reference.invalid", (), "inprocess"),
+        peer=PeerConfig(
+            host=REMOTE,
+            port=port,
+            advertise=f"https://{REMOTE}:{port}",
+            cert=str(pki.server_cert),
+            key=str(pki.server_key),
+        ),
+    )
+    protocols, errors = load_all([REPO_ROOT / "testcases" / "carecommunication-send.yaml"])
+    assert not errors, errors
+    if first_only:  # a refused send waits out the step's wait_s: one case says enough
+        protocols = [dataclasses.replace(p, cases=p.cases[:1]) for p in protocols]
+    transport = InProcessTransport(config, create_app(()))
+    try:
+        run = Runner(transport, config).run(protocols, RunOptions(run_id="tls-peer"))
+    finally:
+        transport.close()
+        shared_peer(config.peer).close()
+    return [
+        (
+            {f.rule_id for f in c.findings if f.is_problem},
+            c.outcome,
+            [e for s in c.steps for e in s.exchanges if e.inbound],
+        )
+        for p in run.protocols
+        for c in p.cases
+    ]
+
+
+def test_a_sut_that_trusts_kcerts_ca_sends_over_tls(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the reference LPS sends with Python's default TLS context, which honours SSL_CERT_FILE
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    cases = _send_side_over_tls(pki)
+    assert cases and all(outcome is Outcome.PASS for _, outcome, _ in cases), cases
+    inbound = [e for _, _, got in cases for e in got]
+    assert inbound and all(e.url.startswith(f"https://{REMOTE}:") and not e.error for e in inbound)
+
+
+def test_a_sut_that_does_not_trust_kcerts_certificate_fails_with_the_refusal_recorded(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca.pem"))
+    cases = _send_side_over_tls(pki, first_only=True)
+    rules, outcome, inbound = cases[0]
+    assert outcome is Outcome.FAIL, cases  # the SUT reached kcert: a fail, never an error
+    assert rules & {"SEND-NOTHING", "SEND-COUNT"}, rules  # nothing delivered
+    refused = [e for e in inbound if e.error]
+    assert refused and not [e for e in inbound if not e.error]
+    assert "refused the TLS connection" in refused[0].error
+    assert refused[0].response_body.decode().startswith("kcert's peer refused")

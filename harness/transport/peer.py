@@ -137,15 +137,20 @@ class PeerServer:
         # "[SSL: REASON] what happened (_ssl.c:1006)" -> "what happened"
         said = re.search(r"\] (.+?)(?: \(_ssl\.c:\d+\))?$", str(exc))
         detail = (said.group(1) if said else str(exc))[:200]
+        error = f"kcert's peer refused the TLS connection from {client[0]}: " + (
+            f"{detail} ({reason})" if detail and detail != reason else reason
+        )
         self._record(
             Exchange(
                 "TLS",
                 self.base_url,
                 {"X-Kcert-Client": f"{client[0]}:{client[1]}"},
                 b"",
+                # what kcert "answered": the refusal, so the evidence file says why
+                response_headers={"Content-Type": "text/plain"},
+                response_body=f"{error}\n".encode(),
                 started=now_iso(),
-                error=f"kcert's peer refused the TLS connection from {client[0]}: "
-                + (f"{detail} ({reason})" if detail and detail != reason else reason),
+                error=error,
                 inbound=True,
             )
         )
