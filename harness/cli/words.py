@@ -43,6 +43,13 @@ CONSOLE: dict[str, dict[str, str]] = {
         "signed": "signeret: {path}",
         "verified": "VERIFICERET",
         "not_verified": "IKKE VERIFICERET",
+        "handling": "Handling",
+        "testdata": "Testdata",
+        "expected": "Forventet",
+        "assessment": "Vurdering",
+        "note": "Bemærkning",
+        "attachments": "Bilag (filer, adskilt af komma; tom for ingen)",
+        "not_found": "findes ikke",
     },
     "en": {
         "cases": "{n} test cases",
@@ -74,6 +81,13 @@ CONSOLE: dict[str, dict[str, str]] = {
         "signed": "signed: {path}",
         "verified": "VERIFIED",
         "not_verified": "NOT VERIFIED",
+        "handling": "Action",
+        "testdata": "Test data",
+        "expected": "Expected",
+        "assessment": "Assessment",
+        "note": "Note",
+        "attachments": "Attachments (files, separated by commas; empty for none)",
+        "not_found": "not found",
     },
 }
 

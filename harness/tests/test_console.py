@@ -285,3 +285,28 @@ def test_protocols_lists_actions_and_checks(capsys: pytest.CaptureFixture[str], 
     for row in rows(kind):
         assert row.name in out
     assert "parameters:" in out
+
+
+def test_the_terminal_prompt_speaks_the_runs_language(
+    protocols: list,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[type-arg]
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from harness.cli.prompter import ConsolePrompter
+
+    protocol = next(p for p in protocols if p.id == "carecommunication-receive")
+    case = next(c for c in protocol.cases if c.id == "CC-R-13")
+    step = next(s for s in case.steps if s.manual)
+    shown = {}
+    for lang in ("da", "en"):
+        replies = iter(["OK", "", ""])
+        monkeypatch.setattr(Console, "input", lambda self, *a, r=replies, **k: next(r))
+        console = Console(file=io.StringIO(), width=160)
+        assert ConsolePrompter(console, "Tove Tester", lang).answer(protocol, case, step)
+        shown[lang] = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "Forventet:" in shown["da"] and "CC-R-13 trin" in shown["da"]
+    assert "Expected:" in shown["en"] and "CC-R-13 step" in shown["en"]
+    assert step.expected.en.split()[0] in shown["en"]

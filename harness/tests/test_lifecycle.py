@@ -402,6 +402,6 @@ def test_terminal_prompt_records_verdict_note_and_attachment(
     assert [a.name for a in answer.attachments] == ["shot.png"]
     assert paused == ["pause", "resume"]
     shown = console.file.getvalue()  # type: ignore[attr-defined]
-    assert "Åbn lægens indbakke" in shown and "not found" in shown
+    assert "Åbn lægens indbakke" in shown and "findes ikke" in shown
     replies = iter(["skip"])
     assert prompter.answer(protocol, case, step) is None
