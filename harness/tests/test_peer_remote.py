@@ -581,3 +581,31 @@ def test_a_sut_that_does_not_trust_kcerts_certificate_fails_with_the_refusal_rec
     assert refused and not [e for e in inbound if not e.error]
     assert "refused the TLS connection" in refused[0].error
     assert refused[0].response_body.decode().startswith("kcert's peer refused")
+
+
+def _raw(server: PeerServer, request: bytes) -> bytes:
+    host, port = server.bound_url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_peer_reads_chunked_bodies_and_refuses_bad_lengths() -> None:
+    server = PeerServer(PeerConfig(host=REMOTE))
+    try:
+        mark = server.expect(lambda m, p, h, b: Reply(200, "text/plain", b"got " + b))
+        answer = _raw(
+            server,
+            b"POST /fhir HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n",
+        )
+        assert answer.startswith(b"HTTP/1.0 200") and answer.endswith(b"got hello world")
+        answer = _raw(server, b"POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Length: -3\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.0 400")
+        got = server.wait(mark, 2, 5)
+        assert [(e.request_body, e.status) for e in got] == [(b"hello world", 200), (b"", 400)]
+    finally:
+        server.close()

@@ -27,6 +27,7 @@ from harness.sut.peer_config import PeerConfig, server_context
 from harness.transport.base import Stopwatch, now_iso, redact_headers
 
 MAX_INBOUND_BYTES = 10 * 1024 * 1024
+MAX_CHUNKS = 10_000  # a chunked body in more pieces than this is refused, not read forever
 READ_TIMEOUT_S = 10.0
 
 
@@ -52,6 +53,45 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # Queued connections a slow handshake may not starve; bounded like everything else.
     request_queue_size = 64
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Quiet: a sender that drops its connection mid-request is no traceback on the
+        tester's terminal (what arrived is recorded, what did not is not a request)."""
+
+
+def _read_body(handler: BaseHTTPRequestHandler) -> tuple[bytes, Reply | None]:
+    """The request body (Content-Length or chunked), bounded; or the answer refusing it."""
+    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+        return _read_chunked(handler)
+    text = handler.headers.get("Content-Length") or "0"
+    if not text.strip().isdigit():
+        return b"", Reply(400, "text/plain", b"bad Content-Length\n")
+    length = int(text)
+    if length > MAX_INBOUND_BYTES:
+        return b"", Reply(413, "text/plain", b"too large\n")
+    return (handler.rfile.read(length) if length else b""), None
+
+
+def _read_chunked(handler: BaseHTTPRequestHandler) -> tuple[bytes, Reply | None]:
+    parts: list[bytes] = []
+    total = 0
+    for _ in range(MAX_CHUNKS):
+        size_line = handler.rfile.readline(100).split(b";")[0].strip()
+        try:
+            size = int(size_line, 16)
+        except ValueError:
+            return b"", Reply(400, "text/plain", b"bad chunk size\n")
+        if size == 0:
+            for _ in range(MAX_CHUNKS):  # trailers up to the empty line
+                if handler.rfile.readline(1000) in (b"\r\n", b"\n", b""):
+                    break
+            return b"".join(parts), None
+        total += size
+        if total > MAX_INBOUND_BYTES:
+            return b"", Reply(413, "text/plain", b"too large\n")
+        parts.append(handler.rfile.read(size))
+        handler.rfile.readline(3)  # the CRLF after the chunk
+    return b"", Reply(400, "text/plain", b"too many chunks\n")
 
 
 class _Server6(_Server):
@@ -177,12 +217,10 @@ class PeerServer:
             def _serve(self) -> None:
                 watch = Stopwatch()
                 headers = {k: v for k, v in self.headers.items()}
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_INBOUND_BYTES:
-                    reply = Reply(413, "text/plain", b"too large\n")
-                    body = b""
+                body, problem = _read_body(self)
+                if problem is not None:
+                    reply = problem
                 else:
-                    body = self.rfile.read(length) if length > 0 else b""
                     with peer._lock:
                         responder = peer._responder
                     try:
@@ -200,7 +238,7 @@ class PeerServer:
                     else {},
                     response_body=reply.body,
                     started=watch.started,
-                    truncated=length > MAX_INBOUND_BYTES,
+                    truncated=problem is not None and problem.status == 413,
                     inbound=True,
                 )
                 exchange.duration_ms = watch.elapsed_ms()
