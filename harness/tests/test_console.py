@@ -152,7 +152,7 @@ def test_errors_are_framed_in_the_language(
 
 
 def _commands_taking_a_run() -> set[str]:
-    """Every subcommand (as "a b") with a positional argument naming a run."""
+    """Every subcommand (as "a b") with an argument naming a run."""
     found: set[str] = set()
 
     def walk(parser: object, prefix: str) -> None:
@@ -161,7 +161,7 @@ def _commands_taking_a_run() -> set[str]:
             if isinstance(choices, dict):
                 for name, sub in choices.items():
                     walk(sub, f"{prefix} {name}".strip())
-            elif not action.option_strings and action.dest in ("run", "run_a", "run_b"):
+            elif action.dest in ("run", "run_a", "run_b"):  # positional or --run
                 found.add(prefix)
 
     walk(build_parser(), "")
@@ -176,6 +176,7 @@ LATEST_CASES = {
     "rejudge": (["rejudge", "latest"], 0, "samme resultat som {run}"),
     "sign": (["sign", "latest"], 0, "signeret: {dir}"),
     "verify": (["verify", "latest"], 0, "{dir}: VERIFICERET"),
+    "coverage": (["coverage", "--run", "latest", "--json"], 0, '"outcome": "pass"'),
 }
 
 
