@@ -609,3 +609,19 @@ def test_peer_reads_chunked_bodies_and_refuses_bad_lengths() -> None:
         assert [(e.request_body, e.status) for e in got] == [(b"hello world", 200), (b"", 400)]
     finally:
         server.close()
+
+
+def test_the_peers_record_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.transport.peer as peer_module
+
+    monkeypatch.setattr(peer_module, "MAX_RECORDED", 2)
+    server = PeerServer(PeerConfig(host=REMOTE))
+    try:
+        server.expect(lambda m, p, h, b: Reply(200, "text/plain", b"ok"))
+        codes = [
+            session().post(server.base_url + "/x", data=b"x", timeout=5).status_code
+            for _ in range(3)
+        ]
+        assert codes == [200, 200, 503] and len(server.received) == 2
+    finally:
+        server.close()

@@ -27,6 +27,7 @@ from harness.sut.peer_config import PeerConfig, server_context
 from harness.transport.base import Stopwatch, now_iso, redact_headers
 
 MAX_INBOUND_BYTES = 10 * 1024 * 1024
+MAX_RECORDED = 5_000  # requests and refusals kept per peer server and process
 MAX_CHUNKS = 10_000  # a chunked body in more pieces than this is refused, not read forever
 READ_TIMEOUT_S = 10.0
 
@@ -167,10 +168,15 @@ class PeerServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def _record(self, exchange: Exchange) -> None:
+    def _record(self, exchange: Exchange) -> bool:
+        """Keep `exchange`; False once the record is full (a peer open to a network must not
+        grow without bound: far more than any run's inbound requests)."""
         with self._arrived:
+            if len(self.received) >= MAX_RECORDED:
+                return False
             self.received.append(exchange)
             self._arrived.notify_all()
+            return True
 
     def _refused(self, client: tuple[str, int], exc: BaseException) -> None:
         reason = str(getattr(exc, "reason", None) or type(exc).__name__)
@@ -244,7 +250,8 @@ class PeerServer:
                 exchange.duration_ms = watch.elapsed_ms()
                 # Recorded before the answer goes out: once the sender has its answer, the
                 # exchange is already there for whoever waits on it.
-                peer._record(exchange)
+                if not peer._record(exchange):
+                    reply = Reply(503, "text/plain", b"kcert peer: record full\n")
                 self.send_response(reply.status)
                 if reply.content_type:
                     self.send_header("Content-Type", reply.content_type)
