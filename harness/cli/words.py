@@ -17,7 +17,8 @@ CONSOLE: dict[str, dict[str, str]] = {
         "cases": "{n} testcases",
         "reason": "årsag: {text}",
         "caught_by": "fanget af: {names}",
-        "not_run": "ikke kørt: valideringspakke mangler",
+        "not_run": "ikke kørt:",
+        "pack_missing": "valideringspakke mangler",
         "pack_hint": "(kcert packs install …, eller make packs-dev)",
         "awaiting": "afventer en tester: {steps}",
         "step": "{case} trin {step}",
@@ -55,7 +56,8 @@ CONSOLE: dict[str, dict[str, str]] = {
         "cases": "{n} test cases",
         "reason": "reason: {text}",
         "caught_by": "caught by: {names}",
-        "not_run": "not run: pack missing",
+        "not_run": "not run:",
+        "pack_missing": "pack missing",
         "pack_hint": "(kcert packs install …, or make packs-dev)",
         "awaiting": "awaiting a tester: {steps}",
         "step": "{case} step {step}",
@@ -91,7 +93,9 @@ CONSOLE: dict[str, dict[str, str]] = {
     },
 }
 
-NOT_RUN_PREFIX = "not run: pack missing"  # how the checks word a missing pack (English)
+# How the checks word a missing pack (English): "not run: [context X: ]pack missing (…)".
+NOT_RUN = "not run:"
+PACK_MISSING = "pack missing"
 
 
 def say(lang: str, key: str, **values: object) -> str:
@@ -109,7 +113,9 @@ def verdict(value: Verdict, lang: str) -> str:
 
 
 def not_run_note(message: str, lang: str) -> str:
-    """A PACK-MISSING finding's message with its fixed opening in `lang`."""
-    if message.startswith(NOT_RUN_PREFIX):
-        return say(lang, "not_run") + message[len(NOT_RUN_PREFIX) :]
-    return message
+    """A PACK-MISSING finding's message with its fixed words in `lang`; the names in it (the
+    context, the packages) stay as they are."""
+    if not message.startswith(NOT_RUN):
+        return message
+    rest = message[len(NOT_RUN) :].replace(PACK_MISSING, say(lang, "pack_missing"), 1)
+    return say(lang, "not_run") + rest

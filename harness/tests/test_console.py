@@ -70,6 +70,11 @@ def test_not_run_notes_follow_the_language() -> None:
         "ikke kørt: valideringspakke mangler (hl7.fhir.dk.core 2.0.0, needed by X)"
     )
     assert not_run_note("something else", "da") == "something else"
+    context = "not run: context medcom.fhir.dk.carecommunication#5.0.2: pack missing (x 1.0)"
+    assert not_run_note(context, "da") == (
+        "ikke kørt: context medcom.fhir.dk.carecommunication#5.0.2: valideringspakke mangler "
+        "(x 1.0)"
+    )
     assert say("en", "step", case="CC-R-13", step=2) == "CC-R-13 step 2"
     assert say("da", "step", case="CC-R-13", step=2) == "CC-R-13 trin 2"
 
