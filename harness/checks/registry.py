@@ -185,8 +185,9 @@ class CheckContext:
         return self.root(finding, *subjects)
 
     def inbound(self) -> list[Exchange]:
-        """What the SUT sent to kcert's peer in this step, in order of arrival."""
-        return [e for e in self.exchanges if e.inbound]
+        """What the SUT delivered to kcert's peer in this step, in order of arrival (a TLS
+        connection the peer refused is evidence, not a delivery)."""
+        return [e for e in self.exchanges if e.inbound and not e.error]
 
     def response_resource(self) -> dict[str, Any] | None:
         """The response body as a FHIR resource, or None with the reason kept."""

@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from harness.cli.errors import UsageProblem
 from harness.cli.prompter import ConsolePrompter
 from harness.cli.runflow import Execution, open_store, report_and_record
+from harness.cli.words import not_run_note, say
 from harness.fixtures import REPO_ROOT
 from harness.loader.answers import load_answers
 from harness.loader.protocols import discover, load_all
@@ -281,14 +283,15 @@ def refuse_unready_final(
 
 
 def conclude(run: RunResult, run_dir: Path, console: Console) -> int:
-    verdict = run.verdict
-    text = verdict_text(verdict, run.lang)
+    """The verdict line and what follows it, in the run's language; returns the exit code."""
+    verdict, lang = run.verdict, run.lang
+    text = verdict_text(verdict, lang)
     failing = [c for c in run.cases if any(f.blocking for f in c.findings)]
     colour = {Verdict.GODKENDT: "green", Verdict.FEJL: "magenta", Verdict.AFVENTER: "yellow"}
     outside = len(run.cases) - len(run.in_scope)
     console.print(
-        f"[bold {colour.get(verdict, 'red')}]{text}[/]  ({len(run.cases)} test cases"
-        + (f", {outside} {outcome_text(Outcome.NOT_IN_SCOPE, run.lang).lower()}" if outside else "")
+        f"[bold {colour.get(verdict, 'red')}]{text}[/]  ({say(lang, 'cases', n=len(run.cases))}"
+        + (f", {outside} {outcome_text(Outcome.NOT_IN_SCOPE, lang).lower()}" if outside else "")
         + ")",
         highlight=False,
     )
@@ -297,22 +300,24 @@ def conclude(run: RunResult, run_dir: Path, console: Console) -> int:
     if run.scope.note:
         console.print(f"[yellow]note:[/] {run.scope.note}", highlight=False)
     if run.error:
-        console.print(f"reason: {run.error}", highlight=False)
+        console.print(say(lang, "reason", text=run.error), highlight=False, markup=False)
     elif failing:
         names = ", ".join(f"{c.case.id} [{c.assessment.value}]" for c in failing)
-        console.print(f"caught by: {names}", highlight=False)
+        console.print(say(lang, "caught_by", names=names), highlight=False, markup=False)
     elif verdict is Verdict.FEJL:
         errored = [c for c in run.cases if c.error]
-        console.print(f"reason: {errored[0].error if errored else 'error'}", highlight=False)
+        reason = errored[0].error if errored else verdict_text(verdict, lang)
+        console.print(say(lang, "reason", text=reason), highlight=False, markup=False)
     gaps = sorted({f.message for c in run.cases for f in c.findings if f.rule_id == "PACK-MISSING"})
     for gap in gaps:
         console.print(
-            f"[yellow]{gap}[/] (kcert packs install …, or make packs-dev)", highlight=False
+            f"[yellow]{escape(not_run_note(gap, lang))}[/] {say(lang, 'pack_hint')}",
+            highlight=False,
         )
     pending = run.pending_steps
     if pending:
-        steps = ", ".join(f"{c.case.id} step {s.step.id}" for c, s in pending)
-        console.print(f"awaiting a tester: {steps}", highlight=False)
-        console.print(f"answer with: kcert answer {run.run_id}", highlight=False)
-    console.print(f"report: {run_dir / 'index.html'}", highlight=False)
+        steps = ", ".join(say(lang, "step", case=c.case.id, step=s.step.id) for c, s in pending)
+        console.print(say(lang, "awaiting", steps=steps), highlight=False, markup=False)
+        console.print(say(lang, "answer_with", run=run.run_id), highlight=False, markup=False)
+    console.print(say(lang, "report", path=run_dir / "index.html"), highlight=False, markup=False)
     return verdict.exit_code

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.cli.errors import UsageProblem
+from harness.cli.runref import RUN_HELP, run_folder
 from harness.fixtures import REPO_ROOT
 from harness.loader.protocols import discover, load_all
 
@@ -17,7 +18,8 @@ from harness.loader.protocols import discover, load_all
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("coverage", help="which test cases prove which national requirement")
     p.add_argument("--protocols", type=Path, action="append", default=[])
-    p.add_argument("--run", type=Path, help="a run folder: show each requirement's result too")
+    p.add_argument("--run", help=f"show each requirement's result in this run too ({RUN_HELP})")
+    p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -35,7 +37,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     outcomes: dict[str, str] = {}
     if args.run:
         try:
-            results = json.loads((args.run / "results.json").read_text(encoding="utf-8"))
+            folder = run_folder(args.run, args.reports)
+            results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
             outcomes = {req: row["outcome"] for req, row in results["requirements"].items()}
         except (OSError, ValueError, KeyError) as exc:
             raise UsageProblem(f"{args.run}: no usable results.json ({exc})") from None

@@ -8,6 +8,8 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.cli.errors import UsageProblem
+from harness.cli.runref import RUN_HELP, run_folder
+from harness.cli.words import say
 from harness.dossier.manifest import DossierError
 from harness.dossier.signing import PRIVATE, generate_keys, load_public, sign, verify
 from harness.fixtures import REPO_ROOT
@@ -22,24 +24,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     gen.add_argument("--out", type=Path, default=DEFAULT_KEYS)
     gen.set_defaults(func=run_generate)
     s = sub.add_parser("sign", help="sign a run's manifest (Ed25519)")
-    s.add_argument("run", help="run folder, or a run id under reports/")
+    s.add_argument("run", help=RUN_HELP)
+    s.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     s.add_argument("--key", type=Path, default=DEFAULT_KEYS / PRIVATE)
     s.add_argument("--signer", default="", help="who signs (shown in the signature file)")
+    s.add_argument("--lang", choices=["da", "en"], default="da", help="console language")
     s.set_defaults(func=run_sign)
     v = sub.add_parser("verify", help="check every hash and the signature of a run, offline")
-    v.add_argument("run", help="run folder, or a run id under reports/")
+    v.add_argument("run", help=RUN_HELP)
+    v.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     v.add_argument("--public-key", type=Path, help="only accept this signer's key")
+    v.add_argument("--lang", choices=["da", "en"], default="da", help="console language")
     v.set_defaults(func=run_verify)
-
-
-def _run_dir(text: str) -> Path:
-    path = Path(text)
-    if path.is_dir():
-        return path
-    candidate = REPO_ROOT / "reports" / text
-    if candidate.is_dir():
-        return candidate
-    raise UsageProblem(f"no run folder {text!r} (neither a folder nor a run id under reports/)")
 
 
 def run_generate(args: argparse.Namespace, console: Console) -> int:
@@ -53,15 +49,15 @@ def run_generate(args: argparse.Namespace, console: Console) -> int:
 
 def run_sign(args: argparse.Namespace, console: Console) -> int:
     try:
-        target = sign(_run_dir(args.run), args.key, args.signer)
+        target = sign(run_folder(args.run, args.reports), args.key, args.signer)
     except DossierError as exc:
         raise UsageProblem(str(exc)) from None
-    console.print(f"signed: {target}", markup=False)
+    console.print(say(args.lang, "signed", path=target), markup=False)
     return 0
 
 
 def run_verify(args: argparse.Namespace, console: Console) -> int:
-    run_dir = _run_dir(args.run)
+    run_dir = run_folder(args.run, args.reports)
     try:
         trusted = load_public(args.public_key) if args.public_key else None
         result = verify(run_dir, trusted)
@@ -71,5 +67,6 @@ def run_verify(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {line}", markup=False)
     who = f" (key {result.fingerprint})" if result.fingerprint else ""
     console.print(f"signature: {result.signature}{who}", markup=False)
-    console.print(f"{run_dir}: {'VERIFIED' if result.ok else 'NOT VERIFIED'}", markup=False)
+    status = say(args.lang, "verified" if result.ok else "not_verified")
+    console.print(f"{run_dir}: {status}", markup=False)
     return 0 if result.ok else 1

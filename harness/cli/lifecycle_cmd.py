@@ -21,9 +21,10 @@ from harness.cli.runflow import (
     reload_protocols,
     report_and_record,
 )
+from harness.cli.words import say
 from harness.dossier.manifest import SIGNATURE
 from harness.model.exchange import Exchange
-from harness.model.outcome import Outcome
+from harness.model.outcome import Outcome, Verdict
 from harness.model.protocol import Protocol
 from harness.model.result import RunResult
 from harness.model.scope import Scope
@@ -72,6 +73,11 @@ def _row(store: RunStore, ref: str) -> RunRow:
         raise UsageProblem(str(exc)) from None
 
 
+def _lang(args: argparse.Namespace, row: RunRow) -> str:
+    """The console's language: --lang en when given, else the run's own."""
+    return str(args.lang) if args.lang != "da" else row.lang
+
+
 def _options(row: RunRow, **changes: object) -> RunOptions:
     base = RunOptions(
         test_type=row.test_type,
@@ -105,7 +111,7 @@ def run_resume(args: argparse.Namespace, console: Console) -> int:
         completed = recorded_cases(store, row.run_id, protocols)
         total = sum(len(p.cases) for p in protocols)
         console.print(
-            f"resuming {row.run_id}: {len(completed)} of {total} test cases already recorded",
+            say(_lang(args, row), "resuming", run=row.run_id, done=len(completed), total=total),
             highlight=False,
         )
         execution = Execution(
@@ -147,7 +153,7 @@ def run_answer(args: argparse.Namespace, console: Console) -> int:
         run = rebuild_run(store, row, protocols)
         pending = [(c, s) for c, s in run.pending_steps if s.step.manual]
         if not pending:
-            console.print(f"run {row.run_id}: no manual step awaits an answer", highlight=False)
+            console.print(say(_lang(args, row), "no_manual", run=row.run_id), highlight=False)
             return run.verdict.exit_code
         tester = args.tester or row.tester
         source: AnswerSource = AnswerBook(read_answers(args.answers, protocols, tester))
@@ -165,10 +171,12 @@ def run_answer(args: argparse.Namespace, console: Console) -> int:
             case.steps[case.steps.index(step)] = answered_step(step.step, answer)
             store.record_case(row.run_id, 0, case, versions[case.protocol_id])
             answered += 1
-        console.print(f"{answered} of {len(pending)} manual step(s) answered", highlight=False)
+        console.print(
+            say(_lang(args, row), "answered", n=answered, total=len(pending)), highlight=False
+        )
         run.finished = now_iso()
         reports = Path(row.run_dir).parent if row.run_dir else args.reports
-        _drop_signature(reports / run.run_id, console)
+        _drop_signature(reports / run.run_id, console, _lang(args, row))
         run_dir = report_and_record(
             console, store, run, reports, pdf=args.pdf, waivers=read_waivers(args.waivers)
         )
@@ -179,15 +187,11 @@ def run_answer(args: argparse.Namespace, console: Console) -> int:
     return conclude(run, run_dir, console)
 
 
-def _drop_signature(run_dir: Path, console: Console) -> None:
+def _drop_signature(run_dir: Path, console: Console, lang: str) -> None:
     signature = run_dir / SIGNATURE
     if signature.exists():
         signature.unlink()
-        console.print(
-            "the run changed, so its old signature no longer applies: sign it again "
-            f"with kcert sign {run_dir}",
-            highlight=False,
-        )
+        console.print(say(lang, "signature_dropped", run=run_dir), highlight=False)
 
 
 def run_rejudge(args: argparse.Namespace, console: Console) -> int:
@@ -210,9 +214,7 @@ def run_rejudge(args: argparse.Namespace, console: Console) -> int:
         gone = [f"{p['id']} {p['version']}" for p in row.packs if p["sha256"] not in installed]
         if gone and not args.pack:
             console.print(
-                f"note: pack(s) of the recorded run no longer installed: {', '.join(gone)}; "
-                "their checks show as not run",
-                highlight=False,
+                say(_lang(args, row), "packs_gone", packs=", ".join(gone)), highlight=False
             )
         replay = ReplayTransport(_replay_config(row), recorded)
         options = RunOptions(
@@ -287,19 +289,24 @@ def _replay_config(row: RunRow) -> SutConfig:
 def _compare(console: Console, row: RunRow, result: RunResult, replay: ReplayTransport) -> None:
     before = row.verdict
     after = result.verdict.value
+    lang = result.lang
     if before == after:
+        text = verdict_text(result.verdict, lang)
+        console.print(say(lang, "same_verdict", run=row.run_id, verdict=text), highlight=False)
+    else:
+        if before in {v.value for v in Verdict}:  # an unfinished run has no verdict word
+            before = verdict_text(Verdict(before), lang)
+        after = verdict_text(result.verdict, lang)
         console.print(
-            f"same verdict as {row.run_id}: {verdict_text(result.verdict, result.lang)}",
+            say(lang, "verdict_changed", before=before, run=row.run_id, after=after),
             highlight=False,
         )
-    else:
-        console.print(f"verdict changed from {before} ({row.run_id}) to {after}", highlight=False)
     if replay.body_differences:
         console.print(
-            f"note: {len(replay.body_differences)} request(s) differ from the recorded bytes, "
-            f"e.g. {replay.body_differences[0]}",
+            say(lang, "differ", n=len(replay.body_differences), first=replay.body_differences[0]),
             highlight=False,
+            markup=False,
         )
     errored = [c.case.id for c in result.cases if c.outcome is Outcome.ERROR]
     if errored:
-        console.print(f"could not be judged again: {', '.join(errored)}", highlight=False)
+        console.print(say(lang, "not_rejudged", cases=", ".join(errored)), highlight=False)

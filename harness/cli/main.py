@@ -22,6 +22,7 @@ from harness.cli import (
     validate_cmd,
 )
 from harness.cli.errors import UsageProblem
+from harness.cli.words import say
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,14 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False, highlight=False, soft_wrap=True)
     args = build_parser().parse_args(argv)
+    lang = str(getattr(args, "lang", "da"))
     try:
         code: int = args.func(args, console)
         return code
     except UsageProblem as exc:
-        console.print(f"kcert: error: {exc}", highlight=False, markup=False)
+        console.print(say(lang, "error", text=exc), highlight=False, markup=False)
         return 2
     except KeyboardInterrupt:
-        console.print("kcert: interrupted", highlight=False)
+        console.print(say(lang, "interrupted"), highlight=False)
         return 2
 
 

@@ -1,28 +1,38 @@
-"""Live progress of a run on the terminal (rich), fed by runner events."""
+"""Live progress of a run on the terminal (rich), fed by runner events, in the run's language."""
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from harness.cli.words import state
 from harness.model.outcome import Outcome
 from harness.runner.events import CaseFinished, CaseStarted, Event, RunFinished, RunStarted
 
-_MARK = {
-    Outcome.PASS: "[green]OK[/]",
-    Outcome.FAIL: "[red]FEJL[/]",
-    Outcome.ERROR: "[magenta]ERROR[/]",
-    Outcome.PENDING: "[yellow]AFVENTER[/]",
-    Outcome.SKIP: "[yellow]SKIP[/]",
-    Outcome.NOT_IN_SCOPE: "[dim]IKKE OMFATTET[/]",
+_COLOUR = {
+    Outcome.PASS: "green",
+    Outcome.FAIL: "red",
+    Outcome.ERROR: "magenta",
+    Outcome.PENDING: "yellow",
+    Outcome.SKIP: "yellow",
+    Outcome.NOT_IN_SCOPE: "dim",
 }
+
+
+def mark(outcome: Outcome, lang: str) -> str:
+    """The case state, padded to the longest state word of `lang`, in its colour."""
+    width = max(len(state(o, lang)) for o in Outcome)
+    text = state(outcome, lang)
+    return f"[{_COLOUR.get(outcome, 'white')}]{text:>{width}}[/]"
 
 
 class ProgressDisplay:
     """One bar for the run, one line per finished test case."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, lang: str = "da") -> None:
         self.console = console
+        self.lang = lang
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -50,8 +60,8 @@ class ProgressDisplay:
             self.progress.advance(self.task)
             after = result.not_in_scope or result.assessment.value
             self.progress.console.print(
-                f"  {_MARK[result.outcome]:>20} {result.case.id:10} "
-                f"{result.case.title.da} [dim]({after})[/]",
+                f"  {mark(result.outcome, self.lang)} {escape(result.case.id):10} "
+                f"{escape(result.case.title.get(self.lang))} [dim]({after})[/]",
                 no_wrap=True,
                 overflow="ellipsis",
             )

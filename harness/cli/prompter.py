@@ -6,8 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.prompt import Prompt
 
+from harness.cli.words import say
 from harness.model.answer import VERDICTS, Attachment, ManualAnswer
 from harness.model.protocol import Protocol, Step, TestCase
 from harness.runner.engine import now_iso
@@ -35,29 +37,30 @@ class ConsolePrompter:
             self.resume()
 
     def _ask(self, protocol: Protocol, case: TestCase, step: Step) -> ManualAnswer | None:
-        c = self.console
-        c.rule(f"{case.id} step {step.id}: {case.title.get(self.lang)}")
-        c.print(f"[bold]Handling:[/] {step.handling.get(self.lang)}", highlight=False)
+        c, lang = self.console, self.lang
+        step_name = say(lang, "step", case=case.id, step=step.id)
+        c.rule(escape(f"{step_name}: {case.title.get(lang)}"))
+        c.print(f"[bold]{say(lang, 'handling')}:[/] {escape(step.handling.get(lang))}")
         if step.testdata:
-            c.print(f"[bold]Testdata:[/] {step.testdata}", highlight=False)
-        c.print(f"[bold]Forventet:[/] {step.expected.get(self.lang)}", highlight=False)
-        verdict = Prompt.ask("Vurdering", choices=[*VERDICTS, SKIP], default="OK", console=c)
+            c.print(f"[bold]{say(lang, 'testdata')}:[/] {escape(step.testdata)}")
+        c.print(f"[bold]{say(lang, 'expected')}:[/] {escape(step.expected.get(lang))}")
+        verdict = Prompt.ask(
+            say(lang, "assessment"), choices=[*VERDICTS, SKIP], default="OK", console=c
+        )
         if verdict == SKIP:
             return None
         for _ in range(MAX_TRIES):
             if self.tester.strip():
                 break
-            self.tester = Prompt.ask("Besvaret af (navn)", default="", console=c).strip()
-        note = Prompt.ask("Bemærkning", default="", console=c)
+            self.tester = Prompt.ask(say(lang, "answered_by"), default="", console=c).strip()
+        note = Prompt.ask(say(lang, "note"), default="", console=c)
         files: list[Attachment] = []
         for _ in range(MAX_TRIES):
-            text = Prompt.ask(
-                "Bilag (filer, adskilt af komma; tom for ingen)", default="", console=c
-            )
+            text = Prompt.ask(say(lang, "attachments"), default="", console=c)
             paths = [Path(p.strip()).expanduser() for p in text.split(",") if p.strip()]
             missing = [str(p) for p in paths if not p.is_file()]
             if missing:
-                c.print(f"[red]not found:[/] {', '.join(missing)}", highlight=False)
+                c.print(f"[red]{say(lang, 'not_found')}:[/] {escape(', '.join(missing))}")
                 continue
             files = [Attachment(p.name, p.read_bytes()) for p in paths]
             break

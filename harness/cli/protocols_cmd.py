@@ -1,4 +1,5 @@
-"""`kcert protocols check|list`: collect protocol files and report what is wrong with them."""
+"""`kcert protocols check|list|actions|checks`: collect protocol files and report what is wrong
+with them; list the actions and checks a protocol can use."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from pathlib import Path
 
 from rich.console import Console
 
+from harness.cli.catalogue import KINDS, rows
 from harness.fixtures import REPO_ROOT
 from harness.loader.protocols import discover, load_all
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("protocols", help="check or list protocol files")
-    p.add_argument("action", choices=["check", "list"])
+    p = sub.add_parser(
+        "protocols", help="check or list protocol files; list the actions and checks they use"
+    )
+    p.add_argument("action", choices=["check", "list", *KINDS])
     p.add_argument("paths", type=Path, nargs="*")
     p.add_argument(
         "--needs",
@@ -24,6 +28,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    if args.action in KINDS:
+        for row in rows(args.action):
+            params = ", ".join([*row.required, *(f"[{n}]" for n in row.optional)]) or "-"
+            console.print(f"{row.name:24} {row.what}", highlight=False, markup=False)
+            console.print(f"{'':24} parameters: {params}", highlight=False, markup=False)
+        return 0
     paths = [p for root in (args.paths or [REPO_ROOT / "testcases"]) for p in discover(root)]
     protocols, errors = load_all(paths)
     for err in errors:

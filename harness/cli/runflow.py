@@ -12,6 +12,7 @@ from rich.console import Console
 
 from harness.cli.errors import UsageProblem
 from harness.cli.progress import ProgressDisplay
+from harness.cli.words import say
 from harness.loader.protocols import load_all
 from harness.model.protocol import Protocol
 from harness.model.result import CaseResult, ProtocolResult, RunResult, SutInfo
@@ -173,7 +174,7 @@ class Execution:
     replay: ReplayTransport | None = None
 
     def run(self) -> RunResult:
-        display = ProgressDisplay(self.console)
+        display = ProgressDisplay(self.console, self.options.lang)
         pause = getattr(self.answers, "pause", None)
         if pause is not None:
             self.answers.pause = display.pause  # type: ignore[union-attr]
@@ -213,7 +214,7 @@ def report_and_record(
 ) -> Path:
     apply_waivers(run, waivers or [], dt.date.today())
     try:
-        with console.status("writing the report" + (" and report.pdf" if pdf else "") + " …"):
+        with console.status(say(run.lang, "writing_pdf" if pdf else "writing")):
             run_dir = write_report(run, reports, run.lang, pdf=pdf)
     except OSError as exc:
         raise UsageProblem(f"cannot write the report under {reports}: {exc.strerror}") from None

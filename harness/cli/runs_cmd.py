@@ -8,11 +8,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from harness.cli.errors import UsageProblem
 from harness.cli.runflow import open_store
+from harness.cli.words import say, state, verdict
 from harness.fixtures import REPO_ROOT
+from harness.model.outcome import Outcome, Verdict
 from harness.model.scope import Scope
 from harness.report.i18n import scope_text
 from harness.store.history import (
@@ -53,8 +55,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     _common(systems)
     systems.set_defaults(func=run_systems)
     d = sub.add_parser("diff", help="what changed between two runs")
-    d.add_argument("run_a")
-    d.add_argument("run_b")
+    d.add_argument("run_a", help="run id, unique prefix, run folder or 'latest'")
+    d.add_argument("run_b", help="run id, unique prefix, run folder or 'latest'")
     d.add_argument("--html", type=Path, help="also write the differences as HTML")
     d.add_argument("--json", action="store_true", help="print the differences as JSON")
     _common(d)
@@ -67,21 +69,27 @@ def run_list(args: argparse.Namespace, console: Console) -> int:
         rows = store.runs(args.limit)
     finally:
         store.close()
-    table = Table("run", "started", "status", "verdict", "SUT", "type", "tester", "suite")
+    table = Table("started", "status", "verdict", "SUT", "type", "tester", "suite")
+    # The id is what every other command takes: never shortened or wrapped, however narrow
+    # the terminal (the other columns give way).
+    width = max((len(r.run_id) for r in rows), default=3)
+    table.columns.insert(0, Column("run", no_wrap=True, min_width=width, overflow="ignore"))
     for r in rows:
         kind = r.test_type + (f" (rejudge of {r.parent_run})" if r.relation == "rejudge" else "")
         table.add_row(
             r.run_id,
             r.started,
             r.status,
-            r.verdict or "—",
+            _verdict(r.verdict, args.lang),
             f"{r.sut_name} {r.sut_version}",
             kind,
             r.tester or "—",
             r.suite_version,
         )
     console.print(table)
-    console.print(f"{len(rows)} run(s) in {store.url.split('@')[-1]}", highlight=False)
+    console.print(
+        say(args.lang, "runs_in", n=len(rows), store=store.url.split("@")[-1]), highlight=False
+    )
     return 0
 
 
@@ -95,7 +103,10 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
         raise UsageProblem(str(exc)) from None
     finally:
         store.close()
-    console.print(f"[bold]{row.run_id}[/]  {row.status}, verdict {row.verdict or '—'}")
+    console.print(
+        f"[bold]{row.run_id}[/]  {row.status}, {_verdict(row.verdict, args.lang)}",
+        highlight=False,
+    )
     for label, value in (
         ("SUT", f"{row.sut_name} {row.sut_version} ({row.sut.get('vendor', '')})"),
         ("test type", row.test_type),
@@ -116,7 +127,7 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
         table.add_row(
             c["protocol_id"],
             c["case_id"],
-            c["outcome"],
+            _state(c["outcome"], args.lang),
             c["assessment"],
             text + (" …" if len(problems) > 4 else "") or c["error"][:80],
         )
@@ -129,11 +140,22 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
             highlight=False,
         )
     if row.status != "finished":
-        console.print(
-            f"unfinished ({len(cases)} case(s) recorded): kcert resume {row.run_id}",
-            highlight=False,
-        )
+        console.print(say(args.lang, "unfinished", n=len(cases), run=row.run_id), highlight=False)
     return 0
+
+
+def _verdict(value: str, lang: str) -> str:
+    """A stored verdict ("ikke-godkendt") in the console's words; "—" for none yet."""
+    if value in {v.value for v in Verdict}:
+        return verdict(Verdict(value), lang)
+    return value or "—"
+
+
+def _state(value: str, lang: str) -> str:
+    try:
+        return state(Outcome(value), lang)
+    except ValueError:
+        return value
 
 
 def run_systems(args: argparse.Namespace, console: Console) -> int:

@@ -139,20 +139,23 @@ VERDICTS = {
     },
 }
 
+# The states of a step or test case, for the report and the console alike. They never reuse a
+# verdict's word: a failed case next to the verdict "Fejl" must not read "Fejl" (that verdict
+# means kcert could not judge); a case kcert could not finish is "Afbrudt" (aborted).
 OUTCOMES = {
     "da": {
         Outcome.PASS: "Bestået",
-        Outcome.FAIL: "Fejlet",
-        Outcome.ERROR: "Fejl i testafvikling",
-        Outcome.PENDING: "Afventer",
+        Outcome.FAIL: "Ikke bestået",
+        Outcome.ERROR: "Afbrudt",
+        Outcome.PENDING: "Venter på tester",
         Outcome.SKIP: "Sprunget over",
         Outcome.NOT_IN_SCOPE: "Ikke omfattet",
     },
     "en": {
         Outcome.PASS: "Passed",
         Outcome.FAIL: "Failed",
-        Outcome.ERROR: "Error",
-        Outcome.PENDING: "Pending",
+        Outcome.ERROR: "Aborted",
+        Outcome.PENDING: "Awaiting tester",
         Outcome.SKIP: "Skipped",
         Outcome.NOT_IN_SCOPE: "Not in scope",
     },
@@ -168,7 +171,8 @@ def verdict_text(verdict: Verdict, lang: str) -> str:
 
 
 def outcome_text(outcome: Outcome, lang: str) -> str:
-    return OUTCOMES["en" if lang == "en" else "da"][outcome]
+    words = OUTCOMES["en" if lang == "en" else "da"]
+    return words.get(outcome, outcome.value)  # a state added without a word still shows
 
 
 _SCOPE_WORDS = {

@@ -102,7 +102,7 @@ def share_plan(ctx: ActionContext, **params: Any) -> ActionResult:
     as_of = params["as_of"]
     cpr = _pick(ctx, params, as_of)
     take_inbound = getattr(ctx.transport, "take_inbound", None)
-    peer = None if take_inbound is not None else shared_peer()
+    peer = None if take_inbound is not None else shared_peer(ctx.sut.peer)
     base = peer.base_url if peer is not None else "http://127.0.0.1:0"
     body = json.dumps(
         {"repositoryUrl": f"{base}{REPOSITORY_PATH}", "asOf": as_of}, separators=(",", ":")

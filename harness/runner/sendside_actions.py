@@ -50,7 +50,7 @@ def _inbound(ctx: ActionContext, kind: str, answer: str, peer: dict[str, Any]) -
     """The peer armed for this step (or None in a replay) and its mark."""
     if getattr(ctx.transport, "take_inbound", None) is not None:
         return None, 0
-    server = shared_peer()
+    server = shared_peer(ctx.sut.peer)
     return server, server.expect(responder_for(kind, answer, peer))
 
 

@@ -1,4 +1,4 @@
-"""SUT configuration (YAML): identity, endpoints, transport, auth, TLS and timeouts."""
+"""SUT configuration (YAML): identity, endpoints, transport, auth, TLS, timeouts, kcert's peer."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from harness.model.scope import DIRECTIONS, Capabilities
 from harness.redact import redact_url
 from harness.sut.contract import operation_names
+from harness.sut.peer_config import PEER_SCHEMA, PeerConfig, load_peer
 from harness.yamlsource import check_schema, load_yaml
 
 
@@ -126,6 +127,7 @@ SUT_SCHEMA: dict[str, Any] = {
             "maxItems": 50,
         },
         "capabilities": capabilities_schema(),
+        "peer": PEER_SCHEMA,
     },
 }
 
@@ -169,6 +171,7 @@ class SutConfig:
     def manual_operation_ids(self) -> frozenset[str]:
         """The contract operations a tester does by hand: covered, though not offered."""
         return frozenset(MANUAL_OPERATIONS[m] for m in self.manual_operations)
+    peer: PeerConfig = field(default_factory=PeerConfig)  # where kcert's peers listen
 
     def endpoint(self, name: str) -> str:
         try:
@@ -192,6 +195,7 @@ class SutConfig:
             "defects": list(self.defects),
             "standards": list(self.standards),
             "capabilities": None if self.capabilities is None else self.capabilities.to_dict(),
+            "peer": self.peer.public_dict(),
         }
 
 
@@ -250,4 +254,5 @@ def load_sut_config(path: Path) -> SutConfig:
             if "capabilities" in data
             else None
         ),
+        peer=load_peer(doc, path.parent),
     )

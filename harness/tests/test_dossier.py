@@ -95,7 +95,7 @@ def test_verify_command_exit_codes(run_dir: Path, keys: tuple[Path, Path], tmp_p
     shutil.copytree(run_dir, copy)
     assert kcert("sign", str(copy), "--key", str(keys[0])).returncode == 0
     done = kcert("verify", str(copy), "--public-key", str(keys[1]))
-    assert done.returncode == 0 and "VERIFIED" in done.stdout
+    assert done.returncode == 0 and ": VERIFICERET" in done.stdout
     (copy / "results.json").write_text("{}")
     done = kcert("verify", str(copy))
     assert done.returncode == 1 and "changed: results.json" in done.stdout

@@ -63,7 +63,7 @@ def test_unattended_run_awaits_then_answer_approves(
     reports = tmp_path / "reports"
     code, out = certify(capsys, reports)
     assert code == 3, out
-    assert "Afventer" in out and "awaiting a tester: CC-R-13 step 2" in out
+    assert "Afventer" in out and "afventer en tester: CC-R-13 trin 2" in out
     assert results(reports)["verdict"] == "afventer"
     screenshot = tmp_path / "inbox.png"
     screenshot.write_bytes(b"\x89PNG\r\n\x1a\n synthetic screenshot")
@@ -77,7 +77,7 @@ def test_unattended_run_awaits_then_answer_approves(
         capsys, "answer", "latest", "--answers", str(answers), "--reports", str(reports)
     )
     assert code == 0, out
-    assert "1 of 1 manual step(s) answered" in out and "Godkendt" in out
+    assert "1 af 1 manuelle trin besvaret" in out and "Godkendt" in out
     data = results(reports)
     assert data["verdict"] == "godkendt"
     answer = manual_step(data)["answer"]
@@ -94,7 +94,7 @@ def test_unattended_run_awaits_then_answer_approves(
     code, out = kcert(
         capsys, "answer", "latest", "--answers", str(answers), "--reports", str(reports)
     )
-    assert code == 0 and "no manual step awaits an answer" in out
+    assert code == 0 and "intet manuelt trin afventer svar" in out
 
 
 def test_a_failed_observation_is_a_blocking_finding(
@@ -288,9 +288,9 @@ def test_sigkill_then_resume_gives_the_uninterrupted_results(
     recorded = _recorded_cases(db)
     assert 4 <= recorded < len(expected)
     code, out = kcert(capsys, "runs", "show", "latest", "--reports", str(reports))
-    assert "unfinished" in out and "kcert resume" in out
+    assert "ikke afsluttet" in out and "kcert resume" in out
     code, out = kcert(capsys, "resume", "latest", "--reports", str(reports))
-    assert f"{recorded} of {len(expected)} test cases already recorded" in out
+    assert f"{recorded} af {len(expected)} testcases er allerede registreret" in out
     assert code == 1
     assert _signature(results(reports)) == expected
     code, out = kcert(capsys, "resume", "latest", "--reports", str(reports))
@@ -333,11 +333,11 @@ def test_rejudge_gives_the_same_verdict_without_the_sut(
     first = results(reports)
     code2, out = kcert(capsys, "rejudge", "latest", "--reports", str(reports))
     again = results(reports)
-    assert code2 == code and f"same verdict as {first['run_id']}" in out
+    assert code2 == code and f"samme resultat som {first['run_id']}" in out
     assert again["run_id"] != first["run_id"]
     assert again["parent_run"] == first["run_id"] and again["relation"] == "rejudge"
     assert _signature(again) == _signature(first)
-    assert "differ from the recorded bytes" not in out
+    assert "afviger fra de registrerede bytes" not in out
 
 
 def test_history_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -347,9 +347,9 @@ def test_history_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     certify(capsys, reports, "--answers", ANSWERS, "--defect", "duplicate-processed-twice")
     broken = results(reports)["run_id"]
     code, out = kcert(capsys, "runs", "list", "--reports", str(reports))
-    assert code == 0 and "2 run(s)" in out
+    assert code == 0 and "2 kørsel(er)" in out
     code, out = kcert(capsys, "runs", "show", broken[:-1], "--reports", str(reports))
-    assert code == 0 and "CC-R-05" in out and "ikke-godkendt" in out
+    assert code == 0 and "CC-R-05" in out and "Ikke godkendt" in out
     code, out = kcert(
         capsys,
         "diff",
@@ -402,6 +402,6 @@ def test_terminal_prompt_records_verdict_note_and_attachment(
     assert [a.name for a in answer.attachments] == ["shot.png"]
     assert paused == ["pause", "resume"]
     shown = console.file.getvalue()  # type: ignore[attr-defined]
-    assert "Åbn lægens indbakke" in shown and "not found" in shown
+    assert "Åbn lægens indbakke" in shown and "findes ikke" in shown
     replies = iter(["skip"])
     assert prompter.answer(protocol, case, step) is None

@@ -362,8 +362,9 @@ def test_send_protocols_pass_and_rejudge_the_same(
     assert main(["rejudge", "latest", "--reports", str(reports)]) == 0
     again = json.loads((reports / "latest" / "results.json").read_text())
     out = capsys.readouterr().out
-    assert f"same verdict as {first['run_id']}" in out
-    assert "not run: pack missing (oioxml-schema)" in out  # a visible gap, never a silent pass
+    assert f"samme resultat som {first['run_id']}" in out
+    # a visible gap, never a silent pass
+    assert "ikke kørt: valideringspakke mangler (oioxml-schema)" in out
 
     def sig(d: dict[str, Any]) -> list[tuple[str, str]]:
         return [(c["id"], c["outcome"]) for p in d["protocols"] for c in p["cases"]]

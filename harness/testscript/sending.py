@@ -96,7 +96,7 @@ def sut_sends(
     asking = ask(state, flavour)
     person, notes = _patient(state, op, template, asking.earlier)
     peer = load_peers()[DEFAULT_PEER]
-    server = None if _replaying(state) else shared_peer()
+    server = None if _replaying(state) else shared_peer(state.sut.peer)
     mark = server.expect(responder_for(kind, ANSWER, peer)) if server is not None else 0
     base = server.base_url if server is not None else "http://127.0.0.1:0"
     request = {**send_request(kind, person, peer, base), **asking.request_fields()}
