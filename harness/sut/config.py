@@ -166,12 +166,12 @@ class SutConfig:
     manual_operations: tuple[str, ...] = ()
     exports_dir: str = ""
     capabilities: Capabilities | None = None  # None: not declared in the configuration
+    peer: PeerConfig = field(default_factory=PeerConfig)  # where kcert's peers listen
 
     @property
     def manual_operation_ids(self) -> frozenset[str]:
         """The contract operations a tester does by hand: covered, though not offered."""
         return frozenset(MANUAL_OPERATIONS[m] for m in self.manual_operations)
-    peer: PeerConfig = field(default_factory=PeerConfig)  # where kcert's peers listen
 
     def endpoint(self, name: str) -> str:
         try:
