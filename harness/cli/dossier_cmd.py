@@ -11,6 +11,7 @@ from harness.cli.errors import UsageProblem
 from harness.dossier.manifest import DossierError
 from harness.dossier.signing import PRIVATE, generate_keys, load_public, sign, verify
 from harness.fixtures import REPO_ROOT
+from harness.report.signature_page import write_signature_page
 
 DEFAULT_KEYS = Path.home() / ".kcert" / "keys"
 
@@ -24,7 +25,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     s = sub.add_parser("sign", help="sign a run's manifest (Ed25519)")
     s.add_argument("run", help="run folder, or a run id under reports/")
     s.add_argument("--key", type=Path, default=DEFAULT_KEYS / PRIVATE)
-    s.add_argument("--signer", default="", help="who signs (shown in the signature file)")
+    s.add_argument(
+        "--signer", default="", help="who signs (in manifest.sig and on the signature page)"
+    )
+    s.add_argument(
+        "--lang", choices=["da", "en"], help="language of the signature page (default: the run's)"
+    )
     s.set_defaults(func=run_sign)
     v = sub.add_parser("verify", help="check every hash and the signature of a run, offline")
     v.add_argument("run", help="run folder, or a run id under reports/")
@@ -53,10 +59,13 @@ def run_generate(args: argparse.Namespace, console: Console) -> int:
 
 def run_sign(args: argparse.Namespace, console: Console) -> int:
     try:
-        target = sign(_run_dir(args.run), args.key, args.signer)
+        run_dir = _run_dir(args.run)
+        target = sign(run_dir, args.key, args.signer)
+        pages = write_signature_page(run_dir, args.lang)
     except DossierError as exc:
         raise UsageProblem(str(exc)) from None
     console.print(f"signed: {target}", markup=False)
+    console.print("signature page: " + ", ".join(str(p) for p in pages), markup=False)
     return 0
 
 
@@ -71,5 +80,7 @@ def run_verify(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {line}", markup=False)
     who = f" (key {result.fingerprint})" if result.fingerprint else ""
     console.print(f"signature: {result.signature}{who}", markup=False)
+    if result.page:
+        console.print(f"signature page: {result.page}", markup=False)
     console.print(f"{run_dir}: {'VERIFIED' if result.ok else 'NOT VERIFIED'}", markup=False)
     return 0 if result.ok else 1

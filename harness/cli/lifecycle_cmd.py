@@ -21,7 +21,7 @@ from harness.cli.runflow import (
     reload_protocols,
     report_and_record,
 )
-from harness.dossier.manifest import SIGNATURE
+from harness.dossier.signing import drop_signature
 from harness.model.exchange import Exchange
 from harness.model.outcome import Outcome
 from harness.model.protocol import Protocol
@@ -174,9 +174,7 @@ def run_answer(args: argparse.Namespace, console: Console) -> int:
 
 
 def _drop_signature(run_dir: Path, console: Console) -> None:
-    signature = run_dir / SIGNATURE
-    if signature.exists():
-        signature.unlink()
+    if drop_signature(run_dir):
         console.print(
             "the run changed, so its old signature no longer applies: sign it again "
             f"with kcert sign {run_dir}",

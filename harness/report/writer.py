@@ -44,6 +44,7 @@ def dossier_facts(run: RunResult) -> dict[str, object]:
         "suite_version": run.suite_version,
         "test_type": run.test_type,
         "tester": run.tester,
+        "lang": run.lang,
         "started": run.started,
         "finished": run.finished,
         "verdict": run.verdict.value,
