@@ -13,6 +13,7 @@ from harness.cli.words import say
 from harness.dossier.manifest import DossierError
 from harness.dossier.signing import PRIVATE, generate_keys, load_public, sign, verify
 from harness.fixtures import REPO_ROOT
+from harness.report.signature_page import write_signature_page
 
 DEFAULT_KEYS = Path.home() / ".kcert" / "keys"
 
@@ -27,8 +28,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     s.add_argument("run", help=RUN_HELP)
     s.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     s.add_argument("--key", type=Path, default=DEFAULT_KEYS / PRIVATE)
-    s.add_argument("--signer", default="", help="who signs (shown in the signature file)")
-    s.add_argument("--lang", choices=["da", "en"], default="da", help="console language")
+    s.add_argument(
+        "--signer", default="", help="who signs (in manifest.sig and on the signature page)"
+    )
+    s.add_argument(
+        "--lang", choices=["da", "en"], help="language of the signature page (default: the run's)"
+    )
     s.set_defaults(func=run_sign)
     v = sub.add_parser("verify", help="check every hash and the signature of a run, offline")
     v.add_argument("run", help=RUN_HELP)
@@ -49,10 +54,15 @@ def run_generate(args: argparse.Namespace, console: Console) -> int:
 
 def run_sign(args: argparse.Namespace, console: Console) -> int:
     try:
-        target = sign(run_folder(args.run, args.reports), args.key, args.signer)
+        run_dir = run_folder(args.run, args.reports)
+        target = sign(run_dir, args.key, args.signer)
+        pages = write_signature_page(run_dir, args.lang)
     except DossierError as exc:
         raise UsageProblem(str(exc)) from None
-    console.print(say(args.lang, "signed", path=target), markup=False)
+    lang = args.lang or "da"
+    console.print(say(lang, "signed", path=target), markup=False)
+    shown = ", ".join(str(p) for p in pages)
+    console.print(say(lang, "signature_page", path=shown), markup=False)
     return 0
 
 
@@ -67,6 +77,8 @@ def run_verify(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {line}", markup=False)
     who = f" (key {result.fingerprint})" if result.fingerprint else ""
     console.print(f"signature: {result.signature}{who}", markup=False)
+    if result.page:
+        console.print(say(args.lang, "signature_page", path=result.page), markup=False)
     status = say(args.lang, "verified" if result.ok else "not_verified")
     console.print(f"{run_dir}: {status}", markup=False)
     return 0 if result.ok else 1

@@ -22,7 +22,7 @@ from harness.cli.runflow import (
     report_and_record,
 )
 from harness.cli.words import say
-from harness.dossier.manifest import SIGNATURE
+from harness.dossier.signing import drop_signature
 from harness.model.exchange import Exchange
 from harness.model.outcome import Outcome, Verdict
 from harness.model.protocol import Protocol
@@ -188,9 +188,7 @@ def run_answer(args: argparse.Namespace, console: Console) -> int:
 
 
 def _drop_signature(run_dir: Path, console: Console, lang: str) -> None:
-    signature = run_dir / SIGNATURE
-    if signature.exists():
-        signature.unlink()
+    if drop_signature(run_dir):
         console.print(say(lang, "signature_dropped", run=run_dir), highlight=False)
 
 

@@ -10,8 +10,10 @@ from typing import Any
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
+# The signature page, written with the signature: a rendering of manifest.sig for people.
+SIGNATURE_PAGES = ("signature.html", "signature.pdf")
 # Files that describe the folder rather than belong to it.
-NOT_HASHED = frozenset({MANIFEST, SIGNATURE, "manifest.sha256"})
+NOT_HASHED = frozenset({MANIFEST, SIGNATURE, "manifest.sha256", *SIGNATURE_PAGES})
 
 
 class DossierError(ValueError):

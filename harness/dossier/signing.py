@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from harness.dossier.manifest import MANIFEST, SIGNATURE, DossierError, compare, read_manifest
+from harness.dossier.manifest import (
+    MANIFEST,
+    SIGNATURE,
+    SIGNATURE_PAGES,
+    DossierError,
+    compare,
+    read_manifest,
+)
 
 PRIVATE = "kcert-signing.key"
 PUBLIC = "kcert-signing.pub"
@@ -86,10 +96,67 @@ def sign(run_dir: Path, private_path: Path, signer: str = "") -> Path:
         ).decode(),
         "fingerprint": fingerprint(public),
         "signature": base64.b64encode(key.sign(body)).decode(),
+        # when kcert sign ran; outside what the signature covers, shown on the signature page
+        "signed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     target = run_dir / SIGNATURE
     target.write_text(json.dumps(signature, indent=1) + "\n", encoding="utf-8")
     return target
+
+
+def read_signature(run_dir: Path) -> dict[str, Any]:
+    """manifest.sig as written by sign(); DossierError when it is missing or unreadable."""
+    path = run_dir / SIGNATURE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DossierError(f"{run_dir}: not signed (no {SIGNATURE})") from None
+    except (OSError, ValueError) as exc:
+        raise DossierError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("fingerprint"), str):
+        raise DossierError(f"{path}: not a kcert signature file")
+    return data
+
+
+def manifest_sha256(run_dir: Path) -> str:
+    return hashlib.sha256((run_dir / MANIFEST).read_bytes()).hexdigest()
+
+
+def drop_signature(run_dir: Path) -> bool:
+    """Remove the signature and its page (the run changed); True when there was one."""
+    had = (run_dir / SIGNATURE).exists()
+    for name in (SIGNATURE, *SIGNATURE_PAGES):
+        (run_dir / name).unlink(missing_ok=True)
+    return had
+
+
+# The facts signature.html states, embedded for verify() to compare with manifest.sig.
+_PAGE_FACTS = re.compile(
+    r'<script type="application/json" id="kcert-signature">(.*?)</script>', re.DOTALL
+)
+
+
+def page_problem(run_dir: Path, signature: dict[str, Any]) -> str:
+    """"" when signature.html is absent or states this signature; else what differs."""
+    page = run_dir / SIGNATURE_PAGES[0]
+    if not page.is_file():
+        return ""
+    found = _PAGE_FACTS.search(page.read_text(encoding="utf-8", errors="replace"))
+    try:
+        facts = json.loads(found.group(1)) if found else None
+    except ValueError:
+        facts = None
+    if not isinstance(facts, dict):
+        return f"{page.name} does not state which signature it shows"
+    expected = {
+        "signer": signature.get("signer", ""),
+        "fingerprint": signature.get("fingerprint", ""),
+        "manifest_sha256": manifest_sha256(run_dir),
+    }
+    wrong = [k for k, v in expected.items() if facts.get(k) != v]
+    if wrong:
+        return f"{page.name} states another {', '.join(wrong)} than manifest.sig"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -97,10 +164,11 @@ class Verification:
     files: list[str]  # what differs from the manifest
     signature: str  # "valid", "missing", or why it failed
     fingerprint: str = ""
+    page: str = ""  # what is wrong with the signature page ("" when it agrees or is absent)
 
     @property
     def ok(self) -> bool:
-        return not self.files and self.signature == "valid"
+        return not self.files and self.signature == "valid" and not self.page
 
 
 def verify(run_dir: Path, trusted: Ed25519PublicKey | None = None) -> Verification:
@@ -129,4 +197,5 @@ def verify(run_dir: Path, trusted: Ed25519PublicKey | None = None) -> Verificati
         return Verification(
             files, "invalid: manifest.json was changed after signing", fingerprint(embedded)
         )
-    return Verification(files, "valid", fingerprint(embedded))
+    actual = {**data, "fingerprint": fingerprint(embedded)}
+    return Verification(files, "valid", fingerprint(embedded), page_problem(run_dir, actual))

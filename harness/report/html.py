@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup, escape
 
 from harness.checks.rules import rule_title
+from harness.model.answer import Attachment
 from harness.model.outcome import Outcome, Severity
 from harness.model.result import RunResult, StepResult
 from harness.report.evidence import attachment_name
 from harness.report.i18n import labels, outcome_text, scope_text, verdict_text
+from harness.report.requirements import is_official, requirement_title
 from harness.report.results_json import answerers, requirement_coverage
 
 _ENV = jinja2.Environment(
@@ -20,6 +24,25 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 
+# Where a long name (evidence file, path, URL) may wrap: after a separator, never inside a token.
+_SEPARATORS = re.compile(r"([/_\-.:=&?#,]+)")
+
+# Image types a browser and weasyprint both show, told by their first bytes, not the file name.
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
+
+
+def breakable(text: object) -> Markup:
+    """`text` escaped, with a <wbr> after each separator so it wraps only there."""
+    parts = _SEPARATORS.split(str(text))
+    return Markup("").join(
+        escape(part) + (Markup("<wbr>") if i % 2 else Markup("")) for i, part in enumerate(parts)
+    )
+
+
+def is_image(attachment: Attachment) -> bool:
+    data = attachment.data
+    return data.startswith(_IMAGE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
 
 def step_assessment(step: StepResult) -> str:
     if step.outcome is Outcome.ERROR:
@@ -27,6 +50,16 @@ def step_assessment(step: StepResult) -> str:
     if step.outcome is Outcome.PENDING:
         return "?"
     return Severity.gravest(f.severity for f in step.findings if f.is_problem).value
+
+
+def signoff_rows(run: RunResult, lang: str) -> list[tuple[str, str]]:
+    """Who signs the report by hand, with the name where the run knows it (blank otherwise)."""
+    L = labels(lang)
+    return [
+        (L["signoff_tester"], run.tester),
+        (L["signoff_approver"], ""),
+        (L["signoff_vendor"], ""),
+    ]
 
 
 def render_html(run: RunResult, lang: str = "da") -> str:
@@ -47,10 +80,18 @@ def render_html(run: RunResult, lang: str = "da") -> str:
         outcome_text=lambda o: outcome_text(o, lang),
         step_assessment=step_assessment,
         rule_title=lambda rule: rule_title(rule, lang),
+        requirement_title=lambda req: requirement_title(req, lang),
+        requirement_official=is_official,
+        provisional_titles=any(
+            requirement_title(req, lang) and not is_official(req) for req in coverage
+        ),
         place=run.place or "—",
         attachment_name=attachment_name,
         scope_text=scope_text(run.scope, lang),
         answerers=answerers(run),
+        is_image=is_image,
+        breakable=breakable,
+        signoff=signoff_rows(run, lang),
     )
 
 

@@ -63,6 +63,38 @@ LABELS: dict[str, dict[str, str]] = {
         "time_not_recorded": "tidspunkt ikke registreret",
         "answerers": "Manuelle trin besvaret af",
         "not_evaluated": "Ikke vurderet",
+        "requirement_title": "Krav i den nationale plan",
+        "wording_kcert": "kcerts egen beskrivelse af kravet; den nationale plans titel er ikke "
+        "indført endnu.",
+        "see_appendix": "se bilag A",
+        "appendix_packs": "Bilag A: Valideringspakker",
+        "pack_id": "Pakke",
+        "pack_kind": "Type",
+        "signoff": "Underskrifter",
+        "signoff_note": "Underskrevet af de tre parter efter gennemgang af rapporten.",
+        "signoff_role": "Rolle",
+        "signoff_name": "Navn",
+        "signoff_signature": "Underskrift",
+        "signoff_date": "Dato",
+        "signoff_tester": "Tester",
+        "signoff_approver": "Godkender, MedCom",
+        "signoff_vendor": "Leverandørens repræsentant",
+        "digital_signature": "Digital signatur",
+        "digital_signature_text": "kcert sign signerer manifest.json (SHA-256 af hver fil i "
+        "kørslen, også denne rapport) og skriver signatursiden med underskriver og "
+        "nøglefingeraftryk; kontrollér med kcert verify.",
+        "signature_title": "Signaturside",
+        "signature_state": "Signeret",
+        "signer": "Underskriver",
+        "fingerprint": "Nøglefingeraftryk",
+        "algorithm": "Algoritme",
+        "signed_file": "Signeret fil",
+        "signed_at": "Signeret (tidspunkt fra kcert sign)",
+        "signed_report": "Rapport",
+        "signature_about": "Denne side er skrevet sammen med signaturen (manifest.sig) og er "
+        "ikke selv en del af manifestet; signaturen dækker manifest.json, som har SHA-256 af "
+        "rapporten og alle beviser.",
+        "signature_check": "Kontrollér offline",
     },
     "en": {
         "title": "Test protocol and certification report",
@@ -121,6 +153,38 @@ LABELS: dict[str, dict[str, str]] = {
         "time_not_recorded": "time not recorded",
         "answerers": "Attended steps answered by",
         "not_evaluated": "Not evaluated",
+        "requirement_title": "Requirement in the national plan",
+        "wording_kcert": "kcert's own description of the requirement; the national plan's "
+        "title is not entered yet.",
+        "see_appendix": "see appendix A",
+        "appendix_packs": "Appendix A: Validation packs",
+        "pack_id": "Pack",
+        "pack_kind": "Kind",
+        "signoff": "Sign-off",
+        "signoff_note": "Signed by the three parties after reviewing the report.",
+        "signoff_role": "Role",
+        "signoff_name": "Name",
+        "signoff_signature": "Signature",
+        "signoff_date": "Date",
+        "signoff_tester": "Tester",
+        "signoff_approver": "Approver, MedCom",
+        "signoff_vendor": "Vendor representative",
+        "digital_signature": "Digital signature",
+        "digital_signature_text": "kcert sign signs manifest.json (the SHA-256 of every file "
+        "of the run, this report included) and writes the signature page with the signer and "
+        "the key fingerprint; check it with kcert verify.",
+        "signature_title": "Signature page",
+        "signature_state": "Signed",
+        "signer": "Signer",
+        "fingerprint": "Key fingerprint",
+        "algorithm": "Algorithm",
+        "signed_file": "Signed file",
+        "signed_at": "Signed (time recorded by kcert sign)",
+        "signed_report": "Report",
+        "signature_about": "This page is written with the signature (manifest.sig) and is not "
+        "itself part of the manifest; the signature covers manifest.json, which holds the "
+        "SHA-256 of the report and of all evidence.",
+        "signature_check": "Check offline",
     },
 }
 

@@ -47,6 +47,7 @@ def dossier_facts(run: RunResult) -> dict[str, object]:
         "operator": run.tester,  # who ran the run; each answer names who answered it
         "answerers": results["answerers"],
         "scope": results["scope"],
+        "lang": run.lang,
         "started": run.started,
         "finished": run.finished,
         "verdict": run.verdict.value,

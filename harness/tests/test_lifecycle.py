@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli.main import main
-from harness.dossier.manifest import compare, read_manifest
+from harness.dossier.manifest import SIGNATURE, SIGNATURE_PAGES, compare, read_manifest
+from harness.dossier.signing import generate_keys
 from harness.fixtures import REPO_ROOT
 from harness.suite import SuiteVersion
 
@@ -65,6 +66,10 @@ def test_unattended_run_awaits_then_answer_approves(
     assert code == 3, out
     assert "Afventer" in out and "afventer en tester: CC-R-13 trin 2" in out
     assert results(reports)["verdict"] == "afventer"
+    # signed as it stands; answering changes the run, so the signature and its page must go
+    private, _ = generate_keys(tmp_path / "keys")
+    code, out = kcert(capsys, "sign", str(reports / "latest"), "--key", str(private))
+    assert code == 0 and (reports / "latest" / "signature.html").is_file(), out
     screenshot = tmp_path / "inbox.png"
     screenshot.write_bytes(b"\x89PNG\r\n\x1a\n synthetic screenshot")
     answers = tmp_path / "answers.yaml"
@@ -78,6 +83,8 @@ def test_unattended_run_awaits_then_answer_approves(
     )
     assert code == 0, out
     assert "1 af 1 manuelle trin besvaret" in out and "Godkendt" in out
+    assert "gamle signatur gælder ikke længere" in out
+    assert not any((reports / "latest" / n).exists() for n in (SIGNATURE, *SIGNATURE_PAGES))
     data = results(reports)
     assert data["verdict"] == "godkendt"
     answer = manual_step(data)["answer"]
@@ -86,6 +93,7 @@ def test_unattended_run_awaits_then_answer_approves(
     assert attached.read_bytes() == screenshot.read_bytes()
     html = (reports / "latest" / "index.html").read_text(encoding="utf-8")
     assert "Tove Tester (MedCom)" in html and "Vises øverst som ulæst" in html
+    assert '<img class="thumb" src="evidence/attachments/CC-R-13.2_inbox.png"' in html
     run_dir = (reports / "latest").resolve()
     manifest = read_manifest(run_dir)
     assert "evidence/attachments/CC-R-13.2_inbox.png" in manifest["files"]
