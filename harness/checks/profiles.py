@@ -6,7 +6,8 @@ Findings it yields, besides the validator's own (errors carry the case's severit
 are shown as remarks that do not fail the step):
 - PACK-MISSING (OK): a named not-run: no FHIR package installed, the claimed version not
   installed, or a check inside the context that a missing dependency prevents;
-- FHIR-CONTEXT (OK): the validation context the resource was judged in.
+- FHIR-CONTEXT (OK): the validation context the resource was judged in;
+- FHIR-WARNING (OK): a validator warning, its own rule id first in the message.
 """
 
 from __future__ import annotations
@@ -121,9 +122,9 @@ def validate(
             # the message) does not make the instance invalid, as in MedCom's validator: it is
             # shown, and it does not fail the step.
             yield Finding(
-                finding.rule_id,
+                "FHIR-WARNING",
                 Severity.OK,
-                f"warning: {finding.message}",
+                f"{finding.rule_id}: {finding.message}",
                 finding.location,
                 ctx.step_id,
             )

@@ -17,6 +17,7 @@ from harness.checks.registry import Sent
 from harness.fixtures import load_peers
 from harness.model.exchange import Exchange
 from harness.model.finding import Finding
+from harness.model.outcome import Severity
 from harness.reflps.app import create_app
 from harness.tests.conftest import CORPUS
 from harness.tests.test_reflps_profiles import CC_502, _ctx, _message, _post
@@ -148,6 +149,11 @@ def test_the_ack_check_validates_the_acknowledgement_profile(
         assert _blocking(found) == []
         contexts = [f.message for f in found if f.rule_id == "FHIR-CONTEXT"]
         assert contexts and f"{ACK_502[0]}#{ACK_502[1]}" in contexts[0]
+        # the validator's warnings (Provenance.activity outside an extensible binding) are
+        # remarks under their own rule id, and do not fail the step
+        remarks = [f for f in found if f.rule_id == "FHIR-WARNING"]
+        assert remarks and all(f.severity is Severity.OK for f in remarks)
+        assert any(f.message.startswith("FHIR-BINDING: ") for f in remarks)
     ack = json.loads(answers["ok"].response_body)
     broken = copy.deepcopy(ack)
     del broken["entry"][0]["resource"]["destination"][0]["extension"]
