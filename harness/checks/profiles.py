@@ -94,7 +94,7 @@ def validate(
     if profile in undefined:
         profile = None  # the base definitions (and what it declares) still apply
     choice = (
-        response_context(found, ctx.standards, profile)
+        response_context(found, ctx.standards, profile, _answered_event(ctx))
         if answer and profile
         else claimed_context(found, instance.resource, ctx.standards, profile)
     )
@@ -164,12 +164,28 @@ def claimed_context(
     return None
 
 
-def response_context(found: Any, standards: tuple[str, ...], profile: str) -> Choice:
+def _answered_event(ctx: CheckContext) -> str:
+    """The event code of the message kcert sent in the step (what the answer answers)."""
+    if ctx.sent is None:
+        return ""
+    try:
+        return str(ctx.sent.resource["entry"][0]["resource"]["eventCoding"]["code"])
+    except (KeyError, IndexError, TypeError):
+        return ""
+
+
+def response_context(
+    found: Any, standards: tuple[str, ...], profile: str, event: str = ""
+) -> Choice:
     """The package in which an answer to a message (an acknowledgement) is judged: the version
     the SUT claims for it; else the version the MessageDefinition of a claimed message package
     allows (CareCommunication 5.0 -> Acknowledgement 2.0 -> the newest installed 2.0.x); with
     nothing claimed, the package defining the profile."""
-    from harness.validators.fhirprofile.messagedefs import installed_in_version, response_version
+    from harness.validators.fhirprofile.messagedefs import (
+        installed_in_version,
+        message_events,
+        response_version,
+    )
 
     if not standards:
         return None
@@ -178,7 +194,15 @@ def response_context(found: Any, standards: tuple[str, ...], profile: str) -> Ch
         return direct
     defining = found.index.defining(profile)
     names = sorted({k[0] for k in defining}) or ["the package defining " + profile]
-    for claim in standards:
+
+    def answers_it(claim: str) -> bool:
+        name, _, version = claim.partition("#")
+        key = (name, version)
+        return key in found.index.packages and event in message_events(found.index, key)
+
+    # the claimed package of the answered message first (several message standards may be
+    # claimed, each allowing its own acknowledgement version)
+    for claim in sorted(standards, key=lambda c: not answers_it(c)):
         name, _, version = claim.partition("#")
         if (name, version) not in found.index.packages:
             continue  # its own check names the missing claim

@@ -243,3 +243,56 @@ def test_every_step_that_receives_sut_output_validates_it(protocols: list[Any]) 
                 if not ok:
                     missing.append(f"{step.source}: {key} without {', '.join(sorted(wanted))}")
     assert missing == []
+
+
+def test_the_answered_message_s_claim_decides_among_several() -> None:
+    """Two claimed message standards allowing different acknowledgement versions: the one of
+    the message being answered decides."""
+    cc = _corpus_package("carecommunication-5.0.2.tgz")
+    definitions = _corpus_package("messagedefinitions-1.0.0.tgz")
+    header = {
+        "resourceType": "StructureDefinition",
+        "url": "http://example.org/StructureDefinition/other-header",
+        "type": "MessageHeader",
+        "snapshot": {"element": [{"path": "MessageHeader.event[x].code", "patternCode": "x"}]},
+    }
+    definition = {
+        "resourceType": "MessageDefinition",
+        "url": "http://example.org/MessageDefinition/x",
+        "version": "1.0",
+        "eventCoding": {"code": "x"},
+        "allowedResponse": [{"message": "http://example.org/MessageDefinition/ack|3.0"}],
+    }
+    ack_definition = {
+        "resourceType": "MessageDefinition",
+        "url": "http://example.org/MessageDefinition/ack",
+        "version": "3.0",
+        "eventCoding": {"code": profiles.ACK_EVENT},
+    }
+    other = Package(
+        "example.other",
+        "1.0.0",
+        "http://example.org",
+        {},
+        tuple(
+            Entry(
+                f"{n}.json",
+                r["resourceType"],
+                r["url"],
+                str(r.get("version", "")),
+                resource=r,
+            )
+            for n, r in enumerate((header, definition, ack_definition))
+        ),
+    )
+    found = _validator(cc, definitions, other, _fake_ack("2.0.3"), _fake_ack("3.0.1"))
+    claims = ("example.other#1.0.0", CC_502)
+    ack = profiles.ACK_PROFILE
+    assert profiles.response_context(found, claims, ack, "care-communication-message") == (
+        "medcom.fhir.dk.acknowledgement",
+        "2.0.3",
+    )
+    assert profiles.response_context(found, claims, ack, "x") == (
+        "medcom.fhir.dk.acknowledgement",
+        "3.0.1",
+    )
