@@ -131,7 +131,8 @@ def validate(
 
 
 def _declared(resource: dict[str, Any]) -> list[str]:
-    profiles = (resource.get("meta") or {}).get("profile")
+    meta = resource.get("meta")
+    profiles = meta.get("profile") if isinstance(meta, dict) else None  # a hostile shape: none
     return [p for p in profiles if isinstance(p, str)] if isinstance(profiles, list) else []
 
 

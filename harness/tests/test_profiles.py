@@ -29,10 +29,9 @@ ACK_502 = ("medcom.fhir.dk.acknowledgement", "2.0.3")
 
 @pytest.fixture
 def packs(dev_fhir_packs: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # the validator is cached per store and pack set, so it is built once for all tests here
     monkeypatch.setenv("KCERT_PACKS", str(dev_fhir_packs))
-    profiles.clear_cache()
     yield
-    profiles.clear_cache()
 
 
 @pytest.fixture(scope="module")
@@ -296,3 +295,27 @@ def test_the_answered_message_s_claim_decides_among_several() -> None:
         "medcom.fhir.dk.acknowledgement",
         "3.0.1",
     )
+
+
+@pytest.mark.parametrize(
+    "meta", ["a string", ["a", "list"], {"profile": "not a list"}, {"profile": [1, None]}]
+)
+def test_a_hostile_meta_is_a_finding_never_a_crash(
+    packs: None, answers: dict[str, Exchange], meta: Any
+) -> None:
+    ack = json.loads(answers["ok"].response_body)
+    ack["meta"] = meta
+    exchange = _with_body(answers["ok"], ack)
+    for name, params in (("ack", {"code": "ok"}), ("fhir-resource", {})):
+        found = _check(name, exchange, **params)
+        assert _blocking(found), (name, meta)  # the structure or the profile says so
+    found = list(
+        profiles.validate(
+            _ctx(exchange, (CC_502,)),
+            exchange,
+            exchange.response_body,
+            "application/fhir+json",
+            "hostile",
+        )
+    )
+    assert [f for f in found if f.rule_id == "FHIR-CONTEXT"]
