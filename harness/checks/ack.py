@@ -100,7 +100,8 @@ def read_ack(ctx: CheckContext) -> tuple[dict[str, Any], dict[str, Any]] | list[
 
 @CHECKS.register("ack", _ACK_SCHEMA)
 def ack(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
-    """The answer is a MedCom acknowledgement of the sent message with the expected code."""
+    """The answer is a MedCom acknowledgement of the sent message with the expected code, and
+    it meets MedCom's acknowledgement profile (with the packs; a named not-run without)."""
     if ctx.exchange.status != 200:
         yield ctx.finding(
             "ACK-HTTP",
