@@ -106,7 +106,8 @@ def read_ack(ctx: CheckContext) -> tuple[dict[str, Any], dict[str, Any]] | list[
 
 @CHECKS.register("ack", _ACK_SCHEMA)
 def ack(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
-    """The answer is a MedCom acknowledgement of the sent message with the expected code."""
+    """The answer is a MedCom acknowledgement of the sent message with the expected code, and
+    it meets MedCom's acknowledgement profile (with the packs; a named not-run without)."""
     if ctx.exchange.status != 200:
         # One root cause, one finding: the answer to a refused message is not judged further.
         yield ctx.bad_status(

@@ -22,7 +22,8 @@ from harness.model.finding import Finding
     },
 )
 def fhir_resource(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
-    """The body parses as FHIR (R4B model): right resource type, types and required elements."""
+    """The body parses as FHIR (R4B model): right resource type, types and required elements;
+    with the packs, it meets the profiles it declares (none: the FHIR R4 base definitions)."""
     problem = ctx.parse_problem()
     if problem:
         yield problem
@@ -61,7 +62,8 @@ def answer_profile(ctx: CheckContext, what: str) -> Iterator[Finding]:
     },
 )
 def operation_outcome(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
-    """The body is an OperationOutcome with an error issue (optionally naming given words)."""
+    """The body is an OperationOutcome with an error issue (optionally naming given words),
+    valid against the FHIR R4 base definitions (or the profiles it declares)."""
     problem = ctx.parse_problem()
     if problem:
         yield ctx.root(

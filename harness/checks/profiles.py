@@ -6,7 +6,8 @@ Findings it yields, besides the validator's own (errors carry the case's severit
 are shown as remarks that do not fail the step):
 - PACK-MISSING (OK): a named not-run: no FHIR package installed, the claimed version not
   installed, or a check inside the context that a missing dependency prevents;
-- FHIR-CONTEXT (OK): the validation context the resource was judged in.
+- FHIR-CONTEXT (OK): the validation context the resource was judged in;
+- FHIR-WARNING (OK): a validator warning, its own rule id first in the message.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def validate(
     if profile in undefined:
         profile = None  # the base definitions (and what it declares) still apply
     choice = (
-        response_context(found, ctx.standards, profile)
+        response_context(found, ctx.standards, profile, _answered_event(ctx))
         if answer and profile
         else claimed_context(found, instance.resource, ctx.standards, profile)
     )
@@ -121,9 +122,9 @@ def validate(
             # the message) does not make the instance invalid, as in MedCom's validator: it is
             # shown, and it does not fail the step.
             yield Finding(
-                finding.rule_id,
+                "FHIR-WARNING",
                 Severity.OK,
-                f"warning: {finding.message}",
+                f"{finding.rule_id}: {finding.message}",
                 finding.location,
                 ctx.step_id,
             )
@@ -131,8 +132,7 @@ def validate(
 
 def _declared(resource: dict[str, Any]) -> list[str]:
     meta = resource.get("meta")
-    # a meta that is not an object is the profile validation's to judge, not a crash here
-    profiles = meta.get("profile") if isinstance(meta, dict) else None
+    profiles = meta.get("profile") if isinstance(meta, dict) else None  # a hostile shape: none
     return [p for p in profiles if isinstance(p, str)] if isinstance(profiles, list) else []
 
 
@@ -165,12 +165,28 @@ def claimed_context(
     return None
 
 
-def response_context(found: Any, standards: tuple[str, ...], profile: str) -> Choice:
+def _answered_event(ctx: CheckContext) -> str:
+    """The event code of the message kcert sent in the step (what the answer answers)."""
+    if ctx.sent is None:
+        return ""
+    try:
+        return str(ctx.sent.resource["entry"][0]["resource"]["eventCoding"]["code"])
+    except (KeyError, IndexError, TypeError):
+        return ""
+
+
+def response_context(
+    found: Any, standards: tuple[str, ...], profile: str, event: str = ""
+) -> Choice:
     """The package in which an answer to a message (an acknowledgement) is judged: the version
     the SUT claims for it; else the version the MessageDefinition of a claimed message package
     allows (CareCommunication 5.0 -> Acknowledgement 2.0 -> the newest installed 2.0.x); with
     nothing claimed, the package defining the profile."""
-    from harness.validators.fhirprofile.messagedefs import installed_in_version, response_version
+    from harness.validators.fhirprofile.messagedefs import (
+        installed_in_version,
+        message_events,
+        response_version,
+    )
 
     if not standards:
         return None
@@ -179,7 +195,15 @@ def response_context(found: Any, standards: tuple[str, ...], profile: str) -> Ch
         return direct
     defining = found.index.defining(profile)
     names = sorted({k[0] for k in defining}) or ["the package defining " + profile]
-    for claim in standards:
+
+    def answers_it(claim: str) -> bool:
+        name, _, version = claim.partition("#")
+        key = (name, version)
+        return key in found.index.packages and event in message_events(found.index, key)
+
+    # the claimed package of the answered message first (several message standards may be
+    # claimed, each allowing its own acknowledgement version)
+    for claim in sorted(standards, key=lambda c: not answers_it(c)):
         name, _, version = claim.partition("#")
         if (name, version) not in found.index.packages:
             continue  # its own check names the missing claim

@@ -200,6 +200,10 @@ RULES: dict[str, Text] = {
         "Valideringskonteksten: pakken og dens afhængigheder",
         "The validation context: the package and its dependencies",
     ),
+    "FHIR-WARNING": Text(
+        "Bemærkning fra profilvalideringen (en advarsel, ikke en fejl)",
+        "A remark of the profile validation (a warning, not an error)",
+    ),
     "FHIR-NOT-RUN": Text(
         "Ikke kørt: det, der skulle til, findes ikke i konteksten",
         "Not run: what it needs is not in the context",

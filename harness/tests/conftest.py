@@ -101,7 +101,7 @@ def r4_core_dir(r4_core: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 def dev_fhir_packs(r4_core: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A pack store with the corpus's MedCom FHIR packages and the R4 base package (the dev
     packs `make packs-dev` installs): for tests of profile validation with the real packs.
-    Point KCERT_PACKS at it (monkeypatch) and clear harness.checks.profiles' cache."""
+    Point KCERT_PACKS at it (monkeypatch)."""
     from harness.packs.store import PackStore
 
     packages = sorted((CORPUS / "fhir" / "packages").glob("*.tgz"))

@@ -120,10 +120,7 @@ def test_defect_is_caught_by_its_named_case(
 ) -> None:
     case_id, severity = CAUGHT_BY[defect]
     if defect in PROFILE_ONLY:
-        from harness.checks import profiles
-
         monkeypatch.setenv("KCERT_PACKS", str(request.getfixturevalue("dev_fhir_packs")))
-        profiles.clear_cache()
     # the catching case's own protocol only: the matrix stays fast as the suite grows
     mine = [p for p in protocols if Path(p.source.file).name == protocol_file_of(case_id)]
     assert mine, protocol_file_of(case_id)

@@ -17,6 +17,7 @@ from harness.checks.registry import Sent
 from harness.fixtures import load_peers
 from harness.model.exchange import Exchange
 from harness.model.finding import Finding
+from harness.model.outcome import Severity
 from harness.reflps.app import create_app
 from harness.tests.conftest import CORPUS
 from harness.tests.test_reflps_profiles import CC_502, _ctx, _message, _post
@@ -28,10 +29,9 @@ ACK_502 = ("medcom.fhir.dk.acknowledgement", "2.0.3")
 
 @pytest.fixture
 def packs(dev_fhir_packs: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # the validator is cached per store and pack set, so it is built once for all tests here
     monkeypatch.setenv("KCERT_PACKS", str(dev_fhir_packs))
-    profiles.clear_cache()
     yield
-    profiles.clear_cache()
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +148,11 @@ def test_the_ack_check_validates_the_acknowledgement_profile(
         assert _blocking(found) == []
         contexts = [f.message for f in found if f.rule_id == "FHIR-CONTEXT"]
         assert contexts and f"{ACK_502[0]}#{ACK_502[1]}" in contexts[0]
+        # the validator's warnings (Provenance.activity outside an extensible binding) are
+        # remarks under their own rule id, and do not fail the step
+        remarks = [f for f in found if f.rule_id == "FHIR-WARNING"]
+        assert remarks and all(f.severity is Severity.OK for f in remarks)
+        assert any(f.message.startswith("FHIR-BINDING: ") for f in remarks)
     ack = json.loads(answers["ok"].response_body)
     broken = copy.deepcopy(ack)
     del broken["entry"][0]["resource"]["destination"][0]["extension"]
@@ -237,3 +242,80 @@ def test_every_step_that_receives_sut_output_validates_it(protocols: list[Any]) 
                 if not ok:
                     missing.append(f"{step.source}: {key} without {', '.join(sorted(wanted))}")
     assert missing == []
+
+
+def test_the_answered_message_s_claim_decides_among_several() -> None:
+    """Two claimed message standards allowing different acknowledgement versions: the one of
+    the message being answered decides."""
+    cc = _corpus_package("carecommunication-5.0.2.tgz")
+    definitions = _corpus_package("messagedefinitions-1.0.0.tgz")
+    header = {
+        "resourceType": "StructureDefinition",
+        "url": "http://example.org/StructureDefinition/other-header",
+        "type": "MessageHeader",
+        "snapshot": {"element": [{"path": "MessageHeader.event[x].code", "patternCode": "x"}]},
+    }
+    definition = {
+        "resourceType": "MessageDefinition",
+        "url": "http://example.org/MessageDefinition/x",
+        "version": "1.0",
+        "eventCoding": {"code": "x"},
+        "allowedResponse": [{"message": "http://example.org/MessageDefinition/ack|3.0"}],
+    }
+    ack_definition = {
+        "resourceType": "MessageDefinition",
+        "url": "http://example.org/MessageDefinition/ack",
+        "version": "3.0",
+        "eventCoding": {"code": profiles.ACK_EVENT},
+    }
+    other = Package(
+        "example.other",
+        "1.0.0",
+        "http://example.org",
+        {},
+        tuple(
+            Entry(
+                f"{n}.json",
+                r["resourceType"],
+                r["url"],
+                str(r.get("version", "")),
+                resource=r,
+            )
+            for n, r in enumerate((header, definition, ack_definition))
+        ),
+    )
+    found = _validator(cc, definitions, other, _fake_ack("2.0.3"), _fake_ack("3.0.1"))
+    claims = ("example.other#1.0.0", CC_502)
+    ack = profiles.ACK_PROFILE
+    assert profiles.response_context(found, claims, ack, "care-communication-message") == (
+        "medcom.fhir.dk.acknowledgement",
+        "2.0.3",
+    )
+    assert profiles.response_context(found, claims, ack, "x") == (
+        "medcom.fhir.dk.acknowledgement",
+        "3.0.1",
+    )
+
+
+@pytest.mark.parametrize(
+    "meta", ["a string", ["a", "list"], {"profile": "not a list"}, {"profile": [1, None]}]
+)
+def test_a_hostile_meta_is_a_finding_never_a_crash(
+    packs: None, answers: dict[str, Exchange], meta: Any
+) -> None:
+    ack = json.loads(answers["ok"].response_body)
+    ack["meta"] = meta
+    exchange = _with_body(answers["ok"], ack)
+    for name, params in (("ack", {"code": "ok"}), ("fhir-resource", {})):
+        found = _check(name, exchange, **params)
+        assert _blocking(found), (name, meta)  # the structure or the profile says so
+    found = list(
+        profiles.validate(
+            _ctx(exchange, (CC_502,)),
+            exchange,
+            exchange.response_body,
+            "application/fhir+json",
+            "hostile",
+        )
+    )
+    assert [f for f in found if f.rule_id == "FHIR-CONTEXT"]

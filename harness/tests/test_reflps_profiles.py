@@ -54,10 +54,9 @@ REFUSALS: dict[str, tuple[bytes, str]] = {
 
 @pytest.fixture
 def packs(dev_fhir_packs: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # the validator is cached per store and pack set, so it is built once for all tests here
     monkeypatch.setenv("KCERT_PACKS", str(dev_fhir_packs))
-    profiles.clear_cache()
     yield
-    profiles.clear_cache()
 
 
 @pytest.fixture(scope="module")
