@@ -15,7 +15,7 @@ from harness.checks.registry import NotEvaluated, StepRecord, reads, root_reason
 from harness.fixtures import TemplateRenderer, load_peers, load_persons
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Outcome, Severity
-from harness.model.protocol import Protocol, Step, TestCase
+from harness.model.protocol import Expectation, Protocol, Step, TestCase
 from harness.model.result import CaseResult, ProtocolResult, RunResult, StepResult, SutInfo
 from harness.model.scope import Capabilities, Scope
 from harness.packs.store import using_packs
@@ -382,7 +382,7 @@ def _party(peer: dict[str, Any]) -> dict[str, str]:
 def _first_problem(sresult: StepResult) -> Finding:
     return next(
         (f for f in sresult.findings if f.is_problem),
-        Finding("NOT-EVALUATED", Severity.OK, sresult.message, Location(), sresult.step.id),
+        Finding(NOT_EVALUATED, Severity.OK, sresult.message, Location(), sresult.step.id),
     )
 
 
@@ -398,7 +398,9 @@ def _not_evaluated(
     return StepResult(step, Outcome.SKIP, [note], message=reason, duration_ms=took)
 
 
-def _skipped_check(expectation: Any, step: Step, root: Finding | None, why: str = "") -> Finding:
+def _skipped_check(
+    expectation: Expectation, step: Step, root: Finding | None, why: str = ""
+) -> Finding:
     """A check of a step that the step's root finding leaves nothing to judge."""
     reason = f"not evaluated: {expectation.kind}"
     if why:

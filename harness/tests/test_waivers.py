@@ -44,7 +44,8 @@ waivers:
     apply_waivers(run, waivers, TODAY)
     assert run.verdict is Verdict.GODKENDT
     case = next(c for c in run.cases if c.case.id == "CC-R-08")
-    assert case.findings and all(f.waiver.startswith("Leverandøren retter") for f in case.findings)
+    problems = [f for f in case.findings if f.is_problem]  # notes (not evaluated) need none
+    assert problems and all(f.waiver.startswith("Leverandøren retter") for f in problems)
 
 
 def test_expired_waiver_stops_applying_and_says_so(
@@ -89,7 +90,33 @@ waivers:
     case = next(c for c in run.cases if c.case.id == "CC-R-08")
     waived = {f.rule_id for f in case.findings if f.waiver}
     assert waived == {"HTTP-5XX"}
-    assert run.verdict is Verdict.IKKE_GODKENDT  # HTTP-STATUS and OO-MISSING still block
+    # the 5xx is the step's one root finding: the status and OperationOutcome checks that
+    # depend on it were not evaluated, so waiving it waives the case
+    assert [f.rule_id for f in case.findings if not f.is_problem] == ["NOT-EVALUATED"] * 2
+    assert run.verdict is Verdict.GODKENDT
+
+
+def test_a_waiver_for_another_rule_leaves_the_finding_blocking(
+    protocols: list[Protocol], tmp_path: Path
+) -> None:
+    run = run_reference(_cc(protocols), ("server-error-on-garbage",))
+    waivers = load_waivers(
+        register(
+            tmp_path,
+            """\
+waivers:
+  - case: CC-R-08
+    rule: OO-MISSING
+    reason: r
+    approver: a
+    expires: "2030-01-01"
+""",
+        )
+    )
+    apply_waivers(run, waivers, TODAY)
+    case = next(c for c in run.cases if c.case.id == "CC-R-08")
+    assert not any(f.waiver for f in case.findings)
+    assert run.verdict is Verdict.IKKE_GODKENDT
 
 
 @pytest.mark.parametrize(
