@@ -397,3 +397,35 @@ def test_protocols_list_names_what_each_case_needs(capsys: pytest.CaptureFixture
     needs = "CareCommunication send reset,sendMessage,readOutbox,fireResendTimer"
     assert f"CC-S-02    F2 {needs}" in out
     assert "KC-00      F2 Cockpit — reset,listProfiles" in out
+
+
+@pytest.mark.parametrize("only", ["all", "carecommunication"])
+def test_reference_health_declaration_follows_the_contract(only: str) -> None:
+    """What the reference LPS declares is valid by the contract and by kcert's reading of it."""
+    import warnings
+
+    import yaml
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    from harness.reflps.app import create_app
+    from harness.sut.contract import CONTRACT
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
+
+    body = TestClient(create_app(only=only, declare=True)).get("/kcert-agent/v1/health").json()
+    contract = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    registry = Registry().with_resource("urn:contract", DRAFT202012.create_resource(contract))
+    schema = {"$ref": "urn:contract#/components/schemas/Health"}
+    jsonschema.Draft202012Validator(schema, registry=registry).validate(body)
+    caps, note = _health_capabilities(json.dumps(body).encode())
+    assert note == "" and caps is not None
+    if only == "carecommunication":
+        assert [c.standard for c in caps.standards] == ["CareCommunication"]
+        assert caps.operations is not None and "listProfiles" not in caps.operations
+    else:
+        assert caps.operations is None  # every operation claimed
+    undeclared = TestClient(create_app(only=only)).get("/kcert-agent/v1/health").json()
+    assert "capabilities" not in undeclared
