@@ -66,6 +66,14 @@ def test_declared_scope_names_what_is_missing(needs: Needs, reason: str) -> None
     assert (reason in why) if reason else why == ""
 
 
+def test_the_reason_in_danish() -> None:
+    scope = Scope(CC)
+    assert scope.why_not(Needs("Cockpit"), "da") == "SUT har ikke erklæret standarden Cockpit"
+    assert scope.why_not(Needs("CareCommunication", "send"), "da") == (
+        "SUT har erklæret CareCommunication (modtagelse), ikke retningen afsendelse"
+    )
+
+
 def test_operations_a_tester_does_by_hand_are_covered() -> None:
     caps = Capabilities((StandardClaim("Cockpit"),), frozenset({"reset"}))
     needs = Needs("Cockpit", "", (), ("reset", "loadPopulation"))

@@ -106,7 +106,7 @@ def test_declared_scope_is_godkendt_and_the_rest_not_in_scope(
     assert "IKKE OMFATTET" in out and f"{len(outside)} ikke omfattet" in out
     html = (tmp_path / "r" / "latest" / "index.html").read_text(encoding="utf-8")
     assert "Omfang" in html and "CareCommunication (afsendelse, modtagelse)" in html
-    assert "Ikke omfattet: the SUT does not declare the standard Cockpit" in html
+    assert "Ikke omfattet: SUT har ikke erklæret standarden Cockpit" in html
     junit = (tmp_path / "r" / "latest" / "junit.xml").read_text(encoding="utf-8")
     assert "not in scope: the SUT does not declare the standard DK-CPD" in junit
     manifest = json.loads((tmp_path / "r" / "latest" / "manifest.json").read_text())
