@@ -437,3 +437,23 @@ def test_reference_health_declaration_follows_the_contract(only: str) -> None:
         assert caps.operations is None  # every operation claimed
     undeclared = TestClient(create_app(only=only)).get("/kcert-agent/v1/health").json()
     assert "capabilities" not in undeclared
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--case", "CC-R-99"], "--case CC-R-99: no such case in the suite; did you mean"),
+        (["--requirement", "MVP1-XX-*"], "--requirement MVP1-XX-*: the pattern matches no"),
+    ],
+)
+def test_certify_names_a_selection_that_names_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], said: str
+) -> None:
+    from harness.cli.main import main
+
+    sut = ["--sut", "reference", "--transport", "inprocess"]
+    code = main(["certify", *sut, "--reports", str(tmp_path), *args])
+    out = capsys.readouterr()
+    assert code == 2 and said in out.out + out.err
+    assert "Traceback" not in out.out + out.err
+    assert not list(tmp_path.glob("2*"))  # nothing ran
