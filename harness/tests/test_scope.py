@@ -457,3 +457,20 @@ def test_certify_names_a_selection_that_names_nothing(
     assert code == 2 and said in out.out + out.err
     assert "Traceback" not in out.out + out.err
     assert not list(tmp_path.glob("2*"))  # nothing ran
+
+
+def test_diff_names_a_change_of_scope(tmp_path: Path) -> None:
+    from harness.store.history import diff_runs
+
+    store = RunStore(f"sqlite:///{tmp_path / 's.sqlite'}")
+    for run_id, scope in (("a", Scope()), ("b", Scope(CC)), ("c", Scope(CC))):
+        run = _run(_passing())
+        run.run_id, run.scope, run.finished = run_id, scope, "2027-01-02"
+        store.begin_run(run, {}, [{"id": "p", "version": "1.0.0", "sha256": "0" * 64}])
+        store.record_case(run_id, 0, run.cases[0], "1.0.0")
+        store.finish_run(run, None)
+    changed = diff_runs(store, "a", "b")
+    assert changed.scope is not None and changed.scope[0] == "whole suite"
+    assert "CareCommunication 5.0.2 (receive)" in changed.scope[1] and not changed.identical
+    assert diff_runs(store, "b", "c").scope is None
+    store.close()
