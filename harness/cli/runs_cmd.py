@@ -212,6 +212,7 @@ def _diff_json(d: RunDiff) -> dict[str, object]:
         "added": d.added,
         "removed": d.removed,
         "suite": list(d.suite) if d.suite else None,
+        "scope": list(d.scope) if d.scope else None,
         "packs": d.packs,
         "protocols": d.protocols,
     }

@@ -34,10 +34,6 @@ class StandardClaim:
             "directions": list(self.directions),
         }
 
-    def describe(self) -> str:
-        version = f" {self.version}" if self.version else ""
-        return f"{self.standard}{version} ({', '.join(self.directions)})"
-
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -106,6 +102,26 @@ class Needs:
         }
 
 
+_WHY = {
+    "en": {
+        "standard": "the SUT does not declare the standard {standard}",
+        "direction": "the SUT declares {claim} ({directions}), not the direction {direction}",
+        "version": "the SUT declares {standard} {version}; the case tests {versions}",
+        "operations": "the SUT does not declare the operation(s) {operations}",
+        "send": "send",
+        "receive": "receive",
+    },
+    "da": {
+        "standard": "SUT har ikke erklæret standarden {standard}",
+        "direction": "SUT har erklæret {claim} ({directions}), ikke retningen {direction}",
+        "version": "SUT har erklæret {standard} {version}; testcasen tester {versions}",
+        "operations": "SUT har ikke erklæret testagent-operationen/-erne {operations}",
+        "send": "afsendelse",
+        "receive": "modtagelse",
+    },
+}
+
+
 @dataclass(frozen=True)
 class Scope:
     """The scope of one run: the declaration (None: everything) and the case selection."""
@@ -119,31 +135,41 @@ class Scope:
     def declared(self) -> bool:
         return self.capabilities is not None
 
-    def why_not(self, needs: Needs) -> str:
-        """Empty when a case with these needs is in scope, else why it is not (English)."""
+    def why_not(self, needs: Needs, lang: str = "en") -> str:
+        """Empty when a case with these needs is in scope, else why it is not.
+
+        English is what results.json and the run store keep; the report asks in its language.
+        A claim without a version is taken to cover every version a case tests.
+        """
+        w = _WHY["da" if lang == "da" else "en"]
         caps = self.capabilities
         if caps is None:
             return ""
         if needs.standard:
             claim = caps.claim(needs.standard)
             if claim is None:
-                return f"the SUT does not declare the standard {needs.standard}"
+                return w["standard"].format(standard=needs.standard)
             if needs.direction and needs.direction not in claim.directions:
-                return f"the SUT declares {claim.describe()}, not the direction {needs.direction}"
+                return w["direction"].format(
+                    claim=claim.standard,
+                    directions=", ".join(w[d] for d in claim.directions),
+                    direction=w[needs.direction],
+                )
             if (
                 needs.versions
                 and claim.version
                 and not any(fnmatchcase(claim.version, v) for v in needs.versions)
             ):
-                return (
-                    f"the SUT declares {needs.standard} {claim.version}; the case tests "
-                    f"{', '.join(needs.versions)}"
+                return w["version"].format(
+                    standard=needs.standard,
+                    version=claim.version,
+                    versions=", ".join(needs.versions),
                 )
         if caps.operations is not None:
             offered = caps.operations | ALWAYS | self.manual_operations
             missing = [op for op in needs.operations if op not in offered]
             if missing:
-                return "the SUT does not declare the operation(s) " + ", ".join(missing)
+                return w["operations"].format(operations=", ".join(missing))
         return ""
 
     def to_dict(self) -> dict[str, Any]:

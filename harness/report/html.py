@@ -88,6 +88,8 @@ def render_html(run: RunResult, lang: str = "da") -> str:
         place=run.place or "—",
         attachment_name=attachment_name,
         scope_text=scope_text(run.scope, lang),
+        # the recorded reason, said again in the report's language from the same scope
+        outside=lambda c: run.scope.why_not(c.case.needs, lang) or c.not_in_scope,
         answerers=answerers(run),
         is_image=is_image,
         breakable=breakable,

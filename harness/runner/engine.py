@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import jsonschema
+
 from harness import __version__
 from harness.checks import CHECKS, CheckContext
 from harness.checks.diagnostics import NOT_EVALUATED
@@ -354,8 +356,6 @@ def _health_capabilities(body: bytes) -> tuple[Capabilities | None, str]:
     whose declaration breaks the contract is not trusted with the scope either, and the run
     says so.
     """
-    import jsonschema
-
     try:
         data = parse_json(body)
     except PayloadError:

@@ -33,6 +33,7 @@ class RunDiff:
     suite: tuple[str, str] | None = None
     packs: list[str] = field(default_factory=list)
     protocols: list[str] = field(default_factory=list)
+    scope: tuple[str, str] | None = None  # the declared scope or selection, A → B
 
     @property
     def identical(self) -> bool:
@@ -46,6 +47,7 @@ class RunDiff:
             or self.suite
             or self.packs
             or self.protocols
+            or self.scope
         )
 
 
@@ -92,6 +94,9 @@ def diff_runs(store: RunStore, run_a: str, run_b: str) -> RunDiff:
     result.removed = [key[1] for key in cases_a if key not in cases_b]
     if a.suite_version != b.suite_version:
         result.suite = (a.suite_version, b.suite_version)
+    scope_a, scope_b = _scope_key(a), _scope_key(b)
+    if scope_a != scope_b:
+        result.scope = (scope_a, scope_b)
     packs_a = {p["id"]: f"{p['version']} sha256:{p['sha256'][:12]}" for p in a.packs}
     packs_b = {p["id"]: f"{p['version']} sha256:{p['sha256'][:12]}" for p in b.packs}
     for pid in sorted(set(packs_a) | set(packs_b)):
@@ -103,6 +108,23 @@ def diff_runs(store: RunStore, run_a: str, run_b: str) -> RunDiff:
         if prot_a.get(pid) != prot_b.get(pid):
             result.protocols.append(f"{pid}: {prot_a.get(pid, '—')} → {prot_b.get(pid, '—')}")
     return result
+
+
+def _scope_key(row: RunRow) -> str:
+    """A run's scope as one comparable line (English): what was declared and selected."""
+    scope = row.sut.get("scope") or {}
+    caps = scope.get("capabilities")
+    if caps is None:
+        text = "whole suite"
+    else:
+        text = "; ".join(
+            f"{c['standard']} {c.get('version', '')} ({', '.join(c.get('directions', []))})"
+            for c in caps.get("standards", [])
+        )
+        if caps.get("operations") is not None:
+            text += " ops: " + ",".join(caps["operations"])
+    selection = scope.get("selection") or []
+    return text + (" selected: " + " ".join(selection) if selection else "")
 
 
 # -- approved systems ------------------------------------------------------------------------

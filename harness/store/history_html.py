@@ -86,6 +86,7 @@ def diff_notes(d: RunDiff, lang: str) -> list[tuple[str, list[str]]]:
         ("Nye testcases" if da else "Added test cases", d.added),
         ("Fjernede testcases" if da else "Removed test cases", d.removed),
         ("Suite", [f"{d.suite[0]} → {d.suite[1]}"] if d.suite else []),
+        ("Omfang" if da else "Scope", [f"{d.scope[0]} → {d.scope[1]}"] if d.scope else []),
         ("Pakker" if da else "Packs", d.packs),
         ("Protokoller" if da else "Protocols", d.protocols),
     ]

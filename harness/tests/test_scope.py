@@ -66,6 +66,14 @@ def test_declared_scope_names_what_is_missing(needs: Needs, reason: str) -> None
     assert (reason in why) if reason else why == ""
 
 
+def test_the_reason_in_danish() -> None:
+    scope = Scope(CC)
+    assert scope.why_not(Needs("Cockpit"), "da") == "SUT har ikke erklæret standarden Cockpit"
+    assert scope.why_not(Needs("CareCommunication", "send"), "da") == (
+        "SUT har erklæret CareCommunication (modtagelse), ikke retningen afsendelse"
+    )
+
+
 def test_operations_a_tester_does_by_hand_are_covered() -> None:
     caps = Capabilities((StandardClaim("Cockpit"),), frozenset({"reset"}))
     needs = Needs("Cockpit", "", (), ("reset", "loadPopulation"))
@@ -397,3 +405,72 @@ def test_protocols_list_names_what_each_case_needs(capsys: pytest.CaptureFixture
     needs = "CareCommunication send reset,sendMessage,readOutbox,fireResendTimer"
     assert f"CC-S-02    F2 {needs}" in out
     assert "KC-00      F2 Cockpit — reset,listProfiles" in out
+
+
+@pytest.mark.parametrize("only", ["all", "carecommunication"])
+def test_reference_health_declaration_follows_the_contract(only: str) -> None:
+    """What the reference LPS declares is valid by the contract and by kcert's reading of it."""
+    import warnings
+
+    import yaml
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    from harness.reflps.app import create_app
+    from harness.sut.contract import CONTRACT
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
+
+    body = TestClient(create_app(only=only, declare=True)).get("/kcert-agent/v1/health").json()
+    contract = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    registry = Registry().with_resource("urn:contract", DRAFT202012.create_resource(contract))
+    schema = {"$ref": "urn:contract#/components/schemas/Health"}
+    jsonschema.Draft202012Validator(schema, registry=registry).validate(body)
+    caps, note = _health_capabilities(json.dumps(body).encode())
+    assert note == "" and caps is not None
+    if only == "carecommunication":
+        assert [c.standard for c in caps.standards] == ["CareCommunication"]
+        assert caps.operations is not None and "listProfiles" not in caps.operations
+    else:
+        assert caps.operations is None  # every operation claimed
+    undeclared = TestClient(create_app(only=only)).get("/kcert-agent/v1/health").json()
+    assert "capabilities" not in undeclared
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--case", "CC-R-99"], "--case CC-R-99: no such case in the suite; did you mean"),
+        (["--requirement", "MVP1-XX-*"], "--requirement MVP1-XX-*: the pattern matches no"),
+    ],
+)
+def test_certify_names_a_selection_that_names_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], said: str
+) -> None:
+    from harness.cli.main import main
+
+    sut = ["--sut", "reference", "--transport", "inprocess"]
+    code = main(["certify", *sut, "--reports", str(tmp_path), *args])
+    out = capsys.readouterr()
+    assert code == 2 and said in out.out + out.err
+    assert "Traceback" not in out.out + out.err
+    assert not list(tmp_path.glob("2*"))  # nothing ran
+
+
+def test_diff_names_a_change_of_scope(tmp_path: Path) -> None:
+    from harness.store.history import diff_runs
+
+    store = RunStore(f"sqlite:///{tmp_path / 's.sqlite'}")
+    for run_id, scope in (("a", Scope()), ("b", Scope(CC)), ("c", Scope(CC))):
+        run = _run(_passing())
+        run.run_id, run.scope, run.finished = run_id, scope, "2027-01-02"
+        store.begin_run(run, {}, [{"id": "p", "version": "1.0.0", "sha256": "0" * 64}])
+        store.record_case(run_id, 0, run.cases[0], "1.0.0")
+        store.finish_run(run, None)
+    changed = diff_runs(store, "a", "b")
+    assert changed.scope is not None and changed.scope[0] == "whole suite"
+    assert "CareCommunication 5.0.2 (receive)" in changed.scope[1] and not changed.identical
+    assert diff_runs(store, "b", "c").scope is None
+    store.close()

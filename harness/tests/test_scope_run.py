@@ -14,6 +14,8 @@ import yaml
 
 from harness.cli.main import main
 from harness.fixtures import REPO_ROOT
+from harness.store.history import approved_systems
+from harness.store.runstore import RunStore
 from harness.sut.config import SutConfig
 from harness.sut.reference import running_reference
 
@@ -104,7 +106,7 @@ def test_declared_scope_is_godkendt_and_the_rest_not_in_scope(
     assert "IKKE OMFATTET" in out and f"{len(outside)} ikke omfattet" in out
     html = (tmp_path / "r" / "latest" / "index.html").read_text(encoding="utf-8")
     assert "Omfang" in html and "CareCommunication (afsendelse, modtagelse)" in html
-    assert "Ikke omfattet: the SUT does not declare the standard Cockpit" in html
+    assert "Ikke omfattet: SUT har ikke erklæret standarden Cockpit" in html
     junit = (tmp_path / "r" / "latest" / "junit.xml").read_text(encoding="utf-8")
     assert "not in scope: the SUT does not declare the standard DK-CPD" in junit
     manifest = json.loads((tmp_path / "r" / "latest" / "manifest.json").read_text())
@@ -228,3 +230,42 @@ def test_pytest_front_door_skips_what_is_not_in_scope(
     )
     data = json.loads((report / "latest" / "results.json").read_text(encoding="utf-8"))
     assert data["verdict"] == "godkendt" and data["summary"]["not-in-scope"] == 4
+
+
+def test_final_certification_of_a_scope_in_the_approved_systems_view(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    cc_only_lps: SutConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.suite import SuiteVersion
+
+    monkeypatch.setattr(
+        "harness.cli.certify.suite_version", lambda: SuiteVersion("0.1.0", "0123456789ab", ())
+    )
+    sut = sut_file(tmp_path, cc_only_lps, CC_ONLY)
+    reports = tmp_path / "r"
+    final = ("--test-type", "endelig", "--tester", "Tove Tester", "--no-packs")
+    code, out, results = certify(capsys, sut, reports, "--answers", ANSWERS, *final)
+    assert code == 0, out
+    assert results["test_type"] == "endelig" and results["operator"] == "Tove Tester"
+    html = (reports / "latest" / "index.html").read_text(encoding="utf-8")
+    front = html[: html.index("</table>")]  # the header table on the front page
+    assert "Omfang" in front and "CareCommunication (afsendelse, modtagelse)" in front
+    view = tmp_path / "systems.html"
+    assert main(["runs", "systems", "--reports", str(reports), "--html", str(view)]) == 0
+    shown = view.read_text(encoding="utf-8")
+    assert "Godkendt" in shown and "Ikke omfattet" in shown
+    store = RunStore(f"sqlite:///{reports / 'kcert-runs.sqlite'}")
+    try:
+        rows = {(s.standard, s.direction): s.status for s in approved_systems(store)}
+    finally:
+        store.close()
+    assert rows == {
+        ("CareCommunication", "receive"): "godkendt",
+        ("CareCommunication", "send"): "godkendt",
+        ("DK-CPD", "send"): "ikke-omfattet",
+        ("Cockpit", ""): "ikke-omfattet",
+        ("DK-QRD", "receive"): "ikke-omfattet",
+        ("REF01", "send"): "ikke-omfattet",
+    }
