@@ -25,6 +25,7 @@ from harness.store.recorder import StoreRecorder
 from harness.store.runstore import RunRow, RunStore, StoreError, default_url
 from harness.sut.reference import ReferenceStartError
 from harness.transport.base import TransportError
+from harness.transport.peer import PeerError
 from harness.transport.replay import ReplayTransport
 from harness.yamlsource import SourceError
 
@@ -184,7 +185,7 @@ class Execution:
             )
         except ReferenceStartError as exc:
             raise UsageProblem(f"the reference LPS did not start: {exc}") from None
-        except (SourceError, TransportError, StoreError) as exc:
+        except (SourceError, TransportError, StoreError, PeerError) as exc:
             raise UsageProblem(str(exc)) from None
         finally:
             session.close()

@@ -625,3 +625,36 @@ def test_the_peers_record_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert codes == [200, 200, 503] and len(server.received) == 2
     finally:
         server.close()
+
+
+def test_a_configured_peer_that_cannot_listen_stops_the_run_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli.main import main
+
+    taken = PeerServer(PeerConfig(host=REMOTE))
+    try:
+        port = int(taken.bound_url.rsplit(":", 1)[1])
+        config = tmp_path / "sut.yaml"
+        config.write_text(
+            BASE + f"peer:\n  bind: {REMOTE}:{port}\n  advertise: http://{REMOTE}:{port}\n",
+            encoding="utf-8",
+        )
+        code = main(
+            [
+                "certify",
+                "--sut-config",
+                str(config),
+                "--protocols",
+                str(REPO_ROOT / "testcases" / "carecommunication-send.yaml"),
+                "--reports",
+                str(tmp_path / "r"),
+                "--lang",
+                "en",
+            ]
+        )
+    finally:
+        taken.close()
+    out = capsys.readouterr().out
+    assert code == 2
+    assert f"kcert: error: kcert's peer cannot listen on {REMOTE}:{port}" in out, out
