@@ -13,10 +13,12 @@ from harness.runner.attended import AnswerSource
 from harness.runner.engine import Runner, RunOptions, now_iso
 from harness.runner.events import CaseStarted, Event, Listener, ignore
 from harness.sut.config import SutConfig, load_sut_config
+from harness.sut.peer_config import PeerConfig
 from harness.sut.reference import reference_config, running_reference
 from harness.transport.base import Transport
 from harness.transport.http import HttpTransport
 from harness.transport.inprocess import InProcessTransport
+from harness.transport.peer import shared_peer
 from harness.transport.replay import ReplayTransport
 
 
@@ -78,6 +80,10 @@ class CertificationSession:
             return config, HttpTransport(config)
         assert choice.config_file is not None
         config = load_sut_config(choice.config_file)
+        if config.peer != PeerConfig():
+            # A configured peer listens from the start: an address that is taken or not this
+            # machine's stops the run before its first case (PeerError), not in every case.
+            shared_peer(config.peer)
         return config, HttpTransport(config)
 
     def run_case(self, protocol: Protocol, case: TestCase) -> CaseResult:

@@ -25,8 +25,10 @@ from harness.session import CertificationSession, SutChoice
 from harness.store.codec import StoreMismatch, rebuild_case
 from harness.store.recorder import StoreRecorder
 from harness.store.runstore import RunRow, RunStore, StoreError, default_url
+from harness.sut.peer_config import PeerConfig
 from harness.sut.reference import ReferenceStartError
 from harness.transport.base import TransportError
+from harness.transport.peer import PeerError
 from harness.transport.replay import ReplayTransport
 from harness.yamlsource import SourceError
 
@@ -192,15 +194,29 @@ class Execution:
             self.choice, listener=recorder, answers=self.answers, replay=self.replay
         )
         try:
-            return session.runner().run(
+            runner = session.runner()
+            self._announce_peer(runner.sut.peer)
+            return runner.run(
                 self.protocols, self.options, self.completed, self.started, self.run_started
             )
         except ReferenceStartError as exc:
             raise UsageProblem(f"the reference LPS did not start: {exc}") from None
-        except (SourceError, TransportError, StoreError) as exc:
+        except (SourceError, TransportError, StoreError, PeerError) as exc:
             raise UsageProblem(str(exc)) from None
         finally:
             session.close()
+
+    def _announce_peer(self, peer: PeerConfig) -> None:
+        """Where a configured peer listens: what the vendor's firewall must let through."""
+        if peer == PeerConfig() or self.replay is not None:
+            return
+        lang = self.options.lang
+        mode = "peer_mtls" if peer.client_ca else "peer_tls" if peer.tls else "peer_http"
+        bind = peer.public_dict()["bind"]
+        url = peer.advertise or f"{'https' if peer.tls else 'http'}://{bind}"
+        self.console.print(
+            say(lang, "peer", url=url, bind=bind, mode=say(lang, mode)), highlight=False
+        )
 
 
 def report_and_record(

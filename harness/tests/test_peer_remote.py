@@ -392,6 +392,10 @@ def test_shared_peer_is_one_server_per_configuration() -> None:
     assert shared_peer(remote) is not shared_peer()
     assert shared_peer().base_url.startswith("http://127.0.0.1:")
     assert shared_peer(remote).base_url.startswith(f"http://{REMOTE}:")
+    old = shared_peer(remote)
+    old.close()
+    assert shared_peer(remote) is not old  # a closed server is not handed out again
+    shared_peer(remote).close()
 
 
 def test_a_remote_sut_sends_to_the_advertised_url(tmp_path: Path) -> None:
@@ -625,3 +629,74 @@ def test_the_peers_record_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert codes == [200, 200, 503] and len(server.received) == 2
     finally:
         server.close()
+
+
+def test_a_configured_peer_that_cannot_listen_stops_the_run_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli.main import main
+
+    taken = PeerServer(PeerConfig(host=REMOTE))
+    try:
+        port = int(taken.bound_url.rsplit(":", 1)[1])
+        config = tmp_path / "sut.yaml"
+        config.write_text(
+            BASE + f"peer:\n  bind: {REMOTE}:{port}\n  advertise: http://{REMOTE}:{port}\n",
+            encoding="utf-8",
+        )
+        code = main(
+            [
+                "certify",
+                "--sut-config",
+                str(config),
+                "--protocols",
+                str(REPO_ROOT / "testcases" / "carecommunication-send.yaml"),
+                "--reports",
+                str(tmp_path / "r"),
+                "--lang",
+                "en",
+            ]
+        )
+    finally:
+        taken.close()
+    out = capsys.readouterr().out
+    assert code == 2
+    assert f"kcert: error: kcert's peer cannot listen on {REMOTE}:{port}" in out, out
+
+
+def test_certify_a_configured_sut_through_a_peer_on_another_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole front door: a SUT configuration (the reference LPS as a separate process on
+    127.0.0.1, kcert's peer on 127.0.0.2), certify over HTTP, the peer announced, Approved."""
+    from harness.cli.main import main
+    from harness.sut.reference import running_reference
+
+    port = free_port()
+    with running_reference() as sut:
+        config = tmp_path / "sut.yaml"
+        config.write_text(
+            f"name: {sut.name}\nvendor: {sut.vendor}\nversion: {sut.version}\n"
+            f"endpoints:\n  fhir: {sut.endpoints['fhir']}\n  agent: {sut.endpoints['agent']}\n"
+            f'identity:\n  sor: "{sut.sor}"\n  gln: "{sut.gln}"\n  name: {sut.org_name}\n'
+            f"peer:\n  bind: {REMOTE}:{port}\n  advertise: http://{REMOTE}:{port}\n",
+            encoding="utf-8",
+        )
+        code = main(
+            [
+                "certify",
+                "--sut-config",
+                str(config),
+                "--protocols",
+                str(REPO_ROOT / "testcases" / "carecommunication-send.yaml"),
+                "--reports",
+                str(tmp_path / "r"),
+                "--lang",
+                "en",
+            ]
+        )
+    shared_peer(PeerConfig(host=REMOTE, port=port, advertise=f"http://{REMOTE}:{port}")).close()
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"kcert's peer: http://{REMOTE}:{port} (listening on {REMOTE}:{port}, no TLS)" in out
+    assert "Approved" in out

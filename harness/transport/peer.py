@@ -167,6 +167,9 @@ class PeerServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        with _shared_lock:  # a closed server is never handed out again by shared_peer
+            if _shared.get(self.config) is self:
+                del _shared[self.config]
 
     def _record(self, exchange: Exchange) -> bool:
         """Keep `exchange`; False once the record is full (a peer open to a network must not
