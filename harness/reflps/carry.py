@@ -46,6 +46,14 @@ def _refs(value: Any) -> list[str]:
     return out
 
 
+def reference_to(entry: dict[str, Any]) -> str:
+    """How the new Bundle refers to a carried entry: its urn fullUrl, else type/id."""
+    full, res = str(entry.get("fullUrl", "")), entry["resource"]
+    if full.startswith("urn:"):
+        return full
+    return f"{res.get('resourceType')}/{res.get('id')}" if isinstance(res.get("id"), str) else ""
+
+
 class Earlier:
     """An earlier CareCommunication Bundle (one the LPS received or sent)."""
 
@@ -94,8 +102,7 @@ class Earlier:
     @property
     def patient_ref(self) -> str:
         entry = self._first("Patient")
-        res = entry["resource"] if entry else {}
-        return f"Patient/{res['id']}" if isinstance(res.get("id"), str) else ""
+        return reference_to(entry) if entry is not None else ""
 
     @property
     def encounter(self) -> dict[str, Any] | None:

@@ -173,7 +173,7 @@ def care_communication(
         # MedCom: an episode-of-care identifier of an earlier message goes with the answer.
         encounter = earlier.encounter
     if encounter is not None:
-        communication["encounter"] = {"reference": f"Encounter/{encounter['resource']['id']}"}
+        communication["encounter"] = {"reference": carry.reference_to(encounter)}
     patient_entry = (
         earlier.patient_entry
         if earlier is not None and earlier.patient_entry is not None

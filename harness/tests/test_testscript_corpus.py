@@ -17,23 +17,13 @@ from harness.reflps.identity import REFERENCE_CLINIC
 from harness.runner.engine import Runner, RunOptions
 from harness.session import SutChoice
 from harness.sut.reference import reference_config
+from harness.testscript.corpusmap import build
 from harness.testscript.fixtures import FixtureMap
 from harness.testscript.profiles import ProfileSource
 from harness.testscript.run import TestScriptRun, run_on, run_session
 from harness.testscript.script import discover, load_script
 from harness.transport.inprocess import InProcessTransport
 
-ACK_PACKAGE = "acknowledgementtestscript-2.0.0.tgz"
-ACK_FIXTURES = {  # the three acknowledgements the script package carries are its fixtures
-    "Acknowledgement-fixture-ok.xml": "b3c91031-85e6-4793-bca5-7b0de166fbf2",
-    "Acknowledgement-fixture-transient-error.xml": "32f3e314-8fcb-4147-87d4-fbed2ea2f741",
-    "Acknowledgement-fixture-fatal-error.xml": "fd618b85-9376-45ac-b0bd-67b0541f4fa4",
-}
-CC_FIXTURES = (
-    "CareCommunication-fixture.xml",
-    "CareCommunication-fixture-attachment.xml",
-    "CareCommunication-fixture-new-message-all.xml",
-)
 ACK_RECEIVE = {  # script id: its read tests (the SUT receives an acknowledgement)
     "acknowledgement-receive-ok": ["message-read-ok-01"],
     "acknowledgement-receive-ok-duplicate": ["message-read-ok-01", "message-read-ok2-02"],
@@ -127,45 +117,11 @@ NOT_PASSING = {
         "variable ${messageHeaderid-new-message-01} is not defined in the TestScript",
     ),
 }
-# the corpus example each CareCommunication fixture is mapped to (its receiver made the
-# reference clinic): one message segment; a text and a PDF; an Encounter with an episode of care
-CC_EXAMPLES = {
-    "CareCommunication-fixture.xml": "ReceiveExamples/Bundle-R-Tek-E-new-parallel-*.json",
-    "CareCommunication-fixture-attachment.xml": "ReceiveExamples/Bundle-R-A-new-*.json",
-    "CareCommunication-fixture-new-message-all.xml": (
-        "SendExamples/Bundle-S-Tek-B-new-episodeOfCare-*.json"
-    ),
-}
-
-
-def addressed_to_reference(message: dict[str, Any]) -> dict[str, Any]:
-    """An official receive example, its receiver made the reference clinic (SOR and GLN)."""
-    header = message["entry"][0]["resource"]
-    target = header["destination"][0]["receiver"]["reference"]
-    for entry in message["entry"]:
-        res = entry["resource"]
-        if target in (entry.get("fullUrl"), f"{res['resourceType']}/{res['id']}"):
-            for ident in res.get("identifier", []):
-                if ident["system"] == "urn:oid:1.2.208.176.1.1":
-                    ident["value"] = REFERENCE_CLINIC.sor
-                elif ident["system"] == "https://www.gs1.org/gln":
-                    ident["value"] = REFERENCE_CLINIC.gln
-    return message
 
 
 def fixture_map(corpus: Path, tmp_path: Path) -> FixtureMap:
-    packages = corpus / "fhir" / "packages"
-    entries = {
-        name: Path(f"{packages / ACK_PACKAGE}#package/Bundle-{member}.json")
-        for name, member in ACK_FIXTURES.items()
-    }
-    examples = corpus / "fhir" / "examples" / "carecommunication"
-    for name, pattern in CC_EXAMPLES.items():
-        example = next(examples.glob(pattern))
-        local = tmp_path / f"to-reference-{example.name}"
-        local.write_text(json.dumps(addressed_to_reference(json.loads(example.read_text()))))
-        entries[name] = local
-    return FixtureMap(entries)
+    """As `python -m harness.testscript.corpusmap` writes it for the reference LPS."""
+    return FixtureMap(build(corpus, tmp_path, REFERENCE_CLINIC.sor, REFERENCE_CLINIC.gln))
 
 
 def corpus_profiles(corpus: Path) -> ProfileSource:
@@ -361,3 +317,22 @@ def test_corpus_script_over_http_through_the_session(corpus: Path, tmp_path: Pat
     assert [c.outcome for c in done.run.cases] == [Outcome.PASS, Outcome.PASS]
     assert done.run.verdict is Verdict.GODKENDT
     assert done.scripts[0].result.cases[1].steps[0].exchanges[0].url.startswith("http://127.0.0.1:")
+
+
+def test_the_corpus_fixtures_map_command_writes_a_usable_map(corpus: Path, tmp_path: Path) -> None:
+    from harness.testscript.corpusmap import main
+
+    out = tmp_path / "map"
+    assert main([str(corpus), str(out)]) == 0
+    mapped = FixtureMap.load(out / "fixtures-map.yaml")
+    for name in ("Acknowledgement-fixture-ok.xml", "CareCommunication-fixture-attachment.xml"):
+        path = mapped.lookup(name)
+        assert path is not None and path.is_absolute(), name
+    message = json.loads(next(out.glob("to-sut-Bundle-R-A-new-*.json")).read_text())
+    receivers = [
+        i["value"]
+        for e in message["entry"]
+        if e["resource"]["resourceType"] == "Organization"
+        for i in e["resource"].get("identifier", [])
+    ]
+    assert REFERENCE_CLINIC.sor in receivers and REFERENCE_CLINIC.gln in receivers

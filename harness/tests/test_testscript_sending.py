@@ -529,6 +529,10 @@ def _shapes() -> dict[str, tuple[Patient, Compose]]:
     )
     return {
         "reply": (karen, Compose("Svar", "reply-message", earlier)),
+        "reply-episode": (
+            karen,
+            Compose("Svar", "reply-message", with_episode(carecommunication())),
+        ),
         "forward-text": (karen, Compose("Videre", "forward-message", earlier, include="text")),
         "attachments": (
             karen,
@@ -563,7 +567,9 @@ def fhir_store(tmp_path_factory: pytest.TempPathFactory, r4_core: Path) -> PackS
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("shape", sorted(_shapes()))
+@pytest.mark.parametrize(
+    "shape", ["attachments", "forward-text", "priority-encounter-teams", "reply", "reply-episode"]
+)
 def test_what_the_reference_lps_sends_validates(
     shape: str, tmp_path: Path, fhir_store: PackStore
 ) -> None:
@@ -627,3 +633,73 @@ def test_missing_fixtures_are_named_once_with_the_scripts_that_need_them(tmp_pat
     ]
     mapped = FixtureMap({"CC-fixture.xml": tmp_path / "present.json"})
     assert missing_fixtures(scripts[:2], mapped).lines()[0].startswith("templates of")
+
+
+def with_episode(original: dict[str, Any]) -> dict[str, Any]:
+    """The message with an Encounter (episode-of-care identifier) for its patient."""
+    patient = next(e for e in original["entry"] if e["resource"]["resourceType"] == "Patient")
+    encounter = {
+        "resourceType": "Encounter",
+        "id": "enc-1",
+        "meta": {
+            "profile": ["http://medcomfhir.dk/ig/core/StructureDefinition/medcom-core-encounter"]
+        },
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": f"Patient/{patient['resource']['id']}"},
+        "episodeOfCare": [
+            {"identifier": {"value": "urn:uuid:0f4b6d8e-2a1c-4e3b-9d7f-5a6b7c8d9e0f"}}
+        ],
+    }
+    full = "https://kcert.example/fhir/Encounter/enc-1"
+    original["entry"].append({"fullUrl": full, "resource": encounter})
+    communication(original)["encounter"] = {"reference": "Encounter/enc-1"}
+    return original
+
+
+def test_a_reply_carries_the_earlier_episode_of_care_on_its_own(tmp_path: Path) -> None:
+    """MedCom: an episode-of-care identifier of an earlier message goes with the answer. kcert
+    does not ask for it (that is what is tested); the reference LPS carries it over."""
+    original = with_episode(carecommunication())
+    answer = [
+        op("create", resource="Bundle", sourceId="create-reply-message-02", **SUT_OP),
+        EVENT,
+        check(
+            direction="request",
+            expression="Bundle.entry.resource.ofType(Provenance).entity"
+            ".where(role = 'revision').exists()",
+        ),
+        check(
+            direction="request",
+            expression="Bundle.entry.resource.ofType(Encounter).where(episodeOfCare.identifier"
+            ".value = '${episode}').count() = 1",
+        ),
+    ]
+    data = received_then(tmp_path, "reply-episode", *answer)
+    data["variable"].append(
+        {
+            "name": "episode",
+            "expression": "Bundle.entry.resource.ofType(Encounter).episodeOfCare.identifier.value",
+            "sourceId": "create-new-message-01",
+        }
+    )
+    (tmp_path / "cc.json").write_text(json.dumps(original))
+    done = run(tmp_path, data, app=create_app())
+    case = only_case(done, "t2")
+    assert case.outcome is Outcome.PASS, [s.message for s in case.steps]
+    assert "encounter" not in agent_request(case.steps[0])
+
+
+@pytest.mark.parametrize(("count", "outcome"), [("1", Outcome.PASS), ("5", Outcome.FAIL)])
+def test_a_count_compared_with_a_string_is_compared_as_a_number(
+    tmp_path: Path, count: str, outcome: Outcome
+) -> None:
+    (tmp_path / "cc.json").write_text(json.dumps(carecommunication()))
+    data = script(
+        "counts",
+        [check(sourceId="cc", expression=f"{PAYLOADS} = '{count}'")],
+        fixture=[{"id": "cc", "resource": {"reference": "../cc.json"}}],
+    )
+    case = only_case(run(tmp_path, data), "t1")
+    assert case.outcome is outcome
+    assert "compared as numbers, as TouchStone does" in case.steps[0].message

@@ -54,8 +54,9 @@ SUT serve: R-Tek-E, R-A-new, S-Tek-B), and `HospitalNotification-fixture-STIN-ok
 `-fatal-error.xml`, `-transient-error.xml` (in no corpus package; not needed for the LPS
 role). `CareCommunication-fixture-empty.xml` and `-fixture-forward.xml` are only templates of
 what the SUT sends and need no file. Without `--fixtures-map` every setup errs naming the
-missing file. Mapped as `harness/tests/test_testscript_corpus.py` does, with the corpus FHIR
-packages given (`--package`, for validateProfileId):
+missing file (`kcert testscript run` lists the missing files once before it starts). Mapped
+by `python -m harness.testscript.corpusmap ../shared/corpus OUT` (as the corpus tests do), with
+the corpus FHIR packages given (`--package`, for validateProfileId):
 - pass (74): every Acknowledgement receive test and every CareCommunication test but these;
 - fail (1): send-tec-01 (4 payloads expected after a reply to its fixture, where send-tec-06
   expects 2 from the same fixture: no one fixture satisfies both);

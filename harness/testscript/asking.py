@@ -168,7 +168,7 @@ def ask(state: ScriptState, activity: str) -> Asking:
             + ("; only its text segments go along" if include == "text" else "")
         )
     _categories(state, texts, asking)
-    if "topic" in texts and ("notEquals" in texts or "!=" in texts) and asking.earlier:
+    if asking.earlier is not None and _topic_changes(state):
         asking.fields["topic"] = NEW_TOPIC
     if ".priority" in texts:
         asking.fields["priority"] = "asap"
@@ -187,6 +187,16 @@ def ask(state: ScriptState, activity: str) -> Asking:
         asking.fields["specificRecipient"] = {"careTeam": RECIPIENT_TEAM}
     _attachments(state, texts, asking, include)
     return asking
+
+
+def _topic_changes(state: ScriptState) -> bool:
+    """An assert that the topic differs (from the earlier message's, or between two)."""
+    for spec in assert_specs(state):
+        where = f"{spec.get('expression', '')} {spec.get('compareToSourceExpression', '')}"
+        differs = spec.get("operator") == "notEquals" or "!=" in where
+        if "topic" in where and differs:
+            return True
+    return False
 
 
 def _categories(state: ScriptState, texts: str, asking: Asking) -> None:

@@ -262,9 +262,9 @@ def _patient(
 ) -> tuple[dict[str, str], list[str]]:
     """The patient of the earlier message (a reply or forward) or of the template fixture,
     when it has a synthetic CPR and a name; else a test person."""
-    source = op.get("sourceId")
+    whose = f"fixture {op.get('sourceId')}"
     if earlier is not None and earlier.resource is not None:
-        template, source = earlier.resource, "of the earlier message"
+        template, whose = earlier.resource, "the earlier message"
     for resource in _resources(template):
         if resource.get("resourceType") != "Patient":
             continue
@@ -281,11 +281,11 @@ def _patient(
         family = str(name.get("family") or "")
         problem = synthetic_cpr_problem(cpr) if cpr else "it has no CPR identifier"
         if not problem and given and family:
-            note = f"patient from fixture {source}: CPR {cpr[:6]}-xxxx"
+            note = f"patient of {whose}: CPR {cpr[:6]}-xxxx"
             return {"cpr": cpr, "given": given, "family": family}, [note]
         why = problem or "it has no given and family name"
         person = load_persons()[DEFAULT_PERSON]
-        return person, [f"the patient of fixture {source} is not used ({why}); {DEFAULT_PERSON}"]
+        return person, [f"the patient of {whose} is not used ({why}); {DEFAULT_PERSON}"]
     return load_persons()[DEFAULT_PERSON], [f"synthetic test person {DEFAULT_PERSON}"]
 
 
