@@ -179,7 +179,8 @@ def create_app(
     if only == "all":
         app.include_router(build_router(cockpit, AGENT))
         app.include_router(build_careplan_router(cockpit, identity, active, AGENT))
-    app.include_router(build_outbox_router(outbox, AGENT))
+    kinds = ("carecommunication", "referral") if only == "all" else ("carecommunication",)
+    app.include_router(build_outbox_router(outbox, AGENT, kinds))
 
     @app.get(f"{AGENT}/messages", tags=["agent"])
     def messages(messageHeaderId: str = "", patientCpr: str = "") -> ReceivedList:

@@ -218,7 +218,11 @@ def _loopback(url: str) -> bool:
         return False
 
 
-def build_outbox_router(outbox: Outbox, agent: str) -> APIRouter:
+def build_outbox_router(
+    outbox: Outbox, agent: str, kinds: tuple[str, ...] = ("carecommunication", "referral")
+) -> APIRouter:
+    """The send operations; `kinds` are the messages this LPS can send (an LPS that sends
+    only CareCommunication answers 501 to a referral, as the contract asks)."""
     router = APIRouter(tags=["agent"])
 
     @router.post(f"{agent}/outbox/send", status_code=202)
@@ -235,6 +239,8 @@ def build_outbox_router(outbox: Outbox, agent: str) -> APIRouter:
             first: dict[str, Any] = dict(errors[0]) if errors else {}
             where = ".".join(str(p) for p in first.get("loc", ()))
             return problem(400, "bad send request", f"{where}: {first.get('msg', 'invalid')}")
+        if request.kind not in kinds:
+            return problem(501, "not implemented", f"kind: this LPS does not send {request.kind}")
         if not _loopback(request.receiver.endpoint):
             # A test system sends only to receivers on this machine: never out into the world.
             return problem(400, "receiver not allowed", "receiver.endpoint: not a loopback URL")

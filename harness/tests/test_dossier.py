@@ -94,7 +94,7 @@ def test_verify_command_exit_codes(run_dir: Path, keys: tuple[Path, Path], tmp_p
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
     done = kcert("sign", str(copy), "--key", str(keys[0]), "--signer", "Mette Godkender")
-    assert done.returncode == 0 and "signature page:" in done.stdout
+    assert done.returncode == 0 and "signaturside:" in done.stdout
     assert "Mette Godkender" in (copy / "signature.html").read_text(encoding="utf-8")
     done = kcert("verify", str(copy), "--public-key", str(keys[1]))
     assert done.returncode == 0 and ": VERIFICERET" in done.stdout

@@ -103,7 +103,7 @@ def test_declared_scope_is_godkendt_and_the_rest_not_in_scope(
         "sut-config"
     )
     assert "CareCommunication (afsendelse, modtagelse)" in results["scope"]["text"]
-    assert "IKKE OMFATTET" in out and f"{len(outside)} ikke omfattet" in out
+    assert "Ikke omfattet CP-01" in out and f"{len(outside)} ikke omfattet" in out
     html = (tmp_path / "r" / "latest" / "index.html").read_text(encoding="utf-8")
     assert "Omfang" in html and "CareCommunication (afsendelse, modtagelse)" in html
     assert "Ikke omfattet: SUT har ikke erklæret standarden Cockpit" in html
@@ -200,13 +200,13 @@ def test_resume_and_rejudge_keep_the_selection_and_the_scope(
         conn.execute("DELETE FROM case_results WHERE case_id = 'CC-R-03'")
     assert main(["resume", "latest", "--reports", str(reports)]) == 0
     out = capsys.readouterr().out
-    assert "3 of 4 test cases already recorded" in out
+    assert "3 af 4 testcases er allerede registreret" in out
     resumed = json.loads((reports / "latest" / "results.json").read_text(encoding="utf-8"))
     assert sorted(cases(resumed)) == chosen
     assert cases(resumed)["CC-R-03"][1]["outcome"] == "pass"
     assert main(["rejudge", "latest", "--reports", str(reports)]) == 0
     out = capsys.readouterr().out
-    assert "same verdict" in out
+    assert "samme resultat som" in out
     again = json.loads((reports / "latest" / "results.json").read_text(encoding="utf-8"))
     assert again["relation"] == "rejudge" and sorted(cases(again)) == chosen
     assert cases(again)["KC-00"][1]["outcome"] == "not-in-scope"
