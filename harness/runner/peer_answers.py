@@ -23,6 +23,9 @@ ACK_HEADER_PROFILE = (
     "medcom-messaging-acknowledgementHeader"
 )
 ORG_PROFILE = "http://medcomfhir.dk/ig/messaging/StructureDefinition/medcom-messaging-organization"
+MESSAGING = "http://medcomfhir.dk/ig/messaging/StructureDefinition/"
+TERMINOLOGY = "http://medcomfhir.dk/ig/terminology/CodeSystem/"
+BASE = "https://kcert.example/fhir"
 SOR_ENDPOINT = "https://sor2.sum.dsdn.dk/#id="
 OIOXML_NS = "http://rep.oio.dk/sundcom.dk/medcom.dk/xml/schemas/2005/08/07/"
 
@@ -53,11 +56,20 @@ def fhir_ack(original: dict[str, Any], code: str, peer: dict[str, Any]) -> bytes
     header = message_header(original)
     sender_endpoint = str((header.get("source") or {}).get("endpoint", ""))
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    ids = {k: str(uuid.uuid4()) for k in ("bundle", "header", "me", "them", "outcome")}
+    ids = {k: str(uuid.uuid4()) for k in ("bundle", "header", "me", "them", "outcome", "prov")}
     response: dict[str, Any] = {"identifier": str(header.get("id", "")), "code": code}
+    # MedCom's acknowledgement profile: the destination says its use (primary), and the
+    # message carries a Provenance of its own that points back at the message it answers.
+    use = {
+        "url": MESSAGING + "medcom-messaging-destinationUseExtension",
+        "valueCoding": {
+            "system": TERMINOLOGY + "medcom-messaging-destinationUse",
+            "code": "primary",
+        },
+    }
     entries: list[dict[str, Any]] = [
         {
-            "fullUrl": f"https://kcert.example/fhir/MessageHeader/{ids['header']}",
+            "fullUrl": f"{BASE}/MessageHeader/{ids['header']}",
             "resource": {
                 "resourceType": "MessageHeader",
                 "id": ids["header"],
@@ -65,6 +77,7 @@ def fhir_ack(original: dict[str, Any], code: str, peer: dict[str, Any]) -> bytes
                 "eventCoding": {"system": EVENT_SYSTEM, "code": "acknowledgement-message"},
                 "destination": [
                     {
+                        "extension": [use],
                         "endpoint": sender_endpoint,
                         "receiver": {"reference": f"Organization/{ids['them']}"},
                     }
@@ -76,12 +89,13 @@ def fhir_ack(original: dict[str, Any], code: str, peer: dict[str, Any]) -> bytes
         },
         _org(ids["me"], peer["name"], str(peer["sor"]), str(peer["gln"])),
         _org(ids["them"], "Afsender", sender_endpoint.rsplit("=", 1)[-1], ""),
+        _provenance(ids, str(header.get("id", "")), now),
     ]
     if code != "ok":
         response["details"] = {"reference": f"OperationOutcome/{ids['outcome']}"}
         entries.append(
             {
-                "fullUrl": f"https://kcert.example/fhir/OperationOutcome/{ids['outcome']}",
+                "fullUrl": f"{BASE}/OperationOutcome/{ids['outcome']}",
                 "resource": {
                     "resourceType": "OperationOutcome",
                     "id": ids["outcome"],
@@ -106,12 +120,37 @@ def fhir_ack(original: dict[str, Any], code: str, peer: dict[str, Any]) -> bytes
     return json.dumps(bundle, ensure_ascii=False, indent=1).encode("utf-8")
 
 
+def _provenance(ids: dict[str, str], answered: str, now: str) -> dict[str, Any]:
+    """The acknowledgement's Provenance: kcert's peer acknowledged the message `answered`."""
+    return {
+        "fullUrl": f"{BASE}/Provenance/{ids['prov']}",
+        "resource": {
+            "resourceType": "Provenance",
+            "id": ids["prov"],
+            "meta": {"profile": [MESSAGING + "medcom-messaging-provenance"]},
+            "target": [{"reference": f"MessageHeader/{ids['header']}"}],
+            "occurredDateTime": now,
+            "recorded": now,
+            "activity": {
+                "coding": [
+                    {
+                        "system": TERMINOLOGY + "medcom-messaging-activityCodes",
+                        "code": "acknowledgement",
+                    }
+                ]
+            },
+            "agent": [{"who": {"reference": f"Organization/{ids['me']}"}}],
+            "entity": [{"role": "revision", "what": {"reference": f"MessageHeader/{answered}"}}],
+        },
+    }
+
+
 def _org(org_id: str, name: str, sor: str, gln: str) -> dict[str, Any]:
     identifiers = [{"system": "urn:oid:1.2.208.176.1.1", "value": sor}]
     if gln:
         identifiers.insert(0, {"system": "https://www.gs1.org/gln", "value": gln})
     return {
-        "fullUrl": f"https://kcert.example/fhir/Organization/{org_id}",
+        "fullUrl": f"{BASE}/Organization/{org_id}",
         "resource": {
             "resourceType": "Organization",
             "id": org_id,

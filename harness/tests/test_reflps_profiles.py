@@ -238,3 +238,39 @@ def test_every_message_the_reference_lps_sends_and_answers_in_a_run_is_validated
                     produced.add(exchange.evidence.get("R", ""))
     assert produced, "the run produced no FHIR"
     assert produced <= judged, sorted(produced - judged)
+
+
+@pytest.mark.parametrize("code", ["ok", "fatal-error"])
+def test_kcerts_own_peer_acknowledgements_pass_the_acknowledgement_profile(
+    packs: None, code: str
+) -> None:
+    """What kcert's receiving peer answers a SUT must itself be a valid MedCom acknowledgement:
+    an LPS that validates it (as it should) must not refuse kcert's answer."""
+    from harness.runner.peer_answers import fhir_ack
+
+    message = _message({}, f"peer-{code}")
+    peer = load_peers()["kommune"]
+    body = fhir_ack(message, code, peer)
+    exchange = Exchange(
+        "POST",
+        "http://127.0.0.1/fhir/$process-message",
+        {"Content-Type": "application/fhir+json"},
+        json.dumps(message).encode(),
+        status=200,
+        response_headers={"Content-Type": "application/fhir+json"},
+        response_body=body,
+        evidence={"R": "answer"},
+    )
+    found = list(
+        profiles.validate(
+            _ctx(exchange, (CC_502,)),
+            exchange,
+            body,
+            "application/fhir+json",
+            "kcert's acknowledgement",
+            profile=profiles.ACK_PROFILE,
+        )
+    )
+    context, errors = _context_and_errors(found)
+    assert "medcom.fhir.dk.acknowledgement#2.0.3" in context
+    assert errors == []
