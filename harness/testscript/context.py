@@ -42,6 +42,12 @@ class ActionError(Exception):
         self.exchanges = list(exchanges or [])
 
 
+class SutFailure(ActionError):
+    """The SUT answered but broke the contract or the standard (an agent operation refused or
+    missing, nothing sent after it accepted): a failed step with a finding, never an error."""
+
+
+
 @dataclass
 class Call:
     """One operation: what was asked and what came back (from the SUT or kcert's mailbox)."""

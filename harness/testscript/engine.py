@@ -15,7 +15,7 @@ from harness.model.result import CaseResult, ProtocolResult, StepResult
 from harness.runner.evidence import EvidenceNamer
 from harness.sut.config import SutConfig
 from harness.testscript.asserts import judge
-from harness.testscript.context import ActionError, ScriptState, Unsupported
+from harness.testscript.context import ActionError, ScriptState, SutFailure, Unsupported
 from harness.testscript.fixtures import FixtureMap
 from harness.testscript.operations import perform
 from harness.testscript.profiles import ProfileSource
@@ -28,6 +28,7 @@ ASSERT_RULE = "TESTSCRIPT-ASSERT"
 NOTE_RULE = "TESTSCRIPT-NOTE"
 SENT_RULE = "TESTSCRIPT-SENT"  # kcert's own check of what the SUT sent (attachments)
 ERROR_RULE = "KCERT-ERROR"
+SUT_RULE = "TESTSCRIPT-SUT"  # the SUT's test agent refused, or the SUT sent nothing
 
 
 @dataclass
@@ -134,6 +135,9 @@ class ScriptRunner:
                 sresult, aresult = self._operation(state, step, action["operation"], where)
                 if sresult.outcome is Outcome.ERROR:
                     stop = "not run: an earlier operation of this test did not complete"
+                elif any(f.rule_id == SUT_RULE for f in sresult.findings):
+                    # one root cause, one finding: what reads the missing answer is not judged
+                    stop = f"not evaluated: the SUT failed the operation at {where}"
                 for exchange in sresult.exchanges:
                     namer.name(exchange, f"{case.id}.{step.id}")
             else:
@@ -155,6 +159,8 @@ class ScriptRunner:
             call = perform(state, op)
         except Unsupported as exc:
             return _error(step, f"unsupported: {exc} ({where})", t0, "operation")
+        except SutFailure as exc:
+            return _sut_failed(step, f"{exc} ({where})", t0, exc.exchanges)
         except ActionError as exc:
             return _error(step, f"{exc} ({where})", t0, "operation", exc.exchanges)
         except TransportError as exc:
@@ -203,6 +209,22 @@ class ScriptRunner:
         finding = Finding(ASSERT_RULE, severity, text, Location(str(where), "testscript"), step.id)
         sresult = StepResult(step, Outcome.FAIL, [finding], message=text, duration_ms=elapsed)
         return sresult, ActionResult("assert", verdict.result, text)
+
+
+def _sut_failed(
+    step: Step, message: str, t0: float, exchanges: list[Exchange]
+) -> tuple[StepResult, ActionResult]:
+    """The SUT answered and broke the contract: the step fails with that one finding."""
+    finding = Finding(SUT_RULE, Severity.F2, message, Location("", "testscript"), step.id)
+    sresult = StepResult(
+        step,
+        Outcome.FAIL,
+        [finding],
+        list(exchanges),
+        message=message,
+        duration_ms=(time.perf_counter() - t0) * 1000,
+    )
+    return sresult, ActionResult("operation", "fail", message)
 
 
 def _error(

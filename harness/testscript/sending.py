@@ -45,7 +45,7 @@ from harness.runner.sendside_actions import responder_for, send_request
 from harness.synthetic import synthetic_cpr_problem
 from harness.testscript import samples
 from harness.testscript.asking import ask, earlier_message
-from harness.testscript.context import ActionError, Call, ScriptState, Unsupported
+from harness.testscript.context import ActionError, Call, ScriptState, SutFailure, Unsupported
 from harness.testscript.fixtures import Payload, read_payload
 from harness.transport.peer import shared_peer
 
@@ -110,14 +110,14 @@ def sut_sends(
     )
     status = agent.status or 0
     if status in NOT_IMPLEMENTED:
-        raise ActionError(
+        raise SutFailure(
             f"unsupported by the SUT: its test agent has no outbox operation (POST "
             f"{agent.url} answered HTTP {status}{_problem(agent)}), so it cannot be made to "
             f"send {event}",
             [agent],
         )
     if not 200 <= status < 300:
-        raise ActionError(
+        raise SutFailure(
             f"the SUT's test agent did not send {event}: POST {agent.url} answered HTTP "
             f"{status}{_problem(agent)}",
             [agent],
@@ -125,7 +125,7 @@ def sut_sends(
     arrived = _collect(state, server, mark)
     posts = [e for e in arrived if e.method == "POST"]
     if not posts:
-        raise ActionError(
+        raise SutFailure(
             f"the SUT sent nothing to kcert's peer within {WAIT_S:g} s after its test agent "
             f"accepted POST outbox/send (HTTP {status})",
             [agent, *arrived],
