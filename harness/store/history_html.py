@@ -73,7 +73,7 @@ _SYSTEMS = _ENV.from_string(
 def diff_sections(d: RunDiff, lang: str) -> list[tuple[str, list[CaseChange], str]]:
     da = lang == "da"
     return [
-        ("Nye fejl" if da else "New failures", list(d.new_failures), "new"),
+        ("Nye ikke beståede" if da else "New failures", list(d.new_failures), "new"),
         ("Rettede" if da else "Fixed", list(d.fixed), "fixed"),
         ("Ændrede fund" if da else "Changed findings", list(d.changed_findings), ""),
         ("Andre ændringer" if da else "Other changes", list(d.other_changes), ""),

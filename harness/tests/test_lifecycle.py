@@ -369,9 +369,9 @@ def test_history_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
         str(tmp_path / "diff.html"),
     )
     assert code == 1
-    assert "Nye fejl (1)" in out and "CC-R-05" in out
+    assert "Nye ikke beståede (1)" in out and "CC-R-05" in out
     html = (tmp_path / "diff.html").read_text(encoding="utf-8")
-    assert "CC-R-05" in html and "Nye fejl" in html
+    assert "CC-R-05" in html and "Nye ikke beståede" in html
     code, out = kcert(
         capsys, "diff", broken, clean, "--reports", str(reports), "--json", "--lang", "en"
     )
