@@ -215,31 +215,35 @@ def _sut_failed(
     step: Step, message: str, t0: float, exchanges: list[Exchange]
 ) -> tuple[StepResult, ActionResult]:
     """The SUT answered and broke the contract: the step fails with that one finding."""
-    finding = Finding(SUT_RULE, Severity.F2, message, Location("", "testscript"), step.id)
-    sresult = StepResult(
-        step,
-        Outcome.FAIL,
-        [finding],
-        list(exchanges),
-        message=message,
-        duration_ms=(time.perf_counter() - t0) * 1000,
-    )
-    return sresult, ActionResult("operation", "fail", message)
+    return _ended(step, message, t0, "operation", exchanges, (Outcome.FAIL, SUT_RULE, Severity.F2))
 
 
 def _error(
     step: Step, message: str, t0: float, kind: str, exchanges: list[Exchange] | None = None
 ) -> tuple[StepResult, ActionResult]:
-    finding = Finding(ERROR_RULE, Severity.OK, message, Location("", "testscript"), step.id)
+    """kcert could not carry the action out: an error, not a finding against the SUT."""
+    return _ended(step, message, t0, kind, exchanges, (Outcome.ERROR, ERROR_RULE, Severity.OK))
+
+
+def _ended(
+    step: Step,
+    message: str,
+    t0: float,
+    kind: str,
+    exchanges: list[Exchange] | None,
+    how: tuple[Outcome, str, Severity],
+) -> tuple[StepResult, ActionResult]:
+    outcome, rule, severity = how
+    finding = Finding(rule, severity, message, Location("", "testscript"), step.id)
     sresult = StepResult(
         step,
-        Outcome.ERROR,
+        outcome,
         [finding],
         list(exchanges or []),
         message=message,
         duration_ms=(time.perf_counter() - t0) * 1000,
     )
-    return sresult, ActionResult(kind, "error", message)
+    return sresult, ActionResult(kind, outcome.value, message)
 
 
 def _not_run(protocol: Protocol, case: TestCase, section: str, reason: str) -> SectionResult:
