@@ -45,6 +45,14 @@ CONSOLE: dict[str, dict[str, str]] = {
         "signature_page": "signaturside: {path}",
         "verified": "VERIFICERET",
         "not_verified": "IKKE VERIFICERET",
+        "signed_by": "signeret af: {who} (nøgle {fp})",
+        "trust_hint": "nøglen {fp} er ikke betroet: er den underskriverens, så stol på den med "
+        "kcert keys trust FIL --name NAVN (eller giv den med --public-key FIL)",
+        "key_trusted": "betroet: {name} (nøgle {fp})",
+        "key_untrusted": "ikke længere betroet: {name} (nøgle {fp})",
+        "keys_trusted": "{n} betroet/betroede nøgle(r) i {folder}",
+        "key_readable": "advarsel: den private nøgle {path} kan læses af andre end ejeren "
+        "(tilstand {mode}): chmod 600 {path}",
         "peer": "kcerts modtager: {url} (lytter på {bind}, {mode})",
         "peer_http": "uden TLS",
         "peer_tls": "TLS",
@@ -90,6 +98,14 @@ CONSOLE: dict[str, dict[str, str]] = {
         "signature_page": "signature page: {path}",
         "verified": "VERIFIED",
         "not_verified": "NOT VERIFIED",
+        "signed_by": "signed by: {who} (key {fp})",
+        "trust_hint": "key {fp} is not trusted: if it is the signer's, trust it with "
+        "kcert keys trust FILE --name NAME (or give it with --public-key FILE)",
+        "key_trusted": "trusted: {name} (key {fp})",
+        "key_untrusted": "no longer trusted: {name} (key {fp})",
+        "keys_trusted": "{n} trusted key(s) in {folder}",
+        "key_readable": "warning: the private key {path} is readable by others than its owner "
+        "(mode {mode}): chmod 600 {path}",
         "peer": "kcert's peer: {url} (listening on {bind}, {mode})",
         "peer_http": "no TLS",
         "peer_tls": "TLS",

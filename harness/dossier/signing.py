@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,17 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from harness.dossier.keyring import (
+    PRIVATE_MODE,
+    PUBLIC_MODE,
+    fingerprint,
+    lookup,
+    parse_public,
+    pem,
+    private_folder,
+    read_small,
+    write_with_mode,
+)
 from harness.dossier.manifest import (
     MANIFEST,
     SIGNATURE,
@@ -27,38 +37,30 @@ from harness.dossier.manifest import (
 
 PRIVATE = "kcert-signing.key"
 PUBLIC = "kcert-signing.pub"
-
-
-def fingerprint(public: Ed25519PublicKey) -> str:
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:32]
+# Version 2 signs the manifest's SHA-256 together with the signer, the time and the key, so
+# none of what manifest.sig states can be changed without breaking the signature.
+VERSION = 2
 
 
 def generate_keys(folder: Path) -> tuple[Path, Path]:
-    """A new key pair; the private key file is readable by its owner only."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """A new key pair: folder 0700, private key 0600, public key 0644, whatever the umask."""
+    private_folder(folder)
     private_path, public_path = folder / PRIVATE, folder / PUBLIC
     if private_path.exists():
         raise DossierError(f"{private_path} exists: refusing to overwrite a signing key")
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
+    private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
-    public_path.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    write_with_mode(private_path, private_pem, PRIVATE_MODE, exclusive=True)
+    write_with_mode(public_path, pem(key.public_key()).encode(), PUBLIC_MODE)
     return private_path, public_path
 
 
 def _load_private(path: Path) -> Ed25519PrivateKey:
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
+        key = serialization.load_pem_private_key(read_small(path), password=None)
+    except (ValueError, TypeError) as exc:
         raise DossierError(f"{path}: not a usable private key ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise DossierError(f"{path}: not an Ed25519 key")
@@ -66,13 +68,14 @@ def _load_private(path: Path) -> Ed25519PrivateKey:
 
 
 def load_public(path: Path) -> Ed25519PublicKey:
-    try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise DossierError(f"{path}: not a usable public key ({exc})") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise DossierError(f"{path}: not an Ed25519 public key")
-    return key
+    return parse_public(read_small(path), str(path))
+
+
+def signed_bytes(facts: dict[str, Any]) -> bytes:
+    """What the signature covers: the manifest's hash and everything manifest.sig states."""
+    covered = {k: facts.get(k, "") for k in ("manifest_sha256", "signer", "signed_at")}
+    covered |= {"kcert-signature": VERSION, "fingerprint": facts.get("fingerprint", "")}
+    return json.dumps(covered, sort_keys=True, ensure_ascii=False).encode()
 
 
 def sign(run_dir: Path, private_path: Path, signer: str = "") -> Path:
@@ -85,19 +88,21 @@ def sign(run_dir: Path, private_path: Path, signer: str = "") -> Path:
             + "; ".join(differences.lines())
         )
     key = _load_private(private_path)
-    body = (run_dir / MANIFEST).read_bytes()
     public = key.public_key()
+    facts = {
+        "manifest_sha256": manifest_sha256(run_dir),
+        "signer": signer,
+        "fingerprint": fingerprint(public),
+        # when kcert sign ran; shown on the signature page
+        "signed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     signature = {
+        "kcert-signature": VERSION,
         "algorithm": "Ed25519",
         "signed": MANIFEST,
-        "signer": signer,
-        "public_key": public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode(),
-        "fingerprint": fingerprint(public),
-        "signature": base64.b64encode(key.sign(body)).decode(),
-        # when kcert sign ran; outside what the signature covers, shown on the signature page
-        "signed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **facts,
+        "public_key": pem(public),
+        "signature": base64.b64encode(key.sign(signed_bytes(facts))).decode(),
     }
     target = run_dir / SIGNATURE
     target.write_text(json.dumps(signature, indent=1) + "\n", encoding="utf-8")
@@ -137,7 +142,7 @@ _PAGE_FACTS = re.compile(
 
 
 def page_problem(run_dir: Path, signature: dict[str, Any]) -> str:
-    """"" when signature.html is absent or states this signature; else what differs."""
+    """ "" when signature.html is absent or states this signature; else what differs."""
     page = run_dir / SIGNATURE_PAGES[0]
     if not page.is_file():
         return ""
@@ -165,37 +170,79 @@ class Verification:
     signature: str  # "valid", "missing", or why it failed
     fingerprint: str = ""
     page: str = ""  # what is wrong with the signature page ("" when it agrees or is absent)
+    trusted_as: str = ""  # the keyring's name of the signer's key, or "--public-key"
+    signer: str = ""  # who signed, as manifest.sig states it (covered by the signature)
 
     @property
     def ok(self) -> bool:
         return not self.files and self.signature == "valid" and not self.page
 
+    @property
+    def untrusted(self) -> bool:
+        """The signature holds but its key is not trusted: `kcert keys trust` would help."""
+        return self.signature.startswith(UNTRUSTED)
 
-def verify(run_dir: Path, trusted: Ed25519PublicKey | None = None) -> Verification:
-    """Every hash and the signature, offline. A trusted key pins who must have signed."""
+
+UNTRUSTED = "signed by a key that is not trusted"
+
+
+def verify(
+    run_dir: Path, trusted: Ed25519PublicKey | None = None, keyring: Path | None = None
+) -> Verification:
+    """Every file and the signature, offline. The signature counts only when its key is
+    `trusted` (when given) or in the keyring: the key manifest.sig carries proves nothing."""
     manifest = read_manifest(run_dir)
     files = compare(run_dir, manifest).lines()
     sig_path = run_dir / SIGNATURE
-    if not sig_path.is_file():
+    if not sig_path.is_file() or sig_path.is_symlink():
         return Verification(files, "missing")
     try:
-        data = json.loads(sig_path.read_text(encoding="utf-8"))
-        embedded = serialization.load_pem_public_key(data["public_key"].encode())
+        data = json.loads(read_small(sig_path))
+        embedded = parse_public(str(data["public_key"]).encode(), SIGNATURE)
         raw = base64.b64decode(data["signature"], validate=True)
-    except (ValueError, KeyError, TypeError) as exc:
+        version = data.get("kcert-signature")
+    except (DossierError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return Verification(files, f"unreadable signature file ({exc})")
-    if not isinstance(embedded, Ed25519PublicKey):
-        return Verification(files, "the signature's key is not Ed25519")
-    key = trusted or embedded
-    if trusted is not None and fingerprint(trusted) != fingerprint(embedded):
+    actual = fingerprint(embedded)
+    if version != VERSION:
         return Verification(
-            files, "signed with another key than the trusted one", fingerprint(embedded)
+            files, f"{SIGNATURE} is not a version {VERSION} signature: sign the run again", actual
+        )
+    if data.get("fingerprint") != actual:
+        return Verification(
+            files, f"{SIGNATURE} states key {data.get('fingerprint')!r}, carries {actual}", actual
+        )
+    if data.get("manifest_sha256") != manifest_sha256(run_dir):
+        return Verification(
+            files,
+            "invalid: manifest.json is not the one signed (changed after signing, or the "
+            f"{SIGNATURE} of another run)",
+            actual,
         )
     try:
-        key.verify(raw, (run_dir / MANIFEST).read_bytes())
+        embedded.verify(raw, signed_bytes(data))
     except InvalidSignature:
         return Verification(
-            files, "invalid: manifest.json was changed after signing", fingerprint(embedded)
+            files,
+            f"invalid: {SIGNATURE} was changed after signing (or is not a signature "
+            "of this manifest)",
+            actual,
         )
-    actual = {**data, "fingerprint": fingerprint(embedded)}
-    return Verification(files, "valid", fingerprint(embedded), page_problem(run_dir, actual))
+    signer = str(data.get("signer", ""))
+    if trusted is not None:
+        if fingerprint(trusted) != actual:
+            return Verification(
+                files,
+                f"signed with key {actual}, not the one given with --public-key "
+                f"({fingerprint(trusted)})",
+                actual,
+                signer=signer,
+            )
+        trusted_as = "--public-key"
+    else:
+        known = lookup(actual, keyring)
+        if known is None:
+            return Verification(files, f"{UNTRUSTED}: {actual}", actual, signer=signer)
+        trusted_as = known.name
+    page = page_problem(run_dir, {**data, "fingerprint": actual})
+    return Verification(files, "valid", actual, page, trusted_as, signer)

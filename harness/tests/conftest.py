@@ -25,6 +25,8 @@ warnings.filterwarnings("ignore", message=".*httpx2.*")
 # kcert's own tests never see the packs installed on the machine (~/.kcert/packs): a test that
 # needs packs installs them into a store of its own and points KCERT_PACKS at it.
 os.environ["KCERT_PACKS"] = tempfile.mkdtemp(prefix="kcert-test-packs-")
+# nor the signer keys trusted on the machine (~/.kcert/trusted): a test trusts its own keys
+os.environ["KCERT_TRUSTED"] = tempfile.mkdtemp(prefix="kcert-test-trusted-")
 
 SHARED = REPO_ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"

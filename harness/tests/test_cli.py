@@ -29,6 +29,7 @@ def kcert(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
             "PATH": "/usr/bin:/bin",
             "PYTHONIOENCODING": "utf-8",
             "KCERT_PACKS": os.environ["KCERT_PACKS"],
+            "KCERT_TRUSTED": os.environ["KCERT_TRUSTED"],
         },
     )
 

@@ -197,13 +197,15 @@ def test_latest_names_the_newest_run(
     monkeypatch: pytest.MonkeyPatch,
     command: str,
 ) -> None:
+    from harness.dossier.keyring import trust
     from harness.dossier.signing import generate_keys
 
     args, want_code, want = LATEST_CASES[command]
     run = _run_id(reports)
     folder = (reports / "latest").resolve()
     extra = ["--reports", str(reports)]
-    private, _ = generate_keys(tmp_path / "keys")
+    private, public = generate_keys(tmp_path / "keys")
+    trust(public, f"test {tmp_path.name}")
     if command == "sign":
         extra += ["--key", str(private)]
     if command == "verify":
@@ -224,11 +226,13 @@ def test_latest_names_the_newest_run(
 def test_a_prefix_and_a_folder_name_a_run_for_sign_and_verify(
     capsys: pytest.CaptureFixture[str], reports: Path, tmp_path: Path
 ) -> None:
+    from harness.dossier.keyring import trust
     from harness.dossier.signing import generate_keys
 
     run = _run_id(reports)
     folder = (reports / "latest").resolve()
-    private, _ = generate_keys(tmp_path / "keys")
+    private, public = generate_keys(tmp_path / "keys")
+    trust(public, f"test {tmp_path.name}")
     code, out = kcert(capsys, "sign", run[:12], "--key", str(private), "--reports", str(reports))
     assert code == 0 and f"signeret: {folder}" in out, out
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.dossier.keyring import trust
 from harness.dossier.manifest import DossierError, read_manifest
 from harness.dossier.signing import generate_keys, load_public, sign, verify
 from harness.model.result import RunResult
@@ -22,7 +23,9 @@ def run_dir(clean_run: RunResult, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def keys(tmp_path: Path) -> tuple[Path, Path]:
-    return generate_keys(tmp_path / "keys")
+    private, public = generate_keys(tmp_path / "keys")
+    trust(public, f"MedCom test {tmp_path.name}")
+    return private, public
 
 
 def test_manifest_describes_the_run(run_dir: Path) -> None:
@@ -61,17 +64,21 @@ def test_a_changed_manifest_breaks_the_signature(run_dir: Path, keys: tuple[Path
     manifest = json.loads((run_dir / "manifest.json").read_text())
     manifest["verdict"] = "godkendt "
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
-    assert "invalid" in verify(run_dir).signature
+    assert "invalid: manifest.json is not the one signed" in verify(run_dir).signature
 
 
 def test_another_signer_is_refused_when_a_key_is_trusted(
     run_dir: Path, keys: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    other_private, _ = generate_keys(tmp_path / "other")
+    other_private, other_public = generate_keys(tmp_path / "other")
     sign(run_dir, other_private)
-    assert verify(run_dir).ok  # self-consistent
-    assert verify(run_dir, load_public(keys[1])).signature == (
-        "signed with another key than the trusted one"
+    other = load_public(other_public)
+    assert verify(run_dir, other).ok  # self-consistent, and that key is given
+    untrusted = verify(run_dir)  # but it is in no keyring: the key it carries proves nothing
+    assert not untrusted.ok and untrusted.untrusted
+    assert untrusted.signature == f"signed by a key that is not trusted: {untrusted.fingerprint}"
+    assert verify(run_dir, load_public(keys[1])).signature.startswith(
+        f"signed with key {untrusted.fingerprint}, not the one given with --public-key"
     )
 
 
@@ -98,6 +105,11 @@ def test_verify_command_exit_codes(run_dir: Path, keys: tuple[Path, Path], tmp_p
     assert "Mette Godkender" in (copy / "signature.html").read_text(encoding="utf-8")
     done = kcert("verify", str(copy), "--public-key", str(keys[1]))
     assert done.returncode == 0 and ": VERIFICERET" in done.stdout
+    assert "signeret af: Mette Godkender, --public-key" in done.stdout
+    done = kcert("verify", str(copy), "--lang", "en")  # the keyring (KCERT_TRUSTED) has it
+    assert done.returncode == 0 and f"signed by: Mette Godkender, MedCom test {tmp_path.name}" in (
+        done.stdout
+    )
     (copy / "results.json").write_text("{}")
     done = kcert("verify", str(copy))
     assert done.returncode == 1 and "changed: results.json" in done.stdout

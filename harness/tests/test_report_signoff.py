@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.dossier.manifest import SIGNATURE, SIGNATURE_PAGES, read_manifest
+from harness.dossier.keyring import trust
 from harness.dossier.signing import drop_signature, generate_keys, sign, verify
 from harness.model.answer import Attachment
 from harness.model.result import RunResult
@@ -106,7 +107,8 @@ def test_every_table_has_a_fixed_layout(run: RunResult) -> None:
 @pytest.fixture
 def signed(run: RunResult, tmp_path: Path) -> Path:
     run_dir = write_report(run, tmp_path / "reports", "da")
-    private, _ = generate_keys(tmp_path / "keys")
+    private, public = generate_keys(tmp_path / "keys")
+    trust(public, f"MedCom test {tmp_path.name}")
     sign(run_dir, private, "Mette Godkender")
     return run_dir
 
@@ -149,7 +151,8 @@ def test_signature_pdf_beside_report_pdf(clean_run: RunResult, tmp_path: Path) -
 
     small = RunResult(**{**clean_run.__dict__, "protocols": clean_run.protocols[:1]})
     run_dir = write_report(small, tmp_path / "reports", "da", pdf=True)
-    private, _ = generate_keys(tmp_path / "keys")
+    private, public = generate_keys(tmp_path / "keys")
+    trust(public, f"MedCom test {tmp_path.name}")
     sign(run_dir, private, "Mette Godkender")
     pages = write_signature_page(run_dir)
     assert [p.name for p in pages] == ["signature.html", "signature.pdf"]
