@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     if "core" in wanted:
         core_bench()
+        tamper_bench()
     if "validators" in wanted:
         validators_bench(REPO_ROOT.parent / "shared" / "corpus")
     if "cockpit" in wanted:
@@ -334,3 +335,34 @@ if __name__ == "__main__":
     import sys
 
     raise SystemExit(main(sys.argv[1:]))
+
+
+def tamper_figures(work: Path) -> tuple[int, int, bool]:
+    """The tamper matrix over a small dossier: (detected, tried, the genuine one verifies)."""
+    from harness.dossier.manifest import write_manifest as write_dossier_manifest
+    from harness.dossier.tamper import run_matrix
+    from harness.report.evidence import write_manifest
+
+    source = work / "run"
+    (source / "evidence").mkdir(parents=True)
+    (source / "index.html").write_text("<p>Godkendt</p>\n", encoding="utf-8")
+    (source / "results.json").write_text('{"verdict": "godkendt"}\n', encoding="utf-8")
+    (source / "evidence" / "CC-R-01.1.S.json").write_text('{"resourceType": "Bundle"}\n')
+    write_dossier_manifest(source, {"verdict": "godkendt", "lang": "da"})
+    write_manifest(source)
+    outcomes, genuine_ok = run_matrix(source, work / "matrix")
+    return sum(o.detected for o in outcomes), len(outcomes), genuine_ok
+
+
+def tamper_bench() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kcert-bench-tamper-") as work:
+        started = time.perf_counter()
+        detected, tried, genuine_ok = tamper_figures(Path(work))
+        took = time.perf_counter() - started
+    genuine = "verifies" if genuine_ok else "DOES NOT VERIFY"
+    print(
+        f"\nreliability: tampers detected / tried {detected}/{tried} "
+        f"(kcert verify; genuine dossier {genuine}; {took:.2f} s)"
+    )

@@ -108,8 +108,9 @@ class TrustedKey:
 
 
 def _entry(path: Path) -> TrustedKey:
+    text = read_small(path)
     try:
-        data = json.loads(read_small(path))
+        data = json.loads(text)
         key = parse_public(str(data["public_key"]).encode(), str(path))
         name = str(data["name"])
     except (ValueError, KeyError, TypeError) as exc:

@@ -58,8 +58,9 @@ def generate_keys(folder: Path) -> tuple[Path, Path]:
 
 
 def _load_private(path: Path) -> Ed25519PrivateKey:
+    data = read_small(path)
     try:
-        key = serialization.load_pem_private_key(read_small(path), password=None)
+        key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise DossierError(f"{path}: not a usable private key ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):

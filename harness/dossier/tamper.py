@@ -242,6 +242,7 @@ def run_matrix(
         shutil.copytree(genuine, copy, symlinks=True)
         own = scratch / f"way-{number:02d}"
         own.mkdir()
+        shutil.copytree(scratch / "keys", own / "keys")  # the trusted signer's, for re-signing
         way.tamper(copy, own)
         result = verify(copy, keyring=keyring)
         said = "; ".join([*result.files, result.signature, result.page])

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.dossier.manifest import SIGNATURE, SIGNATURE_PAGES, read_manifest
 from harness.dossier.keyring import trust
+from harness.dossier.manifest import SIGNATURE, SIGNATURE_PAGES, read_manifest
 from harness.dossier.signing import drop_signature, generate_keys, sign, verify
 from harness.model.answer import Attachment
 from harness.model.result import RunResult
