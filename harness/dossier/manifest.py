@@ -20,6 +20,7 @@ NOT_HASHED = frozenset({MANIFEST, SIGNATURE, SUMS, *SIGNATURE_PAGES})
 # a run folder deeper or bigger than this is not a dossier kcert wrote
 MAX_ENTRIES = 200_000
 MAX_DEPTH = 32
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 class DossierError(ValueError):
@@ -103,9 +104,16 @@ def write_manifest(run_dir: Path, about: dict[str, Any]) -> Path:
 def read_manifest(run_dir: Path) -> dict[str, Any]:
     path = run_dir / MANIFEST
     try:
+        # lstat first: a FIFO in its place would block the read, a link is named by walk()
+        if path.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
+            raise DossierError(f"{path}: not a regular file")
+        if path.lstat().st_size > MAX_MANIFEST_BYTES:
+            raise DossierError(f"{path}: larger than {MAX_MANIFEST_BYTES} bytes")
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DossierError(f"{run_dir}: no {MANIFEST}: not a kcert run folder") from None
+    except DossierError:
+        raise
     except (OSError, ValueError) as exc:
         raise DossierError(f"{path}: unreadable ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
@@ -139,8 +147,10 @@ def sums_problems(run_dir: Path, recorded: dict[str, str]) -> list[str]:
     """Where manifest.sha256 (the sha256sum form of the same facts) disagrees with manifest.json:
     it must list exactly the manifest's files, with the same hashes, and manifest.json itself."""
     path = run_dir / SUMS
-    if not path.is_file() or path.is_symlink():
-        return [f"{SUMS}: missing"]
+    if path.is_symlink() or not path.is_file():
+        return [f"{SUMS}: missing or not a regular file"]
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        return [f"{SUMS}: larger than {MAX_MANIFEST_BYTES} bytes"]
     expected = {**recorded, MANIFEST: sha256_file(run_dir / MANIFEST)}
     listed: dict[str, str] = {}
     problems = []

@@ -168,3 +168,10 @@ def test_manifest_sha256_must_agree_with_manifest_json(run_dir: Path) -> None:
         f"manifest.sha256 line {len(lines)}: not 'SHA256  file'",
         f"manifest.sha256 lacks {name}",
     ]
+
+
+def test_a_fifo_for_manifest_json_is_refused_not_read(run_dir: Path) -> None:
+    (run_dir / "manifest.json").unlink()
+    os.mkfifo(run_dir / "manifest.json")
+    with pytest.raises(DossierError, match=r"manifest.json: not a regular file"):
+        verify(run_dir)
