@@ -65,7 +65,7 @@ def _rewrite_sums(run: Path) -> None:
     (run / SUMS).write_text("".join(f"{h}  {n}\n" for n, h in sorted(files.items())))
 
 
-def _edit_sig(change: Callable[[dict[str, object]], None]) -> Tamper:
+def _edit_sig(change: Callable[[dict[str, object]], object]) -> Tamper:
     def tamper(run: Path, scratch: Path) -> None:
         data = json.loads((run / SIGNATURE).read_text())
         change(data)
@@ -179,6 +179,11 @@ def ways() -> list[Way]:
             "fingerprint in manifest.sig changed",
             _edit_sig(lambda d: d.update(fingerprint="0" * 32)),
             "states key",
+        ),
+        Way(
+            "signature downgraded to the old form (manifest.json only)",
+            _edit_sig(lambda d: d.pop("kcert-signature")),
+            "not a version 2 signature",
         ),
         Way("signature page edited", _edit_page, "signature.html states another"),
         Way("manifest.sig removed", lambda r, s: (r / SIGNATURE).unlink(), "missing"),

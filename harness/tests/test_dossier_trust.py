@@ -175,3 +175,11 @@ def test_a_fifo_for_manifest_json_is_refused_not_read(run_dir: Path) -> None:
     os.mkfifo(run_dir / "manifest.json")
     with pytest.raises(DossierError, match=r"manifest.json: not a regular file"):
         verify(run_dir)
+
+
+def test_a_device_in_the_run_folder_is_named(run_dir: Path) -> None:
+    try:
+        os.mknod(run_dir / "null", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    except (PermissionError, OSError):
+        pytest.skip("making a device node needs privileges this machine does not give")
+    assert verify(run_dir).files == ["added device: null"]
