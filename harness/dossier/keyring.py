@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +57,10 @@ def parse_public(text: bytes, where: str) -> Ed25519PublicKey:
 def read_small(path: Path) -> bytes:
     """A key file's bytes, refused when it is not a regular file or is too big."""
     try:
-        with path.open("rb") as handle:
-            if not os.path.isfile(path):
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
                 raise DossierError(f"{path}: not a regular file")
             data = handle.read(MAX_KEY_BYTES + 1)
     except OSError as exc:
