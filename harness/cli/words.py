@@ -50,7 +50,7 @@ CONSOLE: dict[str, dict[str, str]] = {
         "kcert keys trust FIL --name NAVN (eller giv den med --public-key FIL)",
         "key_trusted": "betroet: {name} (nøgle {fp})",
         "key_untrusted": "ikke længere betroet: {name} (nøgle {fp})",
-        "keys_trusted": "{n} betroet/betroede nøgle(r) i {folder}",
+        "keys_trusted": "betroede nøgler: {n} i {folder}",
         "key_readable": "advarsel: den private nøgle {path} kan læses af andre end ejeren "
         "(tilstand {mode}): chmod 600 {path}",
         "peer": "kcerts modtager: {url} (lytter på {bind}, {mode})",
