@@ -77,6 +77,9 @@ def test_keyring_trust_list_untrust(tmp_path: Path) -> None:
         trust(tmp_path / "a" / "kcert-signing.key", "private, not public", ring)
     with pytest.raises(DossierError, match="not a regular file"):
         trust(Path("/dev/zero"), "device", ring)
+    (ring / "broken.json").write_text("{not json")
+    with pytest.raises(DossierError, match=r"broken.json: not a kcert trusted-key file"):
+        trusted_keys(ring)
     os.mkfifo(tmp_path / "pipe.pub")
     with pytest.raises(DossierError, match="not a regular file"):
         trust(tmp_path / "pipe.pub", "FIFO", ring)  # refused at once, no wait for a writer
