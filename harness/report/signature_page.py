@@ -60,7 +60,9 @@ def render_signature_page(run_dir: Path, lang: str) -> str:
         L=labels(lang),
         lang=lang,
         manifest=manifest,
-        sut=manifest.get("sut") or {},
+        # a hand-made manifest may lack fields a run always writes: the page still renders
+        run_id=str(manifest.get("run_id") or run_dir.name),
+        sut=manifest.get("sut") if isinstance(manifest.get("sut"), dict) else {},
         signature=signature,
         facts=facts,
         embedded=embedded,
