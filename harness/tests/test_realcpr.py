@@ -6,7 +6,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,7 +20,7 @@ import pytest
 
 from harness.checks.realcpr import RULE, find_real_cprs, guard_step, mask_real_cprs, mask_text
 from harness.checks.rules import RULES
-from harness.fixtures import load_persons
+from harness.fixtures import REPO_ROOT, load_persons
 from harness.model.exchange import Exchange
 from harness.model.finding import Finding
 from harness.model.i18n import Text
@@ -313,6 +316,16 @@ def test_echoed_real_cpr_is_a_finding_and_appears_nowhere(
     ]
     assert exchanges and all(len(e["masked"]["R"]) == 64 for e in exchanges)
     assert all(e["withheld"] == (["R"] if strict else []) for e in exchanges)
+    record = (run_dir / "evidence" / "masked-originals.tsv").read_text(encoding="utf-8")
+    how = "withheld" if strict else "masked"
+    for e in exchanges:
+        assert f"{e['evidence']['R']}\t{how}\t{e['masked']['R']}" in record
+        if not strict:  # the masked file is what the mask makes of the original
+            evidence = (run_dir / "evidence" / e["evidence"]["R"]).read_bytes()
+            assert evidence == mask_real_cprs(BODIES[kind][1])
+            assert e["masked"]["R"] == hashlib.sha256(BODIES[kind][1]).hexdigest()
+    manifest = (run_dir / "manifest.sha256").read_text(encoding="utf-8")
+    assert "evidence/masked-originals.tsv" in manifest
     # the store gives the masking back with the exchange (a rejudge or re-report keeps it)
     reopened = RunStore(f"sqlite:///{db}")
     stored = [
@@ -323,3 +336,78 @@ def test_echoed_real_cpr_is_a_finding_and_appears_nowhere(
     ]
     reopened.engine.dispose()
     assert stored and all(e.withheld == (["R"] if strict else []) for e in stored)
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["masked", "strict-cpr"])
+def test_kcert_certify_console_folder_and_store_hold_no_real_cpr(
+    echo: tuple[str, type[Echo]], tmp_path: Path, strict: bool
+) -> None:
+    base, handler = echo
+    handler.kind = "text"
+    config = tmp_path / "sut.yaml"
+    config.write_text(
+        f"""name: Echo LPS
+vendor: Test
+version: "1"
+endpoints:
+  fhir: {base}/fhir
+  agent: {base}/kcert-agent/v1
+identity: {{sor: "999991000016008", gln: "5790000999996"}}
+timeouts: {{connect: 1, read: 2}}
+""",
+        encoding="utf-8",
+    )
+    db = tmp_path / "runs.sqlite"
+    reports = tmp_path / "r"
+    args = ["certify", "--sut-config", str(config), "--case", "CC-R-01", "--reports", str(reports)]
+    args += ["--store", f"sqlite:///{db}", "--lang", "en"] + (["--strict-cpr"] if strict else [])
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+        env={
+            "COLUMNS": "200",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONIOENCODING": "utf-8",
+            "KCERT_PACKS": os.environ["KCERT_PACKS"],
+        },
+    )
+    console = done.stdout + done.stderr
+    assert done.returncode == 1, console
+    assert "Traceback" not in console
+    assert not [form for form in FORMS if form in console]
+    run_dir = (reports / "latest").resolve()
+    assert _number_anywhere(run_dir, db) == []
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    rules = {
+        f["rule_id"]
+        for p in results["protocols"]
+        for c in p["cases"]
+        for s in c["steps"]
+        for f in s["findings"]
+    }
+    assert RULE in rules
+    withheld = [
+        e["withheld"]
+        for p in results["protocols"]
+        for c in p["cases"]
+        for s in c["steps"]
+        for e in s["exchanges"]
+        if e.get("masked")
+    ]
+    assert withheld == ([["R"]] if strict else [[]])
+
+
+def test_the_search_for_the_number_itself_works(tmp_path: Path) -> None:
+    """The guard of the tests above: an unmasked number is found, as text and as a BLOB."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "e.txt").write_text(f"x {DASHED} y", encoding="utf-8")
+    db = tmp_path / "s.sqlite"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("create table t (b blob)")
+        conn.execute("insert into t values (?)", (UNDASHED.encode(),))
+        conn.commit()
+    found = _number_anywhere(tmp_path / "run", db)
+    assert any(DASHED in f for f in found) and any("sql dump" in f for f in found)
