@@ -105,6 +105,8 @@ def _guard_exchange(
     direction = "R"  # what kcert received: the SUT's answer, or what it sent kcert's peer
     body = exchange.received_by_kcert
     hits = find_real_cprs(body)
+    if not hits and direction in exchange.masked:
+        return exchange, [_as_recorded(exchange, direction, step_id)]
     if not hits:
         return exchange, []
     digest = hashlib.sha256(body).hexdigest()
@@ -148,6 +150,20 @@ def _guard_exchange(
             )
         )
     return masked, findings
+
+
+def _as_recorded(exchange: Exchange, direction: str, step_id: str) -> Finding:
+    """A re-judged run replays bytes masked when they were recorded: the finding stays."""
+    how = "withheld" if direction in exchange.withheld else "masked"
+    return Finding(
+        RULE,
+        Severity.F2,
+        f"the recorded run's SUT sent a CPR-shaped number outside kcert's synthetic range; "
+        f"the body was {how} before it was stored; SHA-256 of the original body "
+        f"{exchange.masked[direction]}",
+        Location("", "byte-offset", evidence=exchange.evidence.get(direction, "")),
+        step_id,
+    )
 
 
 def _masked_finding(finding: Finding) -> Finding:

@@ -175,6 +175,19 @@ def test_guard_masks_what_the_sut_sent_to_kcerts_peer_strictly() -> None:
     assert all("not stored" in f.message for f in sresult.findings if f.rule_id == RULE)
 
 
+def test_a_replayed_masked_exchange_keeps_its_finding() -> None:
+    exchange = Exchange("POST", "u", {}, b"", 200, {}, BODIES["cda"][1])
+    sresult = StepResult(_STEP, Outcome.PASS, [], [exchange])
+    guard_step(sresult, "s1", strict=True)
+    replayed = replace(sresult.exchanges[0], evidence={"R": "X_R_c.s1_A.xml"})
+    again = StepResult(_STEP, Outcome.PASS, [], [replayed])
+    guard_step(again, "s1")
+    assert again.outcome is Outcome.FAIL
+    assert [f.rule_id for f in again.findings] == [RULE]
+    assert "withheld" in again.findings[0].message
+    assert again.findings[0].location.evidence == "X_R_c.s1_A.xml"
+
+
 def test_guard_leaves_a_clean_step_alone() -> None:
     exchange = Exchange("POST", "u", {}, b"", 200, {}, QUIET["timestamps"])
     sresult = StepResult(_STEP, Outcome.PASS, [], [exchange])
