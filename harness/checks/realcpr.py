@@ -49,14 +49,18 @@ def find_real_cprs(body: bytes) -> list[Hit]:
     """Every CPR-shaped number in `body` that is not one of kcert's synthetic persons."""
     if not body:
         return []
-    strings = _json_number_spans(body)
+    strings: list[tuple[int, int]] | None = None
+    looked = False
     hits: list[Hit] = []
     for match in _CANDIDATE.finditer(body):
         digits = (match.group(1) + match.group(3)).decode("ascii")
         if birth_date(digits) is None or is_synthetic_cpr(digits):
             continue
-        if not match.group(2) and strings is not None and not _inside(match.start(), strings):
-            continue  # a JSON number (an epoch timestamp, a count), not an identifier
+        if not match.group(2):
+            if not looked:  # parsed once, and only for a body with a candidate
+                strings, looked = _json_number_spans(body), True
+            if strings is not None and not _inside(match.start(), strings):
+                continue  # a JSON number (an epoch timestamp, a count), not an identifier
         hits.append(Hit(match.start(), f"{digits[:6]}-xxxx"))
     return hits
 
@@ -89,14 +93,15 @@ def guard_step(sresult: StepResult, step_id: str, strict: bool = False) -> None:
     kept: list[Exchange] = []
     for exchange in sresult.exchanges:
         masked, found = _guard_exchange(exchange, step_id, strict)
+        masked, around = _guard_envelope(masked, step_id)
         kept.append(masked)
-        added.extend(found)
-    if added:
-        sresult.exchanges = kept
-        sresult.findings = [_masked_finding(f) for f in sresult.findings] + added
-        sresult.message = mask_text(sresult.message)
-        if sresult.outcome in (Outcome.PASS, Outcome.SKIP):
-            sresult.outcome = Outcome.FAIL  # an error stays an error: kcert's fault wins
+        added.extend(found + around)
+    sresult.exchanges = kept
+    # A check or an error message may quote the SUT's own words: never the number either.
+    sresult.findings = [_masked_finding(f) for f in sresult.findings] + added
+    sresult.message = mask_text(sresult.message)
+    if added and sresult.outcome in (Outcome.PASS, Outcome.SKIP):
+        sresult.outcome = Outcome.FAIL  # an error stays an error: kcert's fault wins
 
 
 def _guard_exchange(
@@ -116,7 +121,6 @@ def _guard_exchange(
         evidence=dict(exchange.evidence),
         masked={**exchange.masked, direction: digest},
         withheld=[*exchange.withheld, direction] if strict else list(exchange.withheld),
-        error=mask_text(exchange.error),
         request_body=kept_body if exchange.inbound else exchange.request_body,
         response_body=exchange.response_body if exchange.inbound else kept_body,
     )
@@ -150,6 +154,40 @@ def _guard_exchange(
             )
         )
     return masked, findings
+
+
+def _guard_envelope(exchange: Exchange, step_id: str) -> tuple[Exchange, list[Finding]]:
+    """The rest of what the SUT chose: its headers, the URL it called kcert's peer at, and
+    transport errors quoting it. Masked in place of the copy; one finding per place."""
+    received = exchange.request_headers if exchange.inbound else exchange.response_headers
+    places = {f"header {name}": value for name, value in received.items()}
+    if exchange.inbound:
+        places["url"] = exchange.url
+    places["error"] = exchange.error
+    where = exchange.evidence.get("R", "")
+    findings = [
+        Finding(
+            RULE,
+            Severity.F2,
+            f"the SUT sent a CPR-shaped number outside kcert's synthetic range in the {place} "
+            f"({', '.join(h.masked for h in hits)}); only synthetic test persons may be used; "
+            f"masked as DDMMYY-xxxx",
+            Location(place, "http", evidence=where),
+            step_id,
+        )
+        for place, value in places.items()
+        if (hits := find_real_cprs(value.encode("utf-8", "surrogatepass")))
+    ]
+    if not findings:
+        return exchange, []
+    headers = {name: mask_text(value) for name, value in received.items()}
+    return replace(
+        exchange,
+        url=mask_text(exchange.url) if exchange.inbound else exchange.url,
+        error=mask_text(exchange.error),
+        request_headers=headers if exchange.inbound else exchange.request_headers,
+        response_headers=exchange.response_headers if exchange.inbound else headers,
+    ), findings
 
 
 def _as_recorded(exchange: Exchange, direction: str, step_id: str) -> Finding:

@@ -188,6 +188,34 @@ def test_a_replayed_masked_exchange_keeps_its_finding() -> None:
     assert again.findings[0].location.evidence == "X_R_c.s1_A.xml"
 
 
+def test_headers_url_and_errors_the_sut_chose_are_masked() -> None:
+    exchange = Exchange(
+        "GET",
+        f"http://127.0.0.1/peer/Patient?identifier={UNDASHED}",
+        {"X-Patient": DASHED},
+        b"",
+        200,
+        {},
+        b"ok",
+        error=f"peer refused {DASHED}",
+        inbound=True,
+    )
+    sresult = StepResult(_STEP, Outcome.PASS, [], [exchange])
+    guard_step(sresult, "s1")
+    places = {f.location.path for f in sresult.findings if f.rule_id == RULE}
+    assert places == {"url", "header X-Patient", "error"}
+    text = json.dumps(sresult.exchanges[0].to_dict()) + repr(sresult.findings)
+    assert not [form for form in FORMS if form in text]
+    assert sresult.outcome is Outcome.FAIL
+
+
+def test_a_quote_is_masked_even_without_a_body() -> None:
+    sresult = _step_with(Exchange("POST", "u", {}, b"", 200, {}, b"{}"))
+    guard_step(sresult, "s1")
+    assert "311285-xxxx" in sresult.findings[0].message
+    assert sresult.outcome is Outcome.PASS  # only a REAL-CPR from what was received fails it
+
+
 def test_guard_leaves_a_clean_step_alone() -> None:
     exchange = Exchange("POST", "u", {}, b"", 200, {}, QUIET["timestamps"])
     sresult = StepResult(_STEP, Outcome.PASS, [], [exchange])
