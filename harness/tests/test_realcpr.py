@@ -452,3 +452,54 @@ def test_the_search_for_the_number_itself_works(tmp_path: Path) -> None:
         conn.commit()
     found = _number_anywhere(tmp_path / "run", db)
     assert any(DASHED in f for f in found) and any("sql dump" in f for f in found)
+
+
+def test_a_testscript_run_masks_too_and_its_asserts_judge_the_original(tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from harness.tests.test_testscript import check, op, script
+    from harness.tests.test_testscript import run as run_scripts
+
+    patient = {
+        "resourceType": "Patient",
+        "id": "p1",
+        "identifier": [{"system": "urn:oid:1.2.208.176.1.2", "value": UNDASHED}],
+    }
+
+    async def read(request: Request) -> Response:
+        return JSONResponse(patient, media_type="application/fhir+json")
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(
+        routes=[
+            Route("/kcert-agent/v1/health", health),
+            Route("/fhir/Patient/p1", read, methods=["GET"]),
+        ]
+    )
+    done = run_scripts(
+        tmp_path,
+        script(
+            "cpr-echo",
+            [
+                op("read", resource="Patient", params="/p1"),
+                check(expression="Patient.identifier.value", value=UNDASHED),
+            ],
+        ),
+        app=app,
+    )
+    case = next(c for c in done.run.cases if c.case.id == "t1")
+    operation, asserted = case.steps
+    assert asserted.outcome is Outcome.PASS  # the assert saw the bytes the SUT sent
+    assert operation.outcome is Outcome.FAIL
+    assert [f.rule_id for f in operation.findings if f.is_problem] == [RULE]
+    text = json.dumps([e.to_dict() for e in operation.exchanges])
+    text += operation.exchanges[0].response_body.decode()
+    text += repr([(s.message, s.findings) for s in case.steps])
+    text += repr([(a.message, a.detail) for sec in done.scripts[0].sections for a in sec.actions])
+    assert not [form for form in FORMS if form in text]
+    assert "010190-xxxx" in operation.exchanges[0].response_body.decode()
