@@ -367,6 +367,10 @@ RULES: dict[str, Text] = {
         "Testeren så ikke det forventede på skærmen",
         "The tester did not observe what was expected on screen",
     ),
+    "REAL-CPR": Text(
+        "SUT'en sendte et CPR-nummer uden for kcerts syntetiske testpersoner (maskeret)",
+        "The SUT sent a CPR number outside kcert's synthetic test persons (masked)",
+    ),
     "KCERT-ERROR": Text(
         "Testen kunne ikke gennemføres (ikke en fejl i SUT)",
         "The test could not be carried out (not a fault of the SUT)",

@@ -68,6 +68,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="egentest: vendor self-test (default); endelig: final certification (strict)",
     )
     p.add_argument(
+        "--strict-cpr",
+        action="store_true",
+        help="a SUT body holding a real-format CPR number is not stored at all, only its "
+        "SHA-256 and the REAL-CPR finding (always so for --test-type endelig); without it "
+        "the number is masked as DDMMYY-xxxx",
+    )
+    p.add_argument(
         "--tester",
         default="",
         help="who runs the test (the operator: report header, manifest); each answer keeps "
@@ -170,6 +177,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         packs_chosen=True,
         suite_version=suite.text(),
         selection=selection_text(args.case, args.requirement),
+        strict_cpr=args.strict_cpr,
     )
     choice = SutChoice(
         reference=args.sut == "reference",

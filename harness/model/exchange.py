@@ -25,6 +25,10 @@ class Exchange:
     # The SUT called kcert (kcert plays the receiving peer): the request is what the SUT
     # sent (evidence R), the response what kcert answered (evidence S).
     inbound: bool = False
+    # Real-format CPR numbers the SUT sent were masked (harness.checks.realcpr): direction
+    # ("R") -> SHA-256 of the original bytes; `withheld`: directions whose body was not kept.
+    masked: dict[str, str] = field(default_factory=dict)
+    withheld: list[str] = field(default_factory=list)
 
     @property
     def sent_by_kcert(self) -> bytes:
@@ -61,4 +65,5 @@ class Exchange:
             "truncated": self.truncated,
             "evidence": self.evidence,
             "inbound": self.inbound,
+            **({"masked": self.masked, "withheld": self.withheld} if self.masked else {}),
         }

@@ -12,6 +12,7 @@ from harness.report.allure import write_allure
 from harness.report.evidence import write_evidence, write_manifest
 from harness.report.html import write_html
 from harness.report.junit import write_junit
+from harness.report.masking import write_masking_record
 from harness.report.pdf import write_pdf
 from harness.report.results_json import to_results
 
@@ -22,6 +23,7 @@ def write_report(run: RunResult, reports_dir: Path, lang: str = "da", pdf: bool 
     run_dir.mkdir(parents=True, exist_ok=True)
     evidence_dir = run_dir / "evidence"
     write_evidence(run, evidence_dir)
+    write_masking_record(run, evidence_dir)
     (run_dir / "results.json").write_text(
         json.dumps(to_results(run), indent=2, ensure_ascii=False), encoding="utf-8"
     )

@@ -13,6 +13,7 @@ import jsonschema
 from harness import __version__
 from harness.checks import CHECKS, CheckContext
 from harness.checks.diagnostics import NOT_EVALUATED
+from harness.checks.realcpr import guard_step
 from harness.checks.registry import NotEvaluated, StepRecord, reads, root_reason
 from harness.fixtures import TemplateRenderer, load_peers, load_persons
 from harness.model.finding import Finding, Location
@@ -72,6 +73,13 @@ class RunOptions:
     relation: str = ""
     suite_version: str = ""  # empty: kcert's package version
     selection: tuple[str, ...] = ()  # the --case/--requirement patterns that chose the cases
+    # A body holding a real-format CPR number is not kept at all (only its hash), not just
+    # masked; always so for a final certification.
+    strict_cpr: bool = False
+
+    @property
+    def cpr_strict(self) -> bool:
+        return self.strict_cpr or self.test_type == "endelig"
 
 
 CaseKey = tuple[str, str]  # (protocol id, test case id)
@@ -100,6 +108,7 @@ class Runner:
         self._health_capabilities: Capabilities | None = None
         self.health_note = ""  # why the health answer's capabilities were not used
         self.selection: tuple[str, ...] = ()
+        self.strict_cpr = False
 
     @property
     def scope(self) -> Scope:
@@ -165,6 +174,7 @@ class Runner:
         completed = completed or {}
         started = started or {}
         self.selection = options.selection
+        self.strict_cpr = options.cpr_strict
         run = self.new_run(options, run_started)
         self.seed = options.seed_run_id or options.run_id
         chosen = frozenset(p["sha256"] for p in options.packs) if options.packs_chosen else None
@@ -229,6 +239,9 @@ class Runner:
                 earlier[step.id] = StepRecord(None, None, root=sresult.findings[0])
             else:
                 sresult = self._run_step(protocol, case, step, earlier, namer, state)
+                # Where a judged step's exchanges enter the record: every writer after this
+                # (evidence, results.json, Allure, reports, store) sees only masked bytes.
+                guard_step(sresult, step.id, self.strict_cpr)
             result.steps.append(sresult)
             if sresult.outcome is Outcome.ERROR:
                 result.error = sresult.message

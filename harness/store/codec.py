@@ -64,9 +64,20 @@ def exchange_row(exchange: Exchange) -> dict[str, Any]:
         "duration_ms": exchange.duration_ms,
         "error": exchange.error,
         "truncated": exchange.truncated,
-        "evidence": dict(exchange.evidence),
+        "evidence": {**exchange.evidence, **_masking_keys(exchange)},
         "inbound": exchange.inbound,
     }
+
+
+# Real-CPR masking (harness.checks.realcpr) travels in the evidence column, under keys no
+# evidence direction uses, so the table keeps its shape.
+_MASKED, _WITHHELD = "masked:", "withheld:"
+
+
+def _masking_keys(exchange: Exchange) -> dict[str, str]:
+    keys = {_MASKED + d: digest for d, digest in exchange.masked.items()}
+    keys.update({_WITHHELD + d: "1" for d in exchange.withheld})
+    return keys
 
 
 def exchange_from_row(row: dict[str, Any]) -> Exchange:
@@ -82,8 +93,10 @@ def exchange_from_row(row: dict[str, Any]) -> Exchange:
         duration_ms=float(row["duration_ms"]),
         error=str(row["error"]),
         truncated=bool(row["truncated"]),
-        evidence=dict(row["evidence"]),
+        evidence={k: v for k, v in row["evidence"].items() if ":" not in k},
         inbound=bool(row.get("inbound", False)),
+        masked={k[len(_MASKED) :]: v for k, v in row["evidence"].items() if k.startswith(_MASKED)},
+        withheld=[k[len(_WITHHELD) :] for k in row["evidence"] if k.startswith(_WITHHELD)],
     )
 
 

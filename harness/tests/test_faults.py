@@ -102,8 +102,8 @@ AS_OF = "2027-03-01"
 POPULATION = {"generate": {"seed": 2027, "size": 400}, "as_of": AS_OF}
 ROWS = {
     "members": [
-        {"cpr": "0101010000", "planLink": "patients/0101010000/plan?asOf=2027-03-01"},
-        {"cpr": "0202020000", "planLink": "patients/0202020000/plan?asOf=2027-03-01"},
+        {"cpr": "0101019901", "planLink": "patients/0101019901/plan?asOf=2027-03-01"},
+        {"cpr": "0202029902", "planLink": "patients/0202029902/plan?asOf=2027-03-01"},
     ]
 }
 
@@ -944,7 +944,7 @@ def test_a_hostile_delivery_is_a_finding_never_a_crash(check: str, body: bytes) 
         status=200,
         inbound=True,
     )
-    notes = {SUBMISSION_NOTE: body, "cpr": "0101010000", "as_of": AS_OF, "message_id": "m"}
+    notes = {SUBMISSION_NOTE: body, "cpr": "0101019901", "as_of": AS_OF, "message_id": "m"}
     ctx = CheckContext(
         step_id="2",
         exchange=answer,
@@ -953,7 +953,7 @@ def test_a_hostile_delivery_is_a_finding_never_a_crash(check: str, body: bytes) 
         earlier={"1": StepRecord(answer, None, notes=dict(notes))},
         sut_identity={"sor": "1", "gln": "5790000999996"},
         peer_identity={"sor": "2", "gln": "5790000000005"},
-        person={"cpr": "0101010000"},
+        person={"cpr": "0101019901"},
         exchanges=[answer, arrived],
         notes={**notes, "kind": "carecommunication"},
     )

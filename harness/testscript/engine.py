@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.checks.realcpr import guard_step, mask_text
 from harness.model.exchange import Exchange
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Outcome, Severity
@@ -76,8 +77,10 @@ class ScriptRunner:
         fixture_map: FixtureMap | None = None,
         profiles: ProfileSource | None = None,
         listener: CaseListener = ignore,
+        strict_cpr: bool = False,
     ) -> None:
         self.transport = transport
+        self.strict_cpr = strict_cpr  # a body with a real-format CPR is not kept at all
         self.sut = sut
         self.fixture_map = fixture_map or FixtureMap()
         self.profiles = profiles or ProfileSource.none()
@@ -144,12 +147,21 @@ class ScriptRunner:
                 sresult, aresult = self._assert(state, step, action["assert"], where)
                 if aresult.result == "fail" and action["assert"].get("stopTestOnFail") is True:
                     stop = f"not run: stopTestOnFail after the failed assert at {where}"
+            self._guard(step, sresult, aresult)
             if sresult.outcome is Outcome.ERROR and not result.error:
                 result.error = sresult.message
             result.steps.append(sresult)
             done.actions.append(aresult)
         result.duration_ms = (time.perf_counter() - t0) * 1000
         return done
+
+    def _guard(self, step: Step, sresult: StepResult, aresult: ActionResult) -> None:
+        """Where a step's exchanges enter the record: real-format CPR numbers are masked."""
+        guard_step(sresult, step.id, self.strict_cpr)
+        aresult.message = mask_text(aresult.message)
+        aresult.detail = mask_text(aresult.detail)
+        if sresult.outcome is Outcome.FAIL and aresult.result == "pass":
+            aresult.result = "fail"
 
     def _operation(
         self, state: ScriptState, step: Step, op: dict[str, Any], where: Where

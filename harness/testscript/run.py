@@ -52,7 +52,8 @@ def run_on(
     listener: CaseListener = ignore,
 ) -> TestScriptRun:
     """Run every script through `transport`; the results go into `run`."""
-    runner = ScriptRunner(transport, sut, fixture_map, profiles, listener)
+    strict_cpr = run.test_type == "endelig"
+    runner = ScriptRunner(transport, sut, fixture_map, profiles, listener, strict_cpr)
     outcome = TestScriptRun(run)
     if unreachable:
         run.error = unreachable
