@@ -149,7 +149,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         protocols = select_cases(suite_protocols, args.case, args.requirement)
     except SelectionError as exc:
         raise UsageProblem(str(exc)) from None
-    waivers = read_waivers(args.waivers)
+    waivers = read_waivers(args.waivers, suite_protocols)
     # an answers file may answer more than a selection runs
     book = AnswerBook(read_answers(args.answers, suite_protocols, args.tester))
     packs = select_packs(args.pack, args.no_packs)
@@ -206,11 +206,11 @@ def collect(roots: list[Path], console: Console) -> list[Protocol]:
     return protocols
 
 
-def read_waivers(path: Path | None) -> list[Waiver]:
+def read_waivers(path: Path | None, protocols: list[Protocol] | None = None) -> list[Waiver]:
     if path is None:
         return []
     try:
-        return load_waivers(path)
+        return load_waivers(path, protocols)
     except SourceError as exc:
         raise UsageProblem(str(exc)) from None
 
