@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 import jsonschema
 import yaml
 
+from harness.inputfile import InputFileError, read_limited
+
 JsonPath = tuple[str | int, ...]
 
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -119,9 +121,9 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
     """Load one YAML document safely (SafeLoader, size cap, no duplicate keys)."""
     name = display_name or str(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(name, 1, "", f"cannot read file: {exc.strerror}") from None
+        raw = read_limited(path, MAX_YAML_BYTES)
+    except InputFileError as exc:
+        raise SourceError(name, 1, "", f"cannot read file: {exc.reason}") from None
     return parse_yaml(raw, name)
 
 
