@@ -30,6 +30,12 @@ _KINDS = (
 )
 
 
+def _refuse_special(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise InputFileError(f"is {kind}, not a regular file; refused unread")
+
+
 def read_limited(path: Path, limit: int) -> bytes:
     """The bytes of the regular file `path`, at most `limit`; InputFileError otherwise."""
     # O_NONBLOCK: opening a FIFO with no writer would otherwise wait for ever.
@@ -37,12 +43,15 @@ def read_limited(path: Path, limit: int) -> bytes:
     try:
         fd = os.open(path, flags)
     except OSError as exc:
+        # a socket cannot be opened at all (ENXIO): say what it is rather than errno's words
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        _refuse_special(mode)
         raise InputFileError(exc.strerror or str(exc)) from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-            raise InputFileError(f"is {kind}, not a regular file; refused unread")
+        _refuse_special(os.fstat(fd).st_mode)
         chunks: list[bytes] = []
         got = 0
         while got <= limit:
