@@ -75,11 +75,12 @@ def _hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _safe_name(name: str) -> str:
+def _safe_name(name: str, source: Path | None = None) -> str:
     """A member name that stays inside the pack (no absolute paths, no '..')."""
     pure = PurePosixPath(name.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts or not pure.parts:
-        raise PackError(f"archive member {name!r} would land outside the pack")
+        where = f"{source}: " if source else ""
+        raise PackError(f"{where}archive member {name!r} would land outside the pack")
     return str(pure)
 
 
@@ -270,7 +271,7 @@ def _unzip(source: Path, into: Path, account: Callable[[int], None]) -> None:
             if info.is_dir():
                 continue
             account(info.file_size)
-            target = into / _safe_name(info.filename)
+            target = into / _safe_name(info.filename, source)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 with archive.open(info) as src, target.open("wb") as dst:
@@ -287,7 +288,7 @@ def _untar(source: Path, into: Path, account: Callable[[int], None]) -> None:
             if not member.isfile():
                 continue
             account(member.size)
-            target = into / _safe_name(member.name)
+            target = into / _safe_name(member.name, source)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 handle = tar.extractfile(member)
