@@ -44,16 +44,16 @@ SCRIPT = (
 class BadInput:
     name: str  # input kind / way it is broken
     file: str  # the file's name in the temporary folder ("" when the path is absolute)
-    content: Callable[[Path], None]  # writes the file (or a FIFO) at the given path
+    content: Callable[[Path], object]  # writes the file (or a FIFO) at the given path
     argv: Callable[[Path, Path], list[str]]  # (bad file, work dir) -> kcert arguments
     path: str = ""  # an absolute path used instead of the written file (/dev/zero)
 
 
-def _text(body: str) -> Callable[[Path], None]:
+def _text(body: str) -> Callable[[Path], object]:
     return lambda p: p.write_text(body, encoding="utf-8")
 
 
-def _bytes(body: bytes) -> Callable[[Path], None]:
+def _bytes(body: bytes) -> Callable[[Path], object]:
     return lambda p: p.write_bytes(body)
 
 
