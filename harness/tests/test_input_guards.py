@@ -24,7 +24,13 @@ from harness.report.waivers import load_waivers
 from harness.runner.engine import EVIDENCE_BUDGET, Runner, RunOptions
 from harness.sut.config import load_sut_config
 from harness.sut.reference import reference_config
+from harness.tests.test_hostile_sut import (
+    Hostile,
+    _config,
+    hostile,  # noqa: F401 (the fixture)
+)
 from harness.tests.test_sut_config import GOOD
+from harness.transport.http import HttpTransport
 from harness.transport.inprocess import InProcessTransport
 from harness.yamlsource import SourceError, load_yaml
 
@@ -229,3 +235,20 @@ def test_a_run_over_its_evidence_budget_ends_with_a_finding(protocols: list[Prot
 def test_a_run_within_its_budget_has_no_budget_finding(protocols: list[Protocol]) -> None:
     run = _run(protocols, 200 * 1024 * 1024)
     assert not [f for c in run.cases for f in c.findings if f.rule_id == EVIDENCE_BUDGET]
+
+
+def test_a_flooding_sut_over_http_ends_the_run_with_the_budget_finding(
+    hostile: tuple[str, type[Hostile]],  # noqa: F811 (the imported fixture)
+    protocols: list[Protocol],
+) -> None:
+    base, handler = hostile
+    handler.mode = "huge"  # every answer at the per-exchange cap (64 KB here)
+    chosen = [replace(protocols[0], cases=protocols[0].cases[:3])]
+    run = Runner(HttpTransport(_config(base)), _config(base)).run(
+        chosen, RunOptions(evidence_budget=100_000)
+    )
+    found = [f for c in run.cases for f in c.findings if f.rule_id == EVIDENCE_BUDGET]
+    assert len(found) == 1 and found[0].blocking
+    assert run.verdict is Verdict.IKKE_GODKENDT
+    used = sum(len(x.response_body) for c in run.cases for s in c.steps for x in s.exchanges)
+    assert used <= 100_000 + 64 * 1024  # the overdrawing step's answer, then nothing more
