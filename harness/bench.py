@@ -68,7 +68,7 @@ def _message() -> tuple[dict[str, Any], bytes, bytes]:
     return resource, json.dumps(resource).encode(), to_xml(resource)
 
 
-SECTIONS = ("core", "validators", "cockpit")
+SECTIONS = ("core", "validators", "cockpit", "inputs")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         validators_bench(REPO_ROOT.parent / "shared" / "corpus")
     if "cockpit" in wanted:
         cockpit_bench(POPULATION_SIZE)
+    if "inputs" in wanted:
+        inputs_bench()
     return 0
 
 
@@ -329,6 +331,27 @@ def cockpit_bench(size: int) -> None:
         f"  ratio oracle / load  {ratio:8.2f}    target <= {ORACLE_MAX_RATIO:g} and "
         f"<= {ORACLE_MAX_SECONDS:g} s: {verdict}"
     )
+
+
+def inputs_bench() -> None:
+    """Reliability: the bad-input matrix through the real CLI (issue #12)."""
+    import tempfile
+
+    from harness.tests.bad_inputs import run_matrix
+
+    print("\ninputs (bad-input matrix, real CLI, 1.5 GB address-space cap)")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="kcert-bench-inputs-") as tmp:
+        tried = run_matrix(Path(tmp))
+    took = time.perf_counter() - t0
+    handled = [t for t in tried if not t.why_not]
+    print(
+        f"  inputs handled / tried {len(handled)} / {len(tried)}  ({took:.0f} s; "
+        f"target all: {_met(len(handled) == len(tried))})"
+    )
+    for t in tried:
+        if t.why_not:
+            print(f"    NOT HANDLED {t.entry.name}: {t.why_not}")
 
 
 if __name__ == "__main__":

@@ -2,19 +2,51 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import yaml
 
+from harness.inputfile import InputFileError, read_limited
+
 JsonPath = tuple[str | int, ...]
 
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_YAML_BYTES = 2 * 1024 * 1024
 # libyaml when present: the same safe loader, ten times faster
-SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _InputLoader(_BASE_LOADER):  # type: ignore[misc]
+    """The safe loader with dates left as the text written.
+
+    An unquoted date would otherwise become a date object (a schema saying "string" then
+    rejects it confusingly) and an impossible one (2027-02-30) a bare ValueError with no line.
+    Every reader checks its dates itself, at the line of the field.
+    """
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, Any]]]] = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in _BASE_LOADER.yaml_implicit_resolvers.items()
+    }
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # An explicit tag (!!timestamp 2027-02-30, !!int 0x) whose text does not fit raises a
+        # plain ValueError/TypeError inside PyYAML: give it the node's mark.
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} cannot be read as {node.tag}: {exc}", node.start_mark
+            ) from None
+
+
+SAFE_LOADER: Any = _InputLoader
 
 
 class SourceError(ValueError):
@@ -89,9 +121,9 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
     """Load one YAML document safely (SafeLoader, size cap, no duplicate keys)."""
     name = display_name or str(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(name, 1, "", f"cannot read file: {exc.strerror}") from None
+        raw = read_limited(path, MAX_YAML_BYTES)
+    except InputFileError as exc:
+        raise SourceError(name, 1, "", f"cannot read file: {exc.reason}") from None
     return parse_yaml(raw, name)
 
 
@@ -102,13 +134,17 @@ def parse_yaml(raw: bytes, name: str) -> YamlDocument:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceError(name, 1, "", f"not UTF-8: {exc.reason}") from None
+    lines: dict[JsonPath, int] = {}
     try:
         node = yaml.compose(text, Loader=SAFE_LOADER)
         if node is None:
             raise SourceError(name, 1, "", "file is empty")
-        lines: dict[JsonPath, int] = {}
         _walk(node, (), lines, name, set())
         data = yaml.load(text, Loader=SAFE_LOADER)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise SourceError(name, line, _field_at(lines, line), str(exc.problem)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -116,6 +152,26 @@ def parse_yaml(raw: bytes, name: str) -> YamlDocument:
     except yaml.YAMLError as exc:
         raise SourceError(name, 1, "", f"YAML syntax: {exc}") from None
     return YamlDocument(name, data, lines)
+
+
+_FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@_FORMATS.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    # Dates stay text (see _InputLoader); a schema's "format": "date" is where they are checked.
+    if not isinstance(value, str):
+        return True
+    if not _DATE_TEXT.fullmatch(value):
+        raise ValueError("not YYYY-MM-DD")
+    dt.date.fromisoformat(value)
+    return True
+
+
+def _field_at(lines: dict[JsonPath, int], line: int) -> str:
+    """The deepest field that starts on `line`, for an error found only by its mark."""
+    here = [path for path, at in lines.items() if at == line]
+    return field_name(max(here, key=len)) if here else ""
 
 
 def _best_errors(errors: Iterator[jsonschema.ValidationError]) -> list[jsonschema.ValidationError]:
@@ -128,7 +184,7 @@ def check_schema(doc: YamlDocument, schema: dict[str, Any], at: JsonPath = ()) -
     target: Any = doc.data
     for part in at:
         target = target[part]
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=_FORMATS)
     errors = _best_errors(validator.iter_errors(target))
     if not errors:
         return
@@ -146,4 +202,6 @@ def _message(err: jsonschema.ValidationError) -> str:
         return f"unknown field ({err.message})"
     if err.validator == "required":
         return f"missing required field: {err.message}"
+    if err.validator == "format" and err.validator_value == "date":
+        return f"{err.instance!r} is not a calendar date (YYYY-MM-DD)"
     return err.message

@@ -11,6 +11,10 @@ RULES: dict[str, Text] = {
         "Server error (5xx) instead of a 4xx answer explaining the problem",
     ),
     "HTTP-CONTENT-TYPE": Text("Forkert Content-Type for FHIR", "Wrong Content-Type for FHIR"),
+    "EVIDENCE-BUDGET": Text(
+        "SUT'en sendte mere, end kørslens bevisbudget rummer",
+        "The SUT sent more than the run's evidence budget holds",
+    ),
     "HTTP-TOO-LARGE": Text(
         "Svaret overskred størrelsesgrænsen", "The answer exceeded the size cap"
     ),

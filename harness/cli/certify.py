@@ -26,7 +26,7 @@ from harness.reflps.defects import CATALOGUE, UnknownDefect, check_names
 from harness.report.i18n import outcome_text, scope_text, verdict_text
 from harness.report.waivers import Waiver, load_waivers
 from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, manual_steps
-from harness.runner.engine import RunOptions
+from harness.runner.engine import DEFAULT_EVIDENCE_BUDGET, RunOptions
 from harness.session import SutChoice
 from harness.suite import SuiteVersion, suite_version
 from harness.yamlsource import SourceError
@@ -136,6 +136,13 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=["da", "en"], default="da")
     p.add_argument("--pdf", action="store_true", help="also write report.pdf (signed with the run)")
     p.add_argument("--waivers", type=Path, help="YAML register of accepted deviations")
+    p.add_argument(
+        "--evidence-budget",
+        type=_megabytes,
+        default=DEFAULT_EVIDENCE_BUDGET,
+        metavar="MB",
+        help="evidence a run may record before it ends with EVIDENCE-BUDGET (default 200 MB)",
+    )
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -156,7 +163,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         protocols = select_cases(suite_protocols, args.case, args.requirement)
     except SelectionError as exc:
         raise UsageProblem(str(exc)) from None
-    waivers = read_waivers(args.waivers)
+    waivers = read_waivers(args.waivers, suite_protocols)
     # an answers file may answer more than a selection runs
     book = AnswerBook(read_answers(args.answers, suite_protocols, args.tester))
     packs = select_packs(args.pack, args.no_packs)
@@ -178,6 +185,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         suite_version=suite.text(),
         selection=selection_text(args.case, args.requirement),
         strict_cpr=args.strict_cpr,
+        evidence_budget=args.evidence_budget,
     )
     choice = SutChoice(
         reference=args.sut == "reference",
@@ -214,11 +222,21 @@ def collect(roots: list[Path], console: Console) -> list[Protocol]:
     return protocols
 
 
-def read_waivers(path: Path | None) -> list[Waiver]:
+def _megabytes(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of megabytes") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError("between 1 and 100000 MB")
+    return int(value * 1024 * 1024)
+
+
+def read_waivers(path: Path | None, protocols: list[Protocol] | None = None) -> list[Waiver]:
     if path is None:
         return []
     try:
-        return load_waivers(path)
+        return load_waivers(path, protocols)
     except SourceError as exc:
         raise UsageProblem(str(exc)) from None
 

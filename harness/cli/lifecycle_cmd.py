@@ -127,7 +127,12 @@ def run_resume(args: argparse.Namespace, console: Console) -> int:
         )
         result = execution.run()
         run_dir = report_and_record(
-            console, store, result, args.reports, pdf=args.pdf, waivers=read_waivers(args.waivers)
+            console,
+            store,
+            result,
+            args.reports,
+            pdf=args.pdf,
+            waivers=read_waivers(args.waivers, protocols),
         )
     finally:
         store.close()
@@ -178,7 +183,12 @@ def run_answer(args: argparse.Namespace, console: Console) -> int:
         reports = Path(row.run_dir).parent if row.run_dir else args.reports
         _drop_signature(reports / run.run_id, console, _lang(args, row))
         run_dir = report_and_record(
-            console, store, run, reports, pdf=args.pdf, waivers=read_waivers(args.waivers)
+            console,
+            store,
+            run,
+            reports,
+            pdf=args.pdf,
+            waivers=read_waivers(args.waivers, protocols),
         )
     except StoreError as exc:
         raise UsageProblem(str(exc)) from None
@@ -245,7 +255,12 @@ def run_rejudge(args: argparse.Namespace, console: Console) -> int:
         )
         result = execution.run()
         run_dir = report_and_record(
-            console, store, result, args.reports, pdf=args.pdf, waivers=read_waivers(args.waivers)
+            console,
+            store,
+            result,
+            args.reports,
+            pdf=args.pdf,
+            waivers=read_waivers(args.waivers, protocols),
         )
     finally:
         store.close()

@@ -10,6 +10,8 @@ from rich.markup import escape
 from rich.prompt import Prompt
 
 from harness.cli.words import say
+from harness.inputfile import InputFileError, read_limited
+from harness.loader.answers import MAX_ATTACHMENT_BYTES
 from harness.model.answer import VERDICTS, Attachment, ManualAnswer
 from harness.model.protocol import Protocol, Step, TestCase
 from harness.runner.engine import now_iso
@@ -62,7 +64,11 @@ class ConsolePrompter:
             if missing:
                 c.print(f"[red]{say(lang, 'not_found')}:[/] {escape(', '.join(missing))}")
                 continue
-            files = [Attachment(p.name, p.read_bytes()) for p in paths]
+            try:
+                files = [Attachment(p.name, read_limited(p, MAX_ATTACHMENT_BYTES)) for p in paths]
+            except InputFileError as exc:
+                c.print(f"[red]{escape(exc.reason)}[/]")
+                continue
             break
         # the time the tester gave the answer, not when the run was started or written
         return ManualAnswer(

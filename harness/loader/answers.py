@@ -22,6 +22,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from harness.inputfile import InputFileError, read_limited
 from harness.model.answer import VERDICTS, Attachment, ManualAnswer
 from harness.model.protocol import Protocol
 from harness.yamlsource import YamlDocument, check_schema, load_yaml
@@ -87,15 +88,9 @@ def load_answers(
         for ai, name in enumerate(raw.get("attachments", [])):
             file = (path.parent / name).resolve()
             try:
-                size = file.stat().st_size
-                if size > MAX_ATTACHMENT_BYTES:
-                    raise doc.error(
-                        (*where, "attachments", ai),
-                        f"{name}: {size} bytes, more than {MAX_ATTACHMENT_BYTES}",
-                    )
-                files.append(Attachment(file.name, file.read_bytes()))
-            except OSError as exc:
-                raise doc.error((*where, "attachments", ai), f"{name}: {exc.strerror}") from None
+                files.append(Attachment(file.name, read_limited(file, MAX_ATTACHMENT_BYTES)))
+            except InputFileError as exc:
+                raise doc.error((*where, "attachments", ai), f"{name}: {exc.reason}") from None
         who = str(raw.get("tester") or default_tester)
         if not who:
             raise doc.error(where, "no tester: give 'tester' in the file or --tester")

@@ -228,8 +228,8 @@ def display_path(path: Path) -> str:
 
 def discover(root: Path) -> list[Path]:
     """Protocol files below `root` (or `root` itself), in a stable order."""
-    if root.is_file():
-        return [root]
+    if root.is_file() or (root.exists() and not root.is_dir()):
+        return [root]  # a FIFO or device named outright is refused by the loader, not skipped
     return sorted(p for p in root.rglob("*") if is_protocol_file(p))
 
 

@@ -16,12 +16,13 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 KINDS = ("cda-schema", "schematron", "fhir-package", "oioxml-schema")
 MAX_FILES = 20_000
@@ -74,11 +75,12 @@ def _hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _safe_name(name: str) -> str:
+def _safe_name(name: str, source: Path | None = None) -> str:
     """A member name that stays inside the pack (no absolute paths, no '..')."""
     pure = PurePosixPath(name.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts or not pure.parts:
-        raise PackError(f"archive member {name!r} would land outside the pack")
+        where = f"{source}: " if source else ""
+        raise PackError(f"{where}archive member {name!r} would land outside the pack")
     return str(pure)
 
 
@@ -247,34 +249,74 @@ def _unpack(source: Path, into: Path) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
         return
-    if zipfile.is_zipfile(source):
-        with zipfile.ZipFile(source) as archive:
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                account(info.file_size)
-                target = into / _safe_name(info.filename)
-                target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if zipfile.is_zipfile(source):
+            _unzip(source, into, account)
+            return
+        if tarfile.is_tarfile(source):
+            _untar(source, into, account)
+            return
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as exc:
+        # a damaged or lying archive (bad CRC, truncated, sizes that do not add up)
+        raise PackError(f"{source}: not a readable archive: {exc}") from None
+    raise PackError(f"{source}: not a folder, a zip or a .tgz")
+
+
+_ARCHIVE_FAULTS = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError, ValueError)
+
+
+def _unzip(source: Path, into: Path, account: Callable[[int], None]) -> None:
+    with zipfile.ZipFile(source) as archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            account(info.file_size)
+            target = into / _safe_name(info.filename, source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
                 with archive.open(info) as src, target.open("wb") as dst:
-                    shutil.copyfileobj(src, dst)
-        return
-    if tarfile.is_tarfile(source):
-        with tarfile.open(source) as tar:
-            for member in tar.getmembers():
-                if member.issym() or member.islnk() or member.isdev():
-                    raise PackError(f"{source}: archive member {member.name!r} is a link or device")
-                if not member.isfile():
-                    continue
-                account(member.size)
-                target = into / _safe_name(member.name)
-                target.parent.mkdir(parents=True, exist_ok=True)
+                    _copy_capped(src, dst, info.file_size)
+            except _ARCHIVE_FAULTS as exc:
+                raise _refused(source, info.filename, exc) from None
+
+
+def _untar(source: Path, into: Path, account: Callable[[int], None]) -> None:
+    with tarfile.open(source) as tar:
+        for member in tar:  # streamed: a lying header is met at its entry, not all at once
+            if member.issym() or member.islnk() or member.isdev():
+                raise PackError(f"{source}: archive member {member.name!r} is a link or device")
+            if not member.isfile():
+                continue
+            account(member.size)
+            target = into / _safe_name(member.name, source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
                 handle = tar.extractfile(member)
                 if handle is None:
                     continue
                 with handle, target.open("wb") as dst:
-                    shutil.copyfileobj(handle, dst)
-        return
-    raise PackError(f"{source}: not a folder, a zip or a .tgz")
+                    _copy_capped(handle, dst, member.size)
+            except _ARCHIVE_FAULTS as exc:
+                raise _refused(source, member.name, exc) from None
+
+
+def _refused(source: Path, entry: str, exc: BaseException) -> PackError:
+    return PackError(f"{source}: archive entry {entry!r} is damaged or lies about itself ({exc})")
+
+
+def _copy_capped(src: IO[bytes], dst: IO[bytes], declared: int) -> None:
+    """Copy an entry, refusing more bytes than its header declared (the header was accounted)."""
+    got = 0
+    while True:
+        chunk = src.read(min(1 << 20, declared + 1 - got))
+        if not chunk:
+            break
+        got += len(chunk)
+        if got > declared:
+            raise ValueError(f"more than the {declared} bytes its header declares")
+        dst.write(chunk)
+    if got != declared:
+        raise ValueError(f"{got} bytes, not the {declared} its header declares")
 
 
 def _npm_package(staged: Path) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.inputfile import InputFileError, read_limited
 from harness.population.model import (
     CLINIC_TAG,
     CPR,
@@ -374,8 +375,10 @@ def check_unique_cprs(population: Population) -> list[Problem]:
 def validate_population(path: Path) -> tuple[Population, list[Problem]]:
     """Every problem of a population file (empty list = valid)."""
     try:
-        data = parse_json(path.read_bytes(), POPULATION_LIMITS)
-    except (PayloadError, OSError) as exc:
+        data = parse_json(read_limited(path, POPULATION_LIMITS.max_bytes), POPULATION_LIMITS)
+    except InputFileError as exc:
+        return Population("", "", [], str(path)), [Problem("", f"{path}: {exc.reason}")]
+    except PayloadError as exc:
         return Population("", "", [], str(path)), [Problem("", str(exc))]
     return read_population(data, str(path))
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.checks.rules import FAMILIES, RULES
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Severity
+from harness.model.protocol import Protocol
 from harness.model.result import RunResult
 from harness.yamlsource import check_schema, load_yaml
 
@@ -67,15 +69,21 @@ class Waiver:
         return f"{self.reason} (approved by {self.approver}, until {self.expires.isoformat()})"
 
 
-def load_waivers(path: Path) -> list[Waiver]:
+def load_waivers(path: Path, protocols: list[Protocol] | None = None) -> list[Waiver]:
+    """The waivers in `path`; with `protocols`, each must name a case, requirement and rule
+    that exist (a waiver for nothing would silently waive nothing, or the wrong thing later)."""
     doc = load_yaml(path)
     check_schema(doc, SCHEMA)
+    known = _Known.of(protocols) if protocols is not None else None
     waivers = []
     for index, raw in enumerate(doc.data["waivers"]):
         try:
             expires = dt.date.fromisoformat(raw["expires"])
         except ValueError:
             raise doc.error(("waivers", index, "expires"), "not a calendar date") from None
+        if known is not None:
+            for key, problem in known.problems(raw):
+                raise doc.error(("waivers", index, key), problem)
         waivers.append(
             Waiver(
                 raw.get("case", ""),
@@ -88,6 +96,59 @@ def load_waivers(path: Path) -> list[Waiver]:
             )
         )
     return waivers
+
+
+@dataclass(frozen=True)
+class _Known:
+    """The case ids, requirements and rule ids a waiver may name."""
+
+    cases: frozenset[str]
+    requirements: frozenset[str]
+    rules: frozenset[str]
+
+    @classmethod
+    def of(cls, protocols: list[Protocol]) -> _Known:
+        cases = [c for p in protocols for c in p.cases]
+        rules: set[str] = set(RULES)
+        for case in cases:
+            for step in case.steps:
+                for exp in step.expectations:
+                    _collect_ids(exp.params, rules)
+        return cls(
+            frozenset(c.id for c in cases),
+            frozenset(r for c in cases for r in c.requirements),
+            frozenset(rules),
+        )
+
+    def problems(self, raw: dict[str, Any]) -> list[tuple[str, str]]:
+        found = []
+        if raw.get("case") and raw["case"] not in self.cases:
+            found.append(("case", f"no test case {raw['case']!r} in the protocols"))
+        if raw.get("requirement") and raw["requirement"] not in self.requirements:
+            found.append(("requirement", f"no test case proves requirement {raw['requirement']!r}"))
+        rule = raw.get("rule")
+        if rule and rule not in self.rules and not any(rule.startswith(p) for p, _ in FAMILIES):
+            found.append(
+                (
+                    "rule",
+                    f"unknown rule {rule!r} (not in kcert's rule catalogue, a validator "
+                    "family or a protocol's own rules)",
+                )
+            )
+        return found
+
+
+def _collect_ids(value: Any, into: set[str]) -> None:
+    # A protocol's own rules (FHIRPath, XPath) carry their id under "id" or "rule".
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("id", "rule") and isinstance(item, str):
+                into.add(item)
+            else:
+                _collect_ids(item, into)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_ids(item, into)
 
 
 def apply_waivers(run: RunResult, waivers: list[Waiver], today: dt.date) -> None:

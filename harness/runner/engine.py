@@ -55,6 +55,10 @@ def new_run_id() -> str:
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
+DEFAULT_EVIDENCE_BUDGET = 200 * 1024 * 1024
+EVIDENCE_BUDGET = "EVIDENCE-BUDGET"
+
+
 @dataclass
 class RunOptions:
     test_type: str = "egentest"
@@ -76,6 +80,9 @@ class RunOptions:
     # A body holding a real-format CPR number is not kept at all (only its hash), not just
     # masked; always so for a final certification.
     strict_cpr: bool = False
+    # Evidence is capped per exchange by the SUT config; this caps the whole run, so a SUT that
+    # answers every request with the maximum cannot fill the disk and the store.
+    evidence_budget: int = DEFAULT_EVIDENCE_BUDGET
 
     @property
     def cpr_strict(self) -> bool:
@@ -109,6 +116,9 @@ class Runner:
         self.health_note = ""  # why the health answer's capabilities were not used
         self.selection: tuple[str, ...] = ()
         self.strict_cpr = False
+        self.evidence_budget = DEFAULT_EVIDENCE_BUDGET
+        self._evidence_used = 0
+        self._budget_spent: Finding | None = None  # set once the SUT has used the budget up
 
     @property
     def scope(self) -> Scope:
@@ -175,6 +185,9 @@ class Runner:
         started = started or {}
         self.selection = options.selection
         self.strict_cpr = options.cpr_strict
+        self.evidence_budget = options.evidence_budget
+        self._evidence_used = 0
+        self._budget_spent = None
         run = self.new_run(options, run_started)
         self.seed = options.seed_run_id or options.run_id
         chosen = frozenset(p["sha256"] for p in options.packs) if options.packs_chosen else None
@@ -233,6 +246,11 @@ class Runner:
         state: dict[str, Any] = {}
         setup_failed: Finding | None = None
         for step in case.steps:
+            if self._budget_spent is not None:
+                result.steps.append(
+                    _not_evaluated(step, "the run's evidence budget is used up", self._budget_spent)
+                )
+                continue
             if setup_failed is not None:
                 # One root cause, one finding: what follows a failed set-up is not judged.
                 sresult = _not_evaluated(step, "the test case's set-up failed", setup_failed)
@@ -243,6 +261,7 @@ class Runner:
                 # (evidence, results.json, Allure, reports, store) sees only masked bytes.
                 guard_step(sresult, step.id, self.strict_cpr)
             result.steps.append(sresult)
+            self._spend_evidence(sresult)
             if sresult.outcome is Outcome.ERROR:
                 result.error = sresult.message
                 break
@@ -360,6 +379,27 @@ class Runner:
             done.exchanges,
             duration_ms=(time.perf_counter() - t0) * 1000,
         )
+
+    def _spend_evidence(self, sresult: StepResult) -> None:
+        """Count the step's evidence; the step that overdraws the budget fails and ends the run."""
+        self._evidence_used += sum(
+            len(x.request_body) + len(x.response_body) for x in sresult.exchanges
+        )
+        if self._budget_spent is not None or self._evidence_used <= self.evidence_budget:
+            return
+        finding = Finding(
+            EVIDENCE_BUDGET,
+            Severity.F2,
+            f"the SUT's messages reached {self._evidence_used} bytes of evidence in this run, "
+            f"more than the run's budget of {self.evidence_budget} bytes; the remaining steps "
+            "and cases were not run",
+            Location(str(sresult.step.source), "yaml"),
+            sresult.step.id,
+        )
+        self._budget_spent = finding
+        sresult.findings.append(finding)
+        if sresult.outcome is not Outcome.ERROR:
+            sresult.outcome = Outcome.FAIL
 
 
 def _health_capabilities(body: bytes) -> tuple[Capabilities | None, str]:

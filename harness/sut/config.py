@@ -84,6 +84,7 @@ SUT_SCHEMA: dict[str, Any] = {
                 "type": {"enum": ["none", "bearer", "mtls"]},
                 "token_env": {"type": "string"},
                 "token": {"type": "string"},
+                "allow_plain_token": {"type": "boolean"},
                 "cert": {"type": "string"},
                 "key": {"type": "string"},
             },
@@ -140,7 +141,7 @@ class SutConfigError(ValueError):
 class AuthConfig:
     type: str = "none"
     token_env: str = ""
-    token: str = ""
+    token: str = field(default="", repr=False)  # never in a log line or a traceback
     cert: str = ""
     key: str = ""
 
@@ -217,6 +218,13 @@ def load_sut_config(path: Path) -> SutConfig:
         cert=resolved("cert"),
         key=resolved("key"),
     )
+    if auth.token and auth_data.get("allow_plain_token") is not True:
+        # A token in a file gets committed, copied and mailed; the environment is where it goes.
+        raise doc.error(
+            ("auth", "token"),
+            "a plain-text token in the configuration is refused: write `token_env: NAME` and "
+            "export NAME=<token> in kcert's environment (or, knowingly, allow_plain_token: true)",
+        )
     if auth.type == "mtls" and not auth.cert:
         raise doc.error(("auth", "cert"), "auth type mtls needs a client certificate path")
     base = path.parent

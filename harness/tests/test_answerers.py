@@ -61,7 +61,7 @@ def test_an_answer_without_a_time_says_so(tmp_path: Path, protocols: list[Protoc
     ("at", "kept"),
     [
         ('"2027-03-01T10:15:00+01:00"', "2027-03-01T10:15:00+01:00"),
-        ("2027-03-01T10:15:00Z", "2027-03-01T10:15:00+00:00"),  # YAML reads it as a time
+        ("2027-03-01T10:15:00Z", "2027-03-01T10:15:00Z"),  # unquoted: still text as written
         ('"2027-03-01 10:15"', "2027-03-01 10:15"),
     ],
 )

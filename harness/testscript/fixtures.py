@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.fhir.resource import FhirReadError, read_resource, to_xml
+from harness.inputfile import InputFileError, read_limited
 from harness.safeparse import PayloadError
 from harness.yamlsource import SourceError, check_schema, load_yaml
 
@@ -137,11 +138,9 @@ def load_file(path: Path) -> Payload:
         raw = _member(Path(archive), member)
     else:
         try:
-            if path.stat().st_size > MAX_FIXTURE_BYTES:
-                raise FixtureError(f"{path}: larger than {MAX_FIXTURE_BYTES} bytes")
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise FixtureError(f"{path}: cannot read ({exc.strerror})") from None
+            raw = read_limited(path, MAX_FIXTURE_BYTES)
+        except InputFileError as exc:
+            raise FixtureError(f"{path}: cannot read ({exc.reason})") from None
     payload = read_payload(raw, "xml" if text.lower().endswith(".xml") else "", path.name)
     if payload.resource is None:
         problem = _why_unreadable(raw)

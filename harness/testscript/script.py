@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.fhir.resource import FhirReadError, read_resource
+from harness.inputfile import InputFileError, read_limited
 from harness.safeparse import PayloadError
 
 SUFFIXES = (".json", ".xml")
@@ -97,6 +98,8 @@ def discover(paths: list[Path]) -> list[tuple[Path, Path]]:
                     found.append((file, path))
         elif path.is_file():
             found.append((path, path.parent))
+        elif path.exists():
+            raise ScriptError(f"{path}: not a regular file or folder; refused unread")
         else:
             raise ScriptError(f"{path}: no such file or folder")
     return found
@@ -105,17 +108,21 @@ def discover(paths: list[Path]) -> list[tuple[Path, Path]]:
 def _looks_like(file: Path) -> bool:
     """Inside a folder only TestScripts count (fixtures live next to them)."""
     try:
-        head = file.read_bytes()[:4096]
+        with file.open("rb") as handle:  # only the head: a folder may hold anything
+            head = handle.read(4096)
     except OSError:
         return False
     return b"TestScript" in head
 
 
+MAX_SCRIPT_BYTES = 10 * 1024 * 1024
+
+
 def load_script(path: Path, root: Path | None = None) -> Script:
     try:
-        body = path.read_bytes()
-    except OSError as exc:
-        raise ScriptError(f"{path}: cannot read ({exc.strerror})") from None
+        body = read_limited(path, MAX_SCRIPT_BYTES)
+    except InputFileError as exc:
+        raise ScriptError(f"{path}: cannot read ({exc.reason})") from None
     try:
         _, data = read_resource(body, "xml" if path.suffix.lower() == ".xml" else "")
     except (PayloadError, FhirReadError) as exc:

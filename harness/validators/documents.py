@@ -25,6 +25,7 @@ from typing import Any
 from lxml import etree
 
 from harness.fhir.resource import structure_issues
+from harness.inputfile import InputFileError, read_limited
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Severity
 from harness.packs.store import Pack, PackError, PackStore
@@ -233,14 +234,10 @@ class DocumentValidator:
     def validate(self, path: Path, kind: str | None = None) -> Outcome:
         """Every applicable check on one file; UnusableInput when it cannot be read at all."""
         try:
-            size = path.stat().st_size
-            if size > MAX_BYTES:  # refused before it is read into memory
-                raise UnusableInput(
-                    f"{path}: {size} bytes exceeds the cap of {MAX_BYTES} bytes; refused unread"
-                )
-            data = path.read_bytes()
-        except OSError as exc:
-            raise UnusableInput(f"{path}: {exc.strerror or exc}") from None
+            # read from the open file with a hard cap: a device or FIFO has no honest st_size
+            data = read_limited(path, MAX_BYTES)
+        except InputFileError as exc:
+            raise UnusableInput(f"{path}: {exc.reason}") from None
         return self.validate_bytes(data, str(path), kind)
 
     def validate_bytes(self, data: bytes, path: str, kind: str | None = None) -> Outcome:
