@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from harness.fixtures import REPO_ROOT
 from harness.model.result import RunResult, SutInfo
@@ -150,14 +152,8 @@ def test_twenty_threads_opening_a_new_store_at_once_all_record(tmp_path: Path, k
         assert sorted(_run_ids(url)) == sorted(ids)
 
 
-@pytest.mark.slow
-def test_twenty_processes_opening_a_new_sqlite_store_at_once_all_record(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new' / 'runs.sqlite'}"
-    done = _writers(url, RUNS)
-    assert [d.stderr for d in done if d.returncode] == []
-    assert sorted(_run_ids(url)) == sorted(d.stdout.strip() for d in done)
-
-
+# Twenty whole certify runs cost about a minute of CPU: SQLite gets them (its file locking is
+# what broke), PostgreSQL twenty processes recording a run each (its race was schema set-up).
 @pytest.mark.slow
 def test_twenty_processes_opening_a_new_postgres_store_at_once_all_record() -> None:
     with _fresh_postgres() as url:
@@ -198,14 +194,6 @@ def test_store_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
 def test_twenty_concurrent_certify_runs_on_a_new_sqlite_store_all_record(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store' / 'runs.sqlite'}"
     _twenty_certify_runs(url, tmp_path)
-
-
-@pytest.mark.slow
-def test_twenty_concurrent_certify_runs_on_a_new_postgres_store_all_record(
-    tmp_path: Path,
-) -> None:
-    with _fresh_postgres() as url:
-        _twenty_certify_runs(url, tmp_path)
 
 
 def _twenty_certify_runs(url: str, tmp_path: Path) -> None:
@@ -340,7 +328,7 @@ def test_certify_against_a_stalling_server_exits_2_within_the_bound(tmp_path: Pa
         out = proc.communicate(timeout=60)[0]
         assert proc.returncode == 2, out
         assert time.monotonic() - began < 20
-        assert "kcert: error: run store postgresql://kcert@127.0.0.1" in out
+        assert "kcert: fejl: run store postgresql://kcert@127.0.0.1" in out
         assert "Traceback" not in out
 
 
@@ -369,13 +357,17 @@ def test_a_sigstopped_postgres_is_exit_2_within_the_bound_and_resume_works(
     assert os.environ.get(PG_ENV)
     bound = 5
     with _fresh_postgres() as url:
+        RunStore(url).close()  # the tables exist before the run, so they can be watched
         proc = _certify(url, tmp_path, KCERT_STORE_TIMEOUT=str(bound))
         deadline = time.monotonic() + 60
         recorded = 0
-        while recorded == 0 and proc.poll() is None and time.monotonic() < deadline:
+        watch = create_engine(engine_url(url), poolclass=NullPool)
+        count = select(func.count()).select_from(t.case_results)
+        while not recorded and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-            with create_engine(engine_url(url)).connect() as conn:
-                recorded = conn.execute(select(func.count()).select_from(t.case_results)).scalar()
+            with watch.connect() as conn:
+                recorded = conn.execute(count).scalar() or 0
+        watch.dispose()
         assert proc.poll() is None, "the run ended before the server could be stopped"
         pids = _postmaster_and_backends(Path(pgdata))
         for pid in pids:
@@ -389,7 +381,10 @@ def test_a_sigstopped_postgres_is_exit_2_within_the_bound_and_resume_works(
                 os.kill(pid, signal.SIGCONT)
         assert proc.returncode == 2, out
         assert took < bound * 2 + 5, f"took {took:.1f} s"
-        assert f"no answer within {bound} s" in out
+        # the next store operation connects afresh (connect timeout) or was under way (watchdog)
+        assert re.search(
+            rf"run store .*: (connection timeout expired|no answer within {bound} s)", out
+        )
         assert "Traceback" not in out
         resumed = subprocess.run(
             [
