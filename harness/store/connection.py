@@ -94,6 +94,13 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def _postgres_engine(url: str, timeout: float) -> Engine:
+    # A fresh connection per operation: nothing stale is handed out after a server restart,
+    # and the connect itself is bounded by connect_timeout (a pool's pre-ping is not).
+    return create_engine(url, connect_args=postgres_args(url, timeout), poolclass=NullPool)
+
+
+def postgres_args(url: str, timeout: float) -> dict[str, Any]:
+    """libpq settings bounding every wait; what the URL itself sets is kept."""
     given = set(make_url(url).query)
     ms = int(timeout * 1000)
     settings = {
@@ -111,9 +118,7 @@ def _postgres_engine(url: str, timeout: float) -> Engine:
             f"-c statement_timeout={ms} -c lock_timeout={ms} "
             f"-c idle_in_transaction_session_timeout={2 * ms}"
         )
-    # A fresh connection per operation: nothing stale is handed out after a server restart,
-    # and the connect itself is bounded by connect_timeout (a pool's pre-ping is not).
-    return create_engine(url, connect_args=args, poolclass=NullPool)
+    return args
 
 
 @contextmanager

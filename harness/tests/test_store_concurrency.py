@@ -19,11 +19,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from harness.fixtures import REPO_ROOT
 from harness.model.result import RunResult, SutInfo
 from harness.runner.engine import new_run_id
+from harness.store import connection
 from harness.store import tables as t
 from harness.store.connection import StoreTimeout, bounded, store_timeout
 from harness.store.runstore import RunStore, StoreError, engine_url
@@ -403,3 +405,55 @@ def test_a_sigstopped_postgres_is_exit_2_within_the_bound_and_resume_works(
         assert run.status == "finished"
         assert len(store.case_summaries(run.run_id)) == 13  # every case of the protocol
         store.close()
+
+
+# -- bounded retries -------------------------------------------------------------------------
+
+
+def _locked() -> OperationalError:
+    return OperationalError("INSERT …", {}, Exception("database is locked"))
+
+
+def test_a_busy_store_is_tried_again_until_it_frees(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connection.time, "sleep", lambda _s: None)
+    failures = [_locked(), _locked()]
+
+    def work() -> str:
+        if failures:
+            raise failures.pop()
+        return "written"
+
+    assert connection.retrying(work, connection.is_busy) == "written"
+
+
+def test_busy_retries_are_bounded_and_other_errors_not_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(connection.time, "sleep", lambda _s: None)
+    calls: list[int] = []
+
+    def always_locked() -> None:
+        calls.append(1)
+        raise _locked()
+
+    with pytest.raises(OperationalError, match="database is locked"):
+        connection.retrying(always_locked, connection.is_busy)
+    assert len(calls) == connection.BUSY_RETRIES + 1
+    calls.clear()
+
+    def broken() -> None:
+        calls.append(1)
+        raise OperationalError("SELECT …", {}, Exception("no such table: runs"))
+
+    with pytest.raises(OperationalError, match="no such table"):
+        connection.retrying(broken, connection.is_busy)
+    assert calls == [1]
+
+
+def test_postgres_gets_timeouts_and_keepalives_unless_the_url_says_otherwise() -> None:
+    args = connection.postgres_args("postgresql+psycopg://u@127.0.0.1/db?connect_timeout=3", 10)
+    assert "connect_timeout" not in args  # the URL's own value wins
+    assert connection.postgres_args("postgresql://u@h/db", 10)["connect_timeout"] == 10
+    assert args["keepalives"] == 1 and args["tcp_user_timeout"] == 10_000
+    assert "statement_timeout=10000" in args["options"]
+    assert "idle_in_transaction_session_timeout=20000" in args["options"]
