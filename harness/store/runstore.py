@@ -109,7 +109,9 @@ class RunStore:
             self.engine: Engine = make_engine(engine_url(url), self.timeout)
             retrying(self._set_up, lambda e: is_busy(e) or is_schema_race(e))
         except SQLAlchemyError as exc:
-            raise StoreError(f"run store {display_url(url)}: {_reason(exc)}") from None
+            raise StoreError(
+                f"run store {display_url(url)}: {_reason(exc, self.timeout)}"
+            ) from None
         except StoreTimeout as exc:
             raise StoreError(f"run store {display_url(url)}: {exc}") from None
         except OSError as exc:
@@ -253,7 +255,9 @@ class RunStore:
         except IntegrityError as exc:
             raise _Duplicate(_reason(exc)) from None
         except SQLAlchemyError as exc:
-            raise StoreError(f"run store {display_url(self.url)}: {_reason(exc)}") from None
+            raise StoreError(
+                f"run store {display_url(self.url)}: {_reason(exc, self.timeout)}"
+            ) from None
         except StoreTimeout as exc:
             raise StoreError(f"run store {display_url(self.url)}: {exc}") from None
 
@@ -264,7 +268,9 @@ class RunStore:
             with bounded(self.engine, self.timeout, write=False) as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(f"run store {display_url(self.url)}: {_reason(exc)}") from None
+            raise StoreError(
+                f"run store {display_url(self.url)}: {_reason(exc, self.timeout)}"
+            ) from None
         except StoreTimeout as exc:
             raise StoreError(f"run store {display_url(self.url)}: {exc}") from None
 
@@ -487,6 +493,9 @@ class _Duplicate(StoreError):
     """A row the store already holds (an integrity error)."""
 
 
-def _reason(exc: SQLAlchemyError) -> str:
+def _reason(exc: SQLAlchemyError, timeout: float | None = None) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    reason = text[0] if text else type(exc).__name__
+    if timeout is not None and "timeout expired" in reason:
+        reason += f" after {timeout:g} s (server stalled or unreachable? KCERT_STORE_TIMEOUT)"
+    return reason
