@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start a throw-away PostgreSQL server on loopback for the run-store tests; sourced by .ci/run.
-# Sets KCERT_TEST_POSTGRES (and KCERT_REQUIRE_POSTGRES=1, so those tests fail instead of skip).
+# Sets KCERT_TEST_POSTGRES (and KCERT_REQUIRE_POSTGRES=1, so those tests fail instead of skip),
+# and KCERT_TEST_PGDATA (its data folder: the stall test SIGSTOPs the server found there).
 # Installs Debian's postgresql when the machine has none. Stops the server on exit.
 set -euo pipefail
 
@@ -43,4 +44,5 @@ trap stop_postgres EXIT
 
 export KCERT_TEST_POSTGRES="postgresql://kcert@127.0.0.1:$PGPORT/kcert"
 export KCERT_REQUIRE_POSTGRES=1
+export KCERT_TEST_PGDATA="$PGDATA_DIR/data"
 echo "ci: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT"

@@ -68,11 +68,12 @@ def _message() -> tuple[dict[str, Any], bytes, bytes]:
     return resource, json.dumps(resource).encode(), to_xml(resource)
 
 
-SECTIONS = ("core", "validators", "cockpit", "inputs")
+SECTIONS = ("core", "validators", "cockpit", "inputs", "store")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """All sections, or those named: python -m harness.bench [core] [validators] [cockpit]."""
+    """All sections, or those named: python -m harness.bench [core] [validators] [cockpit]
+    [store]."""
     wanted = argv if argv else list(SECTIONS)
     unknown = sorted(set(wanted) - set(SECTIONS))
     if unknown:
@@ -88,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         cockpit_bench(POPULATION_SIZE)
     if "inputs" in wanted:
         inputs_bench()
+    if "store" in wanted:
+        from harness.bench_store import store_bench
+
+        store_bench()
     return 0
 
 

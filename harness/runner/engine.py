@@ -51,8 +51,10 @@ def now_iso() -> str:
 
 
 def new_run_id() -> str:
+    # 48 random bits: runs started in the same second (a CI matrix, a script) never share an
+    # id; the store refuses a duplicate anyway rather than mixing two runs.
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{uuid.uuid4().hex[:6]}"
+    return f"{stamp}-{uuid.uuid4().hex[:12]}"
 
 
 DEFAULT_EVIDENCE_BUDGET = 200 * 1024 * 1024

@@ -2,18 +2,21 @@
 
 SQLite in WAL mode by default; PostgreSQL with a `postgresql://` URL. A run killed at any
 moment keeps every test case committed before the kill, so `kcert resume` can go on.
+Schema set-up, busy retries and timeouts: harness.store.connection.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, insert, inspect, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine, delete, insert, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from harness.model.answer import ManualAnswer
 from harness.model.result import CaseResult, RunResult
@@ -25,9 +28,21 @@ from harness.store.codec import (
     finding_row,
     step_rows,
 )
+from harness.store.connection import (
+    StoreTimeout,
+    bounded,
+    is_busy,
+    is_schema_race,
+    is_sqlite,
+    make_engine,
+    retrying,
+    store_timeout,
+)
 
 STORE_ENV = "KCERT_STORE"
 STORE_FILE = "kcert-runs.sqlite"
+# any constant: the PostgreSQL advisory lock that serialises schema set-up between kcerts
+SCHEMA_LOCK = 0x6B63657274
 
 
 class StoreError(RuntimeError):
@@ -82,38 +97,55 @@ class RunRow:
 
 
 class RunStore:
-    def __init__(self, url: str) -> None:
+    """`timeout`: seconds one store operation may take (default KCERT_STORE_TIMEOUT or 15)."""
+
+    def __init__(self, url: str, timeout: float | None = None) -> None:
         self.url = url
         try:
-            self.engine: Engine = _make_engine(engine_url(url))
-            t.metadata.create_all(self.engine)
-            self._check_version()
-            self._add_columns()
+            self.timeout = store_timeout(timeout)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+        try:
+            self.engine: Engine = make_engine(engine_url(url), self.timeout)
+            retrying(self._set_up, lambda e: is_busy(e) or is_schema_race(e))
         except SQLAlchemyError as exc:
-            raise StoreError(f"run store {display_url(url)}: {_reason(exc)}") from None
+            raise StoreError(
+                f"run store {display_url(url)}: {_reason(exc, self.timeout)}"
+            ) from None
+        except StoreTimeout as exc:
+            raise StoreError(f"run store {display_url(url)}: {exc}") from None
         except OSError as exc:
             raise StoreError(f"run store {display_url(url)}: {exc.strerror}") from None
 
-    def _check_version(self) -> None:
-        with self.engine.begin() as conn:
-            found = conn.execute(
-                select(t.store_info.c.value).where(t.store_info.c.key == "schema")
-            ).scalar()
-            if found is None:
-                conn.execute(insert(t.store_info).values(key="schema", value=str(t.SCHEMA_VERSION)))
-            elif found != str(t.SCHEMA_VERSION):
-                raise StoreError(
-                    f"run store {display_url(self.url)} has schema {found}; "
-                    f"this kcert reads schema {t.SCHEMA_VERSION}"
-                )
+    def _set_up(self) -> None:
+        """Tables, schema version and added columns in one exclusive transaction: kcerts
+        opening a new store at the same moment take turns instead of racing."""
+        with bounded(self.engine, self.timeout, write=True) as conn:
+            if not is_sqlite(self.engine):
+                conn.execute(select(text(f"pg_advisory_xact_lock({SCHEMA_LOCK})")))
+            t.metadata.create_all(conn)
+            self._check_version(conn)
+            self._add_columns(conn)
 
-    def _add_columns(self) -> None:
+    def _check_version(self, conn: Connection) -> None:
+        found = conn.execute(
+            select(t.store_info.c.value).where(t.store_info.c.key == "schema")
+        ).scalar()
+        if found is None:
+            conn.execute(insert(t.store_info).values(key="schema", value=str(t.SCHEMA_VERSION)))
+        elif found != str(t.SCHEMA_VERSION):
+            raise StoreError(
+                f"run store {display_url(self.url)} has schema {found}; "
+                f"this kcert reads schema {t.SCHEMA_VERSION}"
+            )
+
+    @staticmethod
+    def _add_columns(conn: Connection) -> None:
         """Columns newer than the store: added with their default (older rows get it)."""
-        found = inspect(self.engine)
-        with self.engine.begin() as conn:
-            for table, column, sql in t.ADDED_COLUMNS:
-                if column not in {c["name"] for c in found.get_columns(table)}:
-                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql}"))
+        found = inspect(conn)
+        for table, column, sql in t.ADDED_COLUMNS:
+            if column not in {c["name"] for c in found.get_columns(table)}:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql}"))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -125,7 +157,13 @@ class RunStore:
     ) -> None:
         values = _run_values(run)
         values.update(status="running", choice=choice, protocols=protocols, created=time.time())
-        self._write(lambda conn: conn.execute(insert(t.runs).values(**values)))
+        try:
+            self._write(lambda conn: conn.execute(insert(t.runs).values(**values)))
+        except _Duplicate:
+            raise StoreError(
+                f"run store {display_url(self.url)} already holds a run {run.run_id}; "
+                "start the run again (it gets a new id)"
+            ) from None
 
     def record_case(self, run_id: str, seq: int, case: CaseResult, protocol_version: str) -> None:
         """One transaction per test case: it is either wholly recorded or not at all."""
@@ -206,16 +244,40 @@ class RunStore:
         )
 
     def _write(self, work: Any) -> None:
-        try:
-            with self.engine.begin() as conn:
+        """`work` in one write transaction; a busy SQLite store is tried again (bounded)."""
+
+        def attempt() -> None:
+            with bounded(self.engine, self.timeout, write=True) as conn:
                 work(conn)
+
+        try:
+            retrying(attempt, is_busy)
+        except IntegrityError as exc:
+            raise _Duplicate(_reason(exc)) from None
         except SQLAlchemyError as exc:
-            raise StoreError(f"run store {display_url(self.url)}: {_reason(exc)}") from None
+            raise StoreError(
+                f"run store {display_url(self.url)}: {_reason(exc, self.timeout)}"
+            ) from None
+        except StoreTimeout as exc:
+            raise StoreError(f"run store {display_url(self.url)}: {exc}") from None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction, bounded like a write; its failures are a StoreError."""
+        try:
+            with bounded(self.engine, self.timeout, write=False) as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"run store {display_url(self.url)}: {_reason(exc, self.timeout)}"
+            ) from None
+        except StoreTimeout as exc:
+            raise StoreError(f"run store {display_url(self.url)}: {exc}") from None
 
     # -- reading ---------------------------------------------------------------------------
 
     def runs(self, limit: int = 1000) -> list[RunRow]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(t.runs)
                 .order_by(t.runs.c.started.desc(), t.runs.c.run_id.desc())
@@ -224,7 +286,7 @@ class RunStore:
             return [RunRow(**dict(r)) for r in rows]
 
     def run(self, run_id: str) -> RunRow:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).mappings().first()
         if row is None:
             raise StoreError(f"no run {run_id} in the run store {display_url(self.url)}")
@@ -236,7 +298,7 @@ class RunStore:
         path = Path(ref)
         if path.is_dir():
             ref = path.resolve().name
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             if ref == "latest":
                 found = conn.execute(
                     select(t.runs.c.run_id).order_by(t.runs.c.created.desc()).limit(1)
@@ -260,7 +322,7 @@ class RunStore:
 
     def cases(self, run_id: str) -> list[StoredCase]:
         """The recorded test cases of a run, in the order they ran."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             where = t.case_results.c.run_id == run_id
             rows = list(
                 conn.execute(
@@ -300,7 +362,7 @@ class RunStore:
         return list(stored.values())
 
     def answers(self, run_id: str) -> list[ManualAnswer]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return self._answers(conn, run_id)
 
     @staticmethod
@@ -325,7 +387,7 @@ class RunStore:
     def case_summaries(self, run_id: str) -> list[dict[str, Any]]:
         """Per case: outcome, assessment, and its findings (rule, severity, place): for diffs."""
         out: dict[tuple[str, str], dict[str, Any]] = {}
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             for r in conn.execute(
                 select(t.case_results)
                 .where(t.case_results.c.run_id == run_id)
@@ -357,27 +419,6 @@ class RunStore:
                         }
                     )
         return list(out.values())
-
-
-def _make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            # WAL: readers never block the writer, and a killed writer loses nothing committed.
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=10000")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
 
 
 def _run_values(run: RunResult) -> dict[str, Any]:
@@ -448,6 +489,13 @@ def _insert_answer(conn: Any, run_id: str, answer: ManualAnswer) -> None:
         )
 
 
-def _reason(exc: SQLAlchemyError) -> str:
+class _Duplicate(StoreError):
+    """A row the store already holds (an integrity error)."""
+
+
+def _reason(exc: SQLAlchemyError, timeout: float | None = None) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    reason = text[0] if text else type(exc).__name__
+    if timeout is not None and "timeout expired" in reason:
+        reason += f" after {timeout:g} s (server stalled or unreachable? KCERT_STORE_TIMEOUT)"
+    return reason
