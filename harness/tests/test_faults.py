@@ -10,13 +10,10 @@ scenario here fails `test_every_action_and_check_has_a_scenario`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,6 +29,7 @@ from harness.model.result import CaseResult, RunResult
 from harness.runner import careplan_actions
 from harness.runner.engine import ACTIONS, Runner, RunOptions
 from harness.sut.config import SutConfig
+from harness.tests.stubsut import StubHandler, serve
 from harness.transport.http import HttpTransport
 
 pytest_plugins = ["pytester"]
@@ -108,15 +106,12 @@ ROWS = {
 }
 
 
-class Stub(BaseHTTPRequestHandler):
+class Stub(StubHandler):
     """A SUT that is reachable (its health check answers) and answers everything else
     with the fault of `mode`, except paths given a good answer for the scenario's set-up."""
 
     mode = "404"
     good: ClassVar[dict[tuple[str, str], tuple[int, str, bytes]]] = {}
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length", "0") or 0)
@@ -129,12 +124,7 @@ class Stub(BaseHTTPRequestHandler):
             status, ct, body = type(self).good[(self.command, path.rsplit("/", 1)[-1])]
         else:
             status, ct, body, _ = MODES[type(self).mode]
-        self.send_response(status)
-        self.send_header("Content-Type", ct)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(body)
+        self.send(status, ct, body)
 
     do_GET = _answer
     do_POST = _answer
@@ -152,17 +142,8 @@ def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, type[Stub]]]:
     # A share request the stub "accepts" waits for a delivery that never comes: keep it short.
     monkeypatch.setattr(careplan_actions, "WAIT_FOR_SUBMISSION_S", 0.2)
     handler = type("S", (Stub,), {"good": {}})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(handler) as base:
+        yield base, handler
 
 
 def config(base: str) -> SutConfig:

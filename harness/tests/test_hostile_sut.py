@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,6 +12,7 @@ from harness.model.outcome import Outcome, Verdict
 from harness.model.protocol import Protocol
 from harness.runner.engine import Runner, RunOptions
 from harness.sut.config import SutConfig
+from harness.tests.stubsut import StubHandler, serve
 from harness.transport.http import HttpTransport
 
 XXE = (
@@ -41,35 +40,24 @@ BEHAVIOUR: dict[str, tuple[int, str, bytes, float]] = {
 }
 
 
-class Hostile(BaseHTTPRequestHandler):
+class Hostile(StubHandler):
     mode = "xxe"
 
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, ct: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ct)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(body)
-
     def do_GET(self) -> None:
-        self._send(200, "application/json", b'{"status": "ok", "system": "h", "version": "1"}')
+        self.send(200, "application/json", b'{"status": "ok", "system": "h", "version": "1"}')
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         self.rfile.read(length)
         if self.path.endswith("/reset"):
-            self._send(200, "application/json", b'{"status": "reset"}')
+            self.send(200, "application/json", b'{"status": "reset"}')
             return
         if type(self).mode == "trickle":
             self._trickle()
             return
         status, ct, body, delay = BEHAVIOUR[type(self).mode]
         time.sleep(delay)
-        self._send(status, ct, body)
+        self.send(status, ct, body)
 
     def _trickle(self) -> None:
         """One byte every 0.2 s: every read is quick, the whole answer never ends."""
@@ -87,17 +75,8 @@ class Hostile(BaseHTTPRequestHandler):
 @pytest.fixture
 def hostile() -> Iterator[tuple[str, type[Hostile]]]:
     handler = type("H", (Hostile,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(handler) as base:
+        yield base, handler
 
 
 def _config(base: str, total: float = 30.0) -> SutConfig:

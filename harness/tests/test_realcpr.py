@@ -10,10 +10,8 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -33,6 +31,7 @@ from harness.store.codec import rebuild_case
 from harness.store.recorder import StoreRecorder
 from harness.store.runstore import RunStore
 from harness.sut.config import SutConfig
+from harness.tests.stubsut import StubHandler, serve
 from harness.transport.http import HttpTransport
 
 # Real-format: calendar dates under CPR's century rules, serials outside 9900-9999.
@@ -248,46 +247,26 @@ def test_console_text_is_masked() -> None:
 # --- end to end: a loopback SUT stub echoing a real-format CPR --------------------------------
 
 
-class Echo(BaseHTTPRequestHandler):
+class Echo(StubHandler):
     kind = "json"
 
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, ct: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ct)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(body)
-
     def do_GET(self) -> None:
-        self._send(200, "application/json", b'{"status": "ok", "system": "e", "version": "1"}')
+        self.send(200, "application/json", b'{"status": "ok", "system": "e", "version": "1"}')
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         if self.path.endswith("/reset"):
-            self._send(200, "application/json", b'{"status": "reset"}')
+            self.send(200, "application/json", b'{"status": "reset"}')
             return
         ct, body = BODIES[type(self).kind]
-        self._send(200, ct, body)
+        self.send(200, ct, body)
 
 
 @pytest.fixture
 def echo() -> Iterator[tuple[str, type[Echo]]]:
     handler = type("E", (Echo,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(handler) as base:
+        yield base, handler
 
 
 def _config(base: str) -> SutConfig:
