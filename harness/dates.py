@@ -1,9 +1,17 @@
-"""Calendar arithmetic for rule windows: "within N months" and ages at the as-of date."""
+"""Dates and the clock: kcert's one "now" (`now_iso`), and calendar arithmetic for rule
+windows ("within N months", ages at the as-of date)."""
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+
+
+def now_iso(timespec: str = "seconds") -> str:
+    """UTC now in ISO 8601. Run and case times are whole seconds (what a replay pins and the
+    report prints); an exchange's start is stamped to the millisecond
+    (`timespec="milliseconds"`), where several fall in one second."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec=timespec)
 
 
 def shift_months(day: dt.date, months: int) -> dt.date:

@@ -138,6 +138,11 @@ class TemplateRenderer:
         self._rng = random.Random(seed)
         self._now = now.replace(microsecond=0)
 
+    def new_id(self) -> str:
+        """A fresh UUID outside a template, from the same seeded generator: reproducible in a
+        replay like the rendered ones (a TestScript's ids for what it places or asks for)."""
+        return IdBag(self._rng)["id"]
+
     def exists(self, name: str) -> bool:
         return (self.root / name).is_file()
 

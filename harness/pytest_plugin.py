@@ -200,12 +200,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     try:
         target = config.getoption("--kcert-report")
         if target and cert.results:
-            from harness.report.writer import write_report
             from harness.runner.engine import RunOptions
+            from harness.session import runpath
 
             lang = config.getoption("--kcert-lang")
-            run_dir = write_report(cert.run_result(RunOptions(lang=lang)), target, lang)
+            run = cert.run_result(RunOptions(lang=lang))
             reporter = config.pluginmanager.get_plugin("terminalreporter")
+            try:  # the one run path's reporting (no run store: pytest keeps its own record)
+                run_dir = runpath.finish(run, runpath.Reporting(Path(target)))
+            except runpath.RunPathError as exc:
+                if reporter is not None:
+                    reporter.write_line(f"kcert: error: {exc}", red=True)
+                session.exitstatus = pytest.ExitCode.USAGE_ERROR
+                return
             if reporter is not None:
                 reporter.write_line(f"kcert report: {run_dir / 'index.html'}")
     finally:

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from harness.cli.errors import UsageProblem
 from harness.cli.prompter import ConsolePrompter
-from harness.cli.runflow import Execution, open_store, report_and_record
+from harness.cli.runflow import open_store, reporting, run_and_report
 from harness.cli.words import not_run_note, say
 from harness.fixtures import REPO_ROOT
 from harness.loader.answers import load_answers
@@ -27,7 +27,7 @@ from harness.report.i18n import outcome_text, scope_text, verdict_text
 from harness.report.waivers import Waiver, load_waivers
 from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, manual_steps
 from harness.runner.engine import DEFAULT_EVIDENCE_BUDGET, RunOptions
-from harness.session import SutChoice
+from harness.session import SutChoice, runpath
 from harness.suite import SuiteVersion, suite_version
 from harness.yamlsource import SourceError
 
@@ -193,21 +193,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         defects=tuple(args.defect),
         transport=args.transport,
     )
-    try:
-        args.reports.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageProblem(
-            f"cannot write the report under {args.reports}: {exc.strerror}"
-        ) from None
     store = open_store(args.store, args.reports)
     try:
-        result = Execution(console, store, choice, protocols, options, answers).run()
-        run_dir = report_and_record(
-            console, store, result, args.reports, pdf=args.pdf, waivers=waivers
-        )
+        plan = runpath.RunPlan(choice, protocols, options, answers, preset=book.preset)
+        done = run_and_report(console, store, plan, reporting(console, args, waivers))
     finally:
         store.close()
-    return conclude(result, run_dir, console)
+    return conclude(done.run, done.run_dir, console)
 
 
 def collect(roots: list[Path], console: Console) -> list[Protocol]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -12,30 +11,17 @@ from rich.console import Console
 from harness.cli.certify import add_common, conclude, read_answers, read_waivers, select_packs
 from harness.cli.errors import UsageProblem
 from harness.cli.prompter import ConsolePrompter
-from harness.cli.runflow import (
-    Execution,
-    choice_from,
-    open_store,
-    rebuild_run,
-    recorded_cases,
-    reload_protocols,
-    report_and_record,
-)
+from harness.cli.runflow import open_store, reporting, run_and_report, translated
 from harness.cli.words import say
-from harness.dossier.signing import drop_signature
-from harness.model.exchange import Exchange
 from harness.model.outcome import Outcome, Verdict
 from harness.model.protocol import Protocol
 from harness.model.result import RunResult
-from harness.model.scope import Scope
 from harness.packs.store import PackStore
 from harness.report.i18n import verdict_text
-from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, answered_step
-from harness.runner.engine import RunOptions, now_iso
-from harness.store.codec import exchange_from_row
-from harness.store.runstore import RunRow, RunStore, StoreError
+from harness.runner.attended import AnswerBook, AnswerSource, FirstOf
+from harness.session import runpath
+from harness.store.runstore import RunRow, RunStore
 from harness.suite import suite_version
-from harness.sut.config import SutConfig, SutConfigError, load_sut_config
 from harness.transport.replay import ReplayTransport
 
 
@@ -67,10 +53,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _row(store: RunStore, ref: str) -> RunRow:
-    try:
-        return store.run(store.resolve(ref))
-    except StoreError as exc:
-        raise UsageProblem(str(exc)) from None
+    with translated():
+        return runpath.find_run(store, ref)
 
 
 def _lang(args: argparse.Namespace, row: RunRow) -> str:
@@ -78,225 +62,91 @@ def _lang(args: argparse.Namespace, row: RunRow) -> str:
     return str(args.lang) if args.lang != "da" else row.lang
 
 
-def _options(row: RunRow, **changes: object) -> RunOptions:
-    base = RunOptions(
-        test_type=row.test_type,
-        tester=row.tester,
-        lang=row.lang,
-        place=row.place,
-        run_id=row.run_id,
-        packs=list(row.packs),
-        packs_chosen=True,
-        parent_run=row.parent_run,
-        relation=row.relation,
-        suite_version=row.suite_version,
-        selection=Scope.from_dict(row.sut.get("scope")).selection,
-    )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-
-
 def run_resume(args: argparse.Namespace, console: Console) -> int:
     store = open_store(args.store, args.reports)
     try:
         row = _row(store, args.run)
-        if row.status == "finished":
-            raise UsageProblem(f"run {row.run_id} is finished; nothing to resume")
-        now = suite_version().text()
-        if now != row.suite_version:
-            raise UsageProblem(
-                f"run {row.run_id} began with suite {row.suite_version}, this is {now}: "
-                "results would mix two suites"
+        with translated():
+            plan = runpath.resume_plan(
+                store,
+                row,
+                suite_version().text(),
+                lambda protocols: read_answers(args.answers, protocols, row.tester),
             )
-        protocols = reload_protocols(row, same_files=True)
-        completed = recorded_cases(store, row.run_id, protocols)
-        total = sum(len(p.cases) for p in protocols)
+        total = sum(len(p.cases) for p in plan.protocols)
         console.print(
-            say(_lang(args, row), "resuming", run=row.run_id, done=len(completed), total=total),
+            say(
+                _lang(args, row),
+                "resuming",
+                run=row.run_id,
+                done=len(plan.completed),
+                total=total,
+            ),
             highlight=False,
         )
-        execution = Execution(
-            console,
-            store,
-            choice_from(row),
-            protocols,
-            _options(row),
-            _resume_answers(store, row, protocols, args.answers),
-            completed=completed,
-            run_started=row.started,
-            resumed=True,
-        )
-        result = execution.run()
-        run_dir = report_and_record(
-            console,
-            store,
-            result,
-            args.reports,
-            pdf=args.pdf,
-            waivers=read_waivers(args.waivers, protocols),
-        )
+        waivers = read_waivers(args.waivers, plan.protocols)
+        done = run_and_report(console, store, plan, reporting(console, args, waivers))
     finally:
         store.close()
-    return conclude(result, run_dir, console)
-
-
-def _resume_answers(
-    store: RunStore, row: RunRow, protocols: list[Protocol], answers: Path | None
-) -> AnswerBook:
-    book = AnswerBook(store.answers(row.run_id))
-    for answer in read_answers(answers, protocols, row.tester):
-        book.add(answer)
-    return book
+    return conclude(done.run, done.run_dir, console)
 
 
 def run_answer(args: argparse.Namespace, console: Console) -> int:
     store = open_store(args.store, args.reports)
     try:
         row = _row(store, args.run)
-        if row.status != "finished":
-            raise UsageProblem(f"run {row.run_id} has not finished: kcert resume it first")
-        protocols = reload_protocols(row, same_files=True)
-        run = rebuild_run(store, row, protocols)
-        pending = [(c, s) for c, s in run.pending_steps if s.step.manual]
-        if not pending:
-            console.print(say(_lang(args, row), "no_manual", run=row.run_id), highlight=False)
-            return run.verdict.exit_code
         tester = args.tester or row.tester
-        source: AnswerSource = AnswerBook(read_answers(args.answers, protocols, tester))
-        if args.answers is None:
-            if not sys.stdin.isatty():
-                raise UsageProblem("give --answers FILE, or run kcert answer in a terminal")
-            source = FirstOf(source, ConsolePrompter(console, tester, run.lang))
-        by_id = {p.protocol.id: p.protocol for p in run.protocols}
-        versions = {p.id: p.version for p in protocols}
-        answered = 0
-        for case, step in pending:
-            answer = source.answer(by_id[case.protocol_id], case.case, step.step)
-            if answer is None:
-                continue
-            case.steps[case.steps.index(step)] = answered_step(step.step, answer)
-            store.record_case(row.run_id, 0, case, versions[case.protocol_id])
-            answered += 1
-        console.print(
-            say(_lang(args, row), "answered", n=answered, total=len(pending)), highlight=False
-        )
-        run.finished = now_iso()
-        reports = Path(row.run_dir).parent if row.run_dir else args.reports
-        _drop_signature(reports / run.run_id, console, _lang(args, row))
-        run_dir = report_and_record(
-            console,
-            store,
-            run,
-            reports,
-            pdf=args.pdf,
-            waivers=read_waivers(args.waivers, protocols),
-        )
-    except StoreError as exc:
-        raise UsageProblem(str(exc)) from None
+
+        def source(protocols: list[Protocol]) -> AnswerSource:
+            found: AnswerSource = AnswerBook(read_answers(args.answers, protocols, tester))
+            if args.answers is None:
+                if not sys.stdin.isatty():
+                    raise UsageProblem("give --answers FILE, or run kcert answer in a terminal")
+                found = FirstOf(found, ConsolePrompter(console, tester, row.lang))
+            return found
+
+        with translated():
+            done = runpath.answer_run(
+                store,
+                row,
+                source,
+                reporting(console, args, []),
+                lambda protocols: read_waivers(args.waivers, protocols),
+            )
     finally:
         store.close()
-    return conclude(run, run_dir, console)
-
-
-def _drop_signature(run_dir: Path, console: Console, lang: str) -> None:
-    if drop_signature(run_dir):
-        console.print(say(lang, "signature_dropped", run=run_dir), highlight=False)
+    lang = _lang(args, row)
+    if done.outcome is None:
+        console.print(say(lang, "no_manual", run=row.run_id), highlight=False)
+        return done.run.verdict.exit_code
+    console.print(say(lang, "answered", n=done.answered, total=done.pending), highlight=False)
+    if done.signature_dropped:
+        console.print(say(lang, "signature_dropped", run=done.outcome.run_dir), highlight=False)
+    return conclude(done.run, done.outcome.run_dir, console)
 
 
 def run_rejudge(args: argparse.Namespace, console: Console) -> int:
     store = open_store(args.store, args.reports)
     try:
         row = _row(store, args.run)
-        protocols = reload_protocols(row, same_files=False)
-        stored = store.cases(row.run_id)
-        recorded: dict[tuple[str, str], list[Exchange]] = {}
-        started: dict[tuple[str, str], str] = {}
-        for case in stored:
-            key = (case.protocol_id, case.case_id)
-            started[key] = case.started
-            recorded[key] = [
-                exchange_from_row(e)
-                for step in case.steps
-                for e in case.exchanges.get(str(step["id"]), [])
-            ]
         installed = {p.sha256 for p in PackStore().installed()}
         gone = [f"{p['id']} {p['version']}" for p in row.packs if p["sha256"] not in installed]
         if gone and not args.pack:
             console.print(
                 say(_lang(args, row), "packs_gone", packs=", ".join(gone)), highlight=False
             )
-        replay = ReplayTransport(_replay_config(row), recorded)
-        options = RunOptions(
-            test_type=row.test_type,
-            tester=row.tester,
-            lang=args.lang if args.lang != "da" else row.lang,
-            place=row.place,
-            seed_run_id=row.run_id,
-            packs=select_packs(args.pack, False) if args.pack else list(row.packs),
-            packs_chosen=True,
-            parent_run=row.run_id,
-            relation="rejudge",
-            suite_version=suite_version().text(),
-            selection=Scope.from_dict(row.sut.get("scope")).selection,
-        )
-        # Only the cases the recorded run reached can be judged again.
-        in_scope = [
-            dataclasses.replace(p, cases=tuple(c for c in p.cases if (p.id, c.id) in started))
-            for p in protocols
-        ]
-        execution = Execution(
-            console,
-            store,
-            choice_from(row),
-            [p for p in in_scope if p.cases],
-            options,
-            AnswerBook(store.answers(row.run_id)),
-            started=started,
-            replay=replay,
-        )
-        result = execution.run()
-        run_dir = report_and_record(
-            console,
-            store,
-            result,
-            args.reports,
-            pdf=args.pdf,
-            waivers=read_waivers(args.waivers, protocols),
-        )
+        packs = select_packs(args.pack, False) if args.pack else None
+        with translated():
+            plan = runpath.rejudge_plan(
+                store, row, suite_version().text(), packs, args.lang if args.lang != "da" else ""
+            )
+        waivers = read_waivers(args.waivers, plan.protocols)
+        done = run_and_report(console, store, plan, reporting(console, args, waivers))
     finally:
         store.close()
-    _compare(console, row, result, replay)
-    return conclude(result, run_dir, console)
-
-
-def _replay_config(row: RunRow) -> SutConfig:
-    """The SUT as recorded: its identity and (redacted) endpoints; manual settings if known."""
-    sut = row.sut
-    identity = sut.get("identity", {})
-    config = SutConfig(
-        name=str(sut.get("name", "")),
-        vendor=str(sut.get("vendor", "")),
-        version=str(sut.get("version", "")),
-        endpoints=dict(sut.get("endpoints", {})),
-        sor=str(identity.get("sor", "")),
-        gln=str(identity.get("gln", "")),
-        org_name=str(identity.get("name", "")),
-        transport="replay",
-        defects=tuple(sut.get("defects", [])),
-        # the recorded run's scope, however it was declared (the replayed health says nothing)
-        capabilities=Scope.from_dict(sut.get("scope")).capabilities,
-    )
-    config_file = row.choice.get("config_file")
-    if config_file and Path(config_file).is_file():
-        try:
-            loaded = load_sut_config(Path(config_file))
-        except SutConfigError:
-            return config
-        return dataclasses.replace(
-            config,
-            manual_operations=loaded.manual_operations,
-            exports_dir=loaded.exports_dir,
-        )
-    return config
+    assert plan.replay is not None
+    _compare(console, row, done.run, plan.replay)
+    return conclude(done.run, done.run_dir, console)
 
 
 def _compare(console: Console, row: RunRow, result: RunResult, replay: ReplayTransport) -> None:

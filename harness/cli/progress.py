@@ -58,10 +58,11 @@ class ProgressDisplay:
         elif isinstance(event, CaseFinished):
             result = event.result
             self.progress.advance(self.task)
-            after = result.not_in_scope or result.assessment.value
+            # what did not run or ended in an error says why, on its own line
+            after = result.not_in_scope or result.error or result.assessment.value
             self.progress.console.print(
                 f"  {mark(result.outcome, self.lang)} {escape(result.case.id):10} "
-                f"{escape(result.case.title.get(self.lang))} [dim]({after})[/]",
+                f"{escape(result.case.title.get(self.lang))} [dim]({escape(after)})[/]",
                 no_wrap=True,
                 overflow="ellipsis",
             )

@@ -10,11 +10,11 @@ from rich.markup import escape
 from rich.prompt import Prompt
 
 from harness.cli.words import say
+from harness.dates import now_iso
 from harness.inputfile import InputFileError, read_limited
 from harness.loader.answers import MAX_ATTACHMENT_BYTES
 from harness.model.answer import VERDICTS, Attachment, ManualAnswer
 from harness.model.protocol import Protocol, Step, TestCase
-from harness.runner.engine import now_iso
 
 SKIP = "skip"
 MAX_TRIES = 5  # a bounded dialogue: five unusable attachment paths leave the step pending

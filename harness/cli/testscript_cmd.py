@@ -8,25 +8,21 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.cli.certify import add_sut_options, conclude
+from harness.cli.certify import add_common, add_sut_options, conclude, read_waivers
 from harness.cli.errors import UsageProblem
-from harness.fixtures import REPO_ROOT
+from harness.cli.runflow import open_store, reporting, run_and_report
 from harness.model.outcome import Outcome
-from harness.model.protocol import Protocol
-from harness.model.result import CaseResult
 from harness.packs.store import PackError
 from harness.reflps.defects import UnknownDefect
 from harness.runner.engine import RunOptions
-from harness.session import SutChoice
-from harness.sut.config import SutConfigError
-from harness.sut.reference import ReferenceStartError
+from harness.session import SutChoice, runpath
+from harness.suite import suite_version
 from harness.testscript.fixtures import FixtureMap
 from harness.testscript.needs import missing_fixtures
 from harness.testscript.profiles import ProfileSource
-from harness.testscript.run import run_session, write
+from harness.testscript.run import ScriptSuite
 from harness.testscript.script import Script, ScriptError, discover, load_script
 from harness.testscript.testreport import FOLDER
-from harness.transport.base import TransportError
 from harness.yamlsource import SourceError
 
 COLOURS = {
@@ -59,8 +55,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="PATH",
         help="FHIR package .tgz for validateProfileId (repeatable; default: installed packs)",
     )
-    r.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
-    r.add_argument("--lang", choices=["da", "en"], default="da")
+    add_common(r)
     r.add_argument("--tester", default="", help="who performs the test (report header)")
     r.set_defaults(func=run)
 
@@ -97,6 +92,8 @@ def _profiles(packages: list[Path]) -> ProfileSource:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    """The scripts through the one run path: recorded in the run store (runs list, resume,
+    rejudge, diff), the kcert report, and a FHIR TestReport per script."""
     if not args.sut and not args.sut_config:
         raise UsageProblem("name a SUT: --sut reference or --sut-config FILE")
     choice = SutChoice(
@@ -115,28 +112,22 @@ def run(args: argparse.Namespace, console: Console) -> int:
     except SourceError as exc:
         raise UsageProblem(str(exc)) from None
     profiles = _profiles(args.package)
-    options = RunOptions(tester=args.tester, lang=args.lang)
+    suite = ScriptSuite.of(scripts, fixture_map, profiles)
+    waivers = read_waivers(args.waivers, suite.protocols)
+    options = RunOptions(
+        tester=args.tester,
+        lang=args.lang,
+        suite_version=suite_version().text(),
+        packs=list(profiles.packs),
+        evidence_budget=args.evidence_budget,
+    )
     for line in missing_fixtures(scripts, fixture_map).lines():
         console.print(escape(line), highlight=False)
-
-    def show(protocol: Protocol, case: CaseResult) -> None:
-        outcome = case.outcome
-        reason = case.error or next((f.message for f in case.findings if f.is_problem), "")
-        name = escape(f"{protocol.id} / {case.case.id}")
-        line = f"[{COLOURS[outcome]}]{outcome.value:5}[/] {name}"
-        console.print(line + (f"  {escape(reason)}" if reason else ""), highlight=False)
-
+    store = open_store(args.store, args.reports)
     try:
-        outcome = run_session(choice, scripts, options, fixture_map, profiles, show)
-    except ReferenceStartError as exc:
-        raise UsageProblem(f"the reference LPS did not start: {exc}") from None
-    except (SourceError, SutConfigError, TransportError) as exc:
-        raise UsageProblem(str(exc)) from None
-    try:
-        run_dir = write(outcome, args.reports, args.lang)
-    except OSError as exc:
-        raise UsageProblem(
-            f"cannot write the report under {args.reports}: {exc.strerror}"
-        ) from None
-    console.print(f"TestReports: {run_dir / FOLDER}", highlight=False)
-    return conclude(outcome.run, run_dir, console)
+        plan = runpath.RunPlan(choice, suite.protocols, options, scripts=suite)
+        done = run_and_report(console, store, plan, reporting(console, args, waivers))
+    finally:
+        store.close()
+    console.print(f"TestReports: {done.run_dir / FOLDER}", highlight=False)
+    return conclude(done.run, done.run_dir, console)

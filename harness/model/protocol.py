@@ -85,3 +85,10 @@ class Protocol:
     source: Source
     sha256: str = ""
     needs: Needs = field(default_factory=Needs)  # as written at protocol level
+    # The cases run in order on one shared state (a TestScript: its setup, tests and
+    # teardown): a resume runs such a protocol again whole unless every one of its cases was
+    # recorded (the state they share is not in the store). Its set-up case, when it does not
+    # pass, stops the other cases but the tear-down, which say why.
+    shares_state: bool = False
+    setup_case: str = ""
+    teardown_case: str = ""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.model.answer import ManualAnswer
 from harness.model.exchange import Exchange
@@ -75,6 +77,30 @@ class SutInfo:
     endpoints: dict[str, str]
     identity: dict[str, str]
     defects: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SutInfo:
+        """The SUT block as the report and the run store write it (`to_dict`)."""
+        return cls(
+            name=str(data.get("name", "")),
+            vendor=str(data.get("vendor", "")),
+            version=str(data.get("version", "")),
+            transport=str(data.get("transport", "")),
+            endpoints={str(k): str(v) for k, v in dict(data.get("endpoints") or {}).items()},
+            identity={str(k): str(v) for k, v in dict(data.get("identity") or {}).items()},
+            defects=tuple(str(d) for d in data.get("defects") or ()),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "vendor": self.vendor,
+            "version": self.version,
+            "transport": self.transport,
+            "endpoints": dict(self.endpoints),
+            "identity": dict(self.identity),
+            "defects": list(self.defects),
+        }
 
 
 @dataclass

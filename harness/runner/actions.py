@@ -13,13 +13,41 @@ from harness.fixtures import TemplateError, TemplateRenderer
 from harness.model.exchange import Exchange
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Severity
+from harness.model.protocol import Protocol as ProtocolModel
+from harness.model.protocol import Step
 from harness.registry import Registry
 from harness.sut.config import SutConfig
 from harness.transport.base import Transport
 
 
 class ActionError(Exception):
-    """An action could not be carried out for a reason on kcert's side (bad fixture, agent)."""
+    """An action could not be carried out for a reason on kcert's side (bad fixture, agent).
+
+    `exchanges`: what was said on the way, kept as evidence of the error. `where`: the
+    action's own place when it knows it better than its step's source line (a TestScript
+    action: `file:test[0].action[2]`); the message then ends with it.
+    """
+
+    def __init__(
+        self, message: str, exchanges: list[Exchange] | None = None, where: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.exchanges = list(exchanges or [])
+        self.where = where
+
+
+class CaseEnds(Exception):
+    """What follows in this test case does not run, this step included: each is SKIP with
+    the reason (a TestScript outside the LPS role). Not a finding, not an error."""
+
+
+# ActionContext.state key: set by an action, the rest of its test case is SKIP with this
+# reason (a TestScript's stopTestOnFail, or the operation the SUT failed that later asserts
+# read). Set before an error, the case goes on to record them instead of stopping there.
+STOP_CASE = "kcert.stop-case"
+# Actions whose error leaves the rest of the case to run: each judges on its own (a
+# TestScript assert that kcert cannot evaluate does not stop the next one).
+INDEPENDENT_ACTIONS: set[str] = set()
 
 
 class SutFault(Exception):
@@ -82,20 +110,28 @@ class ActionContext:
     peers: dict[str, dict[str, Any]]
     earlier: dict[str, StepRecord]
     state: dict[str, Any] = field(default_factory=dict)  # shared by the steps of one case
+    # shared by the cases of one protocol, in order (a TestScript's variables, fixtures and
+    # responses, from its setup to its teardown): see Protocol.setup_case
+    shared: dict[str, Any] = field(default_factory=dict)
+    # what the front door prepared for the whole run (`Runner.context`: the TestScripts)
+    run_context: dict[str, Any] = field(default_factory=dict)
+    protocol: ProtocolModel | None = None
+    step: Step | None = None
 
 
 @dataclass
 class ActionResult:
-    exchange: Exchange
+    exchange: Exchange | None  # None: an action that reads kcert's own state, sends nothing
     sent: Sent | None = None
     person: dict[str, str] = field(default_factory=dict)
     peer: dict[str, Any] = field(default_factory=dict)
     more: list[Exchange] = field(default_factory=list)  # further requests of the same step
     notes: dict[str, Any] = field(default_factory=dict)  # what checks need to know about them
+    message: str = ""  # what the step did, in words (the report's step message)
 
     @property
     def exchanges(self) -> list[Exchange]:
-        return [self.exchange, *self.more]
+        return [e for e in (self.exchange, *self.more) if e is not None]
 
 
 class ActionFunc(Protocol):

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from harness.checks.diagnostics import with_quote
 from harness.checks.registry import NotEvaluated
+from harness.dates import now_iso
 from harness.fixtures import FIXTURES_DIR
 from harness.model.exchange import Exchange
 from harness.population.generator import GeneratorError, generate, to_csv
@@ -31,7 +32,6 @@ from harness.runner.actions import (
     builds_on,
 )
 from harness.safeparse import PayloadError, parse_json
-from harness.transport.base import now_iso
 
 _DATE = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 POPULATION_KEY = "population"
@@ -47,7 +47,7 @@ def as_date(text: str) -> dt.date:
 
 def _manual_exchange(method: str, where: Path, body: bytes, content_type: str) -> Exchange:
     exchange = Exchange(
-        method, where.as_uri(), {"Content-Type": content_type}, b"", started=now_iso()
+        method, where.as_uri(), {"Content-Type": content_type}, b"", started=now_iso("milliseconds")
     )
     exchange.status = 200
     exchange.response_headers = {"Content-Type": content_type}

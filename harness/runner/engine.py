@@ -6,6 +6,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -15,7 +16,9 @@ from harness.checks import CHECKS, CheckContext
 from harness.checks.diagnostics import NOT_EVALUATED
 from harness.checks.realcpr import guard_step
 from harness.checks.registry import NotEvaluated, StepRecord, reads, root_reason
+from harness.dates import now_iso
 from harness.fixtures import TemplateRenderer, load_peers, load_persons
+from harness.model.exchange import Exchange
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Outcome, Severity
 from harness.model.protocol import Expectation, Protocol, Step, TestCase
@@ -24,9 +27,12 @@ from harness.model.scope import Capabilities, Scope
 from harness.packs.store import using_packs
 from harness.runner.actions import (
     ACTIONS,
+    INDEPENDENT_ACTIONS,
     SETUP_ACTIONS,
+    STOP_CASE,
     ActionContext,
     ActionError,
+    CaseEnds,
     ManualStepPending,
     SutFault,
     sut_party,
@@ -44,10 +50,6 @@ from harness.runner.evidence import EvidenceNamer
 from harness.safeparse import PayloadError, parse_json
 from harness.sut.config import SutConfig, capabilities_schema
 from harness.transport.base import Transport, TransportError, redact_url
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def new_run_id() -> str:
@@ -121,6 +123,13 @@ class Runner:
         self.evidence_budget = DEFAULT_EVIDENCE_BUDGET
         self._evidence_used = 0
         self._budget_spent: Finding | None = None  # set once the SUT has used the budget up
+        # what the front door prepared for the whole run, handed to every action (the
+        # TestScripts a `testscript-*` action belongs to, their fixtures and profiles)
+        self.context: dict[str, Any] = {}
+        # per protocol, the state its cases share (Protocol.setup_case), and how its cases
+        # went so far: a failed set-up stops the cases after it
+        self._shared: dict[str, dict[str, Any]] = {}
+        self._setup_problem: dict[str, str] = {}
 
     @property
     def scope(self) -> Scope:
@@ -190,6 +199,8 @@ class Runner:
         self.evidence_budget = options.evidence_budget
         self._evidence_used = 0
         self._budget_spent = None
+        self._shared = {}
+        self._setup_problem = {}
         run = self.new_run(options, run_started)
         self.seed = options.seed_run_id or options.run_id
         chosen = frozenset(p["sha256"] for p in options.packs) if options.packs_chosen else None
@@ -203,6 +214,7 @@ class Runner:
         completed: dict[CaseKey, CaseResult],
         started: dict[CaseKey, str],
     ) -> RunResult:
+        completed = _keepable(protocols, completed)
         total = sum((p.id, c.id) not in completed for p in protocols for c in p.cases)
         self.listener(RunStarted(run, total))
         problem = self.check_reachable()
@@ -216,6 +228,7 @@ class Runner:
                 key = (protocol.id, case.id)
                 if key in completed:
                     presult.cases.append(completed[key])
+                    self._note_setup(protocol, completed[key])
                     continue
                 presult.cases.append(self.run_case(protocol, case, started.get(key)))
         run.finished = now_iso()
@@ -232,22 +245,41 @@ class Runner:
         )
         t0 = time.perf_counter()
         outside = self.scope.why_not(case.needs)
+        setup_problem = self._setup_problem.get(protocol.id, "")
         if outside:
             result.not_in_scope = outside
         elif self._unreachable:
             result.error = self._unreachable
+        elif setup_problem and case.id != protocol.teardown_case:
+            result.error = setup_problem  # the tear-down always runs
         else:
             self._run_steps(protocol, case, result)
         result.duration_ms = (time.perf_counter() - t0) * 1000
+        self._note_setup(protocol, result)
         self.listener(CaseFinished(result))
         return result
 
+    def _note_setup(self, protocol: Protocol, result: CaseResult) -> None:
+        """A protocol's set-up case that failed (or erred, or waits for an answer) stops the
+        cases after it, saying why; one skipped on purpose skips them too, by itself."""
+        if result.case.id != protocol.setup_case or result.outcome in _SET_UP:
+            return
+        name = Path(protocol.source.file).name
+        self._setup_problem[protocol.id] = (
+            f"not run: the setup of {name} failed (see its {result.case.id} case)"
+        )
+
     def _run_steps(self, protocol: Protocol, case: TestCase, result: CaseResult) -> None:
-        namer = EvidenceNamer(protocol.standard)
+        # case ids are unique only inside a protocol whose cases share state (setup, t1, …)
+        namer = EvidenceNamer(protocol.id if protocol.shares_state else protocol.standard)
         earlier: dict[str, StepRecord] = {}
         state: dict[str, Any] = {}
         setup_failed: Finding | None = None
         for step in case.steps:
+            stop = state.get(STOP_CASE)
+            if stop:  # an action ended its case: what follows is SKIP with its reason
+                result.steps.append(StepResult(step, Outcome.SKIP, message=str(stop)))
+                continue
             if self._budget_spent is not None:
                 result.steps.append(
                     _not_evaluated(step, "the run's evidence budget is used up", self._budget_spent)
@@ -265,8 +297,9 @@ class Runner:
             result.steps.append(sresult)
             self._spend_evidence(sresult)
             if sresult.outcome is Outcome.ERROR:
-                result.error = sresult.message
-                break
+                result.error = result.error or sresult.message
+                if not state.get(STOP_CASE) and not _goes_on(step):
+                    break
             if (
                 setup_failed is None
                 and sresult.outcome is Outcome.FAIL
@@ -291,7 +324,17 @@ class Runner:
                 return pending_step(step)
             return answered_step(step, answer, (time.perf_counter() - t0) * 1000)
         actx = ActionContext(
-            self.transport, self.sut, self.renderer, self.persons, self.peers, earlier, state
+            self.transport,
+            self.sut,
+            self.renderer,
+            self.persons,
+            self.peers,
+            earlier,
+            state,
+            shared=self._shared.setdefault(protocol.id, {}),
+            run_context=self.context,
+            protocol=protocol,
+            step=step,
         )
         entry = ACTIONS.get(step.action.kind)
         try:
@@ -302,9 +345,13 @@ class Runner:
             self.check_reachable()
             return _error(step, str(exc), t0)
         except ActionError as exc:
-            return _error(step, f"{step.source}: {exc}", t0)
+            text = f"{exc} ({exc.where})" if exc.where else f"{step.source}: {exc}"
+            return _error(step, text, t0, exc.exchanges)
         except ManualStepPending as exc:
             return StepResult(step, Outcome.PENDING, message=str(exc))
+        except CaseEnds as exc:
+            state[STOP_CASE] = str(exc)
+            return StepResult(step, Outcome.SKIP, message=str(exc))
         except SutFault as exc:  # the SUT's answer made the action impossible: its fault
             for exchange in exc.exchanges:
                 namer.name(exchange, f"{case.id}.{step.id}")
@@ -335,7 +382,7 @@ class Runner:
         record = StepRecord(done.exchange, done.sent, None, done.person, done.peer, done.notes)
         ctx = CheckContext(
             step_id=step.id,
-            exchange=done.exchange,
+            exchange=done.exchange if done.exchange is not None else NO_EXCHANGE,
             severity=case.severity,
             sent=done.sent,
             earlier=earlier,
@@ -379,6 +426,7 @@ class Runner:
             outcome,
             findings,
             done.exchanges,
+            message=done.message,
             duration_ms=(time.perf_counter() - t0) * 1000,
         )
 
@@ -402,6 +450,30 @@ class Runner:
         sresult.findings.append(finding)
         if sresult.outcome is not Outcome.ERROR:
             sresult.outcome = Outcome.FAIL
+
+
+_SET_UP = (Outcome.PASS, Outcome.SKIP, Outcome.NOT_IN_SCOPE)
+# What the checks of a step that sent nothing see as its exchange (a TestScript assert).
+NO_EXCHANGE = Exchange("", "", {}, b"")
+
+
+def _goes_on(step: Step) -> bool:
+    return step.action is not None and step.action.kind in INDEPENDENT_ACTIONS
+
+
+def _keepable(
+    protocols: list[Protocol], completed: dict[CaseKey, CaseResult]
+) -> dict[CaseKey, CaseResult]:
+    """The recorded cases a resume keeps. A protocol whose cases share state is kept only
+    when all of its cases were recorded: that state is not in the store, so one interrupted
+    part-way runs again from its set-up."""
+    kept = dict(completed)
+    for protocol in protocols:
+        keys = [(protocol.id, c.id) for c in protocol.cases]
+        if protocol.shares_state and not all(k in completed for k in keys):
+            for key in keys:
+                kept.pop(key, None)
+    return kept
 
 
 def _health_capabilities(body: bytes) -> tuple[Capabilities | None, str]:

@@ -6,11 +6,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.dates import now_iso
 from harness.model.protocol import Protocol, TestCase
 from harness.model.result import CaseResult, ProtocolResult, RunResult
 from harness.reflps.defects import check_names
 from harness.runner.attended import AnswerSource
-from harness.runner.engine import Runner, RunOptions, now_iso
+from harness.runner.engine import Runner, RunOptions
 from harness.runner.events import CaseStarted, Event, Listener, ignore
 from harness.sut.config import SutConfig, load_sut_config
 from harness.sut.peer_config import PeerConfig

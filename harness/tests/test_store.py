@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from sqlalchemy import text
 
-from harness.cli.runflow import Execution, open_store, rebuild_run, reload_protocols
 from harness.fixtures import REPO_ROOT, TemplateRenderer
 from harness.model.answer import Attachment, ManualAnswer
 from harness.model.outcome import Outcome, Severity, Verdict
@@ -19,9 +16,10 @@ from harness.model.protocol import Protocol
 from harness.model.result import RunResult
 from harness.runner.attended import MANUAL_RULE, AnswerBook, answered_step
 from harness.runner.engine import RunOptions
-from harness.session import SutChoice
+from harness.session import SutChoice, runpath
 from harness.store import tables
 from harness.store.history import approved_systems, diff_runs, protocol_status
+from harness.store.rebuild import rebuild_run
 from harness.store.runstore import RunStore, StoreError, engine_url
 from harness.tests.conftest import reference_answers
 from harness.tests.test_defects import CAUGHT_BY
@@ -58,9 +56,10 @@ def _execute(
     test_type: str = "egentest",
 ) -> RunResult:
     choice = SutChoice(reference=True, defects=defects, transport="inprocess")
-    console = Console(file=io.StringIO())
     options = RunOptions(test_type=test_type, tester="Tove Tester" if answers else "")
-    result = Execution(console, store, choice, protocols, options, answers).run()
+    preset = answers.preset if answers else []
+    plan = runpath.RunPlan(choice, protocols, options, answers, preset=preset)
+    result = runpath.execute(store, plan)
     store.finish_run(result, None)
     return result
 
@@ -92,7 +91,7 @@ def test_recorded_run_reads_back_whole(store_url: str, cc_protocol: list[Protoco
     run = _execute(store, cc_protocol, ("ack-sender-not-swapped",), AnswerBook([answer]))
     row = store.run(run.run_id)
     assert row.status == "finished" and row.verdict == "ikke-godkendt"
-    back = rebuild_run(store, row, reload_protocols(row, same_files=True))
+    back = rebuild_run(store, row, runpath.reload_protocols(row, same_files=True).protocols)
     assert _signature(back) == _signature(run)
     assert back.verdict is run.verdict
     first = run.cases[0].steps[0].exchanges[0]
@@ -259,11 +258,14 @@ def test_seeded_renderer_reproduces_ids_and_times() -> None:
     assert other.ids != first.ids
 
 
-def test_open_store_failure_is_a_usage_problem(tmp_path: Path) -> None:
+def test_open_store_failure_is_the_run_paths_error_and_a_usage_problem(tmp_path: Path) -> None:
     from harness.cli.errors import UsageProblem
+    from harness.cli.runflow import open_store
 
     blocker = tmp_path / "file"
     blocker.write_text("x")
+    with pytest.raises(runpath.StoreProblem, match="run store"):
+        runpath.open_store(f"sqlite:///{blocker}/sub/runs.sqlite", tmp_path)
     with pytest.raises(UsageProblem, match="run store"):
         open_store(f"sqlite:///{blocker}/sub/runs.sqlite", tmp_path)
 

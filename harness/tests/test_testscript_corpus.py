@@ -15,12 +15,12 @@ from harness.model.outcome import Outcome, Severity, Verdict
 from harness.reflps.app import create_app
 from harness.reflps.identity import REFERENCE_CLINIC
 from harness.runner.engine import Runner, RunOptions
-from harness.session import SutChoice
+from harness.session import SutChoice, runpath
 from harness.sut.reference import reference_config
 from harness.testscript.corpusmap import build
 from harness.testscript.fixtures import FixtureMap
 from harness.testscript.profiles import ProfileSource
-from harness.testscript.run import TestScriptRun, run_on, run_session
+from harness.testscript.run import ScriptSuite, TestScriptRun, run_on
 from harness.testscript.script import discover, load_script
 from harness.transport.inprocess import InProcessTransport
 
@@ -307,16 +307,21 @@ def test_corpus_script_over_http_through_the_session(corpus: Path, tmp_path: Pat
         / "acknowledgementtestscript-2.0.0"
         / "TestScript-acknowledgement-receive-ok.json"
     )
-    done = run_session(
-        SutChoice(reference=True),
-        [load_script(script)],
-        RunOptions(run_id="http"),
-        fixture_map(corpus, tmp_path),
-        ProfileSource.none(),
+    suite = ScriptSuite.of(
+        [load_script(script)], fixture_map(corpus, tmp_path), ProfileSource.none()
     )
+    store = runpath.open_store(None, tmp_path / "reports")
+    try:
+        plan = runpath.RunPlan(
+            SutChoice(reference=True), suite.protocols, RunOptions(run_id="http"), scripts=suite
+        )
+        done = runpath.run_and_report(store, plan, runpath.Reporting(tmp_path / "reports"))
+    finally:
+        store.close()
     assert [c.outcome for c in done.run.cases] == [Outcome.PASS, Outcome.PASS]
     assert done.run.verdict is Verdict.GODKENDT
-    assert done.scripts[0].result.cases[1].steps[0].exchanges[0].url.startswith("http://127.0.0.1:")
+    assert done.run.cases[1].steps[0].exchanges[0].url.startswith("http://127.0.0.1:")
+    assert (done.run_dir / "testreports" / "acknowledgement-receive-ok.json").is_file()
 
 
 def test_the_corpus_fixtures_map_command_writes_a_usable_map(corpus: Path, tmp_path: Path) -> None:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.testscript.context import ActionError, ScriptState
+from harness.runner.actions import ActionError
+from harness.testscript.context import ScriptState
 from harness.testscript.fixtures import Payload
 from harness.testscript.samples import FORMATS, Asked, link, sample
 
@@ -174,7 +174,7 @@ def ask(state: ScriptState, activity: str) -> Asking:
         asking.fields["priority"] = "asap"
         asking.fields.setdefault("category", "regarding-referral")
     if "episodeOfCare" in texts and not _has_episode(asking.earlier):
-        episode = str(uuid.uuid4())
+        episode = state.new_id()
         asking.fields["encounter"] = {"episodeOfCareIdentifier": {"value": episode}}
     if _NOT_CPR.search(texts):
         asking.fields["patient"] = dict(REPLACEMENT_PATIENT)

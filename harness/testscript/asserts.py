@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.fhir.fhirpath import truthy
-from harness.testscript.context import ActionError, Call, ScriptState, Unsupported, header
+from harness.runner.actions import ActionError
+from harness.testscript.context import Call, ScriptState, Unsupported, header
 from harness.testscript.fixtures import Payload
 from harness.testscript.operators import OPERATORS, UnknownOperator, compare, text_of
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.fhir.fhirpath import FhirPathError, evaluate
 from harness.model.exchange import Exchange
+from harness.runner.actions import ActionError
 from harness.sut.config import SutConfig
 from harness.testscript.fixtures import (
     FixtureError,
@@ -28,24 +31,14 @@ _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 
 class Unsupported(Exception):
-    """The script asks for something kcert's TestScript runner cannot do (yet)."""
-
-
-class ActionError(Exception):
-    """An action could not be carried out (fixture missing, variable unresolved, no response).
-
-    `exchanges` are what was said on the way (kept as evidence of the error).
-    """
-
-    def __init__(self, message: str, exchanges: list[Exchange] | None = None) -> None:
-        super().__init__(message)
-        self.exchanges = list(exchanges or [])
+    """The script asks for something kcert's TestScript support cannot do (yet): an error
+    verdict "unsupported: …" naming the action."""
 
 
 class SutFailure(ActionError):
     """The SUT answered but broke the contract or the standard (an agent operation refused or
-    missing, nothing sent after it accepted): a failed step with a finding, never an error."""
-
+    missing, nothing sent after it accepted): a failed step with a finding, never an error
+    (the action turns it into the runner's `SutFault`)."""
 
 
 @dataclass
@@ -100,6 +93,9 @@ class ScriptState:
     thread: list[Payload] = field(default_factory=list)
     mailbox: dict[tuple[str, str], Payload] = field(default_factory=dict)
     block: dict[str, Any] = field(default_factory=dict)  # the setup/test/teardown running
+    # fresh ids (what kcert places without one, what it asks the SUT to send): the runner's
+    # seeded renderer, so a replay asks for the very same
+    new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     _resolving: set[str] = field(default_factory=set)
 
     # -- fixtures ------------------------------------------------------------------------------

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
+from harness.dates import now_iso
 from harness.fhir.fhirpath import FhirPathError, evaluate
 from harness.model.exchange import Exchange
-from harness.testscript.context import ActionError, Call, ScriptState, Unsupported
+from harness.runner.actions import ActionError
+from harness.testscript.context import Call, ScriptState, Unsupported
 from harness.testscript.fixtures import Payload, read_payload
 from harness.testscript.sending import sut_sends
-from harness.transport.base import now_iso
 
 MIME = {"json": "application/fhir+json", "xml": "application/fhir+xml"}
 ACK_EVENT = "acknowledgement-message"
@@ -224,7 +224,7 @@ def _local(
         status=status,
         response_headers={"Content-Type": ct} if ct else {},
         response_body=answer,
-        started=now_iso(),
+        started=now_iso("milliseconds"),
     )
     return Call(
         method,
@@ -249,7 +249,7 @@ def mailbox(state: ScriptState, op: dict[str, Any], code: str) -> Call:
         if not isinstance(op.get("sourceId"), str):
             raise ActionError(f"{code} needs a sourceId (the fixture to place on the server)")
         fixture = state.payload(op["sourceId"])
-        rid = _params_id(state, op) or str((fixture.resource or {}).get("id") or uuid.uuid4())
+        rid = _params_id(state, op) or str((fixture.resource or {}).get("id") or state.new_id())
         stored = _with_id(fixture, rid)
         rtype = rtype or str((stored.resource or {}).get("resourceType", ""))
         existed = (rtype, rid) in state.mailbox

@@ -6,7 +6,7 @@ from typing import Any
 
 from harness.model.i18n import Text
 from harness.model.outcome import Severity
-from harness.model.protocol import Action, Protocol, Source, Step, TestCase
+from harness.model.protocol import Action, Expectation, Protocol, Source, Step, TestCase
 from harness.testscript.script import Script
 
 STANDARD = "fhir-testscript"
@@ -42,8 +42,9 @@ def _steps(script: Script, block: dict[str, Any], section: str) -> tuple[Step, .
                 handling=_text(text) if kind == "operation" else Text(),
                 testdata=str((action.get("operation") or {}).get("sourceId", "")),
                 expected=_text(text) if kind == "assert" else Text(),
-                action=Action(f"testscript.{kind}", dict(action[kind]), source),
-                expectations=(),
+                # the registered action and check of the same name (harness.testscript.steps)
+                action=Action(f"testscript-{kind}", dict(action[kind]), source),
+                expectations=(Expectation(f"testscript-{kind}", {}, source),),
                 source=source,
             )
         )
@@ -92,4 +93,7 @@ def to_protocol(script: Script, protocol_id: str) -> Protocol:
         cases=tuple(cases),
         source=Source(str(script.path), 1),
         sha256=script.sha256,
+        shares_state=True,
+        setup_case=SETUP if script.section(SETUP) else "",
+        teardown_case=TEARDOWN if script.section(TEARDOWN) else "",
     )

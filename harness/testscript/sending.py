@@ -40,12 +40,12 @@ from typing import Any
 from harness.checks.diagnostics import sut_says
 from harness.fixtures import TemplateRenderer, load_peers, load_persons
 from harness.model.exchange import Exchange
-from harness.runner.actions import sut_party
+from harness.runner.actions import ActionError, sut_party
 from harness.runner.sendside_actions import responder_for, send_request
 from harness.synthetic import synthetic_cpr_problem
 from harness.testscript import samples
 from harness.testscript.asking import ask, earlier_message
-from harness.testscript.context import ActionError, Call, ScriptState, SutFailure, Unsupported
+from harness.testscript.context import Call, ScriptState, SutFailure, Unsupported
 from harness.testscript.fixtures import Payload, read_payload
 from harness.transport.peer import shared_peer
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Protocol
 
+from harness.dates import now_iso
 from harness.model.exchange import Exchange
 from harness.redact import redact_headers, redact_url
 
@@ -14,7 +14,6 @@ __all__ = [
     "Transport",
     "TransportError",
     "join_url",
-    "now_iso",
     "redact_headers",
     "redact_url",
 ]
@@ -41,10 +40,6 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
 def join_url(base: str, path: str) -> str:
     if not path:
         return base
@@ -53,7 +48,7 @@ def join_url(base: str, path: str) -> str:
 
 class Stopwatch:
     def __init__(self) -> None:
-        self.started = now_iso()
+        self.started = now_iso("milliseconds")
         self._t0 = time.perf_counter()
 
     def elapsed_ms(self) -> float:

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from harness.dates import now_iso
 from harness.model.exchange import Exchange
 from harness.sut.peer_config import PeerConfig, server_context
-from harness.transport.base import Stopwatch, now_iso, redact_headers
+from harness.transport.base import Stopwatch, redact_headers
 
 MAX_INBOUND_BYTES = 10 * 1024 * 1024
 MAX_RECORDED = 5_000  # requests and refusals kept per peer server and process
@@ -198,7 +199,7 @@ class PeerServer:
                 # what kcert "answered": the refusal, so the evidence file says why
                 response_headers={"Content-Type": "text/plain"},
                 response_body=f"{error}\n".encode(),
-                started=now_iso(),
+                started=now_iso("milliseconds"),
                 error=error,
                 inbound=True,
             )
