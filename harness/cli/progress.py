@@ -42,6 +42,10 @@ class ProgressDisplay:
             transient=True,
         )
         self.task = self.progress.add_task("kcert", total=0)
+        self.scoped = ""  # the protocol the running case's id belongs to, when it needs one
+
+    def _name(self, case_id: str) -> str:
+        return f"{self.scoped}/{case_id}" if self.scoped else case_id
 
     def pause(self) -> None:
         self.progress.stop()
@@ -54,14 +58,16 @@ class ProgressDisplay:
             self.progress.update(self.task, total=event.total_cases)
             self.progress.start()
         elif isinstance(event, CaseStarted):
-            self.progress.update(self.task, description=f"{event.case.id}")
+            # a TestScript's case ids (setup, t1, teardown) mean something only with its own
+            self.scoped = event.protocol.id if event.protocol.shares_state else ""
+            self.progress.update(self.task, description=self._name(event.case.id))
         elif isinstance(event, CaseFinished):
             result = event.result
             self.progress.advance(self.task)
             # what did not run or ended in an error says why, on its own line
             after = result.not_in_scope or result.error or result.assessment.value
             self.progress.console.print(
-                f"  {mark(result.outcome, self.lang)} {escape(result.case.id):10} "
+                f"  {mark(result.outcome, self.lang)} {escape(self._name(result.case.id)):10} "
                 f"{escape(result.case.title.get(self.lang))} [dim]({escape(after)})[/]",
                 no_wrap=True,
                 overflow="ellipsis",

@@ -214,7 +214,7 @@ class Runner:
         completed: dict[CaseKey, CaseResult],
         started: dict[CaseKey, str],
     ) -> RunResult:
-        completed = _keepable(protocols, completed)
+        completed = kept_on_resume(protocols, completed)
         total = sum((p.id, c.id) not in completed for p in protocols for c in p.cases)
         self.listener(RunStarted(run, total))
         problem = self.check_reachable()
@@ -461,7 +461,7 @@ def _goes_on(step: Step) -> bool:
     return step.action is not None and step.action.kind in INDEPENDENT_ACTIONS
 
 
-def _keepable(
+def kept_on_resume(
     protocols: list[Protocol], completed: dict[CaseKey, CaseResult]
 ) -> dict[CaseKey, CaseResult]:
     """The recorded cases a resume keeps. A protocol whose cases share state is kept only

@@ -31,7 +31,7 @@ from harness.report.signature_page import write_signature_page
 from harness.report.waivers import Waiver, apply_waivers
 from harness.report.writer import write_report
 from harness.runner.attended import AnswerBook, AnswerSource, answered_step
-from harness.runner.engine import RunOptions
+from harness.runner.engine import RunOptions, kept_on_resume
 from harness.runner.events import Listener
 from harness.session.core import CertificationSession, SutChoice
 from harness.store.codec import StoreMismatch
@@ -401,7 +401,7 @@ def resume_plan(
         book,
         preset=book.preset,
         scripts=loaded.scripts,
-        completed=recorded(store, row, loaded.protocols),
+        completed=kept_on_resume(loaded.protocols, recorded(store, row, loaded.protocols)),
         run_started=row.started,
         resumed=True,
     )
