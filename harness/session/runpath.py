@@ -108,8 +108,8 @@ class Reporting:
     sign_key: Path | None = None  # sign the manifest at once (else later: `kcert sign`)
     signer: str = ""
     # the front door's "writing the report …" indicator, given the run's language
-    writing: Callable[[RunResult], AbstractContextManager[Any]] = (
-        lambda run: contextlib.nullcontext()
+    writing: Callable[[RunResult], AbstractContextManager[Any]] = lambda run: (
+        contextlib.nullcontext()
     )
 
 
