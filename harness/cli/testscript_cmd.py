@@ -11,7 +11,6 @@ from rich.markup import escape
 from harness.cli.certify import add_common, add_sut_options, conclude, read_waivers
 from harness.cli.errors import UsageProblem
 from harness.cli.runflow import open_store, reporting, run_and_report
-from harness.model.outcome import Outcome
 from harness.packs.store import PackError
 from harness.reflps.defects import UnknownDefect
 from harness.runner.engine import RunOptions
@@ -24,15 +23,6 @@ from harness.testscript.run import ScriptSuite
 from harness.testscript.script import Script, ScriptError, discover, load_script
 from harness.testscript.testreport import FOLDER
 from harness.yamlsource import SourceError
-
-COLOURS = {
-    Outcome.PASS: "green",
-    Outcome.FAIL: "red",
-    Outcome.ERROR: "magenta",
-    Outcome.SKIP: "yellow",
-    Outcome.PENDING: "yellow",
-    Outcome.NOT_IN_SCOPE: "dim",
-}
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

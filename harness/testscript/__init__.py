@@ -1,8 +1,15 @@
 """FHIR R4 TestScript execution against a SUT (`kcert testscript run`).
 
-Layer: beside the session, under the front doors. `run` uses the session (SUT lifecycle) and
-the report writer; everything else here uses only transports, fhir, validators and model
-objects, and nothing here imports the reference LPS.
+Layer: just above the runner, below the session. A script is a protocol (`protocol`: one
+test case per setup/test/teardown, one step per action) run by the one runner
+(`harness.runner.engine.Runner`) like any other: its operations and asserts are the registered
+actions and checks `testscript-operation` and `testscript-assert` (`steps`), the script's state
+(fixtures, variables, the calls so far, kcert's mailbox) the runner's per-protocol
+`ActionContext.shared`. So the same events, error ladder, progress display, run store,
+resume, rejudge and diff hold for it; `run.ScriptSuite` is what the run store keeps to rebuild
+the scripts, `testreport` the FHIR TestReport derived from a script's results. The session's
+run path (`harness.session.runpath`) opens the store, runs and writes the reports. Nothing
+here imports the reference LPS.
 
 Roles. A script whose operations name no `origin` treats the SUT as the FHIR server and kcert
 as the client. MedCom's TouchStone scripts name `origin` 1 (the SUT, a FHIR client) and
