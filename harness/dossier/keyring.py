@@ -7,7 +7,6 @@ own. Modes are set explicitly, not left to the umask: a key folder is 0700, a pu
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -19,6 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from harness.dates import now_iso
 from harness.dossier.manifest import DossierError
 
 FOLDER_MODE = 0o700
@@ -157,7 +157,7 @@ def trust(public_path: Path, name: str = "", folder: Path | None = None) -> Trus
         "name": name,
         "fingerprint": fp,
         "public_key": pem(key),
-        "trusted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "trusted_at": now_iso(),
     }
     write_with_mode(target, (json.dumps(body, indent=1) + "\n").encode(), PUBLIC_MODE)
     return TrustedKey(name, fp, key, target)

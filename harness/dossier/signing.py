@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import json
 import re
@@ -15,6 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from harness.dates import now_iso
 from harness.dossier.keyring import (
     PRIVATE_MODE,
     PUBLIC_MODE,
@@ -95,7 +95,7 @@ def sign(run_dir: Path, private_path: Path, signer: str = "") -> Path:
         "signer": signer,
         "fingerprint": fingerprint(public),
         # when kcert sign ran; shown on the signature page
-        "signed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "signed_at": now_iso(),
     }
     signature = {
         "kcert-signature": VERSION,

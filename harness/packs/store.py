@@ -7,7 +7,6 @@ KCERT_PACKS or ~/.kcert/packs.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -23,6 +22,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
+
+from harness.dates import now_iso
 
 KINDS = ("cda-schema", "schematron", "fhir-package", "oioxml-schema")
 MAX_FILES = 20_000
@@ -217,7 +218,7 @@ class PackStore:
                 "kind": kind,
                 "source": str(source),
                 "entry": entry or "",
-                "installed": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "installed": now_iso(),
                 "files": files,
                 "sha256": _pack_hash(files),
             }

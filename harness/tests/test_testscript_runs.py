@@ -333,3 +333,41 @@ def test_the_run_paths_errors_are_clear_cli_messages(
             )
     finally:
         store.close()
+
+
+def test_the_run_path_writes_testreports_under_the_manifest_and_signs_when_asked(
+    tmp_path: Path,
+) -> None:
+    from harness.dossier.manifest import read_manifest
+    from harness.dossier.signing import generate_keys, load_public, verify
+    from harness.runner.engine import RunOptions
+    from harness.session import SutChoice
+    from harness.testscript.fixtures import FixtureMap
+    from harness.testscript.profiles import ProfileSource
+    from harness.testscript.run import ScriptSuite
+    from harness.testscript.script import discover, load_script
+
+    scripts = tmp_path / "scripts"
+    write_scripts(scripts, 2)
+    loaded = [load_script(p, root) for p, root in discover([scripts])]
+    suite = ScriptSuite.of(loaded, FixtureMap(), ProfileSource.none())
+    private, public = generate_keys(tmp_path / "keys")
+    store = runpath.open_store(None, tmp_path / "r")
+    try:
+        plan = runpath.RunPlan(
+            SutChoice(reference=True, transport="inprocess"),
+            suite.protocols,
+            RunOptions(tester="Tove Tester"),
+            scripts=suite,
+        )
+        reporting = runpath.Reporting(tmp_path / "r", sign_key=private, signer="Tove Tester")
+        done = runpath.run_and_report(store, plan, reporting)
+        assert store.run(done.run.run_id).status == "finished"
+    finally:
+        store.close()
+    files = read_manifest(done.run_dir)["files"]
+    assert {"testreports/s00.json", "testreports/s01.json"} <= set(files)
+    checked = verify(done.run_dir, load_public(public))
+    assert checked.ok, checked
+    assert checked.signer == "Tove Tester"
+    assert (done.run_dir / "signature.html").is_file()
