@@ -126,7 +126,7 @@ class Runner:
         # what the front door prepared for the whole run, handed to every action (the
         # TestScripts a `testscript-*` action belongs to, their fixtures and profiles)
         self.context: dict[str, Any] = {}
-        # per protocol, the state its cases share (Protocol.setup_case), and how its cases
+        # per protocol, the state its cases share (Protocol.shares_state), and how its cases
         # went so far: a failed set-up stops the cases after it
         self._shared: dict[str, dict[str, Any]] = {}
         self._setup_problem: dict[str, str] = {}
