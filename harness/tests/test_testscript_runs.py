@@ -371,3 +371,59 @@ def test_the_run_path_writes_testreports_under_the_manifest_and_signs_when_asked
     assert checked.ok, checked
     assert checked.signer == "Tove Tester"
     assert (done.run_dir / "signature.html").is_file()
+
+
+def test_a_script_with_kcert_as_the_server_is_rejudged_on_its_record(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """kcert's mailbox answers without HTTP: re-judging takes those calls off the record in
+    step, so the delivery to the SUT meets its own recorded answer."""
+    scripts, reports = tmp_path / "scripts", tmp_path / "r"
+    scripts.mkdir()
+    (scripts / "cc.json").write_text(json.dumps(carecommunication()))
+    sut_op = {"origin": 1, "destination": 1}
+    data = script(
+        "mailbox",
+        [
+            # placed again in this test: the mailbox call comes before the delivery
+            op(
+                "updateCreate",
+                resource="Bundle",
+                destination=1,
+                sourceId="cc",
+                params="/${bundle-id}",
+            ),
+            op("read", resource="Bundle", params="/${bundle-id}", **sut_op),
+            check(responseCode="200,201", operator="in"),
+        ],
+        fixture=[{"id": "cc", "resource": {"reference": "cc.json"}}],
+        variable=[{"name": "bundle-id", "expression": "Bundle.id", "sourceId": "cc"}],
+        setup={
+            "action": [
+                op(
+                    "updateCreate",
+                    resource="Bundle",
+                    destination=1,
+                    sourceId="cc",
+                    params="/${bundle-id}",
+                ),
+                check(responseCode="200,201", operator="in"),
+            ]
+        },
+    )
+    (scripts / "mailbox.json").write_text(json.dumps(data))
+    code, out = ts_run(capsys, scripts, reports, "--lang", "en")
+    assert code == 0, out
+    db = reports / "kcert-runs.sqlite"
+    first = run_ids(db)[0]
+    code, out = kcert(capsys, "rejudge", first, "--reports", str(reports), "--lang", "en")
+    assert code == 0, out
+    assert "diverged" not in out and "differ" not in out, out
+    assert (
+        outcomes(db, run_ids(db)[-1])
+        == outcomes(db, first)
+        == {
+            ("mailbox", "setup"): ("pass", "OK"),
+            ("mailbox", "t1"): ("pass", "OK"),
+        }
+    )

@@ -43,6 +43,7 @@ from harness.testscript.protocol import action_text
 from harness.testscript.roles import outside_role
 from harness.testscript.script import Script, Where
 from harness.transport.base import TransportError
+from harness.transport.replay import ReplayTransport
 
 OPERATION = "testscript-operation"
 ASSERT = "testscript-assert"
@@ -139,12 +140,11 @@ def operation(ctx: ActionContext, **op: Any) -> ActionResult:
 def _consume_local(ctx: ActionContext, call: Call) -> None:
     """Replaying, the calls kcert answered itself (its mailbox) are taken off the record so
     the next request meets its own recorded answer."""
-    take = getattr(ctx.transport, "take_recorded", None)
-    if take is None:
+    if not isinstance(ctx.transport, ReplayTransport):
         return
     for exchange in call.exchanges():
         if exchange.url.startswith(MAILBOX):
-            take(exchange.method)
+            ctx.transport.take_recorded(exchange.method)
 
 
 @CHECKS.register(OPERATION, _NOTHING)
