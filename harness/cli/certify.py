@@ -320,7 +320,12 @@ def conclude(run: RunResult, run_dir: Path, console: Console) -> int:
     if run.error:
         console.print(say(lang, "reason", text=run.error), highlight=False, markup=False)
     elif failing:
-        names = ", ".join(f"{c.case.id} [{c.assessment.value}]" for c in failing)
+        scoped = {p.protocol.id for p in run.protocols if p.protocol.shares_state}
+        names = ", ".join(
+            f"{c.protocol_id + '/' if c.protocol_id in scoped else ''}{c.case.id} "
+            f"[{c.assessment.value}]"
+            for c in failing
+        )
         console.print(say(lang, "caught_by", names=names), highlight=False, markup=False)
     elif verdict is Verdict.FEJL:
         errored = [c for c in run.cases if c.error]
