@@ -14,29 +14,32 @@ from harness.cli.errors import UsageProblem
 from harness.cli.prompter import ConsolePrompter
 from harness.cli.runflow import (
     Execution,
-    choice_from,
     open_store,
     rebuild_run,
     recorded_cases,
     reload_protocols,
     report_and_record,
+    stored_choice,
 )
 from harness.cli.words import say
 from harness.dossier.signing import drop_signature
 from harness.model.exchange import Exchange
 from harness.model.outcome import Outcome, Verdict
 from harness.model.protocol import Protocol
-from harness.model.result import RunResult
+from harness.model.result import RunResult, SutInfo
 from harness.model.scope import Scope
 from harness.packs.store import PackStore
 from harness.report.i18n import verdict_text
 from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, answered_step
 from harness.runner.engine import RunOptions, now_iso
+from harness.session.sut import SutChoice, SutChoiceError
 from harness.store.codec import exchange_from_row
 from harness.store.runstore import RunRow, RunStore, StoreError
 from harness.suite import suite_version
-from harness.sut.config import SutConfig, SutConfigError, load_sut_config
+from harness.sut.codec import replay_config
+from harness.sut.config import SutConfig
 from harness.transport.replay import ReplayTransport
+from harness.yamlsource import SourceError
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -117,7 +120,7 @@ def run_resume(args: argparse.Namespace, console: Console) -> int:
         execution = Execution(
             console,
             store,
-            choice_from(row),
+            stored_choice(row),
             protocols,
             _options(row),
             _resume_answers(store, row, protocols, args.answers),
@@ -246,7 +249,7 @@ def run_rejudge(args: argparse.Namespace, console: Console) -> int:
         execution = Execution(
             console,
             store,
-            choice_from(row),
+            stored_choice(row),
             [p for p in in_scope if p.cases],
             options,
             AnswerBook(store.answers(row.run_id)),
@@ -269,34 +272,17 @@ def run_rejudge(args: argparse.Namespace, console: Console) -> int:
 
 
 def _replay_config(row: RunRow) -> SutConfig:
-    """The SUT as recorded: its identity and (redacted) endpoints; manual settings if known."""
-    sut = row.sut
-    identity = sut.get("identity", {})
-    config = SutConfig(
-        name=str(sut.get("name", "")),
-        vendor=str(sut.get("vendor", "")),
-        version=str(sut.get("version", "")),
-        endpoints=dict(sut.get("endpoints", {})),
-        sor=str(identity.get("sor", "")),
-        gln=str(identity.get("gln", "")),
-        org_name=str(identity.get("name", "")),
-        transport="replay",
-        defects=tuple(sut.get("defects", [])),
-        # the recorded run's scope, however it was declared (the replayed health says nothing)
-        capabilities=Scope.from_dict(sut.get("scope")).capabilities,
-    )
-    config_file = row.choice.get("config_file")
-    if config_file and Path(config_file).is_file():
-        try:
-            loaded = load_sut_config(Path(config_file))
-        except SutConfigError:
-            return config
-        return dataclasses.replace(
-            config,
-            manual_operations=loaded.manual_operations,
-            exports_dir=loaded.exports_dir,
-        )
-    return config
+    """The SUT as recorded (`harness.sut.codec.replay_config`), with the manual settings of
+    its configuration if that still reads (credentials are not needed to re-judge)."""
+    configured = None
+    try:
+        choice = SutChoice.from_stored(row.choice)
+        if not choice.reference:
+            configured = choice.configured(credentials=False)
+    except (SutChoiceError, SourceError):
+        configured = None
+    scope = Scope.from_dict(row.sut.get("scope"))
+    return replay_config(SutInfo.from_dict(row.sut), scope.capabilities, configured)
 
 
 def _compare(console: Console, row: RunRow, result: RunResult, replay: ReplayTransport) -> None:

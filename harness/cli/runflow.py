@@ -22,6 +22,7 @@ from harness.report.writer import write_report
 from harness.runner.attended import AnswerSource
 from harness.runner.engine import RunOptions
 from harness.session import CertificationSession, SutChoice
+from harness.session.sut import SutChoiceError
 from harness.store.codec import StoreMismatch, rebuild_case
 from harness.store.recorder import StoreRecorder
 from harness.store.runstore import RunRow, RunStore, StoreError, default_url
@@ -57,24 +58,13 @@ def protocol_files(protocols: list[Protocol]) -> list[dict[str, Any]]:
     ]
 
 
-def choice_dict(choice: SutChoice) -> dict[str, Any]:
-    return {
-        "reference": choice.reference,
-        "config_file": str(choice.config_file.resolve()) if choice.config_file else None,
-        "defects": list(choice.defects),
-        "transport": choice.transport,
-    }
-
-
-def choice_from(row: RunRow) -> SutChoice:
-    data = row.choice
-    config = data.get("config_file")
-    return SutChoice(
-        reference=bool(data.get("reference")),
-        config_file=Path(config) if config else None,
-        defects=tuple(data.get("defects", [])),
-        transport=str(data.get("transport", "http")),
-    )
+def stored_choice(row: RunRow) -> SutChoice:
+    """The SUT a recorded run tested (`SutChoice.from_stored`), as a usage problem if the
+    record no longer names one this kcert can test."""
+    try:
+        return SutChoice.from_stored(row.choice)
+    except SutChoiceError as exc:
+        raise UsageProblem(f"run {row.run_id}: {exc}") from None
 
 
 def reload_protocols(row: RunRow, *, same_files: bool) -> list[Protocol]:
@@ -110,15 +100,7 @@ def rebuild_run(store: RunStore, row: RunRow, protocols: list[Protocol]) -> RunR
     sut = row.sut
     run = RunResult(
         run_id=row.run_id,
-        sut=SutInfo(
-            name=str(sut.get("name", "")),
-            vendor=str(sut.get("vendor", "")),
-            version=str(sut.get("version", "")),
-            transport=str(sut.get("transport", "")),
-            endpoints=dict(sut.get("endpoints", {})),
-            identity=dict(sut.get("identity", {})),
-            defects=tuple(sut.get("defects", [])),
-        ),
+        sut=SutInfo.from_dict(sut),
         test_type=row.test_type,
         tester=row.tester,
         started=row.started,
@@ -177,18 +159,16 @@ class Execution:
 
     def run(self) -> RunResult:
         display = ProgressDisplay(self.console, self.options.lang)
-        pause = getattr(self.answers, "pause", None)
-        if pause is not None:
-            self.answers.pause = display.pause  # type: ignore[union-attr]
-            self.answers.resume = display.resume  # type: ignore[union-attr]
+        if self.answers is not None:
+            self.answers.attach(display)
         recorder = StoreRecorder(
             self.store,
             self.protocols,
-            choice_dict(self.choice),
+            self.choice.to_stored(),
             protocol_files(self.protocols),
             then=display,
             resumed=self.resumed,
-            preset=list(getattr(self.answers, "preset", [])),
+            preset=list(self.answers.preset) if self.answers is not None else [],
         )
         session = CertificationSession(
             self.choice, listener=recorder, answers=self.answers, replay=self.replay
@@ -201,7 +181,7 @@ class Execution:
             )
         except ReferenceStartError as exc:
             raise UsageProblem(f"the reference LPS did not start: {exc}") from None
-        except (SourceError, TransportError, StoreError, PeerError) as exc:
+        except (SourceError, SutChoiceError, TransportError, StoreError, PeerError) as exc:
             raise UsageProblem(str(exc)) from None
         finally:
             session.close()

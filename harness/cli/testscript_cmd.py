@@ -15,9 +15,9 @@ from harness.model.outcome import Outcome
 from harness.model.protocol import Protocol
 from harness.model.result import CaseResult
 from harness.packs.store import PackError
-from harness.reflps.defects import UnknownDefect
 from harness.runner.engine import RunOptions
 from harness.session import SutChoice
+from harness.session.sut import SutChoiceError
 from harness.sut.config import SutConfigError
 from harness.sut.reference import ReferenceStartError
 from harness.testscript.fixtures import FixtureMap
@@ -99,15 +99,9 @@ def _profiles(packages: list[Path]) -> ProfileSource:
 def run(args: argparse.Namespace, console: Console) -> int:
     if not args.sut and not args.sut_config:
         raise UsageProblem("name a SUT: --sut reference or --sut-config FILE")
-    choice = SutChoice(
-        reference=args.sut == "reference",
-        config_file=args.sut_config,
-        defects=tuple(args.defect),
-        transport=args.transport,
-    )
     try:
-        choice.validate()
-    except (ValueError, UnknownDefect) as exc:
+        choice = SutChoice.from_options(args.sut, args.sut_config, args.defect, args.transport)
+    except (SutChoiceError, SourceError) as exc:
         raise UsageProblem(str(exc)) from None
     scripts = load_scripts(args.paths)
     try:

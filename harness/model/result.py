@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.model.answer import ManualAnswer
 from harness.model.exchange import Exchange
@@ -75,6 +77,38 @@ class SutInfo:
     endpoints: dict[str, str]
     identity: dict[str, str]
     defects: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's and the run store's SUT block (plain JSON data)."""
+        return {
+            "name": self.name,
+            "vendor": self.vendor,
+            "version": self.version,
+            "transport": self.transport,
+            "endpoints": dict(self.endpoints),
+            "identity": dict(self.identity),
+            "defects": list(self.defects),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SutInfo:
+        """The block back; what an older record lacks is empty, extra keys (scope) are left."""
+        endpoints = data.get("endpoints")
+        identity = data.get("identity")
+        defects = data.get("defects")
+        return cls(
+            name=str(data.get("name", "")),
+            vendor=str(data.get("vendor", "")),
+            version=str(data.get("version", "")),
+            transport=str(data.get("transport", "")),
+            endpoints={str(k): str(v) for k, v in (endpoints or {}).items()}
+            if isinstance(endpoints, Mapping)
+            else {},
+            identity={str(k): str(v) for k, v in (identity or {}).items()}
+            if isinstance(identity, Mapping)
+            else {},
+            defects=tuple(str(d) for d in defects) if isinstance(defects, list | tuple) else (),
+        )
 
 
 @dataclass

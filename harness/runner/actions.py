@@ -16,6 +16,7 @@ from harness.model.outcome import Severity
 from harness.registry import Registry
 from harness.sut.config import SutConfig
 from harness.transport.base import Transport
+from harness.transport.peer import PeerServers
 
 
 class ActionError(Exception):
@@ -82,6 +83,8 @@ class ActionContext:
     peers: dict[str, dict[str, Any]]
     earlier: dict[str, StepRecord]
     state: dict[str, Any] = field(default_factory=dict)  # shared by the steps of one case
+    # kcert's peers the SUT sends to: the session's (the runner passes them), never a global
+    peer_servers: PeerServers = field(default_factory=PeerServers)
 
 
 @dataclass

@@ -42,8 +42,10 @@ from harness.runner.events import (
 )
 from harness.runner.evidence import EvidenceNamer
 from harness.safeparse import PayloadError, parse_json
+from harness.sut.codec import sut_info
 from harness.sut.config import SutConfig, capabilities_schema
-from harness.transport.base import Transport, TransportError, redact_url
+from harness.transport.base import Transport, TransportError
+from harness.transport.peer import PeerServers
 
 
 def now_iso() -> str:
@@ -104,8 +106,12 @@ class Runner:
         renderer: TemplateRenderer | None = None,
         listener: Listener = ignore,
         answers: AnswerSource | None = None,
+        peer_servers: PeerServers | None = None,
     ) -> None:
         self.transport = transport
+        # kcert's peers for this runner's SUT: the session's, else the runner's own (close())
+        self.peer_servers = peer_servers if peer_servers is not None else PeerServers()
+        self._owns_peers = peer_servers is None
         self.answers = answers
         self.seed = uuid.uuid4().hex  # replaced by the run id when a whole run starts
         self.sut = sut
@@ -130,15 +136,12 @@ class Runner:
         return Scope(caps, self.sut.manual_operation_ids, self.selection, note)
 
     def sut_info(self) -> SutInfo:
-        return SutInfo(
-            name=self.sut.name,
-            vendor=self.sut.vendor,
-            version=self.sut.version,
-            transport=self.sut.transport,
-            endpoints={k: redact_url(v) for k, v in self.sut.endpoints.items()},
-            identity={"sor": self.sut.sor, "gln": self.sut.gln, "name": self.sut.org_name},
-            defects=self.sut.defects,
-        )
+        return sut_info(self.sut)
+
+    def close(self) -> None:
+        """Stop the peer servers this runner started itself (a session closes its own)."""
+        if self._owns_peers:
+            self.peer_servers.close()
 
     def check_reachable(self) -> str:
         """ "" when the SUT's test agent answers its health check, else the reason."""
@@ -291,7 +294,14 @@ class Runner:
                 return pending_step(step)
             return answered_step(step, answer, (time.perf_counter() - t0) * 1000)
         actx = ActionContext(
-            self.transport, self.sut, self.renderer, self.persons, self.peers, earlier, state
+            self.transport,
+            self.sut,
+            self.renderer,
+            self.persons,
+            self.peers,
+            earlier,
+            state,
+            self.peer_servers,
         )
         entry = ACTIONS.get(step.action.kind)
         try:

@@ -23,6 +23,7 @@ from harness.testscript.paths import PathError, is_xpath, json_path, xpath
 from harness.testscript.profiles import ProfileSource
 from harness.testscript.script import Script
 from harness.transport.base import Transport
+from harness.transport.peer import PeerServers
 
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
@@ -101,6 +102,8 @@ class ScriptState:
     mailbox: dict[tuple[str, str], Payload] = field(default_factory=dict)
     block: dict[str, Any] = field(default_factory=dict)  # the setup/test/teardown running
     _resolving: set[str] = field(default_factory=set)
+    # kcert's peers the SUT sends to (SUT-initiated operations): the session's, never global
+    peer_servers: PeerServers = field(default_factory=PeerServers)
 
     # -- fixtures ------------------------------------------------------------------------------
 

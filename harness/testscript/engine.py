@@ -24,6 +24,7 @@ from harness.testscript.protocol import SETUP, TEARDOWN, action_text, to_protoco
 from harness.testscript.roles import outside_role
 from harness.testscript.script import Script, Where
 from harness.transport.base import Transport, TransportError, now_iso
+from harness.transport.peer import PeerServers
 
 ASSERT_RULE = "TESTSCRIPT-ASSERT"
 NOTE_RULE = "TESTSCRIPT-NOTE"
@@ -78,17 +79,33 @@ class ScriptRunner:
         profiles: ProfileSource | None = None,
         listener: CaseListener = ignore,
         strict_cpr: bool = False,
+        peer_servers: PeerServers | None = None,
     ) -> None:
         self.transport = transport
+        # kcert's peers: the session's; a runner without a session keeps its own (close())
+        self.peer_servers = peer_servers if peer_servers is not None else PeerServers()
+        self._owns_peers = peer_servers is None
         self.strict_cpr = strict_cpr  # a body with a real-format CPR is not kept at all
         self.sut = sut
         self.fixture_map = fixture_map or FixtureMap()
         self.profiles = profiles or ProfileSource.none()
         self.listener = listener
 
+    def close(self) -> None:
+        """Stop the peer servers this runner started itself (a session closes its own)."""
+        if self._owns_peers:
+            self.peer_servers.close()
+
     def run(self, script: Script, protocol_id: str = "", unreachable: str = "") -> ScriptResult:
         protocol = to_protocol(script, protocol_id or script.id)
-        state = ScriptState(script, self.transport, self.sut, self.fixture_map, self.profiles)
+        state = ScriptState(
+            script,
+            self.transport,
+            self.sut,
+            self.fixture_map,
+            self.profiles,
+            peer_servers=self.peer_servers,
+        )
         namer = EvidenceNamer(protocol.id)
         presult = ProtocolResult(protocol)
         sections: list[SectionResult] = []

@@ -17,6 +17,7 @@ from harness.testscript.fixtures import FixtureMap
 from harness.testscript.profiles import ProfileSource
 from harness.testscript.script import Script
 from harness.transport.base import Transport
+from harness.transport.peer import PeerServers
 
 
 @dataclass
@@ -50,10 +51,21 @@ def run_on(
     profiles: ProfileSource,
     unreachable: str = "",
     listener: CaseListener = ignore,
+    peer_servers: PeerServers | None = None,
 ) -> TestScriptRun:
-    """Run every script through `transport`; the results go into `run`."""
+    """Run every script through `transport`; the results go into `run`. kcert's peers are
+    `peer_servers` (the session's), else this call's own, stopped when it ends."""
     strict_cpr = run.test_type == "endelig"
-    runner = ScriptRunner(transport, sut, fixture_map, profiles, listener, strict_cpr)
+    runner = ScriptRunner(transport, sut, fixture_map, profiles, listener, strict_cpr, peer_servers)
+    try:
+        return _run_all(runner, run, scripts, sut, unreachable)
+    finally:
+        runner.close()
+
+
+def _run_all(
+    runner: ScriptRunner, run: RunResult, scripts: list[Script], sut: SutConfig, unreachable: str
+) -> TestScriptRun:
     outcome = TestScriptRun(run)
     if unreachable:
         run.error = unreachable
@@ -62,7 +74,7 @@ def run_on(
         outcome.scripts.append(done)
         run.protocols.append(done.result)
         outcome.reports[testreport.file_name(done)] = testreport.build(done, sut, run.run_id)
-    run.packs = list(profiles.packs)
+    run.packs = list(runner.profiles.packs)
     run.finished = now_iso()
     return outcome
 
@@ -90,6 +102,7 @@ def run_session(
             profiles,
             unreachable,
             listener,
+            session.peers,
         )
     finally:
         session.close()
