@@ -157,6 +157,7 @@ class SutChoice:
         except SutChoiceError as exc:
             raise RegistrationError(exc.field, exc.message) from None
         if inline is not None:
+            _confined(choice.configuration or {}, choice.files or Path.cwd())
             choice.configured(credentials=True)
         return choice
 
@@ -234,6 +235,35 @@ class SutChoice:
     @property
     def configuration_name(self) -> str:
         return str((self.configuration or {}).get("name", ""))
+
+
+# The fields of a configuration that name files or folders on kcert's machine.
+PATH_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("auth", "cert"),
+    ("auth", "key"),
+    ("tls", "verify"),
+    ("peer", "tls", "cert"),
+    ("peer", "tls", "key"),
+    ("peer", "tls", "client_ca"),
+    ("manual", "exports"),
+)
+
+
+def _confined(configuration: Mapping[str, Any], files: Path) -> None:
+    """A registration comes from outside: the files it names must lie in its own folder,
+    never elsewhere on kcert's machine (an absolute path, `..`, a link out of it)."""
+    root = files.resolve()
+    for path in PATH_FIELDS:
+        value: Any = configuration
+        for part in path:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if not isinstance(value, str):
+            continue  # absent, or tls.verify true/false
+        where = "configuration." + ".".join(path)
+        if Path(value).is_absolute() or not (root / value).resolve().is_relative_to(root):
+            raise RegistrationError(
+                where, f"{value!r} is outside the registration's folder: name a file in it"
+            )
 
 
 def _without_token(configuration: Mapping[str, Any]) -> dict[str, Any]:

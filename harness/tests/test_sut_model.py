@@ -336,6 +336,44 @@ def test_registration_errors_name_the_field(
     assert message in str(error)
 
 
+@pytest.mark.parametrize(
+    ("section", "field"),
+    [
+        ({"auth": {"type": "mtls", "cert": "/etc/passwd"}}, "configuration.auth.cert"),
+        ({"auth": {"type": "mtls", "cert": "ok.pem", "key": "../x.key"}}, "configuration.auth.key"),
+        ({"tls": {"verify": "../../ca.pem"}}, "configuration.tls.verify"),
+        ({"manual": {"exports": "/tmp"}}, "configuration.manual.exports"),
+        (
+            {"peer": {"tls": {"cert": "ok.pem", "key": "ok.pem", "client_ca": "/ca.pem"}}},
+            "configuration.peer.tls.client_ca",
+        ),
+    ],
+)
+def test_a_registration_names_only_files_in_its_own_folder(
+    tmp_path: Path, section: dict[str, Any], field: str
+) -> None:
+    (tmp_path / "ok.pem").write_text("x", encoding="utf-8")
+    data = registration()
+    data["configuration"].update(section)
+    with pytest.raises(RegistrationError) as err:
+        SutChoice.from_registration(data, tmp_path)
+    assert err.value.field == field and "outside the registration's folder" in str(err.value)
+
+
+def test_a_link_out_of_the_registration_folder_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.pem"
+    outside.write_text("x", encoding="utf-8")
+    folder = tmp_path / "registration"
+    folder.mkdir()
+    (folder / "client.pem").symlink_to(outside)
+    (folder / "own.pem").write_text("x", encoding="utf-8")
+    data = registration(type="mtls", cert="client.pem")
+    with pytest.raises(RegistrationError, match="outside the registration's folder"):
+        SutChoice.from_registration(data, folder)
+    quiet = SutChoice.from_registration(registration(type="mtls", cert="own.pem"), folder)
+    assert quiet.configured().auth.cert == str(folder / "own.pem")
+
+
 def test_a_registration_is_a_mapping() -> None:
     assert "a registration is a mapping" in str(_bad(["sut", "reference"]))
 
