@@ -19,10 +19,8 @@ from harness.model.protocol import Protocol, TestCase
 from harness.model.result import CaseResult
 from harness.runner.attended import AnswerBook
 from harness.session import CertificationSession, SutChoice
-from harness.sut.config import load_sut_config
+from harness.session.sut import PYTEST_NAMES, SutChoiceError
 from harness.sut.reference import ReferenceStartError
-from harness.transport.base import TransportError
-from harness.transport.http import HttpTransport
 from harness.yamlsource import SourceError
 
 SESSION_KEY = pytest.StashKey[CertificationSession]()
@@ -57,17 +55,17 @@ def pytest_configure(config: pytest.Config) -> None:
     sut_config = config.getoption("--sut-config", None)
     if not sut and not sut_config:
         return
-    choice = SutChoice(
-        reference=sut == "reference",
-        config_file=sut_config,
-        defects=tuple(config.getoption("--defect") or ()),
-        transport=config.getoption("--kcert-transport"),
-    )
     try:
-        choice.validate()
-        if choice.config_file is not None:
-            HttpTransport(load_sut_config(choice.config_file)).close()  # token, certificates
-    except (ValueError, SourceError, TransportError) as exc:
+        # the one validation, credentials included (token variable, readable certificate
+        # files), before any SUT is started or reached
+        choice = SutChoice.from_options(
+            sut,
+            sut_config,
+            tuple(config.getoption("--defect") or ()),
+            config.getoption("--kcert-transport"),
+            names=PYTEST_NAMES,
+        )
+    except (SutChoiceError, SourceError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CHOICE_KEY] = choice
     answers_file = config.getoption("--kcert-answers", None)
@@ -222,7 +220,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_report_header(config: pytest.Config) -> str | None:
     if CHOICE_KEY not in config.stash:
         return None
-    choice = config.stash[CHOICE_KEY]
-    target = "reference LPS" if choice.reference else str(choice.config_file)
-    defects = f" with defects {', '.join(choice.defects)}" if choice.defects else ""
-    return f"kcert: SUT {target}{defects} ({choice.transport})"
+    return f"kcert: SUT {config.stash[CHOICE_KEY].describe()}"

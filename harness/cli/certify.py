@@ -22,12 +22,13 @@ from harness.model.outcome import Outcome, Verdict
 from harness.model.protocol import Protocol
 from harness.model.result import RunResult
 from harness.packs.store import PackStore
-from harness.reflps.defects import CATALOGUE, UnknownDefect, check_names
+from harness.reflps.defects import CATALOGUE
 from harness.report.i18n import outcome_text, scope_text, verdict_text
 from harness.report.waivers import Waiver, load_waivers
 from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, manual_steps
 from harness.runner.engine import DEFAULT_EVIDENCE_BUDGET, RunOptions
 from harness.session import SutChoice, runpath
+from harness.session.sut import SutChoiceError
 from harness.suite import SuiteVersion, suite_version
 from harness.yamlsource import SourceError
 
@@ -150,14 +151,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         for defect in CATALOGUE.values():
             console.print(f"{defect.name:32} {defect.da if args.lang == 'da' else defect.en}")
         return 0
-    if not args.sut and not args.sut_config:
-        raise UsageProblem("name a SUT: --sut reference or --sut-config FILE")
-    if args.defect and not args.sut:
-        raise UsageProblem("--defect works only with --sut reference")
-    try:
-        check_names(args.defect)
-    except UnknownDefect as exc:
-        raise UsageProblem(str(exc)) from None
+    choice = chosen_sut(args)
     suite_protocols = collect(args.protocols or [REPO_ROOT / "testcases"], console)
     try:
         protocols = select_cases(suite_protocols, args.case, args.requirement)
@@ -187,12 +181,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
         strict_cpr=args.strict_cpr,
         evidence_budget=args.evidence_budget,
     )
-    choice = SutChoice(
-        reference=args.sut == "reference",
-        config_file=args.sut_config,
-        defects=tuple(args.defect),
-        transport=args.transport,
-    )
     store = open_store(args.store, args.reports)
     try:
         plan = runpath.RunPlan(choice, protocols, options, answers, preset=book.preset)
@@ -200,6 +188,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     finally:
         store.close()
     return conclude(done.run, done.run_dir, console)
+
+
+def chosen_sut(args: argparse.Namespace) -> SutChoice:
+    """The SUT the arguments name, checked as a run needs it (configuration, credentials)."""
+    if not args.sut and not args.sut_config:
+        raise UsageProblem("name a SUT: --sut reference or --sut-config FILE")
+    try:
+        return SutChoice.from_options(args.sut, args.sut_config, args.defect, args.transport)
+    except (SutChoiceError, SourceError) as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 def collect(roots: list[Path], console: Console) -> list[Protocol]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -15,6 +14,7 @@ from harness.inputfile import InputFileError, read_limited
 from harness.loader.answers import MAX_ATTACHMENT_BYTES
 from harness.model.answer import VERDICTS, Attachment, ManualAnswer
 from harness.model.protocol import Protocol, Step, TestCase
+from harness.runner.attended import Pausable
 
 SKIP = "skip"
 MAX_TRIES = 5  # a bounded dialogue: five unusable attachment paths leave the step pending
@@ -28,15 +28,22 @@ class ConsolePrompter:
         self.tester = tester  # who answers at this terminal; asked once when not given
         self.lang = lang
         # the progress display hides itself while we ask
-        self.pause: Callable[[], None] = _nothing
-        self.resume: Callable[[], None] = _nothing
+        self.display: Pausable = _NoDisplay()
+
+    @property
+    def preset(self) -> list[ManualAnswer]:
+        """Nothing is known before the tester is asked."""
+        return []
+
+    def attach(self, display: Pausable) -> None:
+        self.display = display
 
     def answer(self, protocol: Protocol, case: TestCase, step: Step) -> ManualAnswer | None:
-        self.pause()
+        self.display.pause()
         try:
             return self._ask(protocol, case, step)
         finally:
-            self.resume()
+            self.display.resume()
 
     def _ask(self, protocol: Protocol, case: TestCase, step: Step) -> ManualAnswer | None:
         c, lang = self.console, self.lang
@@ -76,5 +83,11 @@ class ConsolePrompter:
         )
 
 
-def _nothing() -> None:
+class _NoDisplay:
     """No display to pause."""
+
+    def pause(self) -> None:
+        return None
+
+    def resume(self) -> None:
+        return None

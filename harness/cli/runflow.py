@@ -12,7 +12,6 @@ from rich.console import Console
 
 from harness.cli.errors import UsageProblem
 from harness.cli.progress import ProgressDisplay
-from harness.cli.prompter import ConsolePrompter
 from harness.cli.words import say
 from harness.model.result import RunResult
 from harness.session import runpath
@@ -50,10 +49,9 @@ def run_and_report(
     """The run path with the terminal's progress display and peer announcement."""
     lang = plan.options.lang
     display = ProgressDisplay(console, lang)
-    if isinstance(plan.answers, ConsolePrompter):
-        # the prompter asks at the terminal: the progress bar steps aside meanwhile
-        plan.answers.pause = display.pause
-        plan.answers.resume = display.resume
+    if plan.answers is not None:
+        # a source that asks at the terminal makes the progress bar step aside meanwhile
+        plan.answers.attach(display)
     with translated():
         return runpath.run_and_report(
             store, plan, report, display, lambda sut: announce_peer(console, sut.peer, lang)

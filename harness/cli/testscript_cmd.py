@@ -8,13 +8,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.cli.certify import add_common, add_sut_options, conclude, read_waivers
+from harness.cli.certify import add_common, add_sut_options, chosen_sut, conclude, read_waivers
 from harness.cli.errors import UsageProblem
 from harness.cli.runflow import open_store, reporting, run_and_report
 from harness.packs.store import PackError
-from harness.reflps.defects import UnknownDefect
 from harness.runner.engine import RunOptions
-from harness.session import SutChoice, runpath
+from harness.session import runpath
 from harness.suite import suite_version
 from harness.testscript.fixtures import FixtureMap
 from harness.testscript.needs import missing_fixtures
@@ -84,18 +83,7 @@ def _profiles(packages: list[Path]) -> ProfileSource:
 def run(args: argparse.Namespace, console: Console) -> int:
     """The scripts through the one run path: recorded in the run store (runs list, resume,
     rejudge, diff), the kcert report, and a FHIR TestReport per script."""
-    if not args.sut and not args.sut_config:
-        raise UsageProblem("name a SUT: --sut reference or --sut-config FILE")
-    choice = SutChoice(
-        reference=args.sut == "reference",
-        config_file=args.sut_config,
-        defects=tuple(args.defect),
-        transport=args.transport,
-    )
-    try:
-        choice.validate()
-    except (ValueError, UnknownDefect) as exc:
-        raise UsageProblem(str(exc)) from None
+    choice = chosen_sut(args)  # the one SUT model, checked as the run needs it
     scripts = load_scripts(args.paths)
     try:
         fixture_map = FixtureMap.load(args.fixtures_map) if args.fixtures_map else FixtureMap()

@@ -78,20 +78,8 @@ class SutInfo:
     identity: dict[str, str]
     defects: tuple[str, ...] = ()
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SutInfo:
-        """The SUT block as the report and the run store write it (`to_dict`)."""
-        return cls(
-            name=str(data.get("name", "")),
-            vendor=str(data.get("vendor", "")),
-            version=str(data.get("version", "")),
-            transport=str(data.get("transport", "")),
-            endpoints={str(k): str(v) for k, v in dict(data.get("endpoints") or {}).items()},
-            identity={str(k): str(v) for k, v in dict(data.get("identity") or {}).items()},
-            defects=tuple(str(d) for d in data.get("defects") or ()),
-        )
-
     def to_dict(self) -> dict[str, Any]:
+        """The report's and the run store's SUT block (plain JSON data)."""
         return {
             "name": self.name,
             "vendor": self.vendor,
@@ -101,6 +89,26 @@ class SutInfo:
             "identity": dict(self.identity),
             "defects": list(self.defects),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SutInfo:
+        """The block back; what an older record lacks is empty, extra keys (scope) are left."""
+        endpoints = data.get("endpoints")
+        identity = data.get("identity")
+        defects = data.get("defects")
+        return cls(
+            name=str(data.get("name", "")),
+            vendor=str(data.get("vendor", "")),
+            version=str(data.get("version", "")),
+            transport=str(data.get("transport", "")),
+            endpoints={str(k): str(v) for k, v in (endpoints or {}).items()}
+            if isinstance(endpoints, Mapping)
+            else {},
+            identity={str(k): str(v) for k, v in (identity or {}).items()}
+            if isinstance(identity, Mapping)
+            else {},
+            defects=tuple(str(d) for d in defects) if isinstance(defects, list | tuple) else (),
+        )
 
 
 @dataclass

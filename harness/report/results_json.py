@@ -100,15 +100,7 @@ def to_results(run: RunResult) -> dict[str, Any]:
         "parent_run": run.parent_run,
         "relation": run.relation,
         "scope": {**run.scope.to_dict(), "text": scope_text(run.scope, run.lang)},
-        "sut": {
-            "name": run.sut.name,
-            "vendor": run.sut.vendor,
-            "version": run.sut.version,
-            "transport": run.sut.transport,
-            "endpoints": run.sut.endpoints,
-            "identity": run.sut.identity,
-            "defects": list(run.sut.defects),
-        },
+        "sut": run.sut.to_dict(),
         "summary": {"cases": len(run.cases), **{o.value: counts.get(o.value, 0) for o in Outcome}},
         "requirements": requirement_coverage(run),
         "protocols": [

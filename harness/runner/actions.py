@@ -18,6 +18,7 @@ from harness.model.protocol import Step
 from harness.registry import Registry
 from harness.sut.config import SutConfig
 from harness.transport.base import Transport
+from harness.transport.peer import PeerServers
 
 
 class ActionError(Exception):
@@ -117,6 +118,8 @@ class ActionContext:
     run_context: dict[str, Any] = field(default_factory=dict)
     protocol: ProtocolModel | None = None
     step: Step | None = None
+    # kcert's peers the SUT sends to: the session's (the runner passes them), never a global
+    peer_servers: PeerServers = field(default_factory=PeerServers)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Protocol as TypingProtocol
+from typing import runtime_checkable
 
 from harness.model.answer import ManualAnswer
 from harness.model.finding import Finding, Location
@@ -13,10 +14,27 @@ from harness.model.result import StepResult
 MANUAL_RULE = "MANUAL-OBSERVATION"
 
 
+@runtime_checkable
+class Pausable(TypingProtocol):
+    """A display that must step aside while a tester is asked (the progress display)."""
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+
 class AnswerSource(TypingProtocol):
-    """Gives the tester's answer to a manual step, or None while nobody has answered."""
+    """Gives the tester's answer to a manual step, or None while nobody has answered.
+
+    `preset`: the answers known before the run (kept with it in the run store); `attach`: the
+    display running while answers are asked, for a source that asks at the terminal."""
+
+    @property
+    def preset(self) -> list[ManualAnswer]: ...
 
     def answer(self, protocol: Protocol, case: TestCase, step: Step) -> ManualAnswer | None: ...
+
+    def attach(self, display: Pausable) -> None: ...
 
 
 class AnswerBook:
@@ -36,6 +54,9 @@ class AnswerBook:
     def __len__(self) -> int:
         return len(self.by_key)
 
+    def attach(self, display: Pausable) -> None:
+        """Nobody is asked: no display to step aside for."""
+
     @property
     def preset(self) -> list[ManualAnswer]:
         """Every answer known in advance, to be kept with the run."""
@@ -50,7 +71,11 @@ class FirstOf:
 
     @property
     def preset(self) -> list[ManualAnswer]:
-        return [a for s in self.sources for a in getattr(s, "preset", [])]
+        return [a for s in self.sources for a in s.preset]
+
+    def attach(self, display: Pausable) -> None:
+        for source in self.sources:
+            source.attach(display)
 
     def answer(self, protocol: Protocol, case: TestCase, step: Step) -> ManualAnswer | None:
         for source in self.sources:

@@ -1,7 +1,7 @@
 """Care-plan sharing and PRO steps: ask the SUT to share a plan with kcert's document
 repository (the peer), send QRD documents, read one patient's plan back.
 
-The repository is kcert's loopback peer server (harness.transport.peer): the SUT POSTs the
+The repository is the session's peer server (harness.transport.peer): the SUT POSTs the
 provide-and-register body (JSON metadata + base64 CDA) to the URL given in the share request;
 the peer answers like a registry (Success / Failure) and keeps the request as evidence.
 """
@@ -25,7 +25,8 @@ from harness.model.exchange import Exchange
 from harness.population.model import MCS, Measurement, PatientRecord, Population, StartBack
 from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult, builds_on
 from harness.safeparse import PayloadError
-from harness.transport.peer import Reply, shared_peer
+from harness.transport.capabilities import InboundRecord
+from harness.transport.peer import Reply
 from harness.yamlsource import load_yaml
 
 _DATE = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
@@ -101,8 +102,8 @@ def share_plan(ctx: ActionContext, **params: Any) -> ActionResult:
     """Ask the SUT to share a patient's plan as DK-CPD with kcert's repository; collect it."""
     as_of = params["as_of"]
     cpr = _pick(ctx, params, as_of)
-    take_inbound = getattr(ctx.transport, "take_inbound", None)
-    peer = None if take_inbound is not None else shared_peer(ctx.sut.peer)
+    replaying = isinstance(ctx.transport, InboundRecord)
+    peer = None if replaying else ctx.peer_servers.server(ctx.sut.peer)
     base = peer.base_url if peer is not None else "http://127.0.0.1:0"
     body = json.dumps(
         {"repositoryUrl": f"{base}{REPOSITORY_PATH}", "asOf": as_of}, separators=(",", ":")
@@ -116,8 +117,8 @@ def share_plan(ctx: ActionContext, **params: Any) -> ActionResult:
         {"Content-Type": "application/json", "Accept": "application/json"},
     )
     inbound: list[Exchange]
-    if take_inbound is not None:  # re-judging: what the SUT sent then stands for now
-        inbound = list(take_inbound())
+    if isinstance(ctx.transport, InboundRecord):  # re-judging: what the SUT sent then stands
+        inbound = list(ctx.transport.take_inbound())
     elif peer is not None:
         ok = exchange.status is not None and exchange.status < 300
         inbound = peer.wait(mark, 1, WAIT_FOR_SUBMISSION_S if ok else 0.0)

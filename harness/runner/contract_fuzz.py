@@ -14,6 +14,7 @@ from harness.checks.diagnostics import quote_answer
 from harness.model.exchange import Exchange
 from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult
 from harness.transport.base import Stopwatch, TransportError
+from harness.transport.capabilities import HttpSession, InProcessApp, SideChannelRecord
 
 CONTRACT = Path(__file__).resolve().parent.parent / "contract" / "lps-test-agent-api.yaml"
 AGENT_PREFIX = "/kcert-agent/v1"
@@ -21,9 +22,8 @@ AGENT_PREFIX = "/kcert-agent/v1"
 
 def _target(ctx: ActionContext, schema: Any) -> dict[str, Any]:
     """How schemathesis reaches the SUT: the in-process app, or the agent's base URL."""
-    app = getattr(ctx.transport, "app", None)
-    if app is not None:
-        schema.app = app
+    if isinstance(ctx.transport, InProcessApp):
+        schema.app = ctx.transport.app
         return {}
     agent = ctx.sut.endpoint("agent").rstrip("/")
     if not agent.endswith(AGENT_PREFIX):
@@ -32,9 +32,8 @@ def _target(ctx: ActionContext, schema: Any) -> dict[str, Any]:
             f"the SUT configuration says {agent}"
         )
     kwargs: dict[str, Any] = {"base_url": agent[: -len(AGENT_PREFIX)]}
-    session = getattr(ctx.transport, "session", None)
-    if session is not None:
-        kwargs["session"] = session  # the SUT's auth and TLS settings
+    if isinstance(ctx.transport, HttpSession):
+        kwargs["session"] = ctx.transport.session  # the SUT's auth and TLS settings
     return kwargs
 
 
@@ -56,9 +55,9 @@ def _target(ctx: ActionContext, schema: Any) -> dict[str, Any]:
 )
 def contract_fuzz(ctx: ActionContext, **params: Any) -> ActionResult:
     """Generated requests per operation; record status codes and contract failures."""
-    take_recorded = getattr(ctx.transport, "take_recorded", None)
-    if take_recorded is not None:  # re-judging: the recorded summary stands for the calls
-        recorded = take_recorded("FUZZ")
+    if isinstance(ctx.transport, SideChannelRecord):
+        # re-judging: the recorded summary stands for the calls
+        recorded = ctx.transport.take_recorded("FUZZ")
         try:
             recorded_failures = json.loads(recorded.response_body)["failures"]
         except (ValueError, KeyError, TypeError):

@@ -48,8 +48,10 @@ from harness.runner.events import (
 )
 from harness.runner.evidence import EvidenceNamer
 from harness.safeparse import PayloadError, parse_json
+from harness.sut.codec import sut_info
 from harness.sut.config import SutConfig, capabilities_schema
-from harness.transport.base import Transport, TransportError, redact_url
+from harness.transport.base import Transport, TransportError
+from harness.transport.peer import PeerServers
 
 
 def new_run_id() -> str:
@@ -106,8 +108,12 @@ class Runner:
         renderer: TemplateRenderer | None = None,
         listener: Listener = ignore,
         answers: AnswerSource | None = None,
+        peer_servers: PeerServers | None = None,
     ) -> None:
         self.transport = transport
+        # kcert's peers for this runner's SUT: the session's, else the runner's own (close())
+        self.peer_servers = peer_servers if peer_servers is not None else PeerServers()
+        self._owns_peers = peer_servers is None
         self.answers = answers
         self.seed = uuid.uuid4().hex  # replaced by the run id when a whole run starts
         self.sut = sut
@@ -139,15 +145,12 @@ class Runner:
         return Scope(caps, self.sut.manual_operation_ids, self.selection, note)
 
     def sut_info(self) -> SutInfo:
-        return SutInfo(
-            name=self.sut.name,
-            vendor=self.sut.vendor,
-            version=self.sut.version,
-            transport=self.sut.transport,
-            endpoints={k: redact_url(v) for k, v in self.sut.endpoints.items()},
-            identity={"sor": self.sut.sor, "gln": self.sut.gln, "name": self.sut.org_name},
-            defects=self.sut.defects,
-        )
+        return sut_info(self.sut)
+
+    def close(self) -> None:
+        """Stop the peer servers this runner started itself (a session closes its own)."""
+        if self._owns_peers:
+            self.peer_servers.close()
 
     def check_reachable(self) -> str:
         """ "" when the SUT's test agent answers its health check, else the reason."""
@@ -335,6 +338,7 @@ class Runner:
             run_context=self.context,
             protocol=protocol,
             step=step,
+            peer_servers=self.peer_servers,
         )
         entry = ACTIONS.get(step.action.kind)
         try:

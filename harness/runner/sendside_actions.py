@@ -21,7 +21,8 @@ from harness.runner.actions import (
 )
 from harness.runner.peer_answers import ctl_receipt, fhir_ack, read_message
 from harness.safeparse import PayloadError, parse_json
-from harness.transport.peer import Reply, Responder, shared_peer
+from harness.transport.capabilities import InboundRecord
+from harness.transport.peer import PeerServer, Reply, Responder
 
 FHIR_ANSWERS = ("ok", "fatal-error", "none")
 RECEIPTS = ("positive", "negative", "none")
@@ -46,22 +47,24 @@ def responder_for(kind: str, answer: str, peer: dict[str, Any]) -> Responder:
     return respond
 
 
-def _inbound(ctx: ActionContext, kind: str, answer: str, peer: dict[str, Any]) -> tuple[Any, int]:
-    """The peer armed for this step (or None in a replay) and its mark."""
-    if getattr(ctx.transport, "take_inbound", None) is not None:
+def _inbound(
+    ctx: ActionContext, kind: str, answer: str, peer: dict[str, Any]
+) -> tuple[PeerServer | None, int]:
+    """The session's peer armed for this step (None in a replay) and its mark."""
+    if isinstance(ctx.transport, InboundRecord):
         return None, 0
-    server = shared_peer(ctx.sut.peer)
+    server = ctx.peer_servers.server(ctx.sut.peer)
     return server, server.expect(responder_for(kind, answer, peer))
 
 
 def _collect(
-    ctx: ActionContext, server: Any, mark: int, count: int, wait_s: float
+    ctx: ActionContext, server: PeerServer | None, mark: int, count: int, wait_s: float
 ) -> list[Exchange]:
+    if isinstance(ctx.transport, InboundRecord):  # re-judging: what arrived then stands
+        return ctx.transport.take_inbound()
     if server is None:
-        taken: list[Exchange] = ctx.transport.take_inbound()  # type: ignore[attr-defined]
-        return taken
-    got: list[Exchange] = server.wait(mark, count, wait_s)
-    return got
+        return []
+    return server.wait(mark, count, wait_s)
 
 
 def send_request(

@@ -1,43 +1,33 @@
-"""A certification session: SUT lifecycle + runner, shared by the CLI and the pytest plugin."""
+"""A certification session: SUT lifecycle + runner, shared by the CLI and the pytest plugin.
+
+The session owns what its SUT needs for the run: the reference LPS it started, the transport,
+and kcert's peer servers (`PeerServers`: started on first use by the actions that make the SUT
+send, each with its own port and responder); `close()` stops them all. Nothing is global, so
+two sessions test two SUTs at the same time in one process.
+"""
 
 from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from harness.dates import now_iso
 from harness.model.protocol import Protocol, TestCase
 from harness.model.result import CaseResult, ProtocolResult, RunResult
-from harness.reflps.defects import check_names
 from harness.runner.attended import AnswerSource
 from harness.runner.engine import Runner, RunOptions
 from harness.runner.events import CaseStarted, Event, Listener, ignore
-from harness.sut.config import SutConfig, load_sut_config
+from harness.session.sut import SutChoice
+from harness.sut.config import SutConfig
 from harness.sut.peer_config import PeerConfig
 from harness.sut.reference import reference_config, running_reference
 from harness.transport.base import Transport
 from harness.transport.http import HttpTransport
 from harness.transport.inprocess import InProcessTransport
-from harness.transport.peer import shared_peer
+from harness.transport.peer import PeerServers
 from harness.transport.replay import ReplayTransport
 
-
-@dataclass
-class SutChoice:
-    """Which SUT to test: the embedded reference LPS (with defects) or a configured one."""
-
-    reference: bool = False
-    config_file: Path | None = None
-    defects: tuple[str, ...] = ()
-    transport: str = "http"
-
-    def validate(self) -> None:
-        if self.reference == bool(self.config_file):
-            raise ValueError("name exactly one SUT: --sut reference or --sut-config FILE")
-        if self.defects and not self.reference:
-            raise ValueError("--defect works only with --sut reference")
-        check_names(list(self.defects))
+__all__ = ["CertificationSession", "SutChoice"]
 
 
 @dataclass
@@ -51,6 +41,7 @@ class CertificationSession:
     _stack: ExitStack = field(default_factory=ExitStack)
     _runner: Runner | None = None
     _transport: Transport | None = None
+    peers: PeerServers = field(default_factory=PeerServers)  # this session's peer servers
     results: list[tuple[Protocol, CaseResult]] = field(default_factory=list)
     started: str = field(default_factory=now_iso)
 
@@ -58,7 +49,13 @@ class CertificationSession:
         if self._runner is None:
             sut, transport = self._open()
             self._transport = transport
-            self._runner = Runner(transport, sut, listener=self._listen, answers=self.answers)
+            self._runner = Runner(
+                transport,
+                sut,
+                listener=self._listen,
+                answers=self.answers,
+                peer_servers=self.peers,
+            )
             self._runner.check_reachable()
         return self._runner
 
@@ -79,12 +76,11 @@ class CertificationSession:
         if choice.reference:
             config = self._stack.enter_context(running_reference(choice.defects))
             return config, HttpTransport(config)
-        assert choice.config_file is not None
-        config = load_sut_config(choice.config_file)
+        config = choice.configured(credentials=True)
         if config.peer != PeerConfig():
             # A configured peer listens from the start: an address that is taken or not this
             # machine's stops the run before its first case (PeerError), not in every case.
-            shared_peer(config.peer)
+            self.peers.server(config.peer)
         return config, HttpTransport(config)
 
     def run_case(self, protocol: Protocol, case: TestCase) -> CaseResult:
@@ -105,6 +101,11 @@ class CertificationSession:
         return run
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-        self._stack.close()
+        try:
+            if self._transport is not None:
+                self._transport.close()
+        finally:
+            try:
+                self.peers.close()
+            finally:
+                self._stack.close()

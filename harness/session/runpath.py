@@ -25,7 +25,7 @@ from harness.dossier.signing import drop_signature, sign
 from harness.loader.protocols import load_all
 from harness.model.answer import ManualAnswer
 from harness.model.protocol import Protocol
-from harness.model.result import CaseResult, RunResult
+from harness.model.result import CaseResult, RunResult, SutInfo
 from harness.model.scope import Scope
 from harness.report.signature_page import write_signature_page
 from harness.report.waivers import Waiver, apply_waivers
@@ -33,12 +33,14 @@ from harness.report.writer import write_report
 from harness.runner.attended import AnswerBook, AnswerSource, answered_step
 from harness.runner.engine import RunOptions, kept_on_resume
 from harness.runner.events import Listener
-from harness.session.core import CertificationSession, SutChoice
+from harness.session.core import CertificationSession
+from harness.session.sut import SutChoice, SutChoiceError
 from harness.store.codec import StoreMismatch
 from harness.store.rebuild import rebuild_run, recorded_cases, recorded_exchanges
 from harness.store.recorder import StoreRecorder
 from harness.store.runstore import RunRow, RunStore, StoreError, default_url
-from harness.sut.config import SutConfig, SutConfigError, load_sut_config
+from harness.sut.codec import replay_config as recorded_config
+from harness.sut.config import SutConfig, SutConfigError
 from harness.sut.reference import ReferenceStartError
 from harness.testscript.run import KIND as TESTSCRIPT
 from harness.testscript.run import ScriptSuite, write_testreports
@@ -158,7 +160,7 @@ def execute(
     recorder = StoreRecorder(
         store,
         plan.protocols,
-        choice_dict(plan.choice),
+        plan.choice.to_stored(),
         protocol_files(plan.protocols, plan.scripts),
         then=listener,
         resumed=plan.resumed,
@@ -225,7 +227,7 @@ def _translated() -> Iterator[None]:
         yield
     except ReferenceStartError as exc:
         raise SutUnavailable(f"the reference LPS did not start: {exc}") from None
-    except (SourceError, SutConfigError, TransportError, PeerError) as exc:
+    except (SourceError, SutChoiceError, SutConfigError, TransportError, PeerError) as exc:
         raise SutUnavailable(str(exc)) from None
     except StoreError as exc:
         raise StoreProblem(str(exc)) from None
@@ -259,24 +261,13 @@ def protocol_files(
     ]
 
 
-def choice_dict(choice: SutChoice) -> dict[str, Any]:
-    return {
-        "reference": choice.reference,
-        "config_file": str(choice.config_file.resolve()) if choice.config_file else None,
-        "defects": list(choice.defects),
-        "transport": choice.transport,
-    }
-
-
 def choice_from(row: RunRow) -> SutChoice:
-    data = row.choice
-    config = data.get("config_file")
-    return SutChoice(
-        reference=bool(data.get("reference")),
-        config_file=Path(config) if config else None,
-        defects=tuple(data.get("defects", [])),
-        transport=str(data.get("transport", "http")),
-    )
+    """The SUT a recorded run tested (`SutChoice.from_stored`); a record that no longer
+    names one this kcert can test is `SutUnavailable`."""
+    try:
+        return SutChoice.from_stored(row.choice)
+    except SutChoiceError as exc:
+        raise SutUnavailable(f"run {row.run_id}: {exc}") from None
 
 
 @dataclass
@@ -453,34 +444,19 @@ def rejudge_plan(
 
 
 def replay_config(row: RunRow) -> SutConfig:
-    """The SUT as recorded: its identity and (redacted) endpoints; manual settings if known."""
-    sut = row.sut
-    identity = sut.get("identity", {})
-    config = SutConfig(
-        name=str(sut.get("name", "")),
-        vendor=str(sut.get("vendor", "")),
-        version=str(sut.get("version", "")),
-        endpoints=dict(sut.get("endpoints", {})),
-        sor=str(identity.get("sor", "")),
-        gln=str(identity.get("gln", "")),
-        org_name=str(identity.get("name", "")),
-        transport="replay",
-        defects=tuple(sut.get("defects", [])),
-        # the recorded run's scope, however it was declared (the replayed health says nothing)
-        capabilities=Scope.from_dict(sut.get("scope")).capabilities,
-    )
-    config_file = row.choice.get("config_file")
-    if config_file and Path(config_file).is_file():
-        try:
-            loaded = load_sut_config(Path(config_file))
-        except SutConfigError:
-            return config
-        return dataclasses.replace(
-            config,
-            manual_operations=loaded.manual_operations,
-            exports_dir=loaded.exports_dir,
-        )
-    return config
+    """The SUT as recorded (`harness.sut.codec.replay_config`): its identity and (redacted)
+    endpoints, the recorded run's scope however it was declared (the replayed health says
+    nothing), the manual settings of its configuration if that still reads (credentials are
+    not needed to re-judge)."""
+    configured = None
+    try:
+        choice = SutChoice.from_stored(row.choice)
+        if not choice.reference:
+            configured = choice.configured(credentials=False)
+    except (SutChoiceError, SourceError, SutConfigError):
+        configured = None
+    scope = Scope.from_dict(row.sut.get("scope"))
+    return recorded_config(SutInfo.from_dict(row.sut), scope.capabilities, configured)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -434,11 +434,7 @@ def _run_values(run: RunResult) -> dict[str, Any]:
         "suite_version": run.suite_version,
         "sut_name": run.sut.name,
         "sut_version": run.sut.version,
-        "sut": {
-            **asdict(run.sut),
-            "defects": list(run.sut.defects),
-            "scope": run.scope.to_dict(),
-        },
+        "sut": {**run.sut.to_dict(), "scope": run.scope.to_dict()},
         "packs": list(run.packs),
         "parent_run": run.parent_run,
         "relation": run.relation,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from harness.model.scope import DIRECTIONS, Capabilities
 from harness.redact import redact_url
 from harness.sut.contract import operation_names
 from harness.sut.peer_config import PEER_SCHEMA, PeerConfig, load_peer
-from harness.yamlsource import check_schema, load_yaml
+from harness.yamlsource import YamlDocument, check_schema, load_yaml
 
 
 def capabilities_schema() -> dict[str, Any]:
@@ -200,8 +202,21 @@ class SutConfig:
         }
 
 
-def load_sut_config(path: Path) -> SutConfig:
-    doc = load_yaml(path)
+def load_sut_config(path: Path, *, credentials: bool = False) -> SutConfig:
+    """A SUT configuration file; `credentials` also checks the token and certificate files
+    can be used now (what a run needs, not what a re-judging does). Errors at file:line."""
+    return sut_config_from(load_yaml(path), path.parent, credentials=credentials)
+
+
+def sut_config_from(
+    doc: YamlDocument,
+    base: Path,
+    *,
+    credentials: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> SutConfig:
+    """The one reading of a SUT configuration (a file's or a registration's mapping): schema,
+    consistency and, with `credentials`, the credentials; relative paths are under `base`."""
     check_schema(doc, SUT_SCHEMA)
     data = doc.data
     auth_data = data.get("auth") or {"type": "none"}
@@ -209,7 +224,7 @@ def load_sut_config(path: Path) -> SutConfig:
     def resolved(name: str) -> str:
         # relative certificate paths are relative to the configuration file
         value = auth_data.get(name, "")
-        return str(path.parent / value) if value else ""
+        return str(base / value) if value else ""
 
     auth = AuthConfig(
         type=auth_data["type"],
@@ -227,7 +242,6 @@ def load_sut_config(path: Path) -> SutConfig:
         )
     if auth.type == "mtls" and not auth.cert:
         raise doc.error(("auth", "cert"), "auth type mtls needs a client certificate path")
-    base = path.parent
     for key in ("cert", "key"):
         value = getattr(auth, key)
         if value and not (base / value).is_file():
@@ -235,6 +249,8 @@ def load_sut_config(path: Path) -> SutConfig:
     verify = (data.get("tls") or {}).get("verify", True)
     if isinstance(verify, str) and not (base / verify).exists():
         raise doc.error(("tls", "verify"), f"CA bundle not found: {verify}")
+    if credentials:
+        check_credentials(doc, auth, str(base / verify) if isinstance(verify, str) else "", environ)
     timeouts = data.get("timeouts") or {}
     identity = data["identity"]
     return SutConfig(
@@ -247,12 +263,12 @@ def load_sut_config(path: Path) -> SutConfig:
         org_name=identity.get("name", ""),
         transport=data.get("transport", "http"),
         auth=auth,
-        tls_verify=(str(path.parent / verify) if isinstance(verify, str) else bool(verify)),
+        tls_verify=(str(base / verify) if isinstance(verify, str) else bool(verify)),
         connect_timeout=float(timeouts.get("connect", 5.0)),
         read_timeout=float(timeouts.get("read", 30.0)),
         total_timeout=float(timeouts.get("total", 120.0)),
         manual_operations=tuple((data.get("manual") or {}).get("operations", [])),
-        exports_dir=str(path.parent / (data.get("manual") or {}).get("exports", "kcert-exports")),
+        exports_dir=str(base / (data.get("manual") or {}).get("exports", "kcert-exports")),
         max_response_bytes=int(
             (data.get("limits") or {}).get("max_response_bytes", 10 * 1024 * 1024)
         ),
@@ -262,5 +278,44 @@ def load_sut_config(path: Path) -> SutConfig:
             if "capabilities" in data
             else None
         ),
-        peer=load_peer(doc, path.parent),
+        peer=load_peer(doc, base),
     )
+
+
+def check_credentials(
+    doc: YamlDocument,
+    auth: AuthConfig,
+    ca_bundle: str = "",
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """The credentials a run needs are there now: the bearer token (in the environment
+    variable named, or allowed in the file) and readable certificate, key and CA files.
+    Nothing is opened towards the SUT; errors name the field."""
+    env = os.environ if environ is None else environ
+    if auth.type == "bearer" and not auth.token:
+        if not auth.token_env:
+            raise doc.error(
+                ("auth",), "auth type bearer needs a token: name its variable in token_env"
+            )
+        if not env.get(auth.token_env, "").strip():
+            raise doc.error(
+                ("auth", "token_env"),
+                f"auth type bearer needs a token: the environment variable {auth.token_env} "
+                "is not set (or empty) in kcert's environment",
+            )
+    files = [(("auth", "cert"), auth.cert), (("auth", "key"), auth.key)]
+    files.append((("tls", "verify"), ca_bundle))
+    for where, name in files:
+        if name and not _readable(Path(name)):
+            raise doc.error(where, f"cannot read {name}: permission denied")
+
+
+def _readable(path: Path) -> bool:
+    if path.is_dir():  # a CA directory (c_rehash layout) for tls.verify
+        return os.access(path, os.R_OK | os.X_OK)
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError:
+        return False
+    return True

@@ -54,12 +54,12 @@ def run_reference(
     config = reference_config("http://reference.invalid", defects, "inprocess")
     transport = InProcessTransport(config, create_app(defects))
     answers = reference_answers(protocols) if answered else None
+    runner = Runner(transport, config, answers=answers)
     try:
-        return Runner(transport, config, answers=answers).run(
-            protocols, RunOptions(run_id="test-run")
-        )
+        return runner.run(protocols, RunOptions(run_id="test-run"))
     finally:
         transport.close()
+        runner.close()  # its own peer servers
 
 
 @pytest.fixture(scope="session")

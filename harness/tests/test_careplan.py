@@ -30,7 +30,7 @@ from harness.runner.engine import Runner, RunOptions
 from harness.safeparse import parse_xml
 from harness.sut.reference import reference_config
 from harness.transport.inprocess import InProcessTransport
-from harness.transport.peer import shared_peer
+from harness.transport.peer import PeerServer
 
 AS_OF = "2027-03-01"
 V3 = "{urn:hl7-org:v3}"
@@ -54,6 +54,7 @@ def world() -> Iterator[ActionContext]:
     assert loaded.exchange.status == 200
     yield actx
     transport.close()
+    actx.peer_servers.close()
 
 
 def share(world: ActionContext, **params: Any) -> ActionResult:
@@ -351,18 +352,21 @@ def test_repository_answers_like_a_registry(shared: ActionResult) -> None:
 
 
 def test_repository_peer_over_http_never_crashes() -> None:
-    peer = shared_peer()
-    mark = peer.expect(repository_answer)
-    url = f"{peer.base_url}/kcert-repository/v1/documents"
-    session = requests.Session()
-    session.trust_env = False
-    statuses = [
-        session.post(url, data=body, timeout=10).status_code
-        for body in (b"\xff\xfe garbage", b'{"metadata": 1, "document": 2}', b"{" * 10000)
-    ]
-    assert statuses == [400, 400, 400]
-    arrived = peer.wait(mark, 3, 5.0)
-    assert [e.status for e in arrived] == [400, 400, 400]
+    peer = PeerServer()
+    try:
+        mark = peer.expect(repository_answer)
+        url = f"{peer.base_url}/kcert-repository/v1/documents"
+        session = requests.Session()
+        session.trust_env = False
+        statuses = [
+            session.post(url, data=body, timeout=10).status_code
+            for body in (b"\xff\xfe garbage", b'{"metadata": 1, "document": 2}', b"{" * 10000)
+        ]
+        assert statuses == [400, 400, 400]
+        arrived = peer.wait(mark, 3, 5.0)
+        assert [e.status for e in arrived] == [400, 400, 400]
+    finally:
+        peer.close()
 
 
 def test_share_refuses_repositories_off_loopback(

@@ -399,8 +399,15 @@ def test_terminal_prompt_records_verdict_note_and_attachment(
     console = Console(file=io.StringIO(), width=120)
     prompter = ConsolePrompter(console, "Tove Tester", "da")
     paused: list[str] = []
-    prompter.pause = lambda: paused.append("pause")
-    prompter.resume = lambda: paused.append("resume")
+
+    class Display:
+        def pause(self) -> None:
+            paused.append("pause")
+
+        def resume(self) -> None:
+            paused.append("resume")
+
+    prompter.attach(Display())
     protocol = next(p for p in protocols if p.id == "carecommunication-receive")
     case = next(c for c in protocol.cases if c.id == "CC-R-13")
     step = next(s for s in case.steps if s.manual)

@@ -33,7 +33,7 @@ from harness.sut.peer_config import PeerConfig
 from harness.sut.reference import reference_config
 from harness.tests.conftest import reference_answers
 from harness.transport.inprocess import InProcessTransport
-from harness.transport.peer import PeerError, PeerServer, Reply, shared_peer
+from harness.transport.peer import PeerError, PeerServer, PeerServers, Reply
 from harness.yamlsource import SourceError
 
 REMOTE = "127.0.0.2"  # where kcert's peer listens: another address than the SUT's 127.0.0.1
@@ -386,16 +386,27 @@ def test_a_taken_address_is_a_clear_peer_error() -> None:
         first.close()
 
 
-def test_shared_peer_is_one_server_per_configuration() -> None:
+def test_a_session_has_one_peer_server_per_configuration_and_stops_them() -> None:
     remote = PeerConfig(host=REMOTE)
-    assert shared_peer(remote) is shared_peer(remote)
-    assert shared_peer(remote) is not shared_peer()
-    assert shared_peer().base_url.startswith("http://127.0.0.1:")
-    assert shared_peer(remote).base_url.startswith(f"http://{REMOTE}:")
-    old = shared_peer(remote)
-    old.close()
-    assert shared_peer(remote) is not old  # a closed server is not handed out again
-    shared_peer(remote).close()
+    peers, others = PeerServers(), PeerServers()
+    try:
+        assert peers.server(remote) is peers.server(remote)
+        assert peers.server(remote) is not peers.server()
+        assert peers.server().base_url.startswith("http://127.0.0.1:")
+        assert peers.server(remote).base_url.startswith(f"http://{REMOTE}:")
+        # another session's peers are its own: another server, another port
+        assert others.server(remote) is not peers.server(remote)
+        assert others.server(remote).base_url != peers.server(remote).base_url
+        running = peers.running
+    finally:
+        peers.close()
+        others.close()
+    assert len(running) == 2 and not peers.running
+    for server in running:  # stopped: nothing listens there any more
+        with pytest.raises(requests.ConnectionError):
+            requests.get(server.bound_url, timeout=2)
+    with pytest.raises(PeerError, match="closed"):
+        peers.server()  # a closed session starts no further server
 
 
 def test_a_remote_sut_sends_to_the_advertised_url(tmp_path: Path) -> None:
@@ -418,13 +429,12 @@ def test_a_remote_sut_sends_to_the_advertised_url(tmp_path: Path) -> None:
             peer=PeerConfig(host=REMOTE, port=port, advertise=advertised),
         )
         transport = InProcessTransport(config, create_app(()))
+        runner = Runner(transport, config, answers=reference_answers(protocols))
         try:
-            run = Runner(transport, config, answers=reference_answers(protocols)).run(
-                protocols, RunOptions(run_id="remote-peer")
-            )
+            run = runner.run(protocols, RunOptions(run_id="remote-peer"))
         finally:
             transport.close()
-            shared_peer(config.peer).close()
+            runner.close()
     outcomes = {c.case.id: c.outcome for p in run.protocols for c in p.cases}
     assert outcomes and all(o is Outcome.PASS for o in outcomes.values()), outcomes
     inbound = [
@@ -546,11 +556,12 @@ def _send_side_over_tls(
     if first_only:  # a refused send waits out the step's wait_s: one case says enough
         protocols = [dataclasses.replace(p, cases=p.cases[:1]) for p in protocols]
     transport = InProcessTransport(config, create_app(()))
+    runner = Runner(transport, config)
     try:
-        run = Runner(transport, config).run(protocols, RunOptions(run_id="tls-peer"))
+        run = runner.run(protocols, RunOptions(run_id="tls-peer"))
     finally:
         transport.close()
-        shared_peer(config.peer).close()
+        runner.close()
     return [
         (
             {f.rule_id for f in c.findings if f.is_problem},
@@ -695,7 +706,8 @@ def test_certify_a_configured_sut_through_a_peer_on_another_address(
                 "en",
             ]
         )
-    shared_peer(PeerConfig(host=REMOTE, port=port, advertise=f"http://{REMOTE}:{port}")).close()
+    # the session stopped its peer: the fixed port is free again
+    PeerServer(PeerConfig(host=REMOTE, port=port)).close()
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"kcert's peer: http://{REMOTE}:{port} (listening on {REMOTE}:{port}, no TLS)" in out

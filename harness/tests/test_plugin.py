@@ -95,6 +95,31 @@ def test_sut_options_are_checked(suite: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*unknown defect nope*"])
 
 
+def test_a_missing_token_is_a_usage_error_before_any_sut_is_reached(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same validation as the CLI's (no transport built to find out): file, line, field."""
+    monkeypatch.delenv("KCERT_PLUGIN_TOKEN", raising=False)
+    suite.makefile(
+        ".yml",
+        sut=(
+            "name: Vendor LPS\nvendor: V\nversion: '1'\n"
+            "endpoints: {fhir: 'http://127.0.0.1:9/fhir', agent: 'http://127.0.0.1:9/a'}\n"
+            "identity: {sor: '999991000016008', gln: '5790000999996'}\n"
+            "auth:\n  type: bearer\n  token_env: KCERT_PLUGIN_TOKEN\n"
+        ),
+    )
+    result = suite.runpytest("--sut-config", str(suite.path / "sut.yml"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*sut.yml:8: auth.token_env: *KCERT_PLUGIN_TOKEN is not set*"])
+    monkeypatch.setenv("KCERT_PLUGIN_TOKEN", "t")
+    result = suite.runpytest(
+        "--sut-config", str(suite.path / "sut.yml"), "--kcert-transport", "inprocess"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--kcert-transport inprocess works only with --sut reference*"])
+
+
 def test_requirement_markers_select_cases(suite: pytest.Pytester) -> None:
     result = suite.runpytest(
         "--sut", "reference", "--kcert-transport", "inprocess", "-k", "CC-R-10 or CC-R-12"

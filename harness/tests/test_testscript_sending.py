@@ -37,7 +37,6 @@ from harness.testscript import samples
 from harness.testscript.fixtures import FixtureMap
 from harness.testscript.needs import missing_fixtures
 from harness.testscript.script import Script, load_script
-from harness.transport.peer import shared_peer
 from harness.validators.documents import DocumentValidator
 
 IDENTIFIER = "Bundle.entry.resource.ofType(Communication).identifier.value"
@@ -467,7 +466,8 @@ def send_body(**more: Any) -> dict[str, Any]:
         "kind": "carecommunication",
         "patient": {"cpr": "2512489996", "given": "Karen", "family": "Test"},
         "receiver": {
-            "endpoint": f"{shared_peer().base_url}/fhir/$process-message",
+            # refused before anything is sent: no peer needs to listen there
+            "endpoint": "http://127.0.0.1:9/fhir/$process-message",
             "sor": str(peer["sor"]),
             "gln": str(peer["gln"]),
             "name": str(peer["name"]),

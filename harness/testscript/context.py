@@ -26,6 +26,7 @@ from harness.testscript.paths import PathError, is_xpath, json_path, xpath
 from harness.testscript.profiles import ProfileSource
 from harness.testscript.script import Script
 from harness.transport.base import Transport
+from harness.transport.peer import PeerServers
 
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
@@ -97,6 +98,8 @@ class ScriptState:
     # seeded renderer, so a replay asks for the very same
     new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     _resolving: set[str] = field(default_factory=set)
+    # kcert's peers the SUT sends to (SUT-initiated operations): the session's, never global
+    peer_servers: PeerServers = field(default_factory=PeerServers)
 
     # -- fixtures ------------------------------------------------------------------------------
 

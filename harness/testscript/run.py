@@ -22,6 +22,7 @@ from harness.testscript.profiles import ProfileSource
 from harness.testscript.protocol import to_protocol
 from harness.testscript.script import Script, ScriptError, load_script
 from harness.transport.base import Transport
+from harness.transport.peer import PeerServers
 
 KIND = "testscript"  # the run store's protocol-file entry for a TestScript
 
@@ -128,10 +129,12 @@ def run_on(
     scripts: list[Script],
     fixture_map: FixtureMap,
     profiles: ProfileSource,
+    peer_servers: PeerServers | None = None,
 ) -> TestScriptRun:
-    """Run every script through `transport` with the runner, as `run` (its id, type, start)."""
+    """Run every script through `transport` with the runner, as `run` (its id, type, start).
+    kcert's peers are `peer_servers` (a session's), else the runner's own, stopped at the end."""
     made = ScriptSuite.of(scripts, fixture_map, profiles)
-    runner = Runner(transport, sut)
+    runner = Runner(transport, sut, peer_servers=peer_servers)
     runner.context.update(made.context)
     options = RunOptions(
         test_type=run.test_type,
@@ -140,7 +143,10 @@ def run_on(
         run_id=run.run_id,
         packs=list(profiles.packs),
     )
-    result = runner.run(made.protocols, options, run_started=run.started)
+    try:
+        result = runner.run(made.protocols, options, run_started=run.started)
+    finally:
+        runner.close()
     return TestScriptRun(
         result,
         [ScriptResult(made.suite.scripts[p.protocol.id], p) for p in result.protocols],

@@ -3,9 +3,10 @@
 In MedCom's scripts the SUT (origin 1) POSTs a message Bundle to TouchStone's server
 (destination 1); the asserts then judge `direction: request` (what the SUT sent) and
 `direction: response` (the server's answer). kcert brings this about through the SUT's test
-agent: `POST {agent}/outbox/send` with kcert's receiving peer (`harness.transport.peer`, on
-127.0.0.1) as the receiver. The peer answers what arrives with kcert's own ok acknowledgement
-(`harness.runner.peer_answers.fhir_ack`), and the operation becomes:
+agent: `POST {agent}/outbox/send` with kcert's receiving peer (the session's
+`harness.transport.peer` server, on 127.0.0.1) as the receiver. The peer answers what arrives
+with kcert's own ok acknowledgement (`harness.runner.peer_answers.fhir_ack`), and the
+operation becomes:
 
 - request: the message the SUT sent (the inbound exchange's body, `Exchange.inbound`);
 - response: the peer's answer (HTTP status and acknowledgement);
@@ -47,8 +48,8 @@ from harness.testscript import samples
 from harness.testscript.asking import ask, earlier_message
 from harness.testscript.context import Call, ScriptState, SutFailure, Unsupported
 from harness.testscript.fixtures import Payload, read_payload
-from harness.transport.peer import shared_peer
-from harness.transport.replay import ReplayTransport
+from harness.transport.capabilities import InboundRecord
+from harness.transport.peer import PeerServer
 
 CARE_COMMUNICATION = "care-communication-message"
 AGENT_KINDS = {CARE_COMMUNICATION: "carecommunication"}  # message event -> SendRequest.kind
@@ -97,7 +98,7 @@ def sut_sends(
     asking = ask(state, flavour)
     person, notes = _patient(state, op, template, asking.earlier)
     peer = load_peers()[DEFAULT_PEER]
-    server = None if _replaying(state) else shared_peer(state.sut.peer)
+    server = None if _replaying(state) else state.peer_servers.server(state.sut.peer)
     mark = server.expect(responder_for(kind, ANSWER, peer)) if server is not None else 0
     base = server.base_url if server is not None else "http://127.0.0.1:0"
     request = {**send_request(kind, person, peer, base), **asking.request_fields()}
@@ -335,15 +336,15 @@ def _ack_code(bundle: dict[str, Any] | None) -> str:
 
 def _replaying(state: ScriptState) -> bool:
     """Re-judging: the recorded inbound requests stand in for kcert's peer."""
-    return isinstance(state.transport, ReplayTransport)
+    return isinstance(state.transport, InboundRecord)
 
 
-def _collect(state: ScriptState, server: Any, mark: int) -> list[Exchange]:
-    if server is None:
-        assert isinstance(state.transport, ReplayTransport)
+def _collect(state: ScriptState, server: PeerServer | None, mark: int) -> list[Exchange]:
+    if isinstance(state.transport, InboundRecord):  # a replay: what arrived then stands
         return state.transport.take_inbound()
-    got: list[Exchange] = server.wait(mark, 1, WAIT_S)
-    return got
+    if server is None:
+        return []
+    return server.wait(mark, 1, WAIT_S)
 
 
 def _header_id(bundle: dict[str, Any] | None) -> str:

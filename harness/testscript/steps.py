@@ -43,7 +43,7 @@ from harness.testscript.protocol import action_text
 from harness.testscript.roles import outside_role
 from harness.testscript.script import Script, Where
 from harness.transport.base import TransportError
-from harness.transport.replay import ReplayTransport
+from harness.transport.capabilities import SideChannelRecord
 
 OPERATION = "testscript-operation"
 ASSERT = "testscript-assert"
@@ -90,7 +90,14 @@ def _place(ctx: ActionContext) -> tuple[ScriptState, Where]:
         raise ActionError(f"protocol {protocol.id} is not one of the run's TestScripts")
     state = ctx.shared.get(_STATE)
     if not isinstance(state, ScriptState):
-        state = ScriptState(script, ctx.transport, ctx.sut, suite.fixture_map, suite.profiles)
+        state = ScriptState(
+            script,
+            ctx.transport,
+            ctx.sut,
+            suite.fixture_map,
+            suite.profiles,
+            peer_servers=ctx.peer_servers,  # the session's peers, never a global server
+        )
         ctx.shared[_STATE] = state
     state.new_id = ctx.renderer.new_id
     # the step's source names its place: <script path>#<section>.action[<index>]
@@ -140,7 +147,7 @@ def operation(ctx: ActionContext, **op: Any) -> ActionResult:
 def _consume_local(ctx: ActionContext, call: Call) -> None:
     """Replaying, the calls kcert answered itself (its mailbox) are taken off the record so
     the next request meets its own recorded answer."""
-    if not isinstance(ctx.transport, ReplayTransport):
+    if not isinstance(ctx.transport, SideChannelRecord):
         return
     for exchange in call.exchanges():
         if exchange.url.startswith(MAILBOX):

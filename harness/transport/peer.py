@@ -2,9 +2,12 @@
 
 The send side of a test needs a peer (the municipality, the document repository) that receives
 what the SUT sends, answers it (acknowledgement, receipt, or deliberately nothing) and keeps
-every request as an inbound `Exchange` for the checks. One server per peer configuration and
-kcert process, started on first use: on 127.0.0.1 by default, or where the SUT configuration's
-`peer:` says (bind address, advertised URL, TLS with an optional client-certificate check).
+every request as an inbound `Exchange` for the checks. A session owns its peers
+(`PeerServers`): one server per peer configuration, started on first use and stopped when the
+session closes, each with its own port and its own armed responder, so two sessions (two SUTs)
+can run at the same time in one process. A server listens on 127.0.0.1 by default, or where
+the SUT configuration's `peer:` says (bind address, advertised URL, TLS with an optional
+client-certificate check).
 
 A TLS connection the peer refuses (no client certificate, one from another CA, plain HTTP on
 the TLS port) is recorded too: an inbound `Exchange` without a status whose `error` says why,
@@ -28,7 +31,7 @@ from harness.sut.peer_config import PeerConfig, server_context
 from harness.transport.base import Stopwatch, redact_headers
 
 MAX_INBOUND_BYTES = 10 * 1024 * 1024
-MAX_RECORDED = 5_000  # requests and refusals kept per peer server and process
+MAX_RECORDED = 5_000  # requests and refusals kept per peer server
 MAX_CHUNKS = 10_000  # a chunked body in more pieces than this is refused, not read forever
 READ_TIMEOUT_S = 10.0
 
@@ -168,9 +171,6 @@ class PeerServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-        with _shared_lock:  # a closed server is never handed out again by shared_peer
-            if _shared.get(self.config) is self:
-                del _shared[self.config]
 
     def _record(self, exchange: Exchange) -> bool:
         """Keep `exchange`; False once the record is full (a peer open to a network must not
@@ -270,15 +270,34 @@ class PeerServer:
         return Handler
 
 
-_shared: dict[PeerConfig, PeerServer] = {}
-_shared_lock = threading.Lock()
+class PeerServers:
+    """The peer servers of one session: started on first use, one per configuration, all
+    stopped by `close()`. Nothing here is shared between sessions."""
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._servers: dict[PeerConfig, PeerServer] = {}
+        self._closed = False
 
-def shared_peer(config: PeerConfig | None = None) -> PeerServer:
-    """The process's peer server for `config` (default: loopback, any free port), started on
-    first use in a daemon thread and kept for the process: steps and runs share it."""
-    key = config or PeerConfig()
-    with _shared_lock:
-        if key not in _shared:
-            _shared[key] = PeerServer(key)
-        return _shared[key]
+    def server(self, config: PeerConfig | None = None) -> PeerServer:
+        """This session's server for `config` (default: loopback, any free port)."""
+        key = config or PeerConfig()
+        with self._lock:
+            if self._closed:
+                raise PeerError("kcert's peers of this session are closed")
+            if key not in self._servers:
+                self._servers[key] = PeerServer(key)
+            return self._servers[key]
+
+    @property
+    def running(self) -> list[PeerServer]:
+        with self._lock:
+            return list(self._servers.values())
+
+    def close(self) -> None:
+        with self._lock:
+            servers = list(self._servers.values())
+            self._servers.clear()
+            self._closed = True
+        for server in servers:
+            server.close()
