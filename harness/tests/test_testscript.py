@@ -33,6 +33,7 @@ from harness.testscript.profiles import ProfileSource
 from harness.testscript.run import TestScriptRun, run_on
 from harness.testscript.script import load_script
 from harness.transport.inprocess import InProcessTransport
+from harness.transport.peer import PeerServer, PeerServers
 
 CONFIG = reference_config("http://reference.invalid", (), "inprocess")
 FHIR = "application/fhir+json"
@@ -162,6 +163,7 @@ def run(
     app: Any = None,
     fixture_map: FixtureMap | None = None,
     profiles: ProfileSource | None = None,
+    peer_servers: PeerServers | None = None,
 ) -> TestScriptRun:
     folder = tmp_path / "scripts"
     folder.mkdir(exist_ok=True)
@@ -180,6 +182,7 @@ def run(
             loaded,
             fixture_map or FixtureMap(),
             profiles or ProfileSource.none(),
+            peer_servers,
         )
     finally:
         transport.close()
@@ -761,6 +764,56 @@ def test_sut_sends_a_new_message_to_kcerts_peer(tmp_path: Path) -> None:
     operation = report["test"][0]["action"][0]["operation"]
     assert operation["result"] == "pass" and operation["detail"] == inbound.url
     assert report["test"][1]["action"][3]["assert"]["result"] == "fail"
+
+
+def sending_script(tmp_path: Path) -> dict[str, Any]:
+    """One SUT-initiated operation: the SUT sends a CareCommunication to kcert's peer."""
+    mads = load_persons()["lrs-mads"]
+    template = with_patient(carecommunication(), mads["cpr"], mads["given"], mads["family"])
+    (tmp_path / "msg.json").write_text(json.dumps(template))
+    return script(
+        "sends",
+        [
+            op("create", resource="Bundle", sourceId="msg", **SUT_OP),
+            check(direction="request", resource="Bundle"),
+        ],
+        fixture=[{"id": "msg", "resource": {"reference": "../msg.json"}}],
+    )
+
+
+def test_a_sut_initiated_script_sends_to_the_peers_it_is_given(tmp_path: Path) -> None:
+    """A session's peers reach the TestScript actions (ActionContext.peer_servers ->
+    ScriptState): the SUT sends to that session's server, which the run leaves running."""
+    peers = PeerServers()
+    try:
+        done = run(tmp_path, sending_script(tmp_path), app=create_app(), peer_servers=peers)
+        case = only_case(done)
+        assert case.outcome is Outcome.PASS, [s.message for s in case.steps]
+        [server] = peers.running
+        inbound = case.steps[0].exchanges[1]
+        assert inbound.inbound and inbound.url == f"{server.base_url}/fhir/$process-message"
+        assert [e.url for e in server.received] == [inbound.url]
+        assert peers.server() is server  # not closed by the run: the session closes it
+    finally:
+        peers.close()
+
+
+def test_a_script_run_without_peers_closes_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run_on` without a session's peers: its runner starts its own and stops them."""
+    closed: list[str] = []
+    original = PeerServer.close
+
+    def close(self: PeerServer) -> None:
+        closed.append(self.base_url)
+        original(self)
+
+    monkeypatch.setattr(PeerServer, "close", close)
+    done = run(tmp_path, sending_script(tmp_path), app=create_app())
+    case = only_case(done)
+    assert case.outcome is Outcome.PASS, [s.message for s in case.steps]
+    assert closed == [case.steps[0].exchanges[1].url.removesuffix("/fhir/$process-message")]
 
 
 def test_what_the_test_agent_cannot_ask_for_is_unsupported_or_named(tmp_path: Path) -> None:
