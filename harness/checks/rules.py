@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from harness.model.i18n import Text
 
+# kcert's generic rule ids (HTTP, FHIR, the agent, the run); each standard adds its own through
+# `register_rules` (harness.standards registers them), so RULES holds every id once all are in.
 RULES: dict[str, Text] = {
     "HTTP-STATUS": Text("Uventet HTTP-statuskode", "Unexpected HTTP status code"),
     "HTTP-5XX": Text(
@@ -144,13 +148,6 @@ RULES: dict[str, Text] = {
     ),
     "SEND-PATIENT": Text(
         "Meddelelsen handler ikke om testpatienten", "The message is not about the test patient"
-    ),
-    "SEND-PROFILE": Text(
-        "En ressource angiver ikke MedComs publicerede profil-URL",
-        "A resource does not name MedCom's published profile URL",
-    ),
-    "SEND-INVARIANT": Text(
-        "En MedCom-invariant er ikke overholdt", "A MedCom invariant does not hold"
     ),
     "SEND-RESENT": Text(
         "En afvist meddelelse (fatal-error) blev sendt igen",
@@ -388,6 +385,34 @@ RULES: dict[str, Text] = {
         "Not evaluated: builds on a finding already reported",
     ),
 }
+
+# rule id -> the standard that claimed it ("" = kcert's generic catalogue above)
+_OWNERS: dict[str, str] = dict.fromkeys(RULES, "")
+
+
+class RuleError(ValueError):
+    """A rule id was claimed twice, or a title lacks a language."""
+
+
+def register_rules(owner: str, rules: Mapping[str, Text]) -> None:
+    """File a standard's rule ids with their titles; an id another owner has is refused."""
+    for rule_id, text in rules.items():
+        known = _OWNERS.get(rule_id)
+        if known is not None:
+            first = f"standard {known!r}" if known else "kcert's generic catalogue"
+            raise RuleError(f"rule {rule_id} is claimed by both {first} and standard {owner!r}")
+        if not (text.da and text.en):
+            raise RuleError(
+                f"rule {rule_id} of standard {owner!r} needs a Danish and an English title"
+            )
+    for rule_id, text in rules.items():
+        RULES[rule_id] = text
+        _OWNERS[rule_id] = owner
+
+
+def owner_of(rule_id: str) -> str | None:
+    """The standard that claimed `rule_id`, "" for a generic id, None for an unknown one."""
+    return _OWNERS.get(rule_id)
 
 
 # Rule families whose ids are made by a validator (one id per schema rule, assert or invariant).

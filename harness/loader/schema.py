@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import harness.standards  # noqa: F401  (every standard's checks and kinds registered)
 from harness.checks import CHECKS
 from harness.runner.actions import ACTIONS
 from harness.sut.contract import operation_names

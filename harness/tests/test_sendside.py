@@ -406,13 +406,13 @@ def test_reference_lps_sends_only_to_loopback_and_refuses_odd_requests() -> None
 def test_a_built_in_invariant_kcert_cannot_evaluate_is_its_own_note(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from harness.checks import sendside
     from harness.fhir.fhirpath import FhirPathError
+    from harness.standards.carecommunication import checks
 
     def broken(resource: Any, expression: str) -> list[Any]:
         raise FhirPathError("engine broke")
 
-    monkeypatch.setattr(sendside, "evaluate", broken)
+    monkeypatch.setattr(checks, "evaluate", broken)
     _, bundle = _cc()
     found = list(CHECKS.get("sent-carecommunication").func(_ctx([_inbound(_dump(bundle))])))
     notes = [f for f in found if f.rule_id == "KCERT-FHIRPATH"]
