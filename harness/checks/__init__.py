@@ -5,6 +5,7 @@ from harness.checks import (  # noqa: F401  (registration)
     agent,
     careplan,
     cockpit,
+    contract,
     fhir_checks,
     http,
     pro,

@@ -3,6 +3,7 @@
 from harness.model.i18n import Text
 from harness.model.kinds import MessageKind
 from harness.standards.model import DefectEntry, Standard
+from harness.standards.referral import checks  # noqa: F401  (registers its checks)
 from harness.standards.registry import register
 
 STANDARD = register(
