@@ -2,6 +2,7 @@
 
 from harness.model.i18n import Text
 from harness.model.outcome import Severity
+from harness.standards.careplan import checks  # noqa: F401  (registers its checks)
 from harness.standards.model import DefectEntry, Standard
 from harness.standards.registry import register
 

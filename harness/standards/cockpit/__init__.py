@@ -3,6 +3,7 @@ oracle (harness.oracle) and the rule pack."""
 
 from harness.model.i18n import Text
 from harness.model.outcome import Severity
+from harness.standards.cockpit import checks  # noqa: F401  (registers its checks)
 from harness.standards.model import DefectEntry, Standard
 from harness.standards.registry import register
 

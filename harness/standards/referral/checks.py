@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from harness.checks.gs1 import valid_gln
 from harness.checks.registry import CHECKS, DELIVERY, CheckContext
 from harness.checks.sendside import at, inbound, nothing_arrived
 from harness.model.finding import Finding
 from harness.packs.store import PackStore
 from harness.safeparse import PayloadError, parse_xml
+from harness.standards.referral.gs1 import valid_gln
 
 OIOXML = "{http://rep.oio.dk/sundcom.dk/medcom.dk/xml/schemas/2005/08/07/}"
 
