@@ -48,6 +48,9 @@ def test_the_six_standards_are_registered() -> None:
     }
     assert STANDARDS.get("REF01").kind_names == ("referral",)
     assert kinds.kind_of("carecommunication").standard == "CareCommunication"
+    assert kinds.of_event("care-communication-message") is kinds.kind_of("carecommunication")
+    assert kinds.of_event("hospital-notification-message") in (None, *kinds.KINDS.values())
+    assert kinds.of_event("") is None  # the OIOXML referral has no FHIR event
     assert rules.owner_of("SEND-PROFILE") == "CareCommunication"
     assert rules.owner_of("HTTP-STATUS") == ""
     assert rules.owner_of("NO-SUCH-RULE") is None

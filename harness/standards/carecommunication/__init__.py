@@ -21,7 +21,14 @@ STANDARD = register(
             "MedCom CareCommunication (care communication message)",
         ),
         package=__name__,
-        kinds=(MessageKind("carecommunication", "/fhir/$process-message", "fhir"),),
+        kinds=(
+            MessageKind(
+                "carecommunication",
+                "/fhir/$process-message",
+                "fhir",
+                event="care-communication-message",
+            ),
+        ),
         rules=RULES,
         protocols=("carecommunication-receive.yaml", "carecommunication-send.yaml"),
         templates=("messages/carecommunication.json.j2",),
