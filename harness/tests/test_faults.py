@@ -425,8 +425,6 @@ CHECK_SCENARIOS: dict[str, Scenario] = {
         ("send-raw", {"body": "x", "content_type": "text/plain"}),
         passes={"500-outcome": RIGHT_OUTCOME},
     ),
-    "ack": _alone("ack", {"code": "ok"}, SEND),
-    "same-ack": _alone("same-ack", {"as": 1}, ("resend", {"step": 1}), [SEND]),
     "received": _alone("received", {"count": 1}, ("read-received", {"of": 1}), [SEND]),
     "problem-document": _alone(
         "problem-document",
@@ -476,11 +474,6 @@ CHECK_SCENARIOS: dict[str, Scenario] = {
     ),
     "document-attached": _alone("document-attached", {}, QRD, [LOAD], LOADED),
     "message-sent": _alone("message-sent", {"count": 1}, SEND_CC),
-    "sent-referral": _alone(
-        "sent-referral",
-        {"diagnosis": "DJ44"},
-        ("trigger-send", {"kind": "referral", "answer": "positive", "wait_s": 0.2}),
-    ),
     "outbox-status": _alone(
         "outbox-status", {"status": "acknowledged"}, ("read-outbox", {"of": 1}), [SEND_CC]
     ),
@@ -911,7 +904,6 @@ HOSTILE_DELIVERIES = [
     json.dumps({"metadata": [], "document": 7}).encode(),
 ]
 DELIVERY_CHECKS = {
-    "sent-referral": {"diagnosis": "DJ44"},
     "resent": {"expected": True},
     "plan-shared": {},
     "cpd-rules": {},
