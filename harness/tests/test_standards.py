@@ -199,3 +199,14 @@ def test_every_standard_has_its_checks_and_rules() -> None:
         assert standard.rules, standard.name
         for rule_id in standard.rules:
             assert rules.owner_of(rule_id) == standard.name
+
+
+def test_a_standards_natives_answer_its_invariants() -> None:
+    natives = STANDARDS.get("CareCommunication").natives
+    assert len(natives) >= 10  # cc-1 … cc-15
+    for expression, native in natives.items():
+        assert medcom.native_owner(expression) == "CareCommunication"
+        assert medcom.CONTEXT_NATIVE[expression] is native
+        assert medcom.context_native_for(expression) is not None
+    # the shared MedCom/DK-core natives stay the validator's own
+    assert medcom.native_owner("entry.resource.ofType(Provenance).exists()") == ""
