@@ -86,6 +86,13 @@ def test_a_kind_claimed_twice_is_refused_naming_both(fresh: Standards) -> None:
     ):
         fresh.register(clash)
     assert kinds.kind_of("referral").path == "/oioxml"
+    twice = _standard(kinds=(MessageKind("ex", "/a", "fhir"), MessageKind("ex", "/b", "fhir")))
+    with pytest.raises(StandardError, match="'ex' is claimed twice by 'Example'"):
+        fresh.register(twice)
+    other = _standard(kinds=(MessageKind("ex", "/a", "fhir", standard="Other"),))
+    with pytest.raises(StandardError, match="names standard 'Other' but is registered by"):
+        fresh.register(other)
+    assert "ex" not in kinds.KINDS and "Example" not in fresh
     with pytest.raises(kinds.KindError, match="unknown message kind 'nope'; known: "):
         kinds.kind_of("nope")
 
