@@ -31,6 +31,7 @@ from harness.safeparse import parse_xml
 from harness.sut.reference import reference_config
 from harness.transport.inprocess import InProcessTransport
 from harness.transport.peer import shared_peer
+from harness.validators.api import ValidatorContext
 
 AS_OF = "2027-03-01"
 V3 = "{urn:hl7-org:v3}"
@@ -499,9 +500,9 @@ def test_with_packs_reference_documents_and_kcerts_qrds_pass(
         body, _ = render_qrd(kind, population.patients[0], parse_day(AS_OF), answers, peer)
         root = parse_xml(body)
         assert any(v.schematrons_for(root) for v in validators)
-        found = list(xsd.iter_findings(root, kind))
+        found = list(xsd.iter_findings(root, ValidatorContext(kind)))
         for validator in validators:
-            found += validator.validate(root, kind)
+            found += list(validator.iter_findings(root, ValidatorContext(kind)))
         assert [f.message for f in found if f.is_problem] == [], kind
 
 
