@@ -12,11 +12,14 @@ from typing import Any
 import jinja2
 
 from harness.safeparse import PayloadError, parse_json
+from harness.suitefiles import CHECKOUT, FIXTURES, guess_folder
 from harness.synthetic import synthetic_cpr_problem
 from harness.yamlsource import SourceError, check_schema, load_yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES_DIR = REPO_ROOT / "fixtures"
+# The checkout, for kcert's own tests and benchmarks; the engine finds its suite files through
+# harness.suitefiles (a checkout's folders, or the installed wheel's copy).
+REPO_ROOT = CHECKOUT
+FIXTURES_DIR = guess_folder(FIXTURES)
 # The pre-recorded tester answers for the reference LPS's attended steps.
 REFERENCE_ANSWERS = FIXTURES_DIR / "answers" / "reference-lps.yaml"
 
