@@ -12,13 +12,14 @@ from typing import Any
 import jinja2
 
 from harness.safeparse import PayloadError, parse_json
-from harness.suitefiles import CHECKOUT, FIXTURES, guess_folder
+from harness.suitefiles import FIXTURES, guess_folder, suite_root
 from harness.synthetic import synthetic_cpr_problem
 from harness.yamlsource import SourceError, check_schema, load_yaml
 
-# The checkout, for kcert's own tests and benchmarks; the engine finds its suite files through
-# harness.suitefiles (a checkout's folders, or the installed wheel's copy).
-REPO_ROOT = CHECKOUT
+# The folder holding testcases/ and fixtures/, found by harness.suitefiles: the checkout, or an
+# installed wheel's copy (so REPO_ROOT / "testcases" is right either way). Not where reports
+# go: that is suitefiles.reports_dir().
+REPO_ROOT = suite_root()
 FIXTURES_DIR = guess_folder(FIXTURES)
 # The pre-recorded tester answers for the reference LPS's attended steps.
 REFERENCE_ANSWERS = FIXTURES_DIR / "answers" / "reference-lps.yaml"

@@ -78,6 +78,15 @@ def fixtures_dir() -> Path:
     return suite_folder(FIXTURES)
 
 
+def suite_root() -> Path:
+    """The folder that holds testcases/ and fixtures/: the checkout, or the installed wheel's
+    `_suite` (so `suite_root() / "testcases"` is right either way)."""
+    root = checkout_root()
+    if root is not None:
+        return root
+    return packaged_root() if packaged_root().is_dir() else CHECKOUT
+
+
 def reports_dir() -> Path:
     """Where reports go by default: the checkout's reports/ when run from one, else reports/
     in the current folder (never inside site-packages)."""
@@ -86,10 +95,9 @@ def reports_dir() -> Path:
 
 
 def display_root() -> Path:
-    """The folder suite paths in messages and reports are shown relative to: the checkout,
-    or the installed `_suite` folder (so testcases/x.yaml reads the same either way)."""
-    root = checkout_root()
-    return root if root is not None else packaged_root()
+    """The folder suite paths in messages and reports are shown relative to (suite_root), so
+    testcases/x.yaml reads the same from a checkout and from a wheel."""
+    return suite_root()
 
 
 @dataclass(frozen=True)
@@ -130,4 +138,5 @@ __all__ = [
     "protocols_dir",
     "reports_dir",
     "suite_folder",
+    "suite_root",
 ]

@@ -38,7 +38,6 @@ from harness.model.finding import Finding, Location
 from harness.oracle.engine import latest_measurement
 from harness.packs.store import Pack, PackStore
 from harness.safeparse import PayloadError
-from harness.validators.api import ValidatorContext
 
 NO_PARAMS: dict[str, Any] = {"type": "object", "additionalProperties": False}
 SUBMISSION_NOTE = "submission"  # the share step's notes: the raw body the repository got
@@ -195,8 +194,7 @@ def cpd_schema(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
     if not packs:
         yield _pack_missing(ctx, "cda-schema", "the CDA XML Schema")
         return
-    context = ValidatorContext(_peer_evidence(ctx))
-    for found in _xsd(packs[-1]).iter_findings(facts.root, context):
+    for found in _xsd(packs[-1]).iter_findings(facts.root, _peer_evidence(ctx)):
         yield _restated(ctx, found, "CPD-XSD")
 
 
@@ -213,7 +211,7 @@ def cpd_schematron(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
         if not validator.schematrons_for(facts.root):
             continue
         ran = True
-        for found in validator.iter_findings(facts.root, ValidatorContext(_peer_evidence(ctx))):
+        for found in validator.iter_findings(facts.root, _peer_evidence(ctx)):
             yield _restated(ctx, found, "CPD-SCHEMATRON")
     if not ran:
         yield _pack_missing(ctx, "schematron", f"the DK-CPD schematron ({CPD_TEMPLATE})")

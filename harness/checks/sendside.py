@@ -15,7 +15,6 @@ from harness.model.finding import Finding
 from harness.model.outcome import Severity
 from harness.packs.store import PackStore
 from harness.safeparse import PayloadError, parse_json, parse_xml
-from harness.validators.api import ValidatorContext
 
 CC = "http://medcomfhir.dk/ig/carecommunication/StructureDefinition/"
 CORE = "http://medcomfhir.dk/ig/core/StructureDefinition/"
@@ -386,8 +385,9 @@ def sent_referral(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
             continue
         packs = PackStore().of_kind("oioxml-schema")
         if packs:
-            context = ValidatorContext(exchange.evidence.get("R", ""))
-            for f in _oioxml_schemas(packs[-1].sha256).iter_findings(root, context):
+            for f in _oioxml_schemas(packs[-1].sha256).iter_findings(
+                root, exchange.evidence.get("R", "")
+            ):
                 yield Finding(f.rule_id, ctx.severity, f.message, f.location, ctx.step_id)
         else:
             yield ctx.pack_missing(exchange, "oioxml-schema", "OIOXML schema validation")

@@ -13,6 +13,7 @@ from harness.cli.errors import UsageProblem
 from harness.cli.prompter import ConsolePrompter
 from harness.cli.runflow import Execution, open_store, report_and_record
 from harness.cli.words import not_run_note, say
+from harness.fixtures import REPO_ROOT
 from harness.loader.answers import load_answers
 from harness.loader.protocols import discover, load_all
 from harness.loader.select import SelectionError, select_cases, selection_text
@@ -28,7 +29,7 @@ from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, manual_st
 from harness.runner.engine import DEFAULT_EVIDENCE_BUDGET, RunOptions
 from harness.session import SutChoice
 from harness.suite import SuiteVersion, suite_version
-from harness.suitefiles import protocols_dir, reports_dir
+from harness.suitefiles import reports_dir
 from harness.yamlsource import SourceError
 
 __all__ = ["UsageProblem", "add_parser", "add_sut_options", "conclude", "run"]
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         check_names(args.defect)
     except UnknownDefect as exc:
         raise UsageProblem(str(exc)) from None
-    suite_protocols = collect(args.protocols or [protocols_dir()], console)
+    suite_protocols = collect(args.protocols or [REPO_ROOT / "testcases"], console)
     try:
         protocols = select_cases(suite_protocols, args.case, args.requirement)
     except SelectionError as exc:

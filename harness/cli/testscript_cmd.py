@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from harness.cli.certify import add_sut_options, conclude
 from harness.cli.errors import UsageProblem
+from harness.fixtures import REPO_ROOT
 from harness.model.outcome import Outcome
 from harness.model.protocol import Protocol
 from harness.model.result import CaseResult
@@ -17,7 +18,6 @@ from harness.packs.store import PackError
 from harness.reflps.defects import UnknownDefect
 from harness.runner.engine import RunOptions
 from harness.session import SutChoice
-from harness.suitefiles import reports_dir
 from harness.sut.config import SutConfigError
 from harness.sut.reference import ReferenceStartError
 from harness.testscript.fixtures import FixtureMap
@@ -59,7 +59,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="PATH",
         help="FHIR package .tgz for validateProfileId (repeatable; default: installed packs)",
     )
-    r.add_argument("--reports", type=Path, default=reports_dir())
+    r.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
     r.add_argument("--lang", choices=["da", "en"], default="da")
     r.add_argument("--tester", default="", help="who performs the test (report header)")
     r.set_defaults(func=run)

@@ -31,7 +31,6 @@ from harness.safeparse import parse_xml
 from harness.sut.reference import reference_config
 from harness.transport.inprocess import InProcessTransport
 from harness.transport.peer import shared_peer
-from harness.validators.api import ValidatorContext
 
 AS_OF = "2027-03-01"
 V3 = "{urn:hl7-org:v3}"
@@ -500,9 +499,9 @@ def test_with_packs_reference_documents_and_kcerts_qrds_pass(
         body, _ = render_qrd(kind, population.patients[0], parse_day(AS_OF), answers, peer)
         root = parse_xml(body)
         assert any(v.schematrons_for(root) for v in validators)
-        found = list(xsd.iter_findings(root, ValidatorContext(kind)))
+        found = list(xsd.iter_findings(root, kind))
         for validator in validators:
-            found += list(validator.iter_findings(root, ValidatorContext(kind)))
+            found += validator.iter_findings(root, kind)
         assert [f.message for f in found if f.is_problem] == [], kind
 
 

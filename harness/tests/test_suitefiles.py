@@ -29,7 +29,7 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_from_a_checkout_the_suite_is_the_repository_own_folders() -> None:
-    assert suitefiles.checkout_root() == REPO_ROOT
+    assert suitefiles.checkout_root() == REPO_ROOT == suitefiles.suite_root()
     assert suitefiles.protocols_dir() == REPO_ROOT / "testcases"
     assert suitefiles.fixtures_dir() == REPO_ROOT / "fixtures"
     assert suitefiles.reports_dir() == REPO_ROOT / "reports"
@@ -41,6 +41,7 @@ def test_from_an_installed_wheel_the_suite_is_its_package_data(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert suitefiles.checkout_root() is None
+    assert suitefiles.suite_root() == installed  # suite_root() / "testcases" holds either way
     assert suitefiles.protocols_dir() == installed / "testcases"
     assert suitefiles.fixtures_dir() == installed / "fixtures"
     assert suitefiles.reports_dir() == tmp_path / "reports"  # never inside site-packages

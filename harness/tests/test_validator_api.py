@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.packs.store import PackStore
-from harness.validators.api import Validator, ValidatorContext
+from harness.validators.api import Validator, ValidatorContext, as_context
 from harness.validators.documents import DocumentReport, DocumentValidator, UnusableInput
 from harness.validators.fhirprofile import ProfileIndex, ProfileValidator
 from harness.validators.oioxml import OioxmlSchemas, OioxmlXsd
@@ -108,3 +108,14 @@ def test_a_context_left_out_is_a_fresh_one() -> None:
     first = list(validator.iter_findings({"resourceType": "Patient", "id": "p1"}))
     again = list(validator.iter_findings({"resourceType": "Patient", "id": "p1"}))
     assert first == again
+
+
+def test_an_evidence_name_alone_stands_for_a_context(empty: DocumentValidator) -> None:
+    assert as_context("x.xml") == ValidatorContext("x.xml")
+    assert as_context(None) == ValidatorContext()
+    given = ValidatorContext("y.xml")
+    assert as_context(given) is given
+    bad_cpr = CDA.replace(b"2512489996", b"1234")
+    findings = list(empty.iter_findings(bad_cpr, "named.xml"))
+    assert [f.rule_id for f in findings] == ["CDA-CPR"]
+    assert findings[0].location.evidence == "named.xml"

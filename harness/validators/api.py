@@ -2,7 +2,8 @@
 
 A validator is built once over its packs (a compiled schema, a schematron pack, a FHIR profile
 index) and then judges many documents. What it needs to know about one document besides the
-document itself, and what it has to say besides findings, travels in a `ValidatorContext`:
+document itself, and what it has to say besides findings, travels in a `ValidatorContext` (a
+plain string stands for a context with only that evidence name):
 
 - in: the evidence name findings are located in, and per-kind choices (the FHIR profile and
   validation context to judge in, the line map of a FHIR resource, the folder a schematron
@@ -63,12 +64,25 @@ class ValidatorContext:
             self.packs.append(pack)
 
 
+# What a validator accepts as its context: the context; an evidence name alone (shorthand for
+# ValidatorContext(evidence=name), when a caller needs neither choices nor notes); None, a
+# fresh default context.
+ContextArg = ValidatorContext | str | None
+
+
+def as_context(context: ContextArg) -> ValidatorContext:
+    """The context a validator works with (see ContextArg)."""
+    if isinstance(context, ValidatorContext):
+        return context
+    return ValidatorContext(context or "")
+
+
 class Validator(Protocol[Document]):
-    """What every validator offers; `context` None means a fresh default context."""
+    """What every validator offers (see ContextArg for `context`)."""
 
     def iter_findings(
-        self, document: Document, context: ValidatorContext | None = None
+        self, document: Document, context: ContextArg = None
     ) -> Iterator[Finding]: ...
 
 
-__all__ = ["Validator", "ValidatorContext"]
+__all__ = ["ContextArg", "Validator", "ValidatorContext", "as_context"]

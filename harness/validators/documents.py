@@ -31,7 +31,7 @@ from harness.model.outcome import Severity
 from harness.packs.store import Pack, PackError, PackStore
 from harness.safeparse import MAX_BYTES, PayloadError, parse_xml, sniff_format
 from harness.synthetic import birth_date
-from harness.validators.api import ValidatorContext
+from harness.validators.api import ContextArg, ValidatorContext, as_context
 from harness.validators.fhirprofile import (
     PackageError,
     ProfileIndex,
@@ -260,13 +260,11 @@ class DocumentValidator:
             [f"{p.id}#{p.version}" for p in context.packs],
         )
 
-    def iter_findings(
-        self, document: bytes, context: ValidatorContext | None = None
-    ) -> Iterator[Finding]:
+    def iter_findings(self, document: bytes, context: ContextArg = None) -> Iterator[Finding]:
         """Every applicable check on one document, of `context.kind` (None: detected; the kind
         found is set there). UnusableInput when it is neither safe XML nor JSON; PackProblem
         when an installed pack does not load. The notes go to the context (see api.py)."""
-        context = context or ValidatorContext()
+        context = as_context(context)
         try:
             yield from self._findings(document, context)
         except PayloadError as exc:

@@ -12,7 +12,7 @@ from lxml import etree
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Severity
 from harness.packs.store import Pack
-from harness.validators.api import ValidatorContext
+from harness.validators.api import ContextArg, as_context
 from harness.validators.xsd import SchemaLoadError, XsdValidator
 
 XS = "{http://www.w3.org/2001/XMLSchema}"
@@ -84,11 +84,11 @@ class OioxmlSchemas:
         return self._compiled[relative]
 
     def iter_findings(
-        self, document: etree._Element, context: ValidatorContext | None = None
+        self, document: etree._Element, context: ContextArg = None
     ) -> Iterator[Finding]:
         """`document`: the root element of a tree parsed by harness.safeparse. Raises
         SchemaLoadError when the schema that declares it does not compile (a broken pack)."""
-        context = context or ValidatorContext()
+        context = as_context(context)
         context.used(self.pack)
         root, name = document, context.evidence
         relative = self.schema_for(root)

@@ -12,7 +12,7 @@ from lxml import etree
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Severity
 from harness.packs.store import Pack
-from harness.validators.api import ValidatorContext
+from harness.validators.api import ContextArg, as_context
 
 MAX_EXPLAINED = 50
 
@@ -44,10 +44,10 @@ class XsdValidator:
         return xmlschema.XMLSchema(str(self.entry))
 
     def iter_findings(
-        self, document: etree._Element, context: ValidatorContext | None = None
+        self, document: etree._Element, context: ContextArg = None
     ) -> Iterator[Finding]:
         """`document`: the root element of a tree parsed by harness.safeparse."""
-        context = context or ValidatorContext()
+        context = as_context(context)
         context.used(self.pack)
         tree = document.getroottree()
         if self.schema.validate(tree):

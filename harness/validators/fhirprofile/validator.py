@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.fhir.resource import structure_issues
 from harness.model.finding import Finding
-from harness.validators.api import ValidatorContext
+from harness.validators.api import ContextArg, ValidatorContext, as_context
 from harness.validators.fhirprofile import rules
 from harness.validators.fhirprofile.bindings import member_of
 from harness.validators.fhirprofile.bundles import bundle_issues, element_id_issues
@@ -49,7 +49,7 @@ class ProfileValidator(Walker):
     # -- public ----------------------------------------------------------------------------------
 
     def iter_findings(
-        self, document: dict[str, Any], context: ValidatorContext | None = None
+        self, document: dict[str, Any], context: ContextArg = None
     ) -> Iterator[Finding]:
         """Findings for `document` (a resource and, for a Bundle, every entry) against the base
         definitions and its profiles: the declared meta.profile ones, or `context.profile` for
@@ -60,7 +60,7 @@ class ProfileValidator(Walker):
         declares; else the FHIR base definitions alone. Every canonical resolves inside that
         context only. The context used goes to `context.fhir_context`, the checks that could
         not run to `context.not_run`."""
-        context = context or ValidatorContext()
+        context = as_context(context)
         used = self._judge(document, context)
         context.fhir_context = used[1]
         for note in used[2]:

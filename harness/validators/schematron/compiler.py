@@ -13,7 +13,7 @@ from lxml import etree
 
 from harness.model.finding import Finding
 from harness.safeparse import parse_xml
-from harness.validators.api import ValidatorContext
+from harness.validators.api import ContextArg, as_context
 from harness.validators.schematron import cache, subdocs
 from harness.validators.schematron.catalogue import Catalogue, build_catalogue
 from harness.validators.schematron.codegen import DOCUMENTS_PREFIX, Emitter, generate_xslt
@@ -74,12 +74,10 @@ class CompiledSchematron:
         output, others = self._transform(self.executable, self.catalogue, root, base, uri)
         return read_records(output, self.catalogue, LineFinder(root), others)
 
-    def iter_findings(
-        self, document: Document, context: ValidatorContext | None = None
-    ) -> Iterator[Finding]:
+    def iter_findings(self, document: Document, context: ContextArg = None) -> Iterator[Finding]:
         """run() as findings located in `context.evidence`; subordinate documents resolve
         against `context.base`. Raises SchematronRunError when the schematron cannot run."""
-        context = context or ValidatorContext()
+        context = as_context(context)
         for failure in self.run(document, context.base):
             yield failure.to_finding(context.evidence)
 

@@ -10,7 +10,7 @@ from lxml import etree
 from harness.model.finding import Finding
 from harness.packs.store import Pack
 from harness.safeparse import parse_xml
-from harness.validators.api import ValidatorContext
+from harness.validators.api import ContextArg, as_context
 from harness.validators.schematron.compiler import CompiledSchematron, compile_schematron
 from harness.validators.schematron.scope import ART_DECOR, STRICT, check_leniency
 
@@ -109,11 +109,11 @@ class SchematronValidator:
         )
 
     def iter_findings(
-        self, document: bytes | Path | etree._Element, context: ValidatorContext | None = None
+        self, document: bytes | Path | etree._Element, context: ContextArg = None
     ) -> Iterator[Finding]:
         """Findings of every applicable schematron (none applies: no findings and no note; a
         caller judging with several packs knows whether any applied, see schematrons_for)."""
-        context = context or ValidatorContext()
+        context = as_context(context)
         if isinstance(document, etree._Element):
             root = document
         else:
