@@ -29,6 +29,7 @@ from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, manual_st
 from harness.runner.engine import DEFAULT_EVIDENCE_BUDGET, RunOptions
 from harness.session import SutChoice
 from harness.suite import SuiteVersion, suite_version
+from harness.suitefiles import reports_dir
 from harness.yamlsource import SourceError
 
 __all__ = ["UsageProblem", "add_parser", "add_sut_options", "conclude", "run"]
@@ -125,7 +126,7 @@ def add_sut_options(p: argparse.ArgumentParser) -> None:
 
 def add_common(p: argparse.ArgumentParser) -> None:
     """Options every command that writes a report shares."""
-    p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    p.add_argument("--reports", type=Path, default=reports_dir())
     p.add_argument(
         "--store",
         default=None,

@@ -23,6 +23,7 @@ from harness.cli import (
 )
 from harness.cli.errors import UsageProblem
 from harness.cli.words import say
+from harness.suitefiles import SuiteFilesMissing
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(args, console)
         return code
-    except UsageProblem as exc:
+    except (UsageProblem, SuiteFilesMissing) as exc:
         console.print(say(lang, "error", text=exc), highlight=False, markup=False)
         return 2
     except KeyboardInterrupt:

@@ -19,8 +19,8 @@ from harness.cli.errors import UsageProblem
 from harness.packs.store import PackError, PackStore
 from harness.validators.documents import (
     KINDS,
+    DocumentReport,
     DocumentValidator,
-    Outcome,
     PackProblem,
     UnusableInput,
     files_of,
@@ -47,11 +47,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     store = PackStore(args.store) if args.store else PackStore()
     validator = DocumentValidator(store, fhir_package=args.fhir_package)
-    outcomes: list[Outcome] = []
+    outcomes: list[DocumentReport] = []
     unusable: list[str] = []
     for path in files_of(args.files):
         try:
-            outcomes.append(validator.validate(path, args.kind))
+            outcomes.append(validator.report(path, args.kind))
         except UnusableInput as exc:
             unusable.append(str(exc))
         except (PackProblem, PackError) as exc:
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _print_text(
-    console: Console, outcomes: list[Outcome], unusable: list[str], missing: list[str]
+    console: Console, outcomes: list[DocumentReport], unusable: list[str], missing: list[str]
 ) -> None:
     def say(text: str) -> None:
         console.print(text, markup=False, highlight=False)

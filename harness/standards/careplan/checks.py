@@ -211,7 +211,7 @@ def cpd_schematron(ctx: CheckContext, **params: Any) -> Iterator[Finding]:
         if not validator.schematrons_for(facts.root):
             continue
         ran = True
-        for found in validator.validate(facts.root, _peer_evidence(ctx)):
+        for found in validator.iter_findings(facts.root, _peer_evidence(ctx)):
             yield _restated(ctx, found, "CPD-SCHEMATRON")
     if not ran:
         yield _pack_missing(ctx, "schematron", f"the DK-CPD schematron ({CPD_TEMPLATE})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -13,6 +13,7 @@ from lxml import etree
 
 from harness.model.finding import Finding
 from harness.safeparse import parse_xml
+from harness.validators.api import ContextArg, as_context
 from harness.validators.schematron import cache, subdocs
 from harness.validators.schematron.catalogue import Catalogue, build_catalogue
 from harness.validators.schematron.codegen import DOCUMENTS_PREFIX, Emitter, generate_xslt
@@ -73,10 +74,12 @@ class CompiledSchematron:
         output, others = self._transform(self.executable, self.catalogue, root, base, uri)
         return read_records(output, self.catalogue, LineFinder(root), others)
 
-    def validate(
-        self, document: Document, evidence_name: str = "", base: Path | None = None
-    ) -> list[Finding]:
-        return [f.to_finding(evidence_name) for f in self.run(document, base)]
+    def iter_findings(self, document: Document, context: ContextArg = None) -> Iterator[Finding]:
+        """run() as findings located in `context.evidence`; subordinate documents resolve
+        against `context.base`. Raises SchematronRunError when the schematron cannot run."""
+        context = as_context(context)
+        for failure in self.run(document, context.base):
+            yield failure.to_finding(context.evidence)
 
     def svrl(self, document: Document, base: Path | None = None) -> etree._Element:
         """The ISO SVRL report (svrl:schematron-output) for one document."""
