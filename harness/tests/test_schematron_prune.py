@@ -95,9 +95,7 @@ def test_pruned_findings_equal_the_whole_stylesheets(sch: Path, tmp_path: Path) 
     forget_compiled()
 
 
-def test_a_stylesheet_is_compiled_whole_before_it_is_ever_pruned(
-    sch: Path, tmp_path: Path
-) -> None:
+def test_a_stylesheet_is_compiled_whole_before_it_is_ever_pruned(sch: Path, tmp_path: Path) -> None:
     forget_compiled()
     first = compile_schematron(sch, cache_dir=tmp_path / "fresh")
     findings(first, DOCUMENTS[0])

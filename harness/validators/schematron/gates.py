@@ -154,9 +154,7 @@ def _path_gates(path: str, namespaces: Mapping[str, str]) -> set[Gate] | None:
     return gates
 
 
-def _predicate(
-    expr: str, namespaces: Mapping[str, str]
-) -> tuple[set[tuple[str, str]], set[Gate]]:
+def _predicate(expr: str, namespaces: Mapping[str, str]) -> tuple[set[tuple[str, str]], set[Gate]]:
     """(attribute values the step's own element must have, gates) a predicate implies."""
     attrs: set[tuple[str, str]] = set()
     gates: set[Gate] = set()
