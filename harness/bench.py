@@ -68,12 +68,12 @@ def _message() -> tuple[dict[str, Any], bytes, bytes]:
     return resource, json.dumps(resource).encode(), to_xml(resource)
 
 
-SECTIONS = ("core", "validators", "cockpit", "inputs", "store")
+SECTIONS = ("core", "validators", "cockpit", "inputs", "store", "certify")
 
 
 def main(argv: list[str] | None = None) -> int:
     """All sections, or those named: python -m harness.bench [core] [validators] [cockpit]
-    [store]."""
+    [inputs] [store] [certify]."""
     wanted = argv if argv else list(SECTIONS)
     unknown = sorted(set(wanted) - set(SECTIONS))
     if unknown:
@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.bench_store import store_bench
 
         store_bench()
+    if "certify" in wanted:
+        from harness.bench_certify import certify_bench
+
+        certify_bench()
     return 0
 
 

@@ -212,3 +212,20 @@ def test_pruner_leaves_unknown_layouts_whole() -> None:
     assert Pruner("<xsl:stylesheet/>").segments == ()
     odd = '<xsl:template match="a" kcx:gates="u|a">\n<xsl:if test="x"/>'
     assert Pruner(odd).segments == ()
+
+
+def test_a_variant_keeping_more_rules_serves_a_simpler_document(sch: Path, tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    forget_compiled()
+    whole = compile_schematron(sch, cache_dir=cache_dir)
+    whole.prune = False
+    expected = [findings(whole, d) for d in (DOCUMENTS[3], DOCUMENTS[1], DOCUMENTS[5])]
+    forget_compiled()
+    pruned = compile_schematron(sch, cache_dir=cache_dir)
+    assert findings(pruned, DOCUMENTS[3]) == expected[0]
+    assert findings(pruned, DOCUMENTS[1]) == expected[1]  # fewer elements: the same variant
+    assert pruned.timings.variants == 1
+    assert findings(pruned, DOCUMENTS[5]) == expected[2]  # a supply: a new, wider variant
+    assert pruned.timings.variants == 2
+    assert findings(pruned, DOCUMENTS[3]) == expected[0] and pruned.timings.variants == 2
+    forget_compiled()

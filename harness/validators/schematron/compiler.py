@@ -123,10 +123,15 @@ class CompiledSchematron:
         dropped = self._pruner.dropped(root)
         if not dropped:
             return self._whole()
-        found = self._variants.get(dropped)
-        if found is not None:
-            self._variants.move_to_end(dropped)
-            return found
+        # A variant that keeps more rules than this document can fire serves it just as
+        # exactly: the extra rules cannot match. So any variant dropping a subset will do, and
+        # a new one keeps what the newest variant kept too, so later shapes find it.
+        for key in reversed(self._variants):
+            if key <= dropped:
+                self._variants.move_to_end(key)
+                return self._variants[key]
+        if self._variants:
+            dropped = dropped & next(reversed(self._variants))
         started = time.perf_counter()
         executable = _compile(self._pruner.text(dropped), self.catalogue)
         self.timings.saxon_compile_s += time.perf_counter() - started

@@ -19,6 +19,7 @@ element proves that the document holds one.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote
@@ -205,6 +206,7 @@ def encode(gates: Iterable[Gate]) -> str:
     return " ".join(out)
 
 
+@functools.lru_cache(maxsize=4096)  # the rules of one template share their gates' text
 def decode(text: str) -> frozenset[Gate]:
     found: set[Gate] = set()
     for item in text.split():
