@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kcert-installed
 
-.PHONY: certify test lint pytest bench clean help packs-dev
+.PHONY: certify test lint pytest bench clean help packs-dev dist
 
 help:
 	@echo "make certify  full certification of the embedded reference LPS, writes reports/<run>/"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint     ruff, mypy on harness/, import-linter contracts"
 	@echo "make bench    benchmarks with figures and ratios"
 	@echo "make packs-dev  install the official artefacts from ../shared/corpus as packs"
+	@echo "make dist     build the kcert wheel (with its protocols and fixtures) into dist/"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,8 +54,15 @@ packs-dev: $(STAMP)
 	for p in $(CORPUS)/fhir/packages/*.tgz; do $(BIN)/kcert packs install $$p || exit 1; done
 	$(BIN)/kcert packs list
 
+# The wheel carries the suite: setup.py copies testcases/ and fixtures/ into harness/_suite/
+# with the commit it was built from. Install it anywhere: pip install dist/kcert-*.whl
+dist: $(STAMP)
+	rm -rf build dist
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/*.whl
+
 bench: $(STAMP)
 	$(BIN)/python -m harness.bench
 
 clean:
-	rm -rf $(VENV) reports/2* reports/latest
+	rm -rf $(VENV) reports/2* reports/latest build dist

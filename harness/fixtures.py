@@ -12,11 +12,15 @@ from typing import Any
 import jinja2
 
 from harness.safeparse import PayloadError, parse_json
+from harness.suitefiles import FIXTURES, guess_folder, suite_root
 from harness.synthetic import synthetic_cpr_problem
 from harness.yamlsource import SourceError, check_schema, load_yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES_DIR = REPO_ROOT / "fixtures"
+# The folder holding testcases/ and fixtures/, found by harness.suitefiles: the checkout, or an
+# installed wheel's copy (so REPO_ROOT / "testcases" is right either way). Not where reports
+# go: that is suitefiles.reports_dir().
+REPO_ROOT = suite_root()
+FIXTURES_DIR = guess_folder(FIXTURES)
 # The pre-recorded tester answers for the reference LPS's attended steps.
 REFERENCE_ANSWERS = FIXTURES_DIR / "answers" / "reference-lps.yaml"
 

@@ -22,6 +22,7 @@ from harness.model.exchange import Exchange
 from harness.model.finding import Finding
 from harness.model.outcome import Severity
 from harness.packs.store import PackStore
+from harness.validators.api import ValidatorContext
 
 ACK_PROFILE = (
     "http://medcomfhir.dk/ig/acknowledgement/StructureDefinition/medcom-messaging-acknowledgement"
@@ -101,18 +102,20 @@ def validate(
     if isinstance(choice, str):
         yield ctx.finding_on(exchange, "PACK-MISSING", f"{what}: {choice}", "", "", Severity.OK)
         return
-    report = found.report(instance.resource, evidence, profile, choice, instance.lines)
+    asked = ValidatorContext(evidence, profile, choice, instance.lines)
+    judged = list(found.iter_findings(instance.resource, asked))
+    judged_in = asked.fhir_context.describe() if asked.fhir_context else ""
     yield ctx.finding_on(
         exchange,
         "FHIR-CONTEXT",
-        f"{what}: judged in the validation context {report.context.describe()}",
+        f"{what}: judged in the validation context {judged_in}",
         "",
         "",
         Severity.OK,
     )
-    for gap in report.not_run:
+    for gap in asked.not_run:
         yield ctx.finding_on(exchange, "PACK-MISSING", f"not run: {gap}", "", "", Severity.OK)
-    for finding in [*instance.findings, *report.findings]:
+    for finding in [*instance.findings, *judged]:
         if finding.blocking:
             yield Finding(
                 finding.rule_id, ctx.severity, finding.message, finding.location, ctx.step_id

@@ -30,7 +30,8 @@ class Row:
 
 def _registry(kind: str) -> Any:
     # The loader imports every module that registers an action or a check.
-    import harness.loader.protocols  # noqa: F401
+    import harness.loader.protocols
+    import harness.standards  # noqa: F401  (every standard's checks registered)
     from harness.checks import CHECKS
     from harness.runner.actions import ACTIONS
 

@@ -30,6 +30,7 @@ from harness.runner.engine import DEFAULT_EVIDENCE_BUDGET, RunOptions
 from harness.session import SutChoice, runpath
 from harness.session.sut import SutChoiceError
 from harness.suite import SuiteVersion, suite_version
+from harness.suitefiles import reports_dir
 from harness.yamlsource import SourceError
 
 __all__ = ["UsageProblem", "add_parser", "add_sut_options", "conclude", "run"]
@@ -126,7 +127,7 @@ def add_sut_options(p: argparse.ArgumentParser) -> None:
 
 def add_common(p: argparse.ArgumentParser) -> None:
     """Options every command that writes a report shares."""
-    p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    p.add_argument("--reports", type=Path, default=reports_dir())
     p.add_argument(
         "--store",
         default=None,

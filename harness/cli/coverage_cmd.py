@@ -11,21 +11,21 @@ from rich.table import Table
 
 from harness.cli.errors import UsageProblem
 from harness.cli.runref import RUN_HELP, run_folder
-from harness.fixtures import REPO_ROOT
 from harness.loader.protocols import discover, load_all
+from harness.suitefiles import protocols_dir, reports_dir
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("coverage", help="which test cases prove which national requirement")
     p.add_argument("--protocols", type=Path, action="append", default=[])
     p.add_argument("--run", help=f"show each requirement's result in this run too ({RUN_HELP})")
-    p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    p.add_argument("--reports", type=Path, default=reports_dir())
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    paths = [p for root in (args.protocols or [REPO_ROOT / "testcases"]) for p in discover(root)]
+    paths = [p for root in (args.protocols or [protocols_dir()]) for p in discover(root)]
     protocols, errors = load_all(paths)
     if errors:
         raise UsageProblem(str(errors[0]))

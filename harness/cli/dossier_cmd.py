@@ -13,8 +13,8 @@ from harness.cli.words import say
 from harness.dossier.keyring import exposed, trust, trusted_folder, trusted_keys, untrust
 from harness.dossier.manifest import DossierError
 from harness.dossier.signing import PRIVATE, generate_keys, load_public, sign, verify
-from harness.fixtures import REPO_ROOT
 from harness.report.signature_page import page_lang, write_signature_page
+from harness.suitefiles import reports_dir
 
 DEFAULT_KEYS = Path.home() / ".kcert" / "keys"
 
@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action.add_argument("--lang", choices=["da", "en"], default="da", help="console language")
     s = sub.add_parser("sign", help="sign a run's manifest (Ed25519)")
     s.add_argument("run", help=RUN_HELP)
-    s.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    s.add_argument("--reports", type=Path, default=reports_dir())
     s.add_argument("--key", type=Path, default=DEFAULT_KEYS / PRIVATE)
     s.add_argument(
         "--signer", default="", help="who signs (in manifest.sig and on the signature page)"
@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     s.set_defaults(func=run_sign)
     v = sub.add_parser("verify", help="check every hash and the signature of a run, offline")
     v.add_argument("run", help=RUN_HELP)
-    v.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    v.add_argument("--reports", type=Path, default=reports_dir())
     v.add_argument("--public-key", type=Path, help="only accept this signer's key")
     v.add_argument("--lang", choices=["da", "en"], default="da", help="console language")
     v.set_defaults(func=run_verify)

@@ -1,58 +1,100 @@
-"""kcert: entry point; every failure ends in a one-line reason, never a traceback."""
+"""kcert: entry point; every failure ends in a one-line reason, never a traceback.
+
+Commands are imported only when named: `kcert --help` lists them from the table below, and
+`kcert <command> ...` imports that command's module alone (the engine, SQLAlchemy, Saxon and
+schemathesis load only for the commands that use them). The table's help texts must be the
+modules' own (a test compares the lazy parser's help with the fully built one).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-
-from rich.console import Console
+from collections.abc import Sequence
+from types import ModuleType
 
 from harness import __version__
-from harness.cli import (
-    certify,
-    coverage_cmd,
-    dossier_cmd,
-    lifecycle_cmd,
-    oracle_cmd,
-    packs_cmd,
-    population_cmd,
-    protocols_cmd,
-    runs_cmd,
-    testscript_cmd,
-    validate_cmd,
+
+# Each module's add_parser registers these commands, in this order, with this help.
+COMMANDS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("certify", (("certify", "run a certification against a SUT and write the report"),)),
+    (
+        "protocols_cmd",
+        (("protocols", "check or list protocol files; list the actions and checks they use"),),
+    ),
+    ("population_cmd", (("population", "validate or generate a synthetic test population"),)),
+    ("oracle_cmd", (("oracle", "expected profile members and explanations"),)),
+    ("packs_cmd", (("packs", "install and check validation packs (store: KCERT_PACKS)"),)),
+    ("validate_cmd", (("validate", "validate CDA / FHIR / OIOXML documents with the packs"),)),
+    (
+        "dossier_cmd",
+        (
+            ("keys", "signing keys"),
+            ("sign", "sign a run's manifest (Ed25519)"),
+            ("verify", "check every hash and the signature of a run, offline"),
+        ),
+    ),
+    ("coverage_cmd", (("coverage", "which test cases prove which national requirement"),)),
+    (
+        "lifecycle_cmd",
+        (
+            ("resume", "continue a run that stopped after its last finished case"),
+            ("answer", "record the tester's answers to a run's manual steps"),
+            ("rejudge", "judge a stored run's recorded exchanges again, without the SUT"),
+        ),
+    ),
+    (
+        "runs_cmd",
+        (("runs", "the runs in the run store"), ("diff", "what changed between two runs")),
+    ),
+    ("testscript_cmd", (("testscript", "run FHIR TestScripts against a SUT"),)),
 )
-from harness.cli.errors import UsageProblem
-from harness.cli.words import say
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command(argv: Sequence[str]) -> str | None:
+    """The command named on the line: the first word that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"harness.cli.{name}")
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with `argv`, only the named command's module is imported (None: all)."""
     parser = argparse.ArgumentParser(
         prog="kcert", description="Conformance tests and certification for Danish LPS."
     )
     parser.add_argument("--version", action="version", version=f"kcert {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    certify.add_parser(sub)
-    protocols_cmd.add_parser(sub)
-    population_cmd.add_parser(sub)
-    oracle_cmd.add_parser(sub)
-    packs_cmd.add_parser(sub)
-    validate_cmd.add_parser(sub)
-    dossier_cmd.add_parser(sub)
-    coverage_cmd.add_parser(sub)
-    lifecycle_cmd.add_parser(sub)
-    runs_cmd.add_parser(sub)
-    testscript_cmd.add_parser(sub)
+    wanted = None if argv is None else _command(argv)
+    for module, commands in COMMANDS:
+        if argv is None or wanted in [c for c, _ in commands]:
+            _module(module).add_parser(sub)
+            continue
+        for name, helptext in commands:
+            # Stands in for the real command in `kcert --help` and in "invalid choice"
+            # messages; never run, since naming the command imports the real one.
+            sub.add_parser(name, help=helptext)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    line = sys.argv[1:] if argv is None else argv
+    args = build_parser(line).parse_args(line)
+    from rich.console import Console
+
+    from harness.cli.errors import UsageProblem
+    from harness.cli.words import say
+    from harness.suitefiles import SuiteFilesMissing
+
     console = Console(stderr=False, highlight=False, soft_wrap=True)
-    args = build_parser().parse_args(argv)
     lang = str(getattr(args, "lang", "da"))
     try:
         code: int = args.func(args, console)
         return code
-    except UsageProblem as exc:
+    except (UsageProblem, SuiteFilesMissing) as exc:
         console.print(say(lang, "error", text=exc), highlight=False, markup=False)
         return 2
     except KeyboardInterrupt:

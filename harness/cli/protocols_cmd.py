@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.cli.catalogue import KINDS, rows
-from harness.fixtures import REPO_ROOT
 from harness.loader.protocols import discover, load_all
+from harness.suitefiles import protocols_dir
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print(f"{row.name:24} {row.what}", highlight=False, markup=False)
             console.print(f"{'':24} parameters: {params}", highlight=False, markup=False)
         return 0
-    paths = [p for root in (args.paths or [REPO_ROOT / "testcases"]) for p in discover(root)]
+    paths = [p for root in (args.paths or [protocols_dir()]) for p in discover(root)]
     protocols, errors = load_all(paths)
     for err in errors:
         console.print(f"collection error {err}", highlight=False, markup=False)

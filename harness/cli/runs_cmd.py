@@ -13,7 +13,6 @@ from rich.table import Column, Table
 from harness.cli.errors import UsageProblem
 from harness.cli.runflow import open_store
 from harness.cli.words import say, state, verdict
-from harness.fixtures import REPO_ROOT
 from harness.model.outcome import Outcome, Verdict
 from harness.model.scope import Scope
 from harness.report.i18n import scope_text
@@ -27,12 +26,13 @@ from harness.store.history import (
 )
 from harness.store.history_html import diff_notes, diff_sections, render_diff, render_systems
 from harness.store.runstore import StoreError
+from harness.suitefiles import reports_dir
 
 SHOWN_FINDINGS = 6  # per case on the terminal; --html and --json list all
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+    p.add_argument("--reports", type=Path, default=reports_dir())
     p.add_argument("--store", default=None, metavar="URL", help="run store URL")
     p.add_argument("--lang", choices=["da", "en"], default="da")
 

@@ -19,8 +19,8 @@ from harness.cli.errors import UsageProblem
 from harness.packs.store import PackError, PackStore
 from harness.validators.documents import (
     KINDS,
+    DocumentReport,
     DocumentValidator,
-    Outcome,
     PackProblem,
     UnusableInput,
     files_of,
@@ -43,13 +43,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    import harness.standards  # noqa: F401  (the standards' native invariants: speed only)
+
     store = PackStore(args.store) if args.store else PackStore()
     validator = DocumentValidator(store, fhir_package=args.fhir_package)
-    outcomes: list[Outcome] = []
+    outcomes: list[DocumentReport] = []
     unusable: list[str] = []
     for path in files_of(args.files):
         try:
-            outcomes.append(validator.validate(path, args.kind))
+            outcomes.append(validator.report(path, args.kind))
         except UnusableInput as exc:
             unusable.append(str(exc))
         except (PackProblem, PackError) as exc:
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _print_text(
-    console: Console, outcomes: list[Outcome], unusable: list[str], missing: list[str]
+    console: Console, outcomes: list[DocumentReport], unusable: list[str], missing: list[str]
 ) -> None:
     def say(text: str) -> None:
         console.print(text, markup=False, highlight=False)

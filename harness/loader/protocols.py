@@ -10,13 +10,14 @@ from typing import Any
 
 from harness.checks.fhir_checks import FHIRPATH_VARIABLES
 from harness.fhir.fhirpath import FhirPathError, compile_expression, evaluate
-from harness.fixtures import REPO_ROOT, TemplateRenderer, load_peers, load_persons
+from harness.fixtures import TemplateRenderer, load_peers, load_persons
 from harness.loader.schema import protocol_schema
 from harness.model.i18n import Text
 from harness.model.outcome import Severity
 from harness.model.protocol import Action, Expectation, Protocol, Source, Step, TestCase
 from harness.model.scope import Needs
 from harness.runner.operations import action_operations
+from harness.suitefiles import display_root
 from harness.yamlsource import SourceError, YamlDocument, check_schema, load_yaml
 
 PROTOCOL_SUFFIXES = (".yaml", ".yml")
@@ -219,10 +220,12 @@ def _check_fhirpath(doc: YamlDocument, where: tuple[str | int, ...], expr: str) 
 
 
 def display_path(path: Path) -> str:
-    """Paths in messages and reports are relative to the repository when they can be."""
+    """Paths in messages and reports are relative to the suite's root (the repository, or the
+    installed wheel's suite folder) when they can be: testcases/x.yaml either way."""
     resolved = path.resolve()
-    if resolved.is_relative_to(REPO_ROOT):
-        return resolved.relative_to(REPO_ROOT).as_posix()
+    root = display_root().resolve()
+    if resolved.is_relative_to(root):
+        return resolved.relative_to(root).as_posix()
     return str(path)
 
 

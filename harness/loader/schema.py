@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import harness.standards  # (every standard's checks and kinds registered)
 import harness.testscript.steps  # noqa: F401  (registers the TestScript actions and checks)
 from harness.checks import CHECKS
 from harness.runner.actions import ACTIONS

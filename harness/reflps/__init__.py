@@ -1,5 +1,5 @@
 """The reference LPS: a conformant simulator of a general-practice system, with named defects.
 
-It is an independent implementation of the SUT side. It must never import kcert's runner,
-checks, loader or reports (an import-linter contract holds that line).
+It is an independent implementation of the SUT side: it imports only harness.safeparse and its
+own modules (an import-linter contract and harness/tests/test_contracts.py hold that line).
 """

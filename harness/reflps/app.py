@@ -11,12 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
-from harness import __version__
 from harness.reflps.careplan.routes import build_router as build_careplan_router
 from harness.reflps.cockpit.routes import CockpitService, build_router, problem
 from harness.reflps.cockpit.store import ClinicStore
 from harness.reflps.defects import CATALOGUE, check_names
-from harness.reflps.identity import REFERENCE_CLINIC, ClinicIdentity
+from harness.reflps.identity import REFERENCE_CLINIC, ClinicIdentity, software_version
 from harness.reflps.inbox import render_inbox
 from harness.reflps.messaging import MessageReceiver, NotAMessage, operation_outcome
 from harness.reflps.outbox import Outbox
@@ -115,7 +114,7 @@ def create_app(
     outbox = Outbox(identity, frozenset(active))
     app = FastAPI(
         title="kcert reference LPS",
-        version=__version__,
+        version=software_version(),
         description="Reference general-practice system: FHIR messaging and the LPS test agent API.",
     )
 
@@ -154,7 +153,7 @@ def create_app(
         return Health(
             status="ok",
             system="kcert reference LPS",
-            version=__version__,
+            version=software_version(),
             sor=identity.sor,
             gln=identity.gln,
             defects=sorted(active),

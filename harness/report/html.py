@@ -9,6 +9,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup, escape
 
+import harness.standards  # noqa: F401  (every standard's rule titles registered)
 from harness.checks.rules import rule_title
 from harness.model.answer import Attachment
 from harness.model.outcome import Outcome, Severity

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import harness.standards  # noqa: F401  (every standard's rule ids registered)
 from harness.checks.rules import FAMILIES, RULES
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Severity

@@ -7,9 +7,9 @@ step hands the tester files instead and waits for an exported list.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +31,7 @@ from harness.runner.actions import (
     SutFault,
     builds_on,
 )
+from harness.runner.runcache import shared
 from harness.safeparse import PayloadError, parse_json
 
 _DATE = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
@@ -111,26 +112,46 @@ def load_population(ctx: ActionContext, **params: Any) -> ActionResult:
     return ActionResult(exchange)
 
 
-@lru_cache(maxsize=8)
 def _population(key: tuple[Any, ...]) -> tuple[dict[str, Any], bytes, Population]:
-    """Generated or read once per run: test cases share the same immutable population."""
+    """Generated or parsed once per run (runcache): test cases share one immutable population.
+
+    A file is known by its path and its bytes' SHA-256, so a file changed between runs (or
+    during one) is parsed again; a generated one by everything the generator is given.
+    """
     if len(key) == 1:
         try:
             body = (FIXTURES_DIR / key[0]).read_bytes()
-            bundle = parse_json(body, POPULATION_LIMITS)
-        except (OSError, PayloadError) as exc:
+        except OSError as exc:
             raise ActionError(f"population {key[0]}: {exc}") from None
-    else:
-        seed, size, as_of, sor, name = key
+        digest = hashlib.sha256(body).hexdigest()
+        bundle, population = shared(("population-file", key[0], digest), lambda: _read(key, body))
+        return bundle, body, population
+    return shared(("population-generated", *key), lambda: _generated(key))
+
+
+def _generated(key: tuple[Any, ...]) -> tuple[dict[str, Any], bytes, Population]:
+    seed, size, as_of, sor, name = key
+    try:
+        bundle = generate(seed, size, as_date(as_of), sor, name).bundle
+    except GeneratorError as exc:
+        raise ActionError(str(exc)) from None
+    body = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    _, population = _read(key, body, bundle)
+    return bundle, body, population
+
+
+def _read(
+    key: tuple[Any, ...], body: bytes, bundle: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], Population]:
+    if bundle is None:
         try:
-            bundle = generate(seed, size, as_date(as_of), sor, name).bundle
-        except GeneratorError as exc:
-            raise ActionError(str(exc)) from None
-        body = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            bundle = parse_json(body, POPULATION_LIMITS)
+        except PayloadError as exc:
+            raise ActionError(f"population {key[0]}: {exc}") from None
     population, problems = read_population(bundle, str(key[0]) if len(key) == 1 else "generated")
     if problems:
         raise ActionError(f"population breaks the format: {problems[0]}")
-    return bundle, body, population
+    return bundle, population
 
 
 @ACTIONS.register("read-profiles", {"type": "object", "additionalProperties": False})
@@ -229,7 +250,7 @@ def follow_links(ctx: ActionContext, **params: Any) -> ActionResult:
 )
 def read_plans(ctx: ActionContext, **params: Any) -> ActionResult:
     """Read the plans of the patients the oracle puts in a profile."""
-    from harness.checks.cockpit import oracle_at
+    from harness.checks.oracle_view import oracle_at
 
     result = oracle_at(ctx.state, params["as_of"])
     try:

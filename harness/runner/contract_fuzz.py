@@ -13,6 +13,7 @@ from typing import Any
 from harness.checks.diagnostics import quote_answer
 from harness.model.exchange import Exchange
 from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult
+from harness.runner.fuzzcases import DEFAULT_SEED, UnknownOperation, fuzz_cases
 from harness.transport.base import Stopwatch, TransportError
 from harness.transport.capabilities import HttpSession, InProcessApp, SideChannelRecord
 
@@ -50,6 +51,7 @@ def _target(ctx: ActionContext, schema: Any) -> dict[str, Any]:
                 "items": {"type": "string", "pattern": "^(GET|POST) /"},
             },
             "max_examples": {"type": "integer", "minimum": 1, "maximum": 50},
+            "seed": {"type": "integer", "minimum": 0},
         },
     },
 )
@@ -64,7 +66,6 @@ def contract_fuzz(ctx: ActionContext, **params: Any) -> ActionResult:
             raise ActionError("the recorded contract-fuzz summary is unreadable") from None
         return ActionResult(recorded, notes={"fuzz_failures": recorded_failures})
     import schemathesis
-    from hypothesis import HealthCheck, given, settings
     from schemathesis.core.failures import FailureGroup
     from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -101,27 +102,21 @@ def contract_fuzz(ctx: ActionContext, **params: Any) -> ActionResult:
                     }
                 )
 
-    def probe_for(label: str, counts: dict[str, int]) -> Any:
-        def probe(case: Any) -> None:  # hypothesis needs a function without defaults
-            call_and_judge(case, label, counts)
-
-        return probe
-
-    limits = settings(
-        max_examples=params.get("max_examples", 20),
-        deadline=None,
-        database=None,
-        derandomize=True,  # the same examples every run: results are comparable
-        suppress_health_check=list(HealthCheck),
-    )
-    for label in params["operations"]:
-        method, path = label.split(" ", 1)
-        try:
-            operation = schema[path][method]
-        except KeyError:
-            raise ActionError(f"the contract has no operation {label}") from None
+    # The same cases every run (a fixed seed), generated once per contract version (fuzzcases).
+    try:
+        cases = fuzz_cases(
+            schema,
+            CONTRACT.read_bytes(),
+            params["operations"],
+            params.get("max_examples", 20),
+            params.get("seed", DEFAULT_SEED),
+        )
+    except UnknownOperation as exc:
+        raise ActionError(f"the contract has no operation {exc}") from None
+    for label, batch in cases.items():
         counts = statuses.setdefault(label, {})
-        limits(given(case=operation.as_strategy())(probe_for(label, counts)))()
+        for case in batch:
+            call_and_judge(case, label, counts)
     summary = {"contract": CONTRACT.name, "calls": statuses, "failures": failures}
     body = json.dumps(summary, indent=1, ensure_ascii=False).encode("utf-8")
     exchange = Exchange(

@@ -47,6 +47,7 @@ from harness.runner.events import (
     ignore,
 )
 from harness.runner.evidence import EvidenceNamer
+from harness.runner.runcache import run_scope
 from harness.safeparse import PayloadError, parse_json
 from harness.sut.codec import sut_info
 from harness.sut.config import SutConfig, capabilities_schema
@@ -207,7 +208,7 @@ class Runner:
         run = self.new_run(options, run_started)
         self.seed = options.seed_run_id or options.run_id
         chosen = frozenset(p["sha256"] for p in options.packs) if options.packs_chosen else None
-        with using_packs(chosen):
+        with using_packs(chosen), run_scope():  # run_scope: what the cases share (runcache)
             return self._run(run, protocols, completed, started)
 
     def _run(

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from harness.model.exchange import Exchange
+from harness.model.kinds import KIND_NAMES, kind_of
 from harness.runner.actions import (
     ACTIONS,
     ActionContext,
@@ -26,7 +27,6 @@ from harness.transport.peer import PeerServer, Reply, Responder
 
 FHIR_ANSWERS = ("ok", "fatal-error", "none")
 RECEIPTS = ("positive", "negative", "none")
-PATHS = {"carecommunication": "/fhir/$process-message", "referral": "/oioxml"}
 
 
 def responder_for(kind: str, answer: str, peer: dict[str, Any]) -> Responder:
@@ -37,7 +37,7 @@ def responder_for(kind: str, answer: str, peer: dict[str, Any]) -> Responder:
             return Reply(405, "text/plain", b"POST only\n")
         if answer == "none":
             return Reply(202)  # taken in, but no acknowledgement: the SUT must resend later
-        if kind == "referral":
+        if kind_of(kind).syntax == "oioxml":
             return Reply(200, "application/xml", ctl_receipt(body, answer == "positive", peer))
         message = read_message(body)
         if message is None:
@@ -75,7 +75,7 @@ def send_request(
         "kind": kind,
         "patient": {"cpr": person["cpr"], "given": person["given"], "family": person["family"]},
         "receiver": {
-            "endpoint": peer_base + PATHS[kind],
+            "endpoint": peer_base + kind_of(kind).path,
             "sor": str(peer["sor"]),
             "gln": str(peer["gln"]),
             "name": str(peer["name"]),
@@ -88,7 +88,7 @@ _SEND_SCHEMA = {
     "additionalProperties": False,
     "required": ["kind", "answer"],
     "properties": {
-        "kind": {"enum": list(PATHS)},
+        "kind": {"enum": KIND_NAMES},  # the standards' kinds (harness.model.kinds), live
         "person": {"type": "string"},
         "peer": {"type": "string"},
         "package": {"enum": ["kol", "lrs"]},
@@ -103,7 +103,7 @@ def trigger_send(ctx: ActionContext, **params: Any) -> ActionResult:
     """Ask the SUT to send a message of `kind` to kcert's peer, which answers `answer`."""
     kind = params["kind"]
     answer = params["answer"]
-    allowed = RECEIPTS if kind == "referral" else FHIR_ANSWERS
+    allowed = RECEIPTS if kind_of(kind).syntax == "oioxml" else FHIR_ANSWERS
     if answer not in allowed:
         raise ActionError(f"answer {answer!r} does not fit {kind}; use one of {allowed}")
     person = lookup(ctx.persons, params.get("person", "kol-karen"), "person")

@@ -16,10 +16,15 @@ from pathlib import Path
 import requests
 
 from harness import __version__
-from harness.reflps.identity import REFERENCE_CLINIC
 from harness.sut.config import SutConfig
 
 STARTUP_TIMEOUT_S = 30.0
+# Who the reference LPS says it is, stated here as a vendor states it in a SUT configuration:
+# the judging side never imports the reference LPS (it is started by module name, below).
+# harness/tests/test_contracts.py checks these agree with the reference LPS's own identity.
+REFERENCE_SOR = "999991000016008"
+REFERENCE_GLN = "5790000999996"
+REFERENCE_NAME = "Lægehuset Reference (kcert)"
 PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
@@ -41,9 +46,9 @@ def reference_config(
         vendor="kcert",
         version=__version__,
         endpoints={"fhir": f"{base_url}/fhir", "agent": f"{base_url}/kcert-agent/v1"},
-        sor=REFERENCE_CLINIC.sor,
-        gln=REFERENCE_CLINIC.gln,
-        org_name=REFERENCE_CLINIC.name,
+        sor=REFERENCE_SOR,
+        gln=REFERENCE_GLN,
+        org_name=REFERENCE_NAME,
         transport=transport,
         defects=defects,
         read_timeout=30.0,

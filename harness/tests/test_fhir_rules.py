@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from harness.model.finding import Finding
+from harness.validators.api import ValidatorContext
 from harness.validators.fhirprofile import ProfileIndex, ProfileValidator, read_package
 from harness.validators.fhirprofile.contexts import closure
 from harness.validators.fhirprofile.packages import Entry, Package
 from harness.validators.fhirprofile.reading import read_instance
-from harness.validators.fhirprofile.validator import Report
 
 EXT = "http://hl7.org/fhir/StructureDefinition/"
 T = "http://kcert.test/fhir/StructureDefinition/"
@@ -47,6 +47,14 @@ def _rules(findings: list[Finding], blocking: bool = True) -> set[str]:
     return {f.rule_id for f in findings if f.blocking or not blocking}
 
 
+def _judged(
+    validator: ProfileValidator, resource: dict[str, Any]
+) -> tuple[list[Finding], ValidatorContext]:
+    """The findings, and the context the validator wrote its notes to."""
+    context = ValidatorContext()
+    return list(validator.iter_findings(resource, context)), context
+
+
 PATIENT: dict[str, Any] = {
     "resourceType": "Patient",
     "id": "p1",
@@ -68,9 +76,9 @@ def _patient(**changes: Any) -> dict[str, Any]:
 
 
 def test_a_valid_patient_is_quiet(base: ProfileValidator) -> None:
-    report = base.report(_patient())
-    assert not _blocking(report.findings), report.findings
-    assert report.context.root is None and report.context.has_core
+    findings, report = _judged(base, _patient())
+    assert not _blocking(findings), findings
+    assert report.fhir_context.root is None and report.fhir_context.has_core
 
 
 @pytest.mark.parametrize(
@@ -147,7 +155,7 @@ def test_a_valid_patient_is_quiet(base: ProfileValidator) -> None:
 def test_base_rules_fire(
     base: ProfileValidator, changes: dict[str, Any], rule: str, path: str
 ) -> None:
-    found = _blocking(base.validate(_patient(**changes)))
+    found = _blocking(list(base.iter_findings(_patient(**changes))))
     assert (rule, path) in found, found
 
 
@@ -169,7 +177,7 @@ def test_quiet_variants_of_the_base_rules(base: ProfileValidator) -> None:
         multipleBirthInteger=2,
     )
     quiet["generalPractitioner"].append({"reference": "#" + "c" * 70})
-    assert not _blocking(base.validate(quiet))
+    assert not _blocking(list(base.iter_findings(quiet)))
 
 
 def _qualifier() -> dict[str, Any]:
@@ -192,28 +200,32 @@ def test_data_absent_reason_does_not_meet_a_required_binding(base: ProfileValida
         "category": [None],
         "_category": [absent],
     }
-    assert ("FHIR-BINDING", "AllergyIntolerance.category[0]") in _blocking(base.validate(allergy))
+    assert ("FHIR-BINDING", "AllergyIntolerance.category[0]") in _blocking(
+        list(base.iter_findings(allergy))
+    )
     allergy.update(category=["food"], _category=[None])
-    assert not _blocking(base.validate(allergy))
+    assert not _blocking(list(base.iter_findings(allergy)))
 
 
 def test_extensions_context_and_identity(base: ProfileValidator) -> None:
     birth_place = {"url": EXT + "patient-birthPlace", "valueAddress": {"city": "Odense"}}
-    assert not _blocking(base.validate(_patient(extension=[birth_place])))
+    assert not _blocking(list(base.iter_findings(_patient(extension=[birth_place]))))
     misplaced = _patient(name=[{"family": "x", "extension": [birth_place]}])
-    assert ("FHIR-EXTENSION", "Patient.name[0].extension[0]") in _blocking(base.validate(misplaced))
+    assert ("FHIR-EXTENSION", "Patient.name[0].extension[0]") in _blocking(
+        list(base.iter_findings(misplaced))
+    )
     unknown = {"url": "http://unknown.kcert.test/x", "valueString": "x"}
     assert ("FHIR-EXTENSION", "Patient.extension[0]") in _blocking(
-        base.validate(_patient(extension=[unknown]))
+        list(base.iter_findings(_patient(extension=[unknown])))
     )
     example = {"url": "http://example.org/fhir/StructureDefinition/x", "valueString": "x"}
-    assert "FHIR-EXTENSION" in _rules(base.validate(_patient(extension=[example])))
+    assert "FHIR-EXTENSION" in _rules(list(base.iter_findings(_patient(extension=[example]))))
     lenient = ProfileValidator(base.index, allow_examples=True)
-    assert not _blocking(lenient.validate(_patient(extension=[example])))
+    assert not _blocking(list(lenient.iter_findings(_patient(extension=[example]))))
     versioned = {**birth_place, "url": birth_place["url"] + "|4.0.1"}
-    assert "FHIR-EXTENSION" in _rules(base.validate(_patient(extension=[versioned])))
+    assert "FHIR-EXTENSION" in _rules(list(base.iter_findings(_patient(extension=[versioned]))))
     relative = {"url": "birthPlace", "valueString": "x"}
-    assert "FHIR-EXTENSION" in _rules(base.validate(_patient(extension=[relative])))
+    assert "FHIR-EXTENSION" in _rules(list(base.iter_findings(_patient(extension=[relative]))))
 
 
 def test_narrative_rules(base: ProfileValidator) -> None:
@@ -226,13 +238,13 @@ def test_narrative_rules(base: ProfileValidator) -> None:
     good = _patient(
         text=text('<a name="top">Karen</a> <a href="#top">up</a> <a href="https://x.dk">x</a>')
     )
-    assert not _blocking(base.validate(good))
+    assert not _blocking(list(base.iter_findings(good)))
     dangling = _patient(text=text('<a href="#nowhere">see</a>'))
-    assert ("FHIR-NARRATIVE", "Patient.text.div") in _blocking(base.validate(dangling))
+    assert ("FHIR-NARRATIVE", "Patient.text.div") in _blocking(list(base.iter_findings(dangling)))
     urn = _patient(text=text('<a href="urn:uuid:1">see</a>'))
-    assert ("FHIR-NARRATIVE", "Patient.text.div") in _blocking(base.validate(urn))
+    assert ("FHIR-NARRATIVE", "Patient.text.div") in _blocking(list(base.iter_findings(urn)))
     active = _patient(text=text("<script>x</script>Karen"))
-    assert "FHIR-INVARIANT-txt-1" in _rules(base.validate(active))
+    assert "FHIR-INVARIANT-txt-1" in _rules(list(base.iter_findings(active)))
 
 
 def _entry(resource: dict[str, Any], full_url: str | None = None) -> dict[str, Any]:
@@ -250,19 +262,19 @@ def test_bundle_rules(base: ProfileValidator) -> None:
     patient = {"resourceType": "Patient", "id": "p1"}
     base_url = "https://kcert.test/fhir/"
     quiet = _bundle("collection", _entry(patient, base_url + "Patient/p1"))
-    assert not _blocking(base.validate(quiet))
+    assert not _blocking(list(base.iter_findings(quiet)))
     relative = _bundle("collection", _entry(patient, "Patient/p1"))
-    assert ("FHIR-BUNDLE", "Bundle.entry[0]") in _blocking(base.validate(relative))
+    assert ("FHIR-BUNDLE", "Bundle.entry[0]") in _blocking(list(base.iter_findings(relative)))
     mismatch = _bundle("collection", _entry(patient, base_url + "Patient/p2"))
-    assert ("FHIR-BUNDLE", "Bundle.entry[0]") in _blocking(base.validate(mismatch))
+    assert ("FHIR-BUNDLE", "Bundle.entry[0]") in _blocking(list(base.iter_findings(mismatch)))
     typo = _bundle("collection", _entry(patient, base_url + "Patinet/p2"))  # not RESTful
-    assert not _blocking(base.validate(typo))
+    assert not _blocking(list(base.iter_findings(typo)))
     links = [{"relation": "self", "url": base_url}, {"relation": "self", "url": base_url}]
-    assert "FHIR-BUNDLE" in _rules(base.validate({**quiet, "link": links}))
+    assert "FHIR-BUNDLE" in _rules(list(base.iter_findings({**quiet, "link": links})))
     paging = [{"relation": "next", "url": base_url}]
-    assert "FHIR-BUNDLE" in _rules(base.validate({**quiet, "link": paging}))
+    assert "FHIR-BUNDLE" in _rules(list(base.iter_findings({**quiet, "link": paging})))
     no_id = _bundle("searchset", _entry({"resourceType": "Patient"}, base_url + "x"))
-    assert ("FHIR-BUNDLE", "Bundle.entry[0].resource") in _blocking(base.validate(no_id))
+    assert ("FHIR-BUNDLE", "Bundle.entry[0].resource") in _blocking(list(base.iter_findings(no_id)))
 
 
 def _composition(subject: str) -> dict[str, Any]:
@@ -293,12 +305,12 @@ def test_documents_hang_together_and_references_resolve_by_bundle_rules(
         _entry(patient, url + "Patient/p1"),
         **doc,
     )
-    assert not _blocking(base.validate(good)), _blocking(base.validate(good))
+    assert not _blocking(list(base.iter_findings(good))), _blocking(list(base.iter_findings(good)))
     orphan = copy.deepcopy(good)
     orphan["entry"].append(
         _entry({"resourceType": "Basic", "id": "x", "code": {"text": "x"}}, url + "Basic/x")
     )
-    assert ("FHIR-BUNDLE", "Bundle.entry[2]") in _blocking(base.validate(orphan))
+    assert ("FHIR-BUNDLE", "Bundle.entry[2]") in _blocking(list(base.iter_findings(orphan)))
     # a relative reference from a urn:uuid entry resolves to nothing, whatever ids say
     urn = _bundle(
         "document",
@@ -306,10 +318,10 @@ def test_documents_hang_together_and_references_resolve_by_bundle_rules(
         _entry(patient, "urn:uuid:2b6b9d6e-0c3a-4f35-9c6a-3b1e0a1b2c3d"),
         **doc,
     )
-    assert "FHIR-REF" in _rules(base.validate(urn))
+    assert "FHIR-REF" in _rules(list(base.iter_findings(urn)))
     collection = {**urn, "type": "collection"}
     collection.pop("identifier")
-    found = base.validate(collection)
+    found = list(base.iter_findings(collection))
     assert "FHIR-REF" in _rules(found, blocking=False) and "FHIR-REF" not in _rules(found)
 
 
@@ -327,9 +339,9 @@ def test_vital_signs_are_held_to_their_profile(base: ProfileValidator) -> None:
             "code": "/min",
         },
     }
-    report = base.report(heart)
-    assert any("heartrate" in f.message for f in report.findings if not f.is_problem)
-    without_category = _blocking(report.findings)
+    findings, _ = _judged(base, heart)
+    assert any("heartrate" in f.message for f in findings if not f.is_problem)
+    without_category = _blocking(findings)
     assert any(rule == "FHIR-SLICE" or rule == "FHIR-CARD" for rule, _ in without_category)
     heart["category"] = [
         {
@@ -341,13 +353,15 @@ def test_vital_signs_are_held_to_their_profile(base: ProfileValidator) -> None:
             ]
         }
     ]
-    assert not _blocking(base.validate(heart)), _blocking(base.validate(heart))
+    assert not _blocking(list(base.iter_findings(heart))), _blocking(
+        list(base.iter_findings(heart))
+    )
     coarse = {**heart, "effectiveDateTime": "2026"}  # vs-1: precise to the day
-    assert "FHIR-INVARIANT-vs-1" in _rules(base.validate(coarse))
+    assert "FHIR-INVARIANT-vs-1" in _rules(list(base.iter_findings(coarse)))
     unitless = {**heart, "valueQuantity": {"value": 60, "code": "/min"}}  # qty-3
-    assert "FHIR-INVARIANT-qty-3" in _rules(base.validate(unitless))
+    assert "FHIR-INVARIANT-qty-3" in _rules(list(base.iter_findings(unitless)))
     other = {**heart, "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0"}]}}
-    assert not any("heartrate" in f.message for f in base.validate(other))
+    assert not any("heartrate" in f.message for f in base.iter_findings(other))
 
 
 def _limits_profile() -> dict[str, Any]:
@@ -390,21 +404,21 @@ def test_value_limits_from_a_generated_snapshot(core: Package) -> None:
     own = _package("kcert.test.limits", [_limits_profile()], {"hl7.fhir.r4.core": "4.0.1"})
     validator = ProfileValidator(ProfileIndex([core, own]))
     profiled = _patient(meta={"profile": [T + "limits"]})
-    assert not _blocking(validator.validate(profiled))
+    assert not _blocking(list(validator.iter_findings(profiled)))
     for changes, path in (
         ({"multipleBirthInteger": 12}, "Patient.multipleBirth"),
         ({"birthDate": "1850-01-01"}, "Patient.birthDate"),
         ({"name": [{"family": "Jensen-Hansen"}]}, "Patient.name[0].family"),
     ):
-        found = _blocking(validator.validate({**profiled, **changes}))
+        found = _blocking(list(validator.iter_findings({**profiled, **changes})))
         assert ("FHIR-VALUE", path) in found, (changes, found)
 
 
 def test_a_profile_under_validation_must_expand(base: ProfileValidator) -> None:
     sd = _limits_profile()
-    assert "FHIR-SNAPSHOT" not in _rules(base.validate(sd))
+    assert "FHIR-SNAPSHOT" not in _rules(list(base.iter_findings(sd)))
     sd["differential"]["element"].append({"id": "Patient.nosuch", "path": "Patient.nosuch"})
-    assert "FHIR-SNAPSHOT" in _rules(base.validate(sd))
+    assert "FHIR-SNAPSHOT" in _rules(list(base.iter_findings(sd)))
 
 
 def test_contexts_take_the_nearest_declaration_and_name_what_is_missing(core: Package) -> None:
@@ -459,19 +473,19 @@ def test_cross_version_extensions_are_a_named_gap(base: ProfileValidator) -> Non
         "url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-Patient.x",
         "valueString": "x",
     }
-    report = base.report(_patient(extension=[xver]))
-    assert not _blocking(report.findings)
+    findings, report = _judged(base, _patient(extension=[xver]))
+    assert not _blocking(findings)
     assert any("cross-version" in gap for gap in report.not_run), report.not_run
 
 
 def test_without_the_base_package_the_built_in_structure_check_runs() -> None:
     validator = ProfileValidator(ProfileIndex([]))
-    report: Report = validator.report(_patient(foo="unknown"))
-    assert "FHIR-STRUCTURE" in _rules(report.findings)
+    findings, report = _judged(validator, _patient(foo="unknown"))
+    assert "FHIR-STRUCTURE" in _rules(findings)
     assert any("hl7.fhir.r4.core" in gap for gap in report.not_run), report.not_run
-    quiet = validator.report(_patient())
-    assert not _blocking(quiet.findings)
-    assert not quiet.context.has_core
+    findings, quiet = _judged(validator, _patient())
+    assert not _blocking(findings)
+    assert not quiet.fhir_context.has_core
 
 
 def test_operation_definition_against_its_parameters_profile(core: Package) -> None:
@@ -526,9 +540,13 @@ def test_operation_definition_against_its_parameters_profile(core: Package) -> N
         "inputProfile": T + "op-in",
         "parameter": [{"name": "x", "use": "in", "min": 1, "max": "1", "type": "string"}],
     }
-    assert "FHIR-OPERATION" not in _rules(validator.validate(opdef, package=own.key))
+    assert "FHIR-OPERATION" not in _rules(
+        list(validator.iter_findings(opdef, ValidatorContext(package=own.key)))
+    )
     opdef["parameter"][0]["min"] = 0
-    assert "FHIR-OPERATION" in _rules(validator.validate(opdef, package=own.key))
+    assert "FHIR-OPERATION" in _rules(
+        list(validator.iter_findings(opdef, ValidatorContext(package=own.key)))
+    )
 
 
 def test_xml_only_the_reader_sees_is_a_finding_at_its_line(base: ProfileValidator) -> None:

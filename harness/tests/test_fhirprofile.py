@@ -15,6 +15,7 @@ import pytest
 from harness.fhir.resource import read_resource
 from harness.fixtures import REPO_ROOT
 from harness.model.finding import Finding
+from harness.validators.api import ValidatorContext
 from harness.validators.fhirprofile import ProfileIndex, ProfileValidator, read_package
 from harness.validators.fhirprofile.bench import bench_fhirprofile
 from harness.validators.fhirprofile.packages import read_examples
@@ -206,7 +207,7 @@ def _rules(findings: list[Finding], blocking_only: bool = True) -> set[str]:
 
 
 def test_the_valid_patient_is_quiet(small: ProfileValidator) -> None:
-    findings = small.validate(_patient())
+    findings = list(small.iter_findings(_patient()))
     assert not [f for f in findings if f.is_problem], findings
 
 
@@ -241,7 +242,7 @@ def test_the_valid_patient_is_quiet(small: ProfileValidator) -> None:
     ],
 )
 def test_each_rule_fires(small: ProfileValidator, changes: dict[str, Any], rule: str) -> None:
-    findings = small.validate(_patient(**changes))
+    findings = list(small.iter_findings(_patient(**changes)))
     # an unknown declared profile is a warning, as the reference validator has it
     assert rule in _rules(findings, blocking_only=rule != "FHIR-PROFILE-UNKNOWN"), findings
 
@@ -256,20 +257,22 @@ def test_quiet_variants_of_the_same_rules(small: ProfileValidator) -> None:
             {"system": "urn:other", "value": "x"},  # open slicing lets it be
         ],
     )
-    assert not [f for f in small.validate(quiet) if f.is_problem]
+    assert not [f for f in small.iter_findings(quiet) if f.is_problem]
 
 
 def test_warning_invariants_do_not_block(small: ProfileValidator) -> None:
-    findings = small.validate(_patient(gender=None))
+    findings = list(small.iter_findings(_patient(gender=None)))
     warned = [f for f in findings if f.rule_id == "FHIR-INVARIANT-tp-2"]
     assert warned and not warned[0].blocking and warned[0].severity.value == "F4"
 
 
 def test_what_cannot_be_checked_is_said_once_and_does_not_block(small: ProfileValidator) -> None:
-    findings = small.validate(
-        _patient(
-            maritalStatus={"coding": [{"system": "urn:x", "code": "M"}]},
-            generalPractitioner=[{"reference": "Organization/o1"}],
+    findings = list(
+        small.iter_findings(
+            _patient(
+                maritalStatus={"coding": [{"system": "urn:x", "code": "M"}]},
+                generalPractitioner=[{"reference": "Organization/o1"}],
+            )
         )
     )
     notes = [f for f in findings if not f.is_problem]
@@ -295,12 +298,12 @@ def _bundle(*resources: dict[str, Any], refs: dict[str, str] | None = None) -> d
 def test_references_inside_a_bundle(small: ProfileValidator) -> None:
     organization = {"resourceType": "Organization", "id": "8b0c3b7f-1f2e-4a4e-9c36-0a3c8b0a0b11"}
     good = _patient(generalPractitioner=[{"reference": f"urn:uuid:{organization['id']}"}])
-    assert not [f for f in small.validate(_bundle(good, organization)) if f.blocking]
+    assert not [f for f in small.iter_findings(_bundle(good, organization)) if f.blocking]
     missing = _patient(generalPractitioner=[{"reference": "urn:uuid:0000"}])
-    assert "FHIR-REF" in _rules(small.validate(_bundle(missing, organization)))
+    assert "FHIR-REF" in _rules(list(small.iter_findings(_bundle(missing, organization))))
     wrong_type = _patient(generalPractitioner=[{"reference": "urn:uuid:p2"}])
     other = _patient(id="p2")
-    findings = small.validate(_bundle(wrong_type, other))
+    findings = list(small.iter_findings(_bundle(wrong_type, other)))
     assert any(f.rule_id == "FHIR-REF" and "allowed: Organization" in f.message for f in findings)
 
 
@@ -311,14 +314,16 @@ def test_relative_references_resolve_against_the_entry_base(small: ProfileValida
     bundle = _bundle(
         patient, organization, refs={"p1": base + "Patient/p1", "o1": base + "Organization/o1"}
     )
-    findings = small.validate(bundle)
+    findings = list(small.iter_findings(bundle))
     assert not [f for f in findings if f.rule_id in ("FHIR-REF", "FHIR-INVARIANT-tp-3")]
 
 
 def test_an_explicit_profile_wins(small: ProfileValidator) -> None:
     patient = _patient(meta=None, name=None)
-    assert "FHIR-INVARIANT-tp-1" in _rules(small.validate(patient, profile=T + "test-patient"))
-    assert not _rules(small.validate(patient))
+    assert "FHIR-INVARIANT-tp-1" in _rules(
+        list(small.iter_findings(patient, ValidatorContext(profile=T + "test-patient")))
+    )
+    assert not _rules(list(small.iter_findings(patient)))
 
 
 # --- the MedCom corpus --------------------------------------------------------------------------
@@ -343,7 +348,7 @@ def test_package_examples_have_no_blocking_finding(medcom: ProfileValidator, pac
     for name, resource in read_examples(package):
         if resource.get("resourceType") in ("TestScript", "ImplementationGuide"):
             continue
-        for finding in medcom.validate(resource, name, package=key):
+        for finding in medcom.iter_findings(resource, ValidatorContext(name, package=key)):
             if finding.blocking:
                 unexpected.append(
                     f"{name}: {finding.rule_id} {finding.location.path} {finding.message}"
@@ -358,7 +363,7 @@ def _messages() -> list[Path]:
 @pytest.mark.parametrize("path", _messages(), ids=lambda p: p.name[:40])
 def test_example_messages(medcom: ProfileValidator, path: Path) -> None:
     _, bundle = read_resource(path.read_bytes())
-    blocking = [f for f in medcom.validate(bundle, path.name) if f.blocking]
+    blocking = [f for f in medcom.iter_findings(bundle, ValidatorContext(path.name)) if f.blocking]
     if "-inv-" in path.name:  # MedCom's deliberately invalid receive examples
         # their Communication.category has a coding without a code
         assert {"FHIR-CARD", "FHIR-BINDING"} <= {f.rule_id for f in blocking}, blocking
@@ -508,7 +513,7 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
 
 
 def test_the_unmutated_message_is_valid(medcom: ProfileValidator, message: dict[str, Any]) -> None:
-    assert not [f for f in medcom.validate(message) if f.blocking]
+    assert not [f for f in medcom.iter_findings(message) if f.blocking]
 
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
@@ -516,7 +521,7 @@ def test_mutations_are_caught(medcom: ProfileValidator, message: dict[str, Any],
     mutate, rule = MUTATIONS[name]
     bundle = copy.deepcopy(message)
     mutate(bundle)
-    findings = medcom.validate(bundle, "mutated.json")
+    findings = list(medcom.iter_findings(bundle, ValidatorContext("mutated.json")))
     hits = [f for f in findings if f.rule_id == rule and f.blocking]
     assert hits, [(f.rule_id, f.location.path, f.message) for f in findings if f.is_problem]
     assert hits[0].location.language == "fhirpath" and hits[0].location.evidence == "mutated.json"
@@ -570,7 +575,7 @@ def test_hostile_shapes_are_findings_not_crashes(corpus: Path) -> None:
     ):
         broken = _copy.deepcopy(bundle)
         mutate(broken)
-        found = validator.validate(broken, "x.json")
+        found = list(validator.iter_findings(broken, ValidatorContext("x.json")))
         assert any(f.blocking for f in found)
 
 
@@ -585,11 +590,11 @@ def test_best_practice_invariants_are_advice_not_defects(corpus: Path) -> None:
     bundle = json.loads(example.read_text(encoding="utf-8"))
     for entry in bundle["entry"]:
         entry["resource"].pop("text", None)
-    advice = [f for f in validator.validate(bundle) if f.rule_id == "FHIR-INVARIANT-dom-6"]
+    advice = [f for f in validator.iter_findings(bundle) if f.rule_id == "FHIR-INVARIANT-dom-6"]
     assert advice and {f.severity for f in advice} == {Severity.OK}
     for entry in bundle["entry"]:
         entry["resource"]["text"] = {
             "status": "generated",
             "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>',
         }
-    assert not [f for f in validator.validate(bundle) if f.rule_id == "FHIR-INVARIANT-dom-6"]
+    assert not [f for f in validator.iter_findings(bundle) if f.rule_id == "FHIR-INVARIANT-dom-6"]

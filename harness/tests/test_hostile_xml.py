@@ -19,6 +19,7 @@ from harness.cli.main import main
 from harness.fhir.resource import FhirReadError, read_resource
 from harness.packs.store import PackStore
 from harness.safeparse import PayloadError, parse_xml
+from harness.validators.api import ValidatorContext
 from harness.validators.schematron import SchematronValidator
 
 SECRET = f"KCERT-SECRET-{uuid.uuid4().hex}"
@@ -225,16 +226,20 @@ def test_schematron_validate(
     attack: str, attack_bytes: Callable[[str, str], bytes], schematron: SchematronValidator
 ) -> None:
     data = attack_bytes(attack, "cda")
-    said = refused_or_read(attack, lambda: schematron.validate(data, "hostile.xml"))
+    said = refused_or_read(
+        attack, lambda: list(schematron.iter_findings(data, ValidatorContext("hostile.xml")))
+    )
     assert SECRET not in said
     compiled = schematron.compiled("t.sch")
-    said = refused_or_read(attack, lambda: compiled.validate(data, "hostile.xml"))
+    said = refused_or_read(
+        attack, lambda: list(compiled.iter_findings(data, ValidatorContext("hostile.xml")))
+    )
     assert SECRET not in said
 
 
 def test_the_schematron_sees_documents_at_all(schematron: SchematronValidator) -> None:
     doc = b'<ClinicalDocument xmlns="urn:hl7-org:v3"><templateId root=""/></ClinicalDocument>'
-    assert [f.rule_id for f in schematron.validate(doc, "t.xml")] == ["T-1"]
+    assert [f.rule_id for f in schematron.iter_findings(doc, ValidatorContext("t.xml"))] == ["T-1"]
 
 
 # -- the reference LPS ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from lxml import etree, isoschematron
 
 from harness.model.outcome import Severity
 from harness.safeparse import UnsafePayload
+from harness.validators.api import ValidatorContext
 from harness.validators.schematron import (
     DOCUMENT_SCHEMATRONS,
     CompiledSchematron,
@@ -64,7 +65,9 @@ def make(tmp_path: Path) -> Iterator[Make]:
 
 
 def ids(compiled: CompiledSchematron, xml: str) -> list[str]:
-    return [f.rule_id for f in compiled.validate(xml.encode("utf-8"), "t.xml")]
+    return [
+        f.rule_id for f in compiled.iter_findings(xml.encode("utf-8"), ValidatorContext("t.xml"))
+    ]
 
 
 # -- ISO features, each with a case that fires and one that stays quiet ----------------------
@@ -244,7 +247,7 @@ def test_diagnostics_are_reported(make: Make) -> None:
     assert ids(c, '<a n="1"/>') == []
     failure = c.run(b"<a/>")[0]
     assert failure.diagnostics == (("why", "element a without n"), ("fix", "add an n attribute"))
-    assert "add an n attribute" in c.validate(b"<a/>")[0].message
+    assert "add an n attribute" in next(c.iter_findings(b"<a/>")).message
 
 
 def test_namespaces_come_from_ns_declarations(make: Make) -> None:
@@ -280,7 +283,7 @@ def test_flag_and_role_decide_severity(make: Make) -> None:
             "</rule></pattern>"
         )
     )
-    found = {f.rule_id: f for f in c.validate(b"<a/>", "t.xml")}
+    found = {f.rule_id: f for f in c.iter_findings(b"<a/>", ValidatorContext("t.xml"))}
     assert {k: v.severity for k, v in found.items()} == {
         "e": Severity.F2,
         "f": Severity.F2,
@@ -333,7 +336,7 @@ def test_location_is_a_readable_path_with_the_source_line(make: Make) -> None:
         b'<?xml version="1.0"?>\n<!-- a comment -->\n<ClinicalDocument xmlns="urn:hl7-org:v3">\n'
         b"  <entry><observation/></entry>\n  <entry/>\n</ClinicalDocument>\n"
     )
-    (finding,) = c.validate(doc, "doc.xml")
+    (finding,) = list(c.iter_findings(doc, ValidatorContext("doc.xml")))
     assert finding.location.path == "/ClinicalDocument[1]/entry[2]"
     assert finding.location.line == 5
     assert finding.location.evidence == "doc.xml"
@@ -355,7 +358,9 @@ def test_doc_resolves_next_to_the_schematron_and_value_sets_are_lifted(make: Mak
         files={"voc/codes.xml": vocab},
     )
     assert "$kcx_h1" in c.xslt and "doc(" not in c.xslt.split("<xsl:param name=")[0]
-    assert [(f.rule_id, f.message) for f in c.validate(b'<r><c code="A"/><c code="Z"/></r>')] == [
+    assert [
+        (f.rule_id, f.message) for f in list(c.iter_findings(b'<r><c code="A"/><c code="Z"/></r>'))
+    ] == [
         ("known", "known code A"),
         ("vs", "unknown"),
     ]
@@ -372,7 +377,7 @@ def test_untrusted_document_is_parsed_safely(make: Make) -> None:
     c = make(schema('<pattern><rule context="a"><assert test="b">b</assert></rule></pattern>'))
     hostile = b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>'
     with pytest.raises(UnsafePayload):
-        c.validate(hostile)
+        list(c.iter_findings(hostile))
 
 
 def test_saxon_may_not_fetch_from_the_network(make: Make) -> None:
@@ -522,11 +527,11 @@ def test_art_decor_care_plan_compiles_fast_enough(care_plan: CompiledSchematron)
 @pytest.mark.slow
 def test_art_decor_valid_care_plan_has_no_errors(care_plan: CompiledSchematron) -> None:
     data = (CORPUS / "cda" / "examples" / "CPD" / f"{CPD}.xml").read_bytes()
-    findings = care_plan.validate(data, f"{CPD}.xml")
+    findings = list(care_plan.iter_findings(data, ValidatorContext(f"{CPD}.xml")))
     assert not [f for f in findings if f.blocking], findings
-    care_plan.validate(data)  # warm
+    list(care_plan.iter_findings(data))  # warm
     started = time.perf_counter()
-    care_plan.validate(data)
+    list(care_plan.iter_findings(data))
     assert time.perf_counter() - started < 1.0  # target 0.1 s; loose against CI noise
 
 
@@ -543,7 +548,7 @@ def test_art_decor_invalid_care_plans_fail_for_their_reason(
     care_plan: CompiledSchematron, variant: str, about: list[str]
 ) -> None:
     data = (CORPUS / "cda" / "examples" / "CPD" / f"{CPD}_{variant}.xml").read_bytes()
-    errors = [f for f in care_plan.validate(data, variant) if f.blocking]
+    errors = [f for f in care_plan.iter_findings(data, ValidatorContext(variant)) if f.blocking]
     assert errors
     assert any(all(word in f.message for word in about) for f in errors), errors
     assert all(f.location.path.startswith("/ClinicalDocument[1]") for f in errors)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.validators.api import ValidatorContext
 from harness.validators.schematron import (
     ART_DECOR,
     CROSS_PATTERN_EXTENDS,
@@ -57,7 +58,9 @@ def make(tmp_path: Path) -> Make:
 
 
 def ids(compiled: CompiledSchematron, xml: str) -> list[str]:
-    return [f.rule_id for f in compiled.validate(xml.encode("utf-8"), "t.xml")]
+    return [
+        f.rule_id for f in compiled.iter_findings(xml.encode("utf-8"), ValidatorContext("t.xml"))
+    ]
 
 
 # -- scopes ------------------------------------------------------------------------------------
@@ -379,9 +382,9 @@ def test_pattern_documents_are_validated_instead_of_the_document(
     (docs / "good.xml").write_text('<part ok="1"/>', encoding="utf-8")
     (docs / "bad.xml").write_text("<part/>\n", encoding="utf-8")
     (docs / "main.xml").write_text('<list names="good"/>', encoding="utf-8")
-    assert c.validate(docs / "main.xml") == []
+    assert list(c.iter_findings(docs / "main.xml")) == []
     (docs / "main.xml").write_text('<list names="bad"/>', encoding="utf-8")
-    (finding,) = c.validate(docs / "main.xml", "main.xml")
+    (finding,) = list(c.iter_findings(docs / "main.xml", ValidatorContext("main.xml")))
     assert finding.rule_id == "part-ok"
     assert finding.location.evidence == "bad.xml" and finding.location.path == "/part[1]"
     assert finding.location.line == 1

@@ -14,7 +14,6 @@ import pytest
 from lxml import etree
 
 from harness.checks import CHECKS, CheckContext
-from harness.checks.gs1 import gs1_check_digit, valid_gln
 from harness.cli.main import main
 from harness.fixtures import REPO_ROOT, load_peers, load_persons
 from harness.model.exchange import Exchange
@@ -24,6 +23,7 @@ from harness.reflps.identity import REFERENCE_CLINIC
 from harness.reflps.outgoing import Party, Patient, care_communication, referral
 from harness.runner.peer_answers import ctl_receipt, fhir_ack, message_header
 from harness.safeparse import parse_xml
+from harness.standards.referral.gs1 import gs1_check_digit, valid_gln
 from harness.transport.peer import PeerServer, Reply
 
 PEER = load_peers()["kommune"]
@@ -406,13 +406,13 @@ def test_reference_lps_sends_only_to_loopback_and_refuses_odd_requests() -> None
 def test_a_built_in_invariant_kcert_cannot_evaluate_is_its_own_note(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from harness.checks import sendside
     from harness.fhir.fhirpath import FhirPathError
+    from harness.standards.carecommunication import checks
 
     def broken(resource: Any, expression: str) -> list[Any]:
         raise FhirPathError("engine broke")
 
-    monkeypatch.setattr(sendside, "evaluate", broken)
+    monkeypatch.setattr(checks, "evaluate", broken)
     _, bundle = _cc()
     found = list(CHECKS.get("sent-carecommunication").func(_ctx([_inbound(_dump(bundle))])))
     notes = [f for f in found if f.rule_id == "KCERT-FHIRPATH"]

@@ -580,7 +580,7 @@ def test_what_the_reference_lps_sends_validates(
     _, body = care_communication(REFERENCE_CLINIC, to, patient, compose.text, frozenset(), compose)
     path = tmp_path / f"{shape}.json"
     path.write_bytes(body)
-    outcome = DocumentValidator(fhir_store).validate(path, "fhir")
+    outcome = DocumentValidator(fhir_store).report(path, "fhir")
     errors = [f"{f.location}: {f.message}" for f in outcome.findings if f.blocking]
     assert errors == []
     assert outcome.context.startswith("medcom.fhir.dk.carecommunication")
@@ -598,7 +598,7 @@ def test_the_profile_check_above_can_fail(tmp_path: Path, fhir_store: PackStore)
     )
     path = tmp_path / "broken.json"
     path.write_bytes(body)
-    outcome = DocumentValidator(fhir_store).validate(path, "fhir")
+    outcome = DocumentValidator(fhir_store).report(path, "fhir")
     assert any("medcom-careCommunication-6" in f.message for f in outcome.findings if f.blocking)
 
 

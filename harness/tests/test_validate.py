@@ -243,10 +243,10 @@ def test_documents_kcert_has_never_seen(
 def test_a_schematron_that_cannot_run_is_an_error_finding(
     store: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: CompiledSchematron, document: object, evidence_name: str = "") -> None:
+    def broken(self: CompiledSchematron, document: object, context: object = None) -> None:
         raise SchematronRunError(f"schematron {self.source.name}: evaluation failed: XPTY0004")
 
-    monkeypatch.setattr(CompiledSchematron, "validate", broken)
+    monkeypatch.setattr(CompiledSchematron, "iter_findings", broken)
     code, answer = validate(capsys, CDA / VALID_CDA[1])
     assert code == 1
     (finding,) = errors(answer["files"][0])
@@ -398,9 +398,9 @@ def test_without_packs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
 
 def test_many_files_share_one_compiled_validator(store: Path) -> None:
     validator = DocumentValidator(PackStore(store))
-    first = validator.validate(CDA / VALID_CDA[0])
+    first = validator.report(CDA / VALID_CDA[0])
     schema = validator._cda_schema()
-    again = validator.validate(CDA / VALID_CDA[0])
+    again = validator.report(CDA / VALID_CDA[0])
     assert validator._cda_schema() is schema and first.findings == again.findings
     sch = next(v for p, v in validator._schematrons() if "art-decor" in p.id)
     root = etree.parse(str(CDA / VALID_CDA[0])).getroot()

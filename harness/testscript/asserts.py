@@ -11,6 +11,7 @@ from harness.runner.actions import ActionError
 from harness.testscript.context import Call, ScriptState, Unsupported, header
 from harness.testscript.fixtures import Payload
 from harness.testscript.operators import OPERATORS, UnknownOperator, compare, text_of
+from harness.validators.api import ValidatorContext
 
 RESPONSE_CODES = {
     "continue": 100,
@@ -220,9 +221,10 @@ def _validate_profile(state: ScriptState, spec: dict[str, Any]) -> tuple[bool, s
     resource = _source(state, spec).resource
     if resource is None:
         return False, "the body to validate is not a FHIR resource"
-    report = validator.report(resource, profile=canonical, package=defining[0])
-    findings = [f for f in report.findings if f.blocking]
-    chosen = f"{canonical} (context {report.context.label})"
+    asked = ValidatorContext(profile=canonical, package=defining[0])
+    findings = [f for f in validator.iter_findings(resource, asked) if f.blocking]
+    label = asked.fhir_context.label if asked.fhir_context else "?"  # set once iterated
+    chosen = f"{canonical} (context {label})"
     if not findings:
         return True, f"valid against {chosen}"
     shown = "; ".join(f"{f.location.path}: {f.message}" for f in findings[:MAX_SHOWN])

@@ -31,6 +31,7 @@ from harness.model.outcome import Severity
 from harness.packs.store import Pack, PackError, PackStore
 from harness.safeparse import MAX_BYTES, PayloadError, parse_xml, sniff_format
 from harness.synthetic import birth_date
+from harness.validators.api import ContextArg, ValidatorContext, as_context
 from harness.validators.fhirprofile import (
     PackageError,
     ProfileIndex,
@@ -73,7 +74,9 @@ class PackProblem(RuntimeError):
 
 
 @dataclass
-class Outcome:
+class DocumentReport:
+    """What `kcert validate` says about one file: its kind, findings and notes."""
+
     path: str
     kind: str
     findings: list[Finding] = field(default_factory=list)
@@ -231,117 +234,138 @@ class DocumentValidator:
 
     # -- documents ------------------------------------------------------------------------------
 
-    def validate(self, path: Path, kind: str | None = None) -> Outcome:
+    def report(self, path: Path, kind: str | None = None) -> DocumentReport:
         """Every applicable check on one file; UnusableInput when it cannot be read at all."""
         try:
             # read from the open file with a hard cap: a device or FIFO has no honest st_size
             data = read_limited(path, MAX_BYTES)
         except InputFileError as exc:
             raise UnusableInput(f"{path}: {exc.reason}") from None
-        return self.validate_bytes(data, str(path), kind)
+        return self.report_bytes(data, str(path), kind)
 
-    def validate_bytes(self, data: bytes, path: str, kind: str | None = None) -> Outcome:
-        """As validate(), for a document already in memory; `path` names it in the findings."""
-        name = Path(path).name
+    def report_bytes(self, data: bytes, path: str, kind: str | None = None) -> DocumentReport:
+        """As report(), for a document already in memory; `path` names it in the findings."""
+        context = ValidatorContext(Path(path).name, kind=kind)
         try:
-            kind = kind or detect(data)
-            if kind == "fhir":
-                return self._fhir(data, Outcome(path, kind), name)
-            root = parse_xml(data)
+            findings = list(self._findings(data, context))
         except PayloadError as exc:
             raise UnusableInput(f"{path}: {exc}") from None
-        outcome = Outcome(path, kind)
-        if kind == "cda":
-            self._cda(root, outcome, name)
-        else:
-            self._oioxml(root, outcome, name)
-        return outcome
+        return DocumentReport(
+            path,
+            context.kind or "",
+            findings,
+            context.not_run,
+            context.missing,
+            context.fhir_context.describe() if context.fhir_context else "",
+            [f"{p.id}#{p.version}" for p in context.packs],
+        )
 
-    def _cda(self, root: etree._Element, outcome: Outcome, name: str) -> None:
+    def iter_findings(self, document: bytes, context: ContextArg = None) -> Iterator[Finding]:
+        """Every applicable check on one document, of `context.kind` (None: detected; the kind
+        found is set there). UnusableInput when it is neither safe XML nor JSON; PackProblem
+        when an installed pack does not load. The notes go to the context (see api.py)."""
+        context = as_context(context)
+        try:
+            yield from self._findings(document, context)
+        except PayloadError as exc:
+            raise UnusableInput(f"{context.evidence or 'document'}: {exc}") from None
+
+    def _findings(self, data: bytes, context: ValidatorContext) -> Iterator[Finding]:
+        context.kind = context.kind or detect(data)
+        if context.kind == "fhir":
+            yield from self._fhir(data, context)
+        elif context.kind == "cda":
+            yield from self._cda(parse_xml(data), context)
+        else:
+            yield from self._oioxml(parse_xml(data), context)
+        for pack in context.packs:
+            self._use(pack)
+
+    def _cda(self, root: etree._Element, context: ValidatorContext) -> Iterator[Finding]:
         schema = self._cda_schema()
         if schema is None:
-            outcome.missing.append(REQUIRED_PACK["cda"])
-            outcome.not_run.append("XML Schema: pack missing (cda-schema)")
+            context.missing.append(REQUIRED_PACK["cda"])
+            context.note_not_run("XML Schema: pack missing (cda-schema)")
         else:
-            self._use(schema.pack)
-            outcome.findings.extend(schema.iter_findings(root, name))
-        self._run_schematrons(root, outcome, name)
-        outcome.findings.extend(cda_rules(root, name))
+            yield from schema.iter_findings(root, context)
+        yield from self._run_schematrons(root, context)
+        yield from cda_rules(root, context.evidence)
 
-    def _run_schematrons(self, root: etree._Element, outcome: Outcome, name: str) -> None:
+    def _run_schematrons(
+        self, root: etree._Element, context: ValidatorContext
+    ) -> Iterator[Finding]:
         validators = self._schematrons()
         if not validators:
-            outcome.not_run.append("pack missing (schematron)")
+            context.note_not_run("pack missing (schematron)")
             return
         ran = False
         for pack, validator in validators:
             for relative in validator.schematrons_for(root):
                 ran = True
-                self._use(pack)
+                context.used(pack)
                 try:
                     compiled = validator.compiled(relative)
                 except SchematronError as exc:
                     raise PackProblem(f"{_where(pack)}: schematron {relative}: {exc}") from None
                 try:
-                    outcome.findings.extend(compiled.validate(root, name))
+                    # drained here: a run error ends this schematron, not the document's checks
+                    found = list(compiled.iter_findings(root, context))
                 except SchematronRunError as exc:
-                    outcome.findings.append(
+                    found = [
                         Finding(
                             SCHEMATRON_RUN_RULE,
                             Severity.F2,
                             f"{_where(pack)}: {exc}",
-                            Location("/", "xpath", None, name),
+                            Location("/", "xpath", None, context.evidence),
                         )
-                    )
+                    ]
+                yield from found
         if not ran:
             ids = ", ".join(document_template_ids(root)) or "(none)"
             packs = ", ".join(_where(p) for p, _ in validators)
-            outcome.not_run.append(
+            context.note_not_run(
                 f"schematron: none in {packs} applies to ClinicalDocument templateId {ids}"
             )
 
-    def _fhir(self, data: bytes, outcome: Outcome, name: str) -> Outcome:
+    def _fhir(self, data: bytes, context: ValidatorContext) -> Iterator[Finding]:
         validator = self._profile_validator()
+        name = context.evidence
         instance = read_instance(data, name, validator.index if validator else None)
-        outcome.findings.extend(instance.findings)
+        yield from instance.findings
         if instance.resource is None:
-            return outcome
+            return
         if validator is None:
-            outcome.not_run.append("pack missing (FHIR packages): base and profile checks")
-            outcome.findings.extend(
-                Finding(
+            context.note_not_run("pack missing (FHIR packages): base and profile checks")
+            for issue in structure_issues(instance.resource):
+                yield Finding(
                     "FHIR-STRUCTURE",
                     Severity.F2,
                     issue.message,
                     Location(issue.path, "fhirpath", None, name),
                 )
-                for issue in structure_issues(instance.resource)
-            )
-            return outcome
-        report = validator.report(
-            instance.resource, name, package=self._fhir_context, lines=instance.lines
-        )
-        outcome.context = report.context.describe()
-        for key in report.context.members:
+            return
+        if context.package is None:
+            context.package = self._fhir_context
+        context.lines = instance.lines
+        found = list(validator.iter_findings(instance.resource, context))
+        for key in context.fhir_context.members if context.fhir_context else ():
             pack = self._pack_of.get(key)
             if pack is not None:
-                self._use(pack)
-                outcome.packs.append(f"{pack.id}#{pack.version}")
-        outcome.findings.extend(report.findings)
-        outcome.not_run.extend(report.not_run)
-        return outcome
+                context.used(pack)
+        yield from found
 
-    def _oioxml(self, root: etree._Element, outcome: Outcome, name: str) -> None:
+    def _oioxml(self, root: etree._Element, context: ValidatorContext) -> Iterator[Finding]:
         schemas = self._oioxml_schemas()
         if schemas is None:
-            outcome.missing.append(REQUIRED_PACK["oioxml"])
-            outcome.not_run.append("XML Schema: pack missing (oioxml-schema)")
+            context.missing.append(REQUIRED_PACK["oioxml"])
+            context.note_not_run("XML Schema: pack missing (oioxml-schema)")
             return
-        self._use(schemas.pack)
         try:
-            outcome.findings.extend(schemas.iter_findings(root, name))
+            # drained here, so a schema that does not compile is a PackProblem at once
+            found = list(schemas.iter_findings(root, context))
         except SchemaLoadError as exc:
             raise PackProblem(str(exc)) from None
+        yield from found
 
 
 # -- kcert's own CDA rules (always run) -----------------------------------------------------------
@@ -413,12 +437,13 @@ def files_of(paths: Iterable[Path]) -> list[Path]:
 __all__ = [
     "KINDS",
     "REQUIRED_PACK",
+    "DocumentReport",
     "DocumentValidator",
-    "Outcome",
     "PackError",
     "PackProblem",
     "SchemaLoadError",
     "UnusableInput",
+    "ValidatorContext",
     "cda_rules",
     "detect",
     "files_of",

@@ -12,6 +12,7 @@ from lxml import etree
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Severity
 from harness.packs.store import Pack
+from harness.validators.api import ContextArg, as_context
 from harness.validators.xsd import SchemaLoadError, XsdValidator
 
 XS = "{http://www.w3.org/2001/XMLSchema}"
@@ -82,7 +83,14 @@ class OioxmlSchemas:
             self._compiled[relative] = OioxmlXsd(dataclasses.replace(self.pack, entry=relative))
         return self._compiled[relative]
 
-    def iter_findings(self, root: etree._Element, name: str) -> Iterator[Finding]:
+    def iter_findings(
+        self, document: etree._Element, context: ContextArg = None
+    ) -> Iterator[Finding]:
+        """`document`: the root element of a tree parsed by harness.safeparse. Raises
+        SchemaLoadError when the schema that declares it does not compile (a broken pack)."""
+        context = as_context(context)
+        context.used(self.pack)
+        root, name = document, context.evidence
         relative = self.schema_for(root)
         if relative is None:
             qname = etree.QName(root)
@@ -95,7 +103,7 @@ class OioxmlSchemas:
                 Location(f"/{qname.localname}", "xpath", root.sourceline, name),
             )
             return
-        yield from self.validator(relative).iter_findings(root, name)
+        yield from self.validator(relative).iter_findings(root, context)
 
 
 __all__ = ["ROOT_RULE", "OioxmlSchemas", "OioxmlXsd", "SchemaLoadError"]

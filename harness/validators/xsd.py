@@ -12,6 +12,7 @@ from lxml import etree
 from harness.model.finding import Finding, Location
 from harness.model.outcome import Severity
 from harness.packs.store import Pack
+from harness.validators.api import ContextArg, as_context
 
 MAX_EXPLAINED = 50
 
@@ -42,11 +43,16 @@ class XsdValidator:
 
         return xmlschema.XMLSchema(str(self.entry))
 
-    def iter_findings(self, root: etree._Element, name: str) -> Iterator[Finding]:
-        tree = root.getroottree()
+    def iter_findings(
+        self, document: etree._Element, context: ContextArg = None
+    ) -> Iterator[Finding]:
+        """`document`: the root element of a tree parsed by harness.safeparse."""
+        context = as_context(context)
+        context.used(self.pack)
+        tree = document.getroottree()
         if self.schema.validate(tree):
             return
-        yield from self._explain(tree, name)
+        yield from self._explain(tree, context.evidence)
 
     def _explain(self, tree: etree._ElementTree, name: str) -> Iterator[Finding]:
         from xmlschema.exceptions import XMLSchemaKeyError

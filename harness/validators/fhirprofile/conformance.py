@@ -23,6 +23,7 @@ from typing import Any
 
 from harness.model.finding import Finding
 from harness.safeparse import PayloadError
+from harness.validators.api import ValidatorContext
 from harness.validators.fhirprofile.packages import (
     CONFORMANCE_TYPES,
     Entry,
@@ -298,13 +299,10 @@ class SuiteRunner:
                 else:
                     found = list(instance.findings)
                     if instance.resource is not None:
-                        found += validator.report(
+                        found += validator.iter_findings(
                             instance.resource,
-                            case.file,
-                            profile_url,
-                            package=own.key,
-                            lines=instance.lines,
-                        ).findings
+                            ValidatorContext(case.file, profile_url, own.key, lines=instance.lines),
+                        )
             except Exception as exc:  # a crash is a result to count, not a reason to stop
                 results.append(
                     StepResult(

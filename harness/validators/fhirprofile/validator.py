@@ -4,11 +4,11 @@ the profiles of one validation context."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from harness.fhir.resource import structure_issues
 from harness.model.finding import Finding
+from harness.validators.api import ContextArg, ValidatorContext, as_context
 from harness.validators.fhirprofile import rules
 from harness.validators.fhirprofile.bindings import member_of
 from harness.validators.fhirprofile.bundles import bundle_issues, element_id_issues
@@ -26,15 +26,6 @@ from harness.validators.fhirprofile.references import BundleResolver
 from harness.validators.fhirprofile.run import Run
 from harness.validators.fhirprofile.vitalsigns import required_profiles
 from harness.validators.fhirprofile.walker import BASE_PROFILE, Walker
-
-
-@dataclass
-class Report:
-    """What one validation found, in which context, and what it could not check."""
-
-    findings: list[Finding]
-    context: ValidationContext
-    not_run: list[str] = field(default_factory=list)
 
 
 class ProfileValidator(Walker):
@@ -57,32 +48,30 @@ class ProfileValidator(Walker):
 
     # -- public ----------------------------------------------------------------------------------
 
-    def validate(
-        self,
-        resource: dict[str, Any],
-        evidence: str = "",
-        profile: str | None = None,
-        package: PackageKey | ValidationContext | None = None,
-        lines: dict[str, int] | None = None,
-    ) -> list[Finding]:
-        """Findings for `resource` (and, for a Bundle, every entry) against the base
-        definitions and its profiles: the declared meta.profile ones, or `profile` for the
-        top-level resource."""
-        return self.report(resource, evidence, profile, package, lines).findings
+    def iter_findings(
+        self, document: dict[str, Any], context: ContextArg = None
+    ) -> Iterator[Finding]:
+        """Findings for `document` (a resource and, for a Bundle, every entry) against the base
+        definitions and its profiles: the declared meta.profile ones, or `context.profile` for
+        the top-level resource.
 
-    def report(
-        self,
-        resource: dict[str, Any],
-        evidence: str = "",
-        profile: str | None = None,
-        package: PackageKey | ValidationContext | None = None,
-        lines: dict[str, int] | None = None,
-    ) -> Report:
-        """As validate(), with the validation context used and the checks that did not run.
+        The validation context is `context.package` (name, version) when given; else the
+        package that defines the first profile the resource (or, for a Bundle, an entry)
+        declares; else the FHIR base definitions alone. Every canonical resolves inside that
+        context only. The context used goes to `context.fhir_context`, the checks that could
+        not run to `context.not_run`."""
+        context = as_context(context)
+        used = self._judge(document, context)
+        context.fhir_context = used[1]
+        for note in used[2]:
+            context.note_not_run(note)
+        yield from used[0]
 
-        The context is `package` (name, version) when given; else the package that defines the
-        first profile the resource (or, for a Bundle, an entry) declares; else the FHIR base
-        definitions alone. Every canonical resolves inside that context only."""
+    def _judge(
+        self, resource: dict[str, Any], asked: ValidatorContext
+    ) -> tuple[list[Finding], ValidationContext, list[str]]:
+        evidence, profile, package = asked.evidence, asked.profile, asked.package
+        lines = asked.lines
         context = self.choose_context(resource, profile, package)
         bundle = resource if resource.get("resourceType") == "Bundle" else None
         run = Run(
@@ -150,7 +139,7 @@ class ProfileValidator(Walker):
             )
         finally:
             leave_scope(token)
-        return Report(run.result(), context, list(run.not_run))
+        return run.result(), context, list(run.not_run)
 
     def choose_context(
         self,

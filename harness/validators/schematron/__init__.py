@@ -1,10 +1,11 @@
 """kcert's own ISO Schematron -> XSLT 3 compiler, run with SaxonC (saxonche).
 
 compile_schematron(path) compiles once per process (the generated XSLT is cached on disk);
-CompiledSchematron.validate(document, name) gives findings, .svrl(document) the ISO SVRL report;
-SchematronValidator picks the schematrons of a pack that apply to a CDA document by its
-templateId roots. Schemas ISO calls erroneous are refused (SchematronError, file:line) unless a
-named leniency (scope.LENIENCIES) lets them through with a warning on the compiled schematron.
+CompiledSchematron.iter_findings(document, context) gives findings, .svrl(document) the ISO
+SVRL report; SchematronValidator picks the schematrons of a pack that apply to a CDA document
+by its templateId roots. Schemas ISO calls erroneous are refused (SchematronError, file:line)
+unless a named leniency (scope.LENIENCIES) lets them through with a warning on the compiled
+schematron.
 """
 
 from harness.validators.schematron.compiler import (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.validators.schematron.catalogue import Catalogue
 
-COMPILER_VERSION = "kcert-sch-2"
+COMPILER_VERSION = "kcert-sch-3"  # 3: rule templates carry their gates
 
 
 def default_cache_dir() -> Path:
@@ -102,5 +102,30 @@ def store(cache_dir: Path, key: str, entry: CachedStylesheet) -> None:
         _write(cache_dir / f"{key}.xsl", entry.xslt)
         meta = {"files": [list(f) for f in entry.files], "catalogue": entry.catalogue.to_json()}
         _write(cache_dir / f"{key}.json", json.dumps(meta))
+    except OSError:
+        pass
+
+
+def _compiles_marker(cache_dir: Path, xslt: str) -> Path:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        saxon = version("saxonche")
+    except PackageNotFoundError:
+        saxon = "?"
+    digest = hashlib.sha256(f"{COMPILER_VERSION}\x00{saxon}\x00{xslt}".encode()).hexdigest()
+    return cache_dir / f"{digest}.compiles"
+
+
+def known_to_compile(cache_dir: Path, xslt: str) -> bool:
+    """Whether this exact stylesheet text has compiled whole with this Saxon before."""
+    return _compiles_marker(cache_dir, xslt).is_file()
+
+
+def mark_compiles(cache_dir: Path, xslt: str) -> None:
+    """Best effort, like store(): without the marker the next process compiles whole again."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _write(_compiles_marker(cache_dir, xslt), "")
     except OSError:
         pass

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from xml.sax.saxutils import escape
 
+from harness.validators.schematron.gates import GATES_ATTRIBUTE, context_gates, encode
 from harness.validators.schematron.hoist import PARAM_PREFIX, Hoister
 from harness.validators.schematron.model import (
     KC_NS,
@@ -155,6 +156,7 @@ class Generator:
         self.numbers = {rule_id: n for n, rule_id in enumerate(schema.abstract_rules)}
         self.hoister = Hoister()
         self.x = self.hoister.rewrite
+        self.ns = {p: u for p, u in schema.namespaces.items() if p != KC}
 
     # -- expressions --------------------------------------------------------------------------
 
@@ -261,9 +263,14 @@ class Generator:
         )
         total = len(pattern.rules)
         for position, rule in enumerate(pattern.rules):
+            # What a document must hold for this rule to fire (gates.py): the compiler leaves
+            # the template out for documents without it. Not for subordinate documents, which
+            # are not the document the gates are checked on.
+            needs = frozenset() if pattern.documents else context_gates(rule.context, self.ns)
+            gated = f" {GATES_ATTRIBUTE}={attr(encode(needs))}" if needs else ""
             self.out.append(
                 f'<xsl:template match={attr(cheap_first(self.x(rule.context)))} mode="{mode}" '
-                f'priority="{total - position}" version="{self.version}">'
+                f'priority="{total - position}" version="{self.version}"{gated}>'
             )
             self.emitter.fired(self, rule)
             self.body(rule.items, str(rule.index), set())

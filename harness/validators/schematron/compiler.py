@@ -1,10 +1,19 @@
-"""compile_schematron(): schematron file -> cached XSLT -> Saxon executable -> findings or SVRL."""
+"""compile_schematron(): schematron file -> cached XSLT -> Saxon executable -> findings or SVRL.
+
+The Saxon compile is the cost (the DK-CPD stylesheet: 5-6 s and ~400 MB whole). It is not
+moved to a background thread: saxonche holds the GIL while it compiles (measured: the main
+thread ran at ~2 % of its speed during a 5.7 s compile), so a thread would stall the run just
+as much, and SaxonC objects are not thread-safe anyway (saxon.py's lock). Instead each
+document gets a stylesheet pruned to the rules it can fire (gates.py, prune.py): ~10 % of the
+DK-CPD stylesheet for the reference LPS's care plans, compiled in ~0.5 s.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -13,11 +22,13 @@ from lxml import etree
 
 from harness.model.finding import Finding
 from harness.safeparse import parse_xml
+from harness.validators.api import ContextArg, as_context
 from harness.validators.schematron import cache, subdocs
 from harness.validators.schematron.catalogue import Catalogue, build_catalogue
 from harness.validators.schematron.codegen import DOCUMENTS_PREFIX, Emitter, generate_xslt
 from harness.validators.schematron.findings import Failure, LineFinder, read_records
 from harness.validators.schematron.model import SchematronError, SchematronRunError
+from harness.validators.schematron.prune import Pruner
 from harness.validators.schematron.reader import read_schema
 from harness.validators.schematron.saxon import SaxonRuntime
 from harness.validators.schematron.scope import STRICT, check_leniency
@@ -32,26 +43,43 @@ _OWN_OUTPUT = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree
 @dataclass
 class Timings:
     generate_s: float = 0.0  # Schematron -> XSLT (0 when the disk cache had it)
-    saxon_compile_s: float = 0.0
+    saxon_compile_s: float = 0.0  # every Saxon compile so far (whole or pruned)
+    variants: int = 0  # pruned executables compiled
     from_cache: bool = False
+
+
+# Pruned executables kept per schematron (one per document shape seen, least recently used
+# first out): a run's documents of one type mostly share a shape.
+MAX_VARIANTS = 4
 
 
 @dataclass
 class CompiledSchematron:
-    """One schematron (in one phase), compiled once per process and shared by every document."""
+    """One schematron (in one phase), shared by every document of the process.
+
+    Saxon compiles on first use, and per document shape: the stylesheet without the rule
+    templates the document cannot fire (gates.py, prune.py), which for MedCom's ART-DECOR
+    schematrons is a fraction of the whole. `executable`, when given, is the whole stylesheet
+    compiled, used for every document (as before pruning existed); `prune=False` does the same
+    with the whole stylesheet compiled on first use.
+    """
 
     source: Path
     phase: str | None
     catalogue: Catalogue
     xslt: str
-    executable: Any
+    executable: Any = None
     timings: Timings = field(default_factory=Timings)
     files: cache.Stamps = ()  # the schematron files read, as they were
     leniency: frozenset[str] = STRICT
     cache_dir: Path | None = None
     content_key: str | None = None
+    prune: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _svrl: tuple[Any, Catalogue] | None = field(default=None, repr=False)
+    _pruner: Pruner | None = field(default=None, repr=False)
+    _proven: bool = field(default=False, repr=False)  # compiled whole once, here or before
+    _variants: OrderedDict[frozenset[int], Any] = field(default_factory=OrderedDict, repr=False)
 
     @property
     def title(self) -> str:
@@ -70,19 +98,71 @@ class CompiledSchematron:
         `base` is the folder subordinate documents are resolved against (default: a path's).
         """
         root, base, uri = _prepare(document, base)
-        output, others = self._transform(self.executable, self.catalogue, root, base, uri)
+        with self._lock:
+            executable = self._executable_for(root)
+            output, others = self._transform(executable, self.catalogue, root, base, uri)
         return read_records(output, self.catalogue, LineFinder(root), others)
 
-    def validate(
-        self, document: Document, evidence_name: str = "", base: Path | None = None
-    ) -> list[Finding]:
-        return [f.to_finding(evidence_name) for f in self.run(document, base)]
+    def iter_findings(self, document: Document, context: ContextArg = None) -> Iterator[Finding]:
+        """run() as findings located in `context.evidence`; subordinate documents resolve
+        against `context.base`. Raises SchematronRunError when the schematron cannot run."""
+        context = as_context(context)
+        for failure in self.run(document, context.base):
+            yield failure.to_finding(context.evidence)
+
+    def _whole(self) -> Any:
+        if self.executable is None:
+            started = time.perf_counter()
+            self.executable = _compile(self.xslt, self.catalogue)
+            self.timings.saxon_compile_s += time.perf_counter() - started
+            cache.mark_compiles(self._folder(), self.xslt)
+        return self.executable
+
+    def _folder(self) -> Path:
+        return self.cache_dir or cache.default_cache_dir()
+
+    def _executable_for(self, root: etree._Element) -> Any:
+        """The executable for this document: pruned to what it can fire, or the whole one.
+
+        Pruning is used only for a stylesheet Saxon has compiled whole before (a marker in the
+        disk cache): a static error in a rule a document cannot fire must still be the error
+        it is without pruning, so the first compile of a stylesheet is always the whole one.
+        """
+        if not self.prune or self.executable is not None:
+            return self._whole()
+        if not self._proven:
+            self._proven = cache.known_to_compile(self._folder(), self.xslt)
+            if not self._proven:
+                return self._whole()
+        if self._pruner is None:
+            self._pruner = Pruner(self.xslt)
+        dropped = self._pruner.dropped(root)
+        if not dropped:
+            return self._whole()
+        # A variant that keeps more rules than this document can fire serves it just as
+        # exactly: the extra rules cannot match. So any variant dropping a subset will do, and
+        # a new one keeps what the newest variant kept too, so later shapes find it.
+        for key in reversed(self._variants):
+            if key <= dropped:
+                self._variants.move_to_end(key)
+                return self._variants[key]
+        if self._variants:
+            dropped = dropped & next(reversed(self._variants))
+        started = time.perf_counter()
+        executable = _compile(self._pruner.text(dropped), self.catalogue)
+        self.timings.saxon_compile_s += time.perf_counter() - started
+        self.timings.variants += 1
+        self._variants[dropped] = executable
+        while len(self._variants) > MAX_VARIANTS:
+            self._variants.popitem(last=False)
+        return executable
 
     def svrl(self, document: Document, base: Path | None = None) -> etree._Element:
         """The ISO SVRL report (svrl:schematron-output) for one document."""
         executable, catalogue = self._svrl_stylesheet()
         root, base, uri = _prepare(document, base)
-        output, _ = self._transform(executable, catalogue, root, base, uri)
+        with self._lock:
+            output, _ = self._transform(executable, catalogue, root, base, uri)
         return etree.fromstring(output.encode("utf-8"), _OWN_OUTPUT)
 
     def _svrl_stylesheet(self) -> tuple[Any, Catalogue]:
@@ -118,7 +198,7 @@ class CompiledSchematron:
         runtime = SaxonRuntime.get()
         from saxonche import PySaxonApiError
 
-        with self._lock, runtime.lock:
+        with runtime.lock:
             node = runtime.parse(text, uri)
             others: dict[str, LineFinder] = {}
             # SaxonC keeps only a pointer to a parameter's value: the Python objects must stay
@@ -208,9 +288,13 @@ def _stylesheet(
 
 
 def _executable(entry: cache.CachedStylesheet) -> Any:
+    return _compile(entry.xslt, entry.catalogue)
+
+
+def _compile(xslt: str, catalogue: Catalogue) -> Any:
     runtime = SaxonRuntime.get()
-    executable = runtime.compile(entry.xslt)
-    runtime.supply_lifted(executable, entry.catalogue)
+    executable = runtime.compile(xslt)
+    runtime.supply_lifted(executable, catalogue)
     return executable
 
 
@@ -242,15 +326,13 @@ def compile_schematron(
         entry = _stylesheet(
             sch_path, phase, chosen, folder, key, content_key is not None, None, timings
         )
-        started = time.perf_counter()
-        executable = _executable(entry)
-        timings.saxon_compile_s = time.perf_counter() - started
+        # Saxon compiles on the first document (pruned to what it can fire), not here.
         compiled = CompiledSchematron(
             sch_path,
             phase,
             entry.catalogue,
             entry.xslt,
-            executable,
+            None,
             timings,
             entry.files,
             chosen,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 from lxml import etree
@@ -10,6 +10,7 @@ from lxml import etree
 from harness.model.finding import Finding
 from harness.packs.store import Pack
 from harness.safeparse import parse_xml
+from harness.validators.api import ContextArg, as_context
 from harness.validators.schematron.compiler import CompiledSchematron, compile_schematron
 from harness.validators.schematron.scope import ART_DECOR, STRICT, check_leniency
 
@@ -84,12 +85,14 @@ class SchematronValidator:
         self.cache_dir = cache_dir
         self.phase = phase
         self.files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+        self.pack: Pack | None = None  # the pack the folder is, when built from one
 
     @classmethod
     def from_pack(cls, pack: Pack, cache_dir: Path | None = None) -> SchematronValidator:
         # The pack hash vouches for every file, so the disk cache needs no file checks.
         validator = cls(pack.files_dir, pack.sha256, cache_dir=cache_dir, leniency=PACK_LENIENCY)
         validator.files = sorted(pack.files)
+        validator.pack = pack
         return validator
 
     def schematrons_for(self, root: etree._Element) -> list[str]:
@@ -105,15 +108,18 @@ class SchematronValidator:
             leniency=self.leniency,
         )
 
-    def validate(
-        self, document: bytes | Path | etree._Element, evidence_name: str = ""
-    ) -> list[Finding]:
-        """Findings of every applicable schematron (none applies: no findings)."""
+    def iter_findings(
+        self, document: bytes | Path | etree._Element, context: ContextArg = None
+    ) -> Iterator[Finding]:
+        """Findings of every applicable schematron (none applies: no findings and no note; a
+        caller judging with several packs knows whether any applied, see schematrons_for)."""
+        context = as_context(context)
         if isinstance(document, etree._Element):
             root = document
         else:
             root = parse_xml(document.read_bytes() if isinstance(document, Path) else document)
-        findings: list[Finding] = []
-        for relative in self.schematrons_for(root):
-            findings.extend(self.compiled(relative).validate(root, evidence_name))
-        return findings
+        chosen = self.schematrons_for(root)
+        if chosen and self.pack is not None:
+            context.used(self.pack)
+        for relative in chosen:
+            yield from self.compiled(relative).iter_findings(root, context)
