@@ -46,6 +46,8 @@ CONFIDENTIALITY_SYSTEM = "2.16.840.1.113883.5.25"
 SUBMISSION_LIMITS = Limits(max_bytes=20 * 1024 * 1024, max_depth=32)
 DOCUMENT_LIMITS = Limits(max_bytes=10 * 1024 * 1024, max_depth=128)
 
+SUBMISSION_NOTE = "submission"  # the share step's notes: the raw body the repository got
+
 
 class SubmissionError(ValueError):
     """A repository submission does not follow the contract (JSON metadata + base64 CDA)."""

@@ -39,50 +39,6 @@ RULES: dict[str, Text] = {
         "OperationOutcome nævner ikke problemet", "OperationOutcome does not name the problem"
     ),
     "FHIRPATH": Text("FHIRPath-betingelse ikke opfyldt", "FHIRPath condition not met"),
-    "ACK-HTTP": Text(
-        "En meddelelse skal besvares med HTTP 200 og en kvittering",
-        "A message must be answered HTTP 200 with an acknowledgement",
-    ),
-    "ACK-TYPE": Text(
-        "Svaret er ikke en kvitteringsmeddelelse (Bundle af typen message)",
-        "The answer is not an acknowledgement message (Bundle of type message)",
-    ),
-    "ACK-HEADER": Text(
-        "Første entry i kvitteringen er ikke en MessageHeader",
-        "The acknowledgement's first entry is not a MessageHeader",
-    ),
-    "ACK-EVENT": Text(
-        "Kvitteringens eventkode er ikke acknowledgement-message",
-        "The acknowledgement's event code is not acknowledgement-message",
-    ),
-    "ACK-REF": Text(
-        "Kvitteringen henviser ikke til den modtagne MessageHeader.id",
-        "The acknowledgement does not reference the received MessageHeader.id",
-    ),
-    "ACK-CODE": Text("Forkert kvitteringskode", "Wrong acknowledgement code"),
-    "ACK-SENDER": Text(
-        "Kvitteringens afsender er ikke SUT", "The acknowledgement's sender is not the SUT"
-    ),
-    "ACK-RECEIVER": Text(
-        "Kvitteringens modtager er ikke den oprindelige afsender",
-        "The acknowledgement's receiver is not the original sender",
-    ),
-    "ACK-OO": Text(
-        "Negativ kvittering uden OperationOutcome (medcom-acknowledgement-1)",
-        "Negative acknowledgement without OperationOutcome (medcom-acknowledgement-1)",
-    ),
-    "ACK-OO-REF": Text(
-        "response.details peger ikke på OperationOutcome i kvitteringen",
-        "response.details does not reference the OperationOutcome in the acknowledgement",
-    ),
-    "ACK-PROFILE": Text(
-        "Kvitteringen angiver ikke MedComs acknowledgement-profil",
-        "The acknowledgement does not name MedCom's acknowledgement profile",
-    ),
-    "ACK-DUP": Text(
-        "En dublet blev ikke kvitteret som originalen",
-        "A duplicate was not acknowledged like the original",
-    ),
     "AGENT-HTTP": Text("Testagenten svarede med en fejl", "The test agent answered with an error"),
     "AGENT-FORMAT": Text(
         "Testagentens svar følger ikke LPS-testagent-API'et",
@@ -95,32 +51,6 @@ RULES: dict[str, Text] = {
     "AGENT-FIELD": Text(
         "Den gemte meddelelse har forkert indhold", "The stored message has wrong content"
     ),
-    "COCKPIT-HTTP": Text("Listen kunne ikke hentes", "The list could not be read"),
-    "COCKPIT-FORMAT": Text(
-        "Svaret følger ikke LPS-testagent-API'et (liste, profil eller plan)",
-        "The answer does not follow the LPS test agent API (list, profile or plan)",
-    ),
-    "COCKPIT-DUPLICATE": Text("En patient står to gange på listen", "A patient is listed twice"),
-    "COCKPIT-MISSING": Text(
-        "En patient mangler på listen", "A patient who belongs on the list is missing"
-    ),
-    "COCKPIT-EXTRA": Text(
-        "En patient står på listen uden at høre til", "A patient is listed who does not belong"
-    ),
-    "COCKPIT-PROFILE-MISSING": Text("En profil tilbydes ikke", "A profile is not offered"),
-    "COCKPIT-PLAN-HTTP": Text("Planen kunne ikke hentes", "The plan could not be read"),
-    "COCKPIT-LINK": Text(
-        "Linket åbner en anden patients plan", "The link opens another patient's plan"
-    ),
-    "COCKPIT-VALUE": Text("Listerækken viser en forkert værdi", "The list row shows a wrong value"),
-    "COCKPIT-STALE": Text(
-        "Planen viser data ældre end 2 år", "The plan shows data older than two years"
-    ),
-    "COCKPIT-PLAN-MEASUREMENT": Text(
-        "Planen viser ikke den seneste måling", "The plan does not show the latest measurement"
-    ),
-    "COCKPIT-GOALS": Text("Planen har ingen mål", "The plan has no goals"),
-    "COCKPIT-COLOUR": Text("Forkert stratificering i planen", "Wrong stratification in the plan"),
     "CONTRACT-STATUS": Text(
         "Forkert HTTP-status for en afvist forespørgsel", "Wrong HTTP status for a refused request"
     ),
@@ -172,27 +102,6 @@ RULES: dict[str, Text] = {
         "Brugeren får vist en fejl ved en accepteret meddelelse",
         "The user is shown a problem for an accepted message",
     ),
-    "REF-PARSE": Text("Henvisningen er ikke brugbar XML", "The referral is not usable XML"),
-    "REF-PATIENT": Text(
-        "Henvisningen gælder ikke testpatienten", "The referral is not about the test patient"
-    ),
-    "REF-SENDER": Text(
-        "Henvisningens afsender-GLN er ikke SUT's", "The referral's sender GLN is not the SUT's"
-    ),
-    "REF-RECEIVER": Text(
-        "Henvisningens modtager-GLN er ikke kommunens",
-        "The referral's receiver GLN is not the municipality's",
-    ),
-    "REF-GLN-CHECK": Text(
-        "GLN-nummeret har forkert GS1-kontrolciffer", "The GLN has a wrong GS1 check digit"
-    ),
-    "REF-REASON": Text(
-        "Henvisningen mangler klinisk årsag", "The referral gives no clinical reason"
-    ),
-    "REF-DIAGNOSIS": Text(
-        "Henvisningens diagnose passer ikke til forløbspakken",
-        "The referral's diagnosis does not fit the care package",
-    ),
     "KCERT-FHIRPATH": Text(
         "kcert kunne ikke evaluere en FHIRPath-regel (ikke en fejl i SUT)",
         "kcert could not evaluate a FHIRPath rule (not a fault of the SUT)",
@@ -236,116 +145,6 @@ RULES: dict[str, Text] = {
     "FHIR-XML": Text("FHIR-XML'en er ikke gyldig", "The FHIR XML is not valid"),
     "PACK-MISSING": Text(
         "Ikke kørt: valideringspakken mangler", "Not run: the validation pack is missing"
-    ),
-    "SHARE-HTTP": Text(
-        "Anmodningen om at dele planen blev ikke gennemført",
-        "The request to share the plan was not carried out",
-    ),
-    "REPO-NONE": Text(
-        "Intet dokument nåede frem til kcerts dokumentdeling",
-        "No document reached kcert's document repository",
-    ),
-    "REPO-FORMAT": Text(
-        "Indsendelsen til dokumentdelingen følger ikke kontrakten (metadata + base64-CDA)",
-        "The repository submission does not follow the contract (metadata + base64 CDA)",
-    ),
-    "CPD-PARSE": Text(
-        "Det delte dokument er ikke et læsbart CDA-dokument",
-        "The shared document is not a readable CDA document",
-    ),
-    "CPD-XSD": Text(
-        "Dokumentet overholder ikke CDA-skemaet (XML Schema)",
-        "The document breaks the CDA XML Schema",
-    ),
-    "CPD-SCHEMATRON": Text(
-        "Dokumentet overholder ikke MedComs schematron for DK-CPD",
-        "The document breaks MedCom's DK-CPD schematron",
-    ),
-    "CPD-TEMPLATE": Text(
-        "DK-CPD-templateId mangler i dokumentets header",
-        "The DK-CPD templateId is missing from the header",
-    ),
-    "CPD-CODE": Text(
-        "Dokumentkoden er ikke LOINC 81215-6 (forløbsplan)",
-        "The document code is not LOINC 81215-6 (care plan)",
-    ),
-    "CPD-PATIENT-ID": Text(
-        "Patienten er ikke identificeret med CPR-nummer under CPR-rod-OID'en",
-        "The patient is not identified by a CPR number under the CPR root OID",
-    ),
-    "CPD-AUTHOR-SOR": Text(
-        "Forfatteren (klinikken) har ikke et SOR-id", "The author (the clinic) has no SOR id"
-    ),
-    "CPD-SECTION": Text(
-        "En påkrævet sektion mangler eller har forkert kode",
-        "A required section is missing or wrongly coded",
-    ),
-    "CPD-GOALS": Text(
-        "Planen mangler målsektionen eller mål", "The plan lacks the goals section or goals"
-    ),
-    "CPD-EFFECTIVE-TIME": Text(
-        "Dokumentets effectiveTime er ikke et gyldigt tidspunkt",
-        "The document's effectiveTime is not a valid time",
-    ),
-    "CPD-VERSION": Text(
-        "Dokumentet mangler id, setId eller versionNumber",
-        "The document lacks id, setId or versionNumber",
-    ),
-    "META-PATIENT": Text(
-        "Metadata angiver en anden patient (CPR eller rod-OID) end dokumentet",
-        "The metadata names another patient (CPR or root OID) than the document",
-    ),
-    "META-AUTHOR": Text(
-        "Metadata angiver en anden forfatter (SOR) end dokumentet",
-        "The metadata names another author (SOR) than the document",
-    ),
-    "META-FORMAT": Text("Forkert formatCode i metadata", "Wrong formatCode in the metadata"),
-    "META-CLASS": Text("Forkert classCode i metadata", "Wrong classCode in the metadata"),
-    "META-TYPE": Text(
-        "typeCode i metadata er ikke dokumentets kode",
-        "The metadata typeCode is not the document code",
-    ),
-    "META-TIME": Text(
-        "creationTime i metadata er ikke dokumentets effectiveTime",
-        "The metadata creationTime is not the document's effectiveTime",
-    ),
-    "META-CONFIDENTIALITY": Text(
-        "Fortrolighedskoden i metadata er ikke dokumentets",
-        "The metadata confidentiality code is not the document's",
-    ),
-    "META-UNIQUEID": Text(
-        "uniqueId i metadata er ikke dokumentets id", "The metadata uniqueId is not the document id"
-    ),
-    "META-PARENT": Text(
-        "Metadata peger ikke på det dokument, den nye version erstatter",
-        "The metadata does not name the document the new version replaces",
-    ),
-    "CPD-WRONG-PATIENT": Text(
-        "Den delte plan handler om en anden patient", "The shared plan is about another patient"
-    ),
-    "CPD-COLOUR": Text(
-        "Forkert stratificering i den delte plan", "Wrong stratification in the shared plan"
-    ),
-    "CPD-MEASUREMENT": Text(
-        "Den delte plan viser ikke den seneste måling",
-        "The shared plan does not show the latest measurement",
-    ),
-    "CPD-STALE": Text(
-        "Den delte plan viser data ældre end 2 år",
-        "The shared plan shows data older than two years",
-    ),
-    "CPD-REPLACE": Text(
-        "Den nye version erstatter ikke den forrige (RPLC, setId, versionNumber)",
-        "The new version does not replace the previous one (RPLC, setId, versionNumber)",
-    ),
-    "PRO-HTTP": Text("PRO-dokumentet blev ikke modtaget", "The PRO document was not accepted"),
-    "PRO-FORMAT": Text(
-        "Kvitteringen for PRO-dokumentet følger ikke kontrakten",
-        "The receipt for the PRO document does not follow the contract",
-    ),
-    "PRO-PATIENT": Text(
-        "PRO-dokumentet blev knyttet til en anden patient",
-        "The PRO document was attached to another patient",
     ),
     "CDA-CPR": Text(
         "Patientens CPR-nummer er ikke gyldigt", "The patient's CPR number is not valid"

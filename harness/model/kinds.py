@@ -28,6 +28,7 @@ class MessageKind:
     # the same MessageHeader.id and profile-validated; oioxml: answered with a CTL receipt
     syntax: Syntax
     standard: str = ""  # the standard that registered it (filled in by the registration)
+    event: str = ""  # a FHIR message's MessageHeader.eventCoding.code (MedCom's event codes)
 
 
 KINDS: dict[str, MessageKind] = {}
@@ -46,6 +47,11 @@ def register_kind(kind: MessageKind) -> None:
     KINDS[kind.name] = kind
     KIND_NAMES.append(kind.name)
     KIND_NAMES.sort()
+
+
+def of_event(event: str) -> MessageKind | None:
+    """The kind whose messages carry this MessageHeader event code, if one is registered."""
+    return next((k for k in KINDS.values() if k.event and k.event == event), None)
 
 
 def kind_of(name: str) -> MessageKind:

@@ -17,9 +17,14 @@ from typing import Any
 
 import jinja2
 
-from harness.checks.careplan import SUBMISSION_NOTE
-from harness.checks.cockpit import oracle_at
-from harness.checks.cpd_facts import KCERT_CODES, SubmissionError, read_cpd, read_submission
+from harness.checks.cpd_facts import (
+    KCERT_CODES,
+    SUBMISSION_NOTE,
+    SubmissionError,
+    read_cpd,
+    read_submission,
+)
+from harness.checks.oracle_view import oracle_at
 from harness.fixtures import FIXTURES_DIR
 from harness.model.exchange import Exchange
 from harness.population.model import MCS, Measurement, PatientRecord, Population, StartBack

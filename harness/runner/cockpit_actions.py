@@ -229,7 +229,7 @@ def follow_links(ctx: ActionContext, **params: Any) -> ActionResult:
 )
 def read_plans(ctx: ActionContext, **params: Any) -> ActionResult:
     """Read the plans of the patients the oracle puts in a profile."""
-    from harness.checks.cockpit import oracle_at
+    from harness.checks.oracle_view import oracle_at
 
     result = oracle_at(ctx.state, params["as_of"])
     try:

@@ -11,6 +11,7 @@ standard's package imports its checks module(s).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from harness.checks import CHECKS, rules
@@ -115,7 +116,7 @@ def _owned(kind: kinds.MessageKind, standard: Standard) -> kinds.MessageKind:
             f"message kind {kind.name!r} names standard {kind.standard!r} but is registered by "
             f"{standard.name!r}"
         )
-    return kinds.MessageKind(kind.name, kind.path, kind.syntax, standard.name)
+    return dataclasses.replace(kind, standard=standard.name)
 
 
 def _who(owner: str) -> str:

@@ -16,8 +16,7 @@ import requests
 from lxml import etree
 
 from harness.checks import CHECKS, CheckContext
-from harness.checks.careplan import SUBMISSION_NOTE
-from harness.checks.cpd_facts import KCERT_CODES, parse_ts
+from harness.checks.cpd_facts import KCERT_CODES, SUBMISSION_NOTE, parse_ts
 from harness.fixtures import REPO_ROOT, TemplateRenderer, load_peers, load_persons
 from harness.loader.protocols import load_all
 from harness.model.exchange import Exchange

@@ -21,6 +21,7 @@ from harness.reflps.app import create_app
 from harness.reflps.identity import REFERENCE_CLINIC
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
+STANDARDS_DIR = CHECKS_DIR.parent / "standards"  # each standard's checks, in its folder
 PEER = load_peers()["kommune"]
 PERSON = load_persons()["kol-karen"]
 SUT = {"sor": REFERENCE_CLINIC.sor, "gln": REFERENCE_CLINIC.gln}
@@ -326,11 +327,12 @@ def test_agent_field_never_prints_a_cpr() -> None:
 
 
 def test_every_rule_in_the_checks_has_a_firing_case() -> None:
-    """Guard: a new rule id in harness/checks must be added to the cases above."""
-    source = "\n".join(p.read_text() for p in CHECKS_DIR.glob("*.py"))
+    """Guard: a new rule id in harness/checks or a standard's folder must have a firing test."""
+    modules = [*CHECKS_DIR.glob("*.py"), *STANDARDS_DIR.glob("*/*.py")]
+    source = "\n".join(p.read_text() for p in modules if p.name not in ("rules.py", "__init__.py"))
     rules = set(re.findall(r'finding\(\s*"([A-Z][A-Z0-9-]+)"', source))
     rules |= set(re.findall(r'\n\s+"([A-Z]+-[A-Z0-9-]+)",\n\s+f?"', source))
-    rules |= set(re.findall(r'_at\(\s*ctx,\s*(?:[^,()"]+,\s*)?"([A-Z][A-Z0-9-]+)"', source))
+    rules |= set(re.findall(r'\b_?at\(\s*ctx,\s*(?:[^,()"]+,\s*)?"([A-Z][A-Z0-9-]+)"', source))
     # a rule counts as tested when some test module names it in an assertion or a case table
     tests = (
         "\n".join(

@@ -136,7 +136,7 @@ def test_exported_csv_is_compared_too() -> None:
 
 
 def test_profiles_offered() -> None:
-    from harness.checks.cockpit import rulepack
+    from harness.checks.oracle_view import rulepack
 
     ids = [{"id": p.id, "version": "1", "title": ""} for p in rulepack().profiles]
     assert rules("profiles-offered", ctx(exchange({"profiles": ids}))) == []
@@ -221,7 +221,7 @@ def test_problem_document(status: int, ct: str, body: Any, expected: list[str]) 
 
 
 def test_no_population_is_kcerts_error() -> None:
-    from harness.checks.cockpit import NoPopulation
+    from harness.checks.oracle_view import NoPopulation
 
     context = ctx(exchange(members()), profile=BP[0], as_of=AS_OF)
     context.state = {}

@@ -912,7 +912,7 @@ def test_every_check_of_a_delivery_is_listed_here() -> None:
 @pytest.mark.parametrize("body", HOSTILE_DELIVERIES, ids=range(len(HOSTILE_DELIVERIES)))
 @pytest.mark.parametrize("check", sorted(DELIVERY_CHECKS))
 def test_a_hostile_delivery_is_a_finding_never_a_crash(check: str, body: bytes) -> None:
-    from harness.checks.careplan import SUBMISSION_NOTE
+    from harness.checks.cpd_facts import SUBMISSION_NOTE
     from harness.checks.registry import CheckContext, NotEvaluated, StepRecord
     from harness.model.outcome import Severity
 

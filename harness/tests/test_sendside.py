@@ -14,7 +14,6 @@ import pytest
 from lxml import etree
 
 from harness.checks import CHECKS, CheckContext
-from harness.checks.gs1 import gs1_check_digit, valid_gln
 from harness.cli.main import main
 from harness.fixtures import REPO_ROOT, load_peers, load_persons
 from harness.model.exchange import Exchange
@@ -24,6 +23,7 @@ from harness.reflps.identity import REFERENCE_CLINIC
 from harness.reflps.outgoing import Party, Patient, care_communication, referral
 from harness.runner.peer_answers import ctl_receipt, fhir_ack, message_header
 from harness.safeparse import parse_xml
+from harness.standards.referral.gs1 import gs1_check_digit, valid_gln
 from harness.transport.peer import PeerServer, Reply
 
 PEER = load_peers()["kommune"]

@@ -48,6 +48,9 @@ def test_the_six_standards_are_registered() -> None:
     }
     assert STANDARDS.get("REF01").kind_names == ("referral",)
     assert kinds.kind_of("carecommunication").standard == "CareCommunication"
+    assert kinds.of_event("care-communication-message") is kinds.kind_of("carecommunication")
+    assert kinds.of_event("hospital-notification-message") in (None, *kinds.KINDS.values())
+    assert kinds.of_event("") is None  # the OIOXML referral has no FHIR event
     assert rules.owner_of("SEND-PROFILE") == "CareCommunication"
     assert rules.owner_of("HTTP-STATUS") == ""
     assert rules.owner_of("NO-SUCH-RULE") is None
@@ -174,3 +177,25 @@ def test_a_standards_checks_are_its_folders() -> None:
     names = STANDARDS.checks_of(STANDARDS.get("CareCommunication"))
     assert "sent-carecommunication" in names
     assert all(n in CHECKS for n in names)
+
+
+def test_a_standards_code_yields_only_its_own_or_generic_rule_ids() -> None:
+    """A rule id written in a standard's folder is its own or a generic one, never another
+    standard's (that one would belong in a shared module under harness/checks)."""
+    import re
+
+    root = REPO_ROOT / "harness" / "standards"
+    for standard in STANDARDS:
+        folder = root / standard.package.rsplit(".", 1)[-1]
+        for path in sorted(folder.glob("*.py")):
+            for rule_id in set(re.findall(r'"([A-Z][A-Z0-9]*-[A-Z0-9-]+)"', path.read_text())):
+                owner = rules.owner_of(rule_id)
+                assert owner in (None, "", standard.name), (path.name, rule_id, owner)
+
+
+def test_every_standard_has_its_checks_and_rules() -> None:
+    for standard in STANDARDS:
+        assert STANDARDS.checks_of(standard), standard.name
+        assert standard.rules, standard.name
+        for rule_id in standard.rules:
+            assert rules.owner_of(rule_id) == standard.name

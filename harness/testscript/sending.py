@@ -37,9 +37,11 @@ import json
 import re
 from typing import Any
 
+import harness.standards  # noqa: F401  (the message kinds the agent sends, registered)
 from harness.checks.diagnostics import sut_says
 from harness.fixtures import TemplateRenderer, load_peers, load_persons
 from harness.model.exchange import Exchange
+from harness.model.kinds import KINDS, of_event
 from harness.runner.actions import sut_party
 from harness.runner.sendside_actions import responder_for, send_request
 from harness.synthetic import synthetic_cpr_problem
@@ -50,7 +52,6 @@ from harness.testscript.fixtures import Payload, read_payload
 from harness.transport.peer import shared_peer
 
 CARE_COMMUNICATION = "care-communication-message"
-AGENT_KINDS = {CARE_COMMUNICATION: "carecommunication"}  # message event -> SendRequest.kind
 CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 DEFAULT_PERSON = "kol-karen"
 DEFAULT_PEER = "kommune"
@@ -80,12 +81,15 @@ def sut_sends(
     what = f"{code} of {event}"
     if isinstance(op.get("sourceId"), str):
         what += f" (fixture {op['sourceId']})"
-    kind = AGENT_KINDS.get(event)
-    if kind is None:
+    found = of_event(event)  # the message event's SendRequest.kind, as its standard registered
+    if found is None:
+        fhir = [k for k in KINDS.values() if k.event]
         raise Unsupported(
             f"SUT-initiated {what}: the test agent API (POST /outbox/send) can make the SUT "
-            f"send only a {', '.join(AGENT_KINDS)} (kind {', '.join(AGENT_KINDS.values())})"
+            f"send only a {', '.join(k.event for k in fhir)} "
+            f"(kind {', '.join(k.name for k in fhir)})"
         )
+    kind = found.name
     flavour = _flavour(state, op, template)
     if flavour == "reply or forward":
         flavour = "reply-message"  # the asserts refer to an earlier message, name no activity

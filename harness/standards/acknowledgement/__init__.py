@@ -4,6 +4,8 @@ protocol of its own: the receiving protocols of the message standards check it w
 
 from harness.model.i18n import Text
 from harness.model.outcome import Severity
+from harness.standards.acknowledgement import checks  # noqa: F401  (registers its checks)
+from harness.standards.acknowledgement.rules import RULES
 from harness.standards.model import DefectEntry, Standard
 from harness.standards.registry import register
 
@@ -15,6 +17,7 @@ STANDARD = register(
             "MedCom Acknowledgement",
         ),
         package=__name__,
+        rules=RULES,
         defects=(
             DefectEntry(
                 "ack-wrong-reference",

@@ -7,6 +7,7 @@ from harness.model.kinds import MessageKind
 from harness.model.outcome import Severity
 from harness.standards.carecommunication import checks  # noqa: F401  (registers its checks)
 from harness.standards.carecommunication.natives import NATIVES
+from harness.standards.carecommunication.rules import RULES
 from harness.standards.model import DefectEntry, Standard
 from harness.standards.registry import register
 
@@ -20,16 +21,15 @@ STANDARD = register(
             "MedCom CareCommunication (care communication message)",
         ),
         package=__name__,
-        kinds=(MessageKind("carecommunication", "/fhir/$process-message", "fhir"),),
-        rules={
-            "SEND-PROFILE": Text(
-                "En ressource angiver ikke MedComs publicerede profil-URL",
-                "A resource does not name MedCom's published profile URL",
+        kinds=(
+            MessageKind(
+                "carecommunication",
+                "/fhir/$process-message",
+                "fhir",
+                event="care-communication-message",
             ),
-            "SEND-INVARIANT": Text(
-                "En MedCom-invariant er ikke overholdt", "A MedCom invariant does not hold"
-            ),
-        },
+        ),
+        rules=RULES,
         protocols=("carecommunication-receive.yaml", "carecommunication-send.yaml"),
         templates=("messages/carecommunication.json.j2",),
         natives=NATIVES,

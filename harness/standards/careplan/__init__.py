@@ -2,6 +2,8 @@
 
 from harness.model.i18n import Text
 from harness.model.outcome import Severity
+from harness.standards.careplan import checks  # noqa: F401  (registers its checks)
+from harness.standards.careplan.rules import RULES
 from harness.standards.model import DefectEntry, Standard
 from harness.standards.registry import register
 
@@ -13,6 +15,7 @@ STANDARD = register(
             "Shared care plan (DK-CPD, CDA) to document sharing",
         ),
         package=__name__,
+        rules=RULES,
         protocols=("careplan-sharing.yaml",),
         defects=(
             DefectEntry(

@@ -3,6 +3,8 @@ oracle (harness.oracle) and the rule pack."""
 
 from harness.model.i18n import Text
 from harness.model.outcome import Severity
+from harness.standards.cockpit import checks  # noqa: F401  (registers its checks)
+from harness.standards.cockpit.rules import RULES
 from harness.standards.model import DefectEntry, Standard
 from harness.standards.registry import register
 
@@ -14,6 +16,7 @@ STANDARD = register(
             "Cockpit: profile lists and care plans",
         ),
         package=__name__,
+        rules=RULES,
         protocols=("cockpit-profiles.yaml",),
         templates=("populations/hand-written.json", "expected/hand-written-members.yaml"),
         defects=(

@@ -2,6 +2,8 @@
 
 from harness.model.i18n import Text
 from harness.standards.model import DefectEntry, Standard
+from harness.standards.qrd import checks  # noqa: F401  (registers its checks)
+from harness.standards.qrd.rules import RULES
 from harness.standards.registry import register
 
 STANDARD = register(
@@ -12,6 +14,7 @@ STANDARD = register(
             "PRO answers (QRD, CDA) to the GP system",
         ),
         package=__name__,
+        rules=RULES,
         protocols=("pro-documents.yaml",),
         templates=("documents/qrd.xml.j2", "documents/questionnaires.yaml"),
         defects=(

@@ -3,6 +3,8 @@
 from harness.model.i18n import Text
 from harness.model.kinds import MessageKind
 from harness.standards.model import DefectEntry, Standard
+from harness.standards.referral import checks  # noqa: F401  (registers its checks)
+from harness.standards.referral.rules import RULES
 from harness.standards.registry import register
 
 STANDARD = register(
@@ -13,6 +15,7 @@ STANDARD = register(
             "OIOXML referral to the municipality (REF01)",
         ),
         package=__name__,
+        rules=RULES,
         kinds=(MessageKind("referral", "/oioxml", "oioxml"),),
         protocols=("referral-send.yaml",),
         defects=(

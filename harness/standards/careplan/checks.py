@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from harness.checks.cockpit import oracle_at
 from harness.checks.cpd_facts import (
     CLASS_CODE,
     CPD_CODE,
@@ -22,6 +21,7 @@ from harness.checks.cpd_facts import (
     NS,
     SECTIONS,
     SOR_ROOT,
+    SUBMISSION_NOTE,
     CpdFacts,
     Result,
     Submission,
@@ -31,6 +31,7 @@ from harness.checks.cpd_facts import (
     read_submission,
 )
 from harness.checks.diagnostics import with_quote
+from harness.checks.oracle_view import oracle_at
 from harness.checks.registry import ANSWER, CHECKS, DELIVERY, CheckContext, NotEvaluated
 from harness.dates import window_start
 from harness.model.exchange import Exchange
@@ -40,7 +41,6 @@ from harness.packs.store import Pack, PackStore
 from harness.safeparse import PayloadError
 
 NO_PARAMS: dict[str, Any] = {"type": "object", "additionalProperties": False}
-SUBMISSION_NOTE = "submission"  # the share step's notes: the raw body the repository got
 
 
 def _submission(notes: dict[str, Any]) -> Submission | None:
