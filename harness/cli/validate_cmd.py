@@ -43,6 +43,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    import harness.standards  # noqa: F401  (the standards' native invariants: speed only)
+
     store = PackStore(args.store) if args.store else PackStore()
     validator = DocumentValidator(store, fhir_package=args.fhir_package)
     outcomes: list[Outcome] = []

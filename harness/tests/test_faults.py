@@ -10,6 +10,8 @@ scenario here fails `test_every_action_and_check_has_a_scenario`.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import socket
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ from harness.model.outcome import Outcome, Verdict
 from harness.model.result import CaseResult, RunResult
 from harness.runner import careplan_actions
 from harness.runner.engine import ACTIONS, Runner, RunOptions
+from harness.standards import STANDARDS
 from harness.sut.config import SutConfig
 from harness.tests.stubsut import StubHandler, serve
 from harness.transport.http import HttpTransport
@@ -422,8 +425,6 @@ CHECK_SCENARIOS: dict[str, Scenario] = {
         ("send-raw", {"body": "x", "content_type": "text/plain"}),
         passes={"500-outcome": RIGHT_OUTCOME},
     ),
-    "ack": _alone("ack", {"code": "ok"}, SEND),
-    "same-ack": _alone("same-ack", {"as": 1}, ("resend", {"step": 1}), [SEND]),
     "received": _alone("received", {"count": 1}, ("read-received", {"of": 1}), [SEND]),
     "problem-document": _alone(
         "problem-document",
@@ -473,12 +474,6 @@ CHECK_SCENARIOS: dict[str, Scenario] = {
     ),
     "document-attached": _alone("document-attached", {}, QRD, [LOAD], LOADED),
     "message-sent": _alone("message-sent", {"count": 1}, SEND_CC),
-    "sent-carecommunication": _alone("sent-carecommunication", {}, SEND_CC),
-    "sent-referral": _alone(
-        "sent-referral",
-        {"diagnosis": "DJ44"},
-        ("trigger-send", {"kind": "referral", "answer": "positive", "wait_s": 0.2}),
-    ),
     "outbox-status": _alone(
         "outbox-status", {"status": "acknowledged"}, ("read-outbox", {"of": 1}), [SEND_CC]
     ),
@@ -489,6 +484,28 @@ CHECK_SCENARIOS: dict[str, Scenario] = {
         [SEND_CC],
     ),
 }
+
+
+def _standards_faults() -> list[Any]:
+    """The standards' own scenario modules (`<standard's package>.faults`, optional)."""
+    found = []
+    for standard in STANDARDS:
+        if importlib.util.find_spec(standard.package + ".faults") is not None:
+            found.append(importlib.import_module(standard.package + ".faults"))
+    return found
+
+
+for _faults in _standards_faults():
+    for _name, _raw in _faults.CHECKS.items():
+        assert _name not in CHECK_SCENARIOS, f"{_name}: a scenario in two places"
+        CHECK_SCENARIOS[_name] = _alone(
+            _name,
+            _raw["params"],
+            _raw["action"],
+            _raw.get("before"),
+            _raw.get("good"),
+            _raw.get("passes"),
+        )
 
 
 def step_ids(scenario: Scenario) -> list[str]:
@@ -887,8 +904,6 @@ HOSTILE_DELIVERIES = [
     json.dumps({"metadata": [], "document": 7}).encode(),
 ]
 DELIVERY_CHECKS = {
-    "sent-carecommunication": {},
-    "sent-referral": {"diagnosis": "DJ44"},
     "resent": {"expected": True},
     "plan-shared": {},
     "cpd-rules": {},
@@ -898,6 +913,8 @@ DELIVERY_CHECKS = {
     "cpd-matches-oracle": {},
     "cpd-replaces": {"of": "1"},
 }
+for _faults in _standards_faults():
+    DELIVERY_CHECKS.update(getattr(_faults, "DELIVERY", {}))
 
 
 def test_every_check_of_a_delivery_is_listed_here() -> None:

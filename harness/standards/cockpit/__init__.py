@@ -18,7 +18,6 @@ STANDARD = register(
         package=__name__,
         rules=RULES,
         protocols=("cockpit-profiles.yaml",),
-        templates=("populations/hand-written.json", "expected/hand-written-members.yaml"),
         defects=(
             DefectEntry(
                 "bp-threshold-inclusive",
