@@ -55,7 +55,15 @@ class Standards:
                 raise StandardError(
                     f"rule {rule_id} is claimed by both {_who(owner)} and standard {name!r}"
                 )
+        names = [k.name for k in standard.kinds]
         for kind in standard.kinds:
+            if kind.standard and kind.standard != name:
+                raise StandardError(
+                    f"message kind {kind.name!r} names standard {kind.standard!r} but is "
+                    f"registered by {name!r}"
+                )
+            if names.count(kind.name) > 1:
+                raise StandardError(f"message kind {kind.name!r} is claimed twice by {name!r}")
             if kind.name in kinds.KINDS:
                 raise StandardError(
                     f"message kind {kind.name!r} is claimed by both standard "
@@ -111,11 +119,6 @@ class Standards:
 
 
 def _owned(kind: kinds.MessageKind, standard: Standard) -> kinds.MessageKind:
-    if kind.standard and kind.standard != standard.name:
-        raise StandardError(
-            f"message kind {kind.name!r} names standard {kind.standard!r} but is registered by "
-            f"{standard.name!r}"
-        )
     return dataclasses.replace(kind, standard=standard.name)
 
 

@@ -86,6 +86,13 @@ def test_a_kind_claimed_twice_is_refused_naming_both(fresh: Standards) -> None:
     ):
         fresh.register(clash)
     assert kinds.kind_of("referral").path == "/oioxml"
+    twice = _standard(kinds=(MessageKind("ex", "/a", "fhir"), MessageKind("ex", "/b", "fhir")))
+    with pytest.raises(StandardError, match="'ex' is claimed twice by 'Example'"):
+        fresh.register(twice)
+    other = _standard(kinds=(MessageKind("ex", "/a", "fhir", standard="Other"),))
+    with pytest.raises(StandardError, match="names standard 'Other' but is registered by"):
+        fresh.register(other)
+    assert "ex" not in kinds.KINDS and "Example" not in fresh
     with pytest.raises(kinds.KindError, match="unknown message kind 'nope'; known: "):
         kinds.kind_of("nope")
 
@@ -199,3 +206,14 @@ def test_every_standard_has_its_checks_and_rules() -> None:
         assert standard.rules, standard.name
         for rule_id in standard.rules:
             assert rules.owner_of(rule_id) == standard.name
+
+
+def test_a_standards_natives_answer_its_invariants() -> None:
+    natives = STANDARDS.get("CareCommunication").natives
+    assert len(natives) >= 10  # cc-1 … cc-15
+    for expression, native in natives.items():
+        assert medcom.native_owner(expression) == "CareCommunication"
+        assert medcom.CONTEXT_NATIVE[expression] is native
+        assert medcom.context_native_for(expression) is not None
+    # the shared MedCom/DK-core natives stay the validator's own
+    assert medcom.native_owner("entry.resource.ofType(Provenance).exists()") == ""
