@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from harness.reflps.storage import Storage
 
 # One line per standard module (its name under harness/reflps/).
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("hospitalnotification",)
 
 
 class Handler(Protocol):
