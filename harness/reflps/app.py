@@ -20,6 +20,7 @@ from harness.reflps.inbox import render_inbox
 from harness.reflps.messaging import MessageReceiver, NotAMessage, operation_outcome
 from harness.reflps.outbox import Outbox
 from harness.reflps.outbox_routes import build_outbox_router
+from harness.reflps.standards import received_standards
 from harness.reflps.storage import Storage
 from harness.reflps.wire import WireError, read_body, write_body
 
@@ -109,7 +110,10 @@ def create_app(
         raise ValueError(f"unknown feature set {only!r}; known: {', '.join(FEATURES)}")
     active = check_names(list(defects))
     storage = Storage(db_path)
-    receiver = MessageReceiver(storage, identity, active)
+    # the standards received in their own modules: not part of a CareCommunication-only LPS
+    received = received_standards() if only == "all" else ()
+    handlers = {s.event: s.create(storage, identity, active) for s in received}
+    receiver = MessageReceiver(storage, identity, active, handlers)
     cockpit = CockpitService(ClinicStore(storage.connection, storage.lock), active)
     outbox = Outbox(identity, frozenset(active))
     app = FastAPI(
@@ -167,6 +171,8 @@ def create_app(
         cockpit.store.reset()
         cockpit.forget()
         outbox.reset()
+        for handler in handlers.values():
+            handler.reset()
         return ResetResult(status="reset")
 
     @app.exception_handler(RequestValidationError)
@@ -178,6 +184,8 @@ def create_app(
     if only == "all":
         app.include_router(build_router(cockpit, AGENT))
         app.include_router(build_careplan_router(cockpit, identity, active, AGENT))
+    for handler in handlers.values():
+        app.include_router(handler.router(AGENT))
     kinds = ("carecommunication", "referral") if only == "all" else ("carecommunication",)
     app.include_router(build_outbox_router(outbox, AGENT, kinds))
 
@@ -234,6 +242,10 @@ def _capabilities(only: str) -> Capabilities:
             StandardClaim(standard="DK-CPD", directions=["send"]),
             StandardClaim(standard="DK-QRD", directions=["receive"]),
             StandardClaim(standard="Cockpit", directions=both),
+            *(
+                StandardClaim(standard=s.name, directions=list(s.directions))
+                for s in received_standards()
+            ),
         ]
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.reflps.standards import received_standards
+
 
 @dataclass(frozen=True)
 class Defect:
@@ -192,6 +194,13 @@ CATALOGUE: dict[str, Defect] = {
         ),
     )
 }
+
+# the defects of the standards received in their own modules (harness/reflps/standards.py)
+for _standard in received_standards():
+    for _name, _da, _en in _standard.defects:
+        if _name in CATALOGUE:
+            raise ValueError(f"defect {_name!r} of {_standard.name} is already in the catalogue")
+        CATALOGUE[_name] = Defect(_name, _da, _en)
 
 
 class UnknownDefect(ValueError):

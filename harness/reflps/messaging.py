@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.reflps.identity import ClinicIdentity
+from harness.reflps.standards import Handler, by_event
 from harness.reflps.storage import Storage, StoredMessage, utc_now
 
 EVENT_SYSTEM = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-eventCodes"
@@ -114,9 +115,13 @@ def _identifier(resource: dict[str, Any] | None, system: str) -> str:
     return ""
 
 
-def find_problems(msg: Received, me: ClinicIdentity) -> list[Problem]:
-    """The LPS's own message rules, in the order a receiving system checks them."""
+def find_problems(
+    msg: Received, me: ClinicIdentity, handlers: dict[str, Handler] | None = None
+) -> list[Problem]:
+    """The LPS's own message rules, in the order a receiving system checks them; `handlers`:
+    the standards received in their own modules, by event (harness/reflps/standards.py)."""
     problems: list[Problem] = []
+    handlers = handlers or {}
     event = msg.header.get("eventCoding") or {}
     code, system = event.get("code"), event.get("system")
     if system != EVENT_SYSTEM or code not in KNOWN_EVENTS:
@@ -128,7 +133,7 @@ def find_problems(msg: Received, me: ClinicIdentity) -> list[Problem]:
                 "code-invalid",
             )
         )
-    elif code not in SUPPORTED_EVENTS:
+    elif code not in SUPPORTED_EVENTS and code not in handlers:
         problems.append(
             Problem(
                 "MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE",
@@ -182,7 +187,9 @@ def find_problems(msg: Received, me: ClinicIdentity) -> list[Problem]:
                 "required",
             )
         )
-    if _activity(msg) not in ACCEPTED_ACTIVITIES:
+    received = by_event().get(str(code)) if code in handlers else None
+    accepted = received.activities if received is not None else ACCEPTED_ACTIVITIES
+    if _activity(msg) not in accepted:
         problems.append(
             Problem(
                 "MSG_VALUESET_VALUE_UNKNOWN",
@@ -191,6 +198,9 @@ def find_problems(msg: Received, me: ClinicIdentity) -> list[Problem]:
                 "code-invalid",
             )
         )
+    handler = handlers.get(str(code))
+    if handler is not None and not problems:
+        problems.extend(handler.problems(msg))
     return problems
 
 
@@ -208,10 +218,17 @@ def _activity(msg: Received) -> str:
 class MessageReceiver:
     """Receives messages, keeps them once, answers each with an acknowledgement Bundle."""
 
-    def __init__(self, storage: Storage, me: ClinicIdentity, defects: frozenset[str]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        me: ClinicIdentity,
+        defects: frozenset[str],
+        handlers: dict[str, Handler] | None = None,
+    ) -> None:
         self.storage = storage
         self.me = me
         self.defects = defects
+        self.handlers = handlers or {}  # by event: the standards received in their own modules
 
     def receive(self, bundle: Any, fmt: str) -> dict[str, Any]:
         msg = open_message(bundle)
@@ -219,11 +236,12 @@ class MessageReceiver:
         previous = self.storage.find_ack(header_id)
         if previous is not None and "duplicate-processed-twice" not in self.defects:
             return previous  # a duplicate gets the same answer and is not processed again
-        problems = find_problems(msg, self.me)
+        problems = find_problems(msg, self.me, self.handlers)
         if "no-negative-ack" in self.defects:
             problems = []
         code = "fatal-error" if problems else "ok"
-        if code == "ok":
+        handler = self.handlers.get(str((msg.header.get("eventCoding") or {}).get("code", "")))
+        if code == "ok" and (handler is None or handler.accept(msg)):
             patients = msg.of_type("Patient")
             patient = patients[0] if patients else None
             sender = msg.resolve(msg.header.get("sender"))

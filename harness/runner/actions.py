@@ -177,6 +177,7 @@ def send_message(ctx: ActionContext, **params: Any) -> ActionResult:
                 "peer": peer,
                 "sut": sut_party(ctx.sut),
                 "vars": params.get("vars", {}),
+                "steps": earlier_sent(ctx),
             },
         )
     except TemplateError as exc:
@@ -266,6 +267,17 @@ def reset(ctx: ActionContext, **params: Any) -> ActionResult:
     if exchange.status is None or exchange.status >= 300:
         raise refused(exchange, "the test agent did not reset the test data")
     return ActionResult(exchange)
+
+
+def earlier_sent(ctx: ActionContext) -> dict[str, dict[str, Any]]:
+    """What the case's earlier steps sent, by step id (`steps['1'].ids.header`, `.resource`):
+    a message that continues an earlier one (the next notification of the same hospital stay,
+    a cancellation) refers to the ids that message really carried, not to made-up ones."""
+    return {
+        step: {"ids": dict(record.sent.ids), "resource": record.sent.resource}
+        for step, record in ctx.earlier.items()
+        if record.sent is not None
+    }
 
 
 def _post_message(ctx: ActionContext, sent: Sent) -> Exchange:

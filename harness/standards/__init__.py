@@ -15,6 +15,7 @@ from harness.standards import (
     carecommunication,  # noqa: F401
     careplan,  # noqa: F401
     cockpit,  # noqa: F401
+    hospitalnotification,  # noqa: F401
     qrd,  # noqa: F401
     referral,  # noqa: F401
 )

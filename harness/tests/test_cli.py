@@ -180,6 +180,7 @@ THROUGH_THE_CLI = (
     "referral-bad-gln",
     "cpd-missing-goal-section",
     "qrd-ignored",
+    "hn-cancel-ignored",
 )
 
 

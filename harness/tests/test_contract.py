@@ -126,7 +126,7 @@ def test_what_the_testscript_runner_asks_for_fits_the_contract() -> None:
         "specificSender",
         "specificRecipient",
     } <= set(send)
-    assert contract["info"]["version"] == "1.4.0"
+    assert contract["info"]["version"] == "1.5.0"
     description = contract["info"]["description"]
     for documented in ("1.4.0:", "transient-error", "response.identifier", "OperationOutcome"):
         assert documented in description

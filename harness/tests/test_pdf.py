@@ -92,10 +92,12 @@ def test_pdf_report(pdf_run: Path, texts: list[str]) -> None:
     assert "report.pdf" in read_manifest(pdf_run)["files"]
 
 
-def test_page_count_stays_within_bounds(texts: list[str]) -> None:
-    # 50 cases of the six protocols: about two cases a page (measured 36); a layout regression
-    # (a case per page, or cases cut apart) moves it out of these bounds.
-    assert 20 <= len(texts) <= 48
+def test_page_count_stays_within_bounds(texts: list[str], clean_run: RunResult) -> None:
+    # About three cases on two pages (measured 36 pages for 50 cases, 49 for 65); a layout
+    # regression (a case per page, or cases cut apart) moves it out of these bounds, which
+    # follow the suite as protocols are added.
+    cases = len(clean_run.cases)
+    assert 0.4 * cases <= len(texts) <= 0.96 * cases, (len(texts), cases)
 
 
 def test_no_text_outside_the_page_box(facts: PdfFacts) -> None:

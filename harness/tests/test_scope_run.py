@@ -268,4 +268,19 @@ def test_final_certification_of_a_scope_in_the_approved_systems_view(
         ("Cockpit", ""): "ikke-omfattet",
         ("DK-QRD", "receive"): "ikke-omfattet",
         ("REF01", "send"): "ikke-omfattet",
+    } | {key: "ikke-omfattet" for key in _standards_beyond(SHOWN)}
+
+
+# the protocols the approved-systems expectation above names; a standard added later is
+# outside the CareCommunication-only scope as well
+SHOWN = {"CareCommunication", "DK-CPD", "Cockpit", "DK-QRD", "REF01"}
+
+
+def _standards_beyond(known: set[str]) -> set[tuple[str, str]]:
+    from harness.loader.protocols import discover, load_all
+
+    loaded, errors = load_all(discover(REPO_ROOT / "testcases"))
+    assert not errors, errors
+    return {
+        (p.needs.standard, p.needs.direction or "") for p in loaded if p.needs.standard not in known
     }
