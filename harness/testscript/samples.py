@@ -8,6 +8,7 @@ import base64
 import binascii
 import hashlib
 import io
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,9 @@ FORMATS = {
     "image/tiff": "TIFF",
 }
 LINK = "https://kcert.invalid/bilag/forloebsplan"
+# Pillow stamps a PDF with the time it was written; a fixed stamp keeps a sample's bytes the
+# same in every run, so `kcert rejudge` asks for what the recorded run asked for
+PDF_STAMP = time.gmtime(1767225600)  # 2026-01-01T00:00:00Z
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,9 @@ def sample(content_type: str, title: str) -> Asked:
     """A small synthetic file of `content_type` (a tiny coloured picture, or a PDF of one)."""
     image = Image.new("RGB", (8, 8), (40, 110, 180))
     out = io.BytesIO()
-    image.save(out, format=FORMATS[content_type])
+    pdf = content_type == "application/pdf"
+    fixed = {"creationDate": PDF_STAMP, "modDate": PDF_STAMP} if pdf else {}
+    image.save(out, format=FORMATS[content_type], **fixed)
     return Asked(title, content_type, out.getvalue())
 
 
