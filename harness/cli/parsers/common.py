@@ -1,4 +1,5 @@
-"""Options several commands share: which SUT, and where and how a run is reported."""
+"""What several commands share: which SUT, where and how a run is reported, the run store,
+the signing keys' folder and the date argument."""
 
 from __future__ import annotations
 

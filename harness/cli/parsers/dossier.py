@@ -1,4 +1,4 @@
-"""`kcert dossier`: its options (harness.cli.dossier_cmd runs it)."""
+"""`kcert keys|sign|verify`: their options (harness.cli.dossier_cmd runs them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`kcert lifecycle`: its options (harness.cli.lifecycle_cmd runs it)."""
+"""`kcert resume|answer|rejudge`: their options (harness.cli.lifecycle_cmd runs them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`kcert runs`: its options (harness.cli.runs_cmd runs it)."""
+"""`kcert runs|diff`: their options (harness.cli.runs_cmd runs them)."""
 
 from __future__ import annotations
 
