@@ -13,10 +13,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from harness.cli.parsers.protocols import KINDS
 from harness.fixtures import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
-KINDS = ("actions", "checks")
 
 
 @dataclass(frozen=True)

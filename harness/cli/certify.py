@@ -26,125 +26,13 @@ from harness.reflps.defects import CATALOGUE
 from harness.report.i18n import outcome_text, scope_text, verdict_text
 from harness.report.waivers import Waiver, load_waivers
 from harness.runner.attended import AnswerBook, AnswerSource, FirstOf, manual_steps
-from harness.runner.engine import DEFAULT_EVIDENCE_BUDGET, RunOptions
+from harness.runner.engine import RunOptions
 from harness.session import SutChoice, runpath
 from harness.session.sut import SutChoiceError
 from harness.suite import SuiteVersion, suite_version
-from harness.suitefiles import reports_dir
 from harness.yamlsource import SourceError
 
-__all__ = ["UsageProblem", "add_parser", "add_sut_options", "conclude", "run"]
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("certify", help="run a certification against a SUT and write the report")
-    add_sut_options(p)
-    p.add_argument("--list-defects", action="store_true", help="list reference LPS defects")
-    p.add_argument(
-        "--protocols",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="protocol file or folder (default: testcases/)",
-    )
-    p.add_argument(
-        "--case",
-        action="append",
-        default=[],
-        metavar="ID",
-        help="run only these test cases: ids or patterns (CC-R-*), repeatable or comma-separated",
-    )
-    p.add_argument(
-        "--requirement",
-        action="append",
-        default=[],
-        metavar="ID",
-        help="run only the test cases proving these requirements (ids or patterns: MVP1-KC-*)",
-    )
-    add_common(p)
-    p.add_argument(
-        "--test-type",
-        choices=["egentest", "endelig"],
-        default="egentest",
-        help="egentest: vendor self-test (default); endelig: final certification (strict)",
-    )
-    p.add_argument(
-        "--strict-cpr",
-        action="store_true",
-        help="a SUT body holding a real-format CPR number is not stored at all, only its "
-        "SHA-256 and the REAL-CPR finding (always so for --test-type endelig); without it "
-        "the number is masked as DDMMYY-xxxx",
-    )
-    p.add_argument(
-        "--tester",
-        default="",
-        help="who runs the test (the operator: report header, manifest); each answer keeps "
-        "who answered it",
-    )
-    p.add_argument("--place", default="", help="test location (report header)")
-    p.add_argument("--answers", type=Path, help="YAML file with answers to the manual steps")
-    p.add_argument(
-        "--interactive",
-        action="store_true",
-        help="ask at the terminal for each manual step not in --answers",
-    )
-    p.add_argument(
-        "--pack",
-        action="append",
-        default=[],
-        metavar="ID[@VERSION]",
-        help="use exactly these installed packs (repeatable; default: every installed pack)",
-    )
-    p.add_argument(
-        "--no-packs", action="store_true", help="state that the run uses no validation pack"
-    )
-    p.set_defaults(func=run)
-
-
-def add_sut_options(p: argparse.ArgumentParser) -> None:
-    """Which SUT: the embedded reference LPS (with defects, over HTTP or in-process) or a
-    configured one. Shared by every command that talks to a SUT."""
-    target = p.add_mutually_exclusive_group()
-    target.add_argument(
-        "--sut", choices=["reference"], help="start and test the embedded reference LPS"
-    )
-    target.add_argument("--sut-config", type=Path, help="YAML file describing the SUT")
-    p.add_argument(
-        "--defect",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="start the reference LPS with a named defect (repeatable)",
-    )
-    p.add_argument(
-        "--transport",
-        choices=["http", "inprocess"],
-        default="http",
-        help="with --sut reference: real HTTP on loopback (default) or in-process",
-    )
-
-
-def add_common(p: argparse.ArgumentParser) -> None:
-    """Options every command that writes a report shares."""
-    p.add_argument("--reports", type=Path, default=reports_dir())
-    p.add_argument(
-        "--store",
-        default=None,
-        metavar="URL",
-        help="run store: sqlite:///FILE (default reports/kcert-runs.sqlite, or KCERT_STORE) "
-        "or postgresql://user@host/db",
-    )
-    p.add_argument("--lang", choices=["da", "en"], default="da")
-    p.add_argument("--pdf", action="store_true", help="also write report.pdf (signed with the run)")
-    p.add_argument("--waivers", type=Path, help="YAML register of accepted deviations")
-    p.add_argument(
-        "--evidence-budget",
-        type=_megabytes,
-        default=DEFAULT_EVIDENCE_BUDGET,
-        metavar="MB",
-        help="evidence a run may record before it ends with EVIDENCE-BUDGET (default 200 MB)",
-    )
+__all__ = ["UsageProblem", "conclude", "run"]
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -211,16 +99,6 @@ def collect(roots: list[Path], console: Console) -> list[Protocol]:
             console.print(f"[red]collection error[/] {err}", highlight=False)
         raise UsageProblem(f"{len(errors)} protocol file(s) could not be collected")
     return protocols
-
-
-def _megabytes(text: str) -> int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of megabytes") from None
-    if not 1 <= value <= 100_000:
-        raise argparse.ArgumentTypeError("between 1 and 100000 MB")
-    return int(value * 1024 * 1024)
 
 
 def read_waivers(path: Path | None, protocols: list[Protocol] | None = None) -> list[Waiver]:

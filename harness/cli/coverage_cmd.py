@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from harness.cli.errors import UsageProblem
-from harness.cli.runref import RUN_HELP, run_folder
+from harness.cli.runref import run_folder
 from harness.loader.protocols import discover, load_all
-from harness.suitefiles import protocols_dir, reports_dir
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("coverage", help="which test cases prove which national requirement")
-    p.add_argument("--protocols", type=Path, action="append", default=[])
-    p.add_argument("--run", help=f"show each requirement's result in this run too ({RUN_HELP})")
-    p.add_argument("--reports", type=Path, default=reports_dir())
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run)
+from harness.suitefiles import protocols_dir
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

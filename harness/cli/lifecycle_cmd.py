@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from rich.console import Console
 
-from harness.cli.certify import add_common, conclude, read_answers, read_waivers, select_packs
+from harness.cli.certify import conclude, read_answers, read_waivers, select_packs
 from harness.cli.errors import UsageProblem
 from harness.cli.prompter import ConsolePrompter
 from harness.cli.runflow import open_store, reporting, run_and_report, translated
@@ -23,33 +22,6 @@ from harness.session import runpath
 from harness.store.runstore import RunRow, RunStore
 from harness.suite import suite_version
 from harness.transport.replay import ReplayTransport
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    r = sub.add_parser("resume", help="continue a run that stopped after its last finished case")
-    r.add_argument("run", help="run id, unique prefix, run folder or 'latest'")
-    r.add_argument("--answers", type=Path, help="YAML answers for manual steps still to come")
-    add_common(r)
-    r.set_defaults(func=run_resume)
-    a = sub.add_parser("answer", help="record the tester's answers to a run's manual steps")
-    a.add_argument("run", help="run id, unique prefix, run folder or 'latest'")
-    a.add_argument("--answers", type=Path, help="YAML answers file (else: ask at the terminal)")
-    a.add_argument(
-        "--tester",
-        default="",
-        help="who answers, when the answers file names nobody (default: the run's operator)",
-    )
-    add_common(a)
-    a.set_defaults(func=run_answer)
-    j = sub.add_parser(
-        "rejudge", help="judge a stored run's recorded exchanges again, without the SUT"
-    )
-    j.add_argument("run", help="run id, unique prefix, run folder or 'latest'")
-    j.add_argument(
-        "--pack", action="append", default=[], metavar="ID[@VERSION]", help="other pack set"
-    )
-    add_common(j)
-    j.set_defaults(func=run_rejudge)
 
 
 def _row(store: RunStore, ref: str) -> RunRow:

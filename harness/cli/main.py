@@ -1,9 +1,11 @@
 """kcert: entry point; every failure ends in a one-line reason, never a traceback.
 
-Commands are imported only when named: `kcert --help` lists them from the table below, and
-`kcert <command> ...` imports that command's module alone (the engine, SQLAlchemy, Saxon and
-schemathesis load only for the commands that use them). The table's help texts must be the
-modules' own (a test compares the lazy parser's help with the fully built one).
+Commands are imported only when named, and only when they run: `kcert --help` lists them from
+the table below, `kcert <command> --help` (and parsing its arguments) imports that command's
+parser module alone (harness.cli.parsers: standard library and light kcert modules), and only
+running it imports the command's module with the engine, SQLAlchemy, rich, Saxon or
+schemathesis it needs. The table's help texts must be the parsers' own (a test compares the
+lazy parser's help with the fully built one).
 """
 
 from __future__ import annotations
@@ -16,28 +18,29 @@ from types import ModuleType
 
 from harness import __version__
 
-# Each module's add_parser registers these commands, in this order, with this help.
+# Each harness.cli.parsers module's add_parser registers these commands, in this order, with
+# this help.
 COMMANDS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("certify", (("certify", "run a certification against a SUT and write the report"),)),
     (
-        "protocols_cmd",
+        "protocols",
         (("protocols", "check or list protocol files; list the actions and checks they use"),),
     ),
-    ("population_cmd", (("population", "validate or generate a synthetic test population"),)),
-    ("oracle_cmd", (("oracle", "expected profile members and explanations"),)),
-    ("packs_cmd", (("packs", "install and check validation packs (store: KCERT_PACKS)"),)),
-    ("validate_cmd", (("validate", "validate CDA / FHIR / OIOXML documents with the packs"),)),
+    ("population", (("population", "validate or generate a synthetic test population"),)),
+    ("oracle", (("oracle", "expected profile members and explanations"),)),
+    ("packs", (("packs", "install and check validation packs (store: KCERT_PACKS)"),)),
+    ("validate", (("validate", "validate CDA / FHIR / OIOXML documents with the packs"),)),
     (
-        "dossier_cmd",
+        "dossier",
         (
             ("keys", "signing keys"),
             ("sign", "sign a run's manifest (Ed25519)"),
             ("verify", "check every hash and the signature of a run, offline"),
         ),
     ),
-    ("coverage_cmd", (("coverage", "which test cases prove which national requirement"),)),
+    ("coverage", (("coverage", "which test cases prove which national requirement"),)),
     (
-        "lifecycle_cmd",
+        "lifecycle",
         (
             ("resume", "continue a run that stopped after its last finished case"),
             ("answer", "record the tester's answers to a run's manual steps"),
@@ -45,10 +48,10 @@ COMMANDS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     (
-        "runs_cmd",
+        "runs",
         (("runs", "the runs in the run store"), ("diff", "what changed between two runs")),
     ),
-    ("testscript_cmd", (("testscript", "run FHIR TestScripts against a SUT"),)),
+    ("testscript", (("testscript", "run FHIR TestScripts against a SUT"),)),
 )
 
 
@@ -58,7 +61,7 @@ def _command(argv: Sequence[str]) -> str | None:
 
 
 def _module(name: str) -> ModuleType:
-    return importlib.import_module(f"harness.cli.{name}")
+    return importlib.import_module(f"harness.cli.parsers.{name}")
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -4,27 +4,13 @@ with them; list the actions and checks a protocol can use."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.console import Console
 
-from harness.cli.catalogue import KINDS, rows
+from harness.cli.catalogue import rows
+from harness.cli.parsers.protocols import KINDS
 from harness.loader.protocols import discover, load_all
 from harness.suitefiles import protocols_dir
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "protocols", help="check or list protocol files; list the actions and checks they use"
-    )
-    p.add_argument("action", choices=["check", "list", *KINDS])
-    p.add_argument("paths", type=Path, nargs="*")
-    p.add_argument(
-        "--needs",
-        action="store_true",
-        help="list: what each case needs of the SUT (standard, direction, operations)",
-    )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Column, Table
@@ -26,41 +25,8 @@ from harness.store.history import (
 )
 from harness.store.history_html import diff_notes, diff_sections, render_diff, render_systems
 from harness.store.runstore import StoreError
-from harness.suitefiles import reports_dir
 
 SHOWN_FINDINGS = 6  # per case on the terminal; --html and --json list all
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--reports", type=Path, default=reports_dir())
-    p.add_argument("--store", default=None, metavar="URL", help="run store URL")
-    p.add_argument("--lang", choices=["da", "en"], default="da")
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    runs = sub.add_parser("runs", help="the runs in the run store")
-    actions = runs.add_subparsers(dest="runs_action", required=True)
-    ls = actions.add_parser("list", help="every run, newest first")
-    ls.add_argument("--limit", type=int, default=50)
-    _common(ls)
-    ls.set_defaults(func=run_list)
-    show = actions.add_parser("show", help="one run: header, cases, findings")
-    show.add_argument("run", help="run id, unique prefix, run folder or 'latest'")
-    _common(show)
-    show.set_defaults(func=run_show)
-    systems = actions.add_parser(
-        "systems", help="approved-systems summary: system x protocol x direction"
-    )
-    systems.add_argument("--html", type=Path, help="also write the table as HTML")
-    _common(systems)
-    systems.set_defaults(func=run_systems)
-    d = sub.add_parser("diff", help="what changed between two runs")
-    d.add_argument("run_a", help="run id, unique prefix, run folder or 'latest'")
-    d.add_argument("run_b", help="run id, unique prefix, run folder or 'latest'")
-    d.add_argument("--html", type=Path, help="also write the differences as HTML")
-    d.add_argument("--json", action="store_true", help="print the differences as JSON")
-    _common(d)
-    d.set_defaults(func=run_diff)
 
 
 def run_list(args: argparse.Namespace, console: Console) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.cli.certify import add_common, add_sut_options, chosen_sut, conclude, read_waivers
+from harness.cli.certify import chosen_sut, conclude, read_waivers
 from harness.cli.errors import UsageProblem
 from harness.cli.runflow import open_store, reporting, run_and_report
 from harness.packs.store import PackError
@@ -22,31 +22,6 @@ from harness.testscript.run import ScriptSuite
 from harness.testscript.script import Script, ScriptError, discover, load_script
 from harness.testscript.testreport import FOLDER
 from harness.yamlsource import SourceError
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("testscript", help="run FHIR TestScripts against a SUT")
-    actions = p.add_subparsers(dest="testscript_command", required=True)
-    r = actions.add_parser("run", help="execute TestScripts (JSON or XML files or folders)")
-    r.add_argument("paths", type=Path, nargs="+", metavar="PATH")
-    add_sut_options(r)
-    r.add_argument(
-        "--fixtures-map",
-        type=Path,
-        metavar="FILE",
-        help="YAML: fixtures: {reference: local path} for fixtures not kept with the scripts",
-    )
-    r.add_argument(
-        "--package",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="FHIR package .tgz for validateProfileId (repeatable; default: installed packs)",
-    )
-    add_common(r)
-    r.add_argument("--tester", default="", help="who performs the test (report header)")
-    r.set_defaults(func=run)
 
 
 def load_scripts(paths: list[Path]) -> list[Script]:

@@ -11,35 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from pathlib import Path
 
 from rich.console import Console
 
 from harness.cli.errors import UsageProblem
 from harness.packs.store import PackError, PackStore
 from harness.validators.documents import (
-    KINDS,
     DocumentReport,
     DocumentValidator,
     PackProblem,
     UnusableInput,
     files_of,
 )
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("validate", help="validate CDA / FHIR / OIOXML documents with the packs")
-    p.add_argument("files", type=Path, nargs="+", help="files, or folders of .xml/.json files")
-    p.add_argument("--kind", choices=KINDS, help="skip detection")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--store", type=Path, help="pack store folder")
-    p.add_argument(
-        "--fhir-package",
-        metavar="NAME[#VERSION]",
-        help="validate in this package's context (it and its dependencies; canonicals resolve "
-        "nowhere else); default: the package that defines the instance's meta.profile",
-    )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

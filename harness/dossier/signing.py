@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from harness.dates import now_iso
+from harness.dossier.keyfiles import PRIVATE, PUBLIC
 from harness.dossier.keyring import (
     PRIVATE_MODE,
     PUBLIC_MODE,
@@ -35,8 +36,6 @@ from harness.dossier.manifest import (
     read_manifest,
 )
 
-PRIVATE = "kcert-signing.key"
-PUBLIC = "kcert-signing.pub"
 # Version 2 signs the manifest's SHA-256 together with the signer, the time and the key, so
 # none of what manifest.sig states can be changed without breaking the signature.
 VERSION = 2

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.dossier.keyfiles import PUBLIC
 from harness.dossier.keyring import trust
 from harness.dossier.manifest import (
     MANIFEST,
@@ -24,7 +25,7 @@ from harness.dossier.manifest import (
     sha256_file,
     write_manifest,
 )
-from harness.dossier.signing import PUBLIC, generate_keys, sign, verify
+from harness.dossier.signing import generate_keys, sign, verify
 
 Tamper = Callable[[Path, Path], object]  # (copy of the run folder, a scratch folder)
 

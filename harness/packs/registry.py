@@ -15,8 +15,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from harness.packs.store import PackError
 
 DEFAULT_FHIR_REGISTRY = "https://packages.fhir.org"
@@ -102,6 +100,10 @@ def check_integrity(path: Path, integrity: str) -> None:
 
 
 def _download(url: str, target: Path, what: str) -> None:
+    # Imported here, not above: `kcert packs --help` reads this module's constants, and
+    # requests (with urllib3) would double the time that takes.
+    import requests
+
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         response = requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from harness.cli import testscript_cmd
 from harness.cli.errors import UsageProblem
+from harness.cli.parsers import testscript as testscript_parser
 from harness.fhir.resource import structure_issues, to_xml
 from harness.fixtures import TemplateRenderer, load_peers, load_persons
 from harness.model.outcome import Outcome, Severity, Verdict
@@ -961,7 +961,7 @@ def test_xml_testscript_runs(tmp_path: Path) -> None:
 def cli(argv: list[str]) -> tuple[int, str]:
     """The command as `kcert` runs it (main.py turns UsageProblem into exit 2)."""
     parser = argparse.ArgumentParser(prog="kcert")
-    testscript_cmd.add_parser(parser.add_subparsers(dest="command", required=True))
+    testscript_parser.add_parser(parser.add_subparsers(dest="command", required=True))
     out = io.StringIO()
     console = Console(file=out, width=400, highlight=False)
     args = parser.parse_args(argv)

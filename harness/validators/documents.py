@@ -40,6 +40,7 @@ from harness.validators.fhirprofile import (
 )
 from harness.validators.fhirprofile.index import version_key
 from harness.validators.fhirprofile.reading import read_instance
+from harness.validators.kinds import KINDS
 from harness.validators.oioxml import OioxmlSchemas
 from harness.validators.schematron import (
     DOCUMENT_SCHEMATRONS,
@@ -52,7 +53,6 @@ from harness.validators.xsd import SchemaLoadError, XsdValidator
 
 CDA_NS = "{urn:hl7-org:v3}"
 FHIR_NS = "{http://hl7.org/fhir}"
-KINDS = ("cda", "fhir", "oioxml")
 REQUIRED_PACK = {"cda": "cda-schema", "oioxml": "oioxml-schema"}
 
 # kcert's own CDA rules
