@@ -23,6 +23,7 @@ REPO_ROOT = suite_root()
 FIXTURES_DIR = guess_folder(FIXTURES)
 # The pre-recorded tester answers for the reference LPS's attended steps.
 REFERENCE_ANSWERS = FIXTURES_DIR / "answers" / "reference-lps.yaml"
+MAX_CACHED_TEMPLATES = 500  # distinct template texts whose variables one renderer keeps
 
 _PERSONS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -136,6 +137,9 @@ class TemplateRenderer:
         )
         self._rng: random.Random | None = None
         self._now: dt.datetime | None = None
+        # a template's source -> the vars it reads: protocols share templates, and parsing
+        # one costs more than reading it (keyed by the text, so an edited file is parsed anew)
+        self._variables: dict[str, frozenset[str]] = {}
 
     def reseed(self, seed: str, now: dt.datetime) -> None:
         """Make the following renderings reproducible: ids from `seed`, times from `now`."""
@@ -155,6 +159,9 @@ class TemplateRenderer:
         from jinja2 import nodes
 
         source = (self.root / name).read_text(encoding="utf-8")
+        known = self._variables.get(source)
+        if known is not None:
+            return set(known)
         tree = self.env.parse(source)
         found: set[str] = set()
         for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
@@ -166,6 +173,8 @@ class TemplateRenderer:
                 and isinstance(node.arg, nodes.Const)
             ):
                 found.add(str(node.arg.value))
+        if len(self._variables) < MAX_CACHED_TEMPLATES:
+            self._variables[source] = frozenset(found)
         return found
 
     def render(self, name: str, context: dict[str, Any]) -> Rendered:

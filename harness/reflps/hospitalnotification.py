@@ -28,15 +28,15 @@ import datetime as dt
 import sqlite3
 import threading
 from dataclasses import dataclass
-from typing import Any
-
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any
 
 from harness.reflps.identity import ClinicIdentity
 from harness.reflps.messaging import Problem, Received
 from harness.reflps.standards import ReceivedStandard
 from harness.reflps.storage import Storage, utc_now
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 EVENT = "hospital-notification-message"
 ACTIVITY_SYSTEM = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-activityCodes"
@@ -466,64 +466,11 @@ class HospitalNotifications:
             self._db.execute("DELETE FROM hospital_notification")
 
     def router(self, prefix: str) -> APIRouter:
-        router = APIRouter()
+        # The web layer loads only when the LPS serves: kcert's own process reads this module
+        # for the defect catalogue, and fastapi would add a third of a second to every run.
+        from harness.reflps.hospitalnotification_routes import stays_router
 
-        @router.get(f"{prefix}/hospital-stays", tags=["agent"])
-        def hospital_stays(patientCpr: str = "") -> StayList:
-            """Hospital stays the LPS shows, from the HospitalNotifications it received."""
-            stays = self.stays(patientCpr)
-            return StayList(total=len(stays), stays=[_answer(s) for s in stays])
-
-        return router
-
-
-class NotificationEntry(BaseModel):
-    model_config = ConfigDict(strict=True)
-    messageHeaderId: str
-    activity: str
-    occurred: str
-    receivedAt: str
-    effect: str
-
-
-class StayEntry(BaseModel):
-    model_config = ConfigDict(strict=True)
-    episodeOfCare: str
-    patientCpr: str
-    state: str
-    encounterClass: str
-    start: str
-    end: str
-    hospital: str
-    notifications: list[NotificationEntry]
-
-
-class StayList(BaseModel):
-    model_config = ConfigDict(strict=True)
-    total: int
-    stays: list[StayEntry]
-
-
-def _answer(stay: Stay) -> StayEntry:
-    return StayEntry(
-        episodeOfCare=stay.episode,
-        patientCpr=stay.patient_cpr,
-        state=stay.state,
-        encounterClass=stay.encounter_class,
-        start=stay.start,
-        end=stay.end,
-        hospital=stay.hospital,
-        notifications=[
-            NotificationEntry(
-                messageHeaderId=n.header_id,
-                activity=n.activity,
-                occurred=n.occurred,
-                receivedAt=n.received_at,
-                effect=effect,
-            )
-            for n, effect in stay.notifications
-        ],
-    )
+        return stays_router(self, prefix)
 
 
 STANDARD = ReceivedStandard(

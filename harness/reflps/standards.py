@@ -8,6 +8,9 @@ rules to the shared ones (`messaging.find_problems`), takes an accepted message 
 serves the test agent operations that read back what it did (`router`) and forgets everything
 on reset. Acknowledgements, duplicates and the received-message list stay shared
 (`messaging.MessageReceiver`), so a standard module holds only what is its own.
+
+A standard module imports no fastapi or pydantic at its top (the defect catalogue, read by
+kcert's own process, imports it): its `router` loads its web layer from a module of its own.
 """
 
 from __future__ import annotations

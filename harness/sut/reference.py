@@ -19,6 +19,7 @@ from harness import __version__
 from harness.sut.config import SutConfig
 
 STARTUP_TIMEOUT_S = 30.0
+HEALTH_POLL_S = 0.03  # between health probes while it starts (it is up in well under a second)
 # Who the reference LPS says it is, stated here as a vendor states it in a SUT configuration:
 # the judging side never imports the reference LPS (it is started by module name, below).
 # harness/tests/test_contracts.py checks these agree with the reference LPS's own identity.
@@ -129,5 +130,5 @@ def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> No
                 return
         except requests.RequestException:
             pass
-        time.sleep(0.1)
+        time.sleep(HEALTH_POLL_S)
     raise ReferenceStartError(f"reference LPS not healthy within {STARTUP_TIMEOUT_S:.0f} s")

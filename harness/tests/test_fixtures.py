@@ -81,3 +81,13 @@ def test_template_errors_are_clear() -> None:
         renderer.render("messages/none.json.j2", {})
     with pytest.raises(TemplateError, match="undefined"):
         renderer.render("messages/carecommunication.json.j2", {})
+
+
+def test_template_variables_follow_an_edited_template(tmp_path: Path) -> None:
+    # the renderer keeps what it parsed, keyed by the text: an edit is read anew
+    (tmp_path / "t.json.j2").write_text('{"a": {{ vars.one | tojson }}}', encoding="utf-8")
+    renderer = TemplateRenderer(tmp_path)
+    assert renderer.variables("t.json.j2") == {"one"}
+    assert renderer.variables("t.json.j2") == {"one"}
+    (tmp_path / "t.json.j2").write_text('{"a": {{ vars["two"] | tojson }}}', encoding="utf-8")
+    assert renderer.variables("t.json.j2") == {"two"}

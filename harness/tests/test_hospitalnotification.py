@@ -552,3 +552,19 @@ def test_the_protocol_uses_synthetic_persons_only() -> None:
     assert f'cpr: "{UNLISTED}"' in text and is_synthetic_cpr(UNLISTED)
     assert UNLISTED not in reflps_hn.LISTED_PATIENTS
     assert {p["cpr"] for p in load_persons().values()} <= reflps_hn.LISTED_PATIENTS
+
+
+def test_the_defect_catalogue_does_not_load_the_web_layer() -> None:
+    # kcert's own process reads the catalogue on every run; fastapi is the reference LPS's
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, harness.reflps.defects as d; "
+        "assert any(n.startswith('hn-') for n in d.CATALOGUE), 'no HospitalNotification defect'; "
+        "print('fastapi' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"

@@ -34,6 +34,7 @@ MAX_INBOUND_BYTES = 10 * 1024 * 1024
 MAX_RECORDED = 5_000  # requests and refusals kept per peer server
 MAX_CHUNKS = 10_000  # a chunked body in more pieces than this is refused, not read forever
 READ_TIMEOUT_S = 10.0
+SHUTDOWN_POLL_S = 0.05  # how soon the accept loop notices close()
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,11 @@ class PeerServer:
             self._server.socket = self._tls.wrap_socket(
                 self._server.socket, server_side=True, do_handshake_on_connect=False
             )
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # serve_forever looks for shutdown() every poll interval: the default 0.5 s made every
+        # session's close wait up to half a second per peer.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True
+        )
         self._thread.start()
 
     @property
