@@ -16,26 +16,14 @@ from typing import Any
 
 import pytest
 
-from harness.cli.main import main
 from harness.fixtures import REPO_ROOT
 from harness.session import runpath
 from harness.store.history import approved_systems
 from harness.store.runstore import RunStore
+from harness.tests.test_lifecycle import ANSWERS, CC, kcert
 from harness.tests.test_testscript import carecommunication, check, op, script
 
 pytest_plugins = ["pytester"]
-
-CC = str(REPO_ROOT / "testcases" / "carecommunication-receive.yaml")
-ANSWERS = str(REPO_ROOT / "fixtures" / "answers" / "reference-lps.yaml")
-
-
-def kcert(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = main(list(args))
-    out = capsys.readouterr()
-    text = out.out + out.err
-    assert "Traceback" not in text
-    return code, text
-
 
 def write_scripts(folder: Path, count: int, failing: tuple[int, ...] = (0,)) -> None:
     """`count` scripts against the reference LPS: a setup whose answer the test reads (state
