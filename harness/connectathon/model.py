@@ -170,3 +170,23 @@ class MatrixCell:
     partners_used: tuple[str, ...] = ()  # partner system ids with a verified instance
     partners_needed: int = 1  # partners the scenario asks for
     partners_available: int = 0  # registered systems that could partner
+
+
+@dataclass(frozen=True)
+class ScenarioRole:
+    """A role as pairing needs it (the scenario lane's full model carries more)."""
+
+    name: str  # lps, municipality, document-repository, viewer, plsp, ...
+    simulated: bool  # kcert may play it when no registered system does
+    systems_may_play: bool = True  # a registered system may play it
+
+
+@dataclass(frozen=True)
+class ScenarioInfo:
+    """What pairing, the matrix and the export need of a scenario."""
+
+    scenario_id: str
+    title_da: str
+    title_en: str
+    roles: tuple[ScenarioRole, ...]
+    catches: tuple[str, ...] = ()  # reference-LPS defects this scenario must fail on
