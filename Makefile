@@ -35,11 +35,17 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The tests run on every core (pytest-xdist); PYTEST_WORKERS=0 runs them in this process.
+# A vendor's fast part: make pytest PYTEST_ARGS='-m "not slow"'
+PYTEST_WORKERS ?= auto
+# The tests of the one PostgreSQL server (one stalls it with SIGSTOP) run after, in one process.
+PG_TESTS := $(shell grep -l -e KCERT_TEST_POSTGRES -e KCERT_TEST_PGDATA harness/tests/test_*.py)
 # The FHIR R4 base package is built from the npm registry once (cached in KCERT_CACHE); without
 # a registry the tests that need it skip and say why.
 pytest: $(STAMP)
 	@$(BIN)/kcert packs build-core >/dev/null || echo "warning: FHIR R4 base package not built; its tests will skip"
-	$(BIN)/pytest harness/tests
+	$(BIN)/pytest harness/tests -n $(PYTEST_WORKERS) $(addprefix --ignore=,$(PG_TESTS)) $(PYTEST_ARGS)
+	$(BIN)/pytest $(PG_TESTS) $(PYTEST_ARGS)
 
 test: lint pytest
 
