@@ -36,8 +36,10 @@ from harness.connectathon.model import (
     Endpoint,
     Grade,
     GradeKind,
+    InstanceStatus,
     InstanceStep,
     MatrixCell,
+    Outcome,
     RecordedExchange,
     ScenarioInfo,
     ScenarioRole,
@@ -73,6 +75,8 @@ MAX_SESSION_SUFFIX = 1000  # sessions of one name: name, name-2, … name-1000
 T = TypeVar("T")
 _SLUG = re.compile(r"[^a-z0-9]+")
 _KINDS: tuple[str, ...] = get_args(GradeKind)
+_STATUSES: tuple[str, ...] = get_args(InstanceStatus)
+_OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 __all__ = [
     "MAX_ATTACHMENT_BYTES",
@@ -832,6 +836,15 @@ def _system(row: Any) -> System:
 
 
 def _instance_row(instance: TestInstance) -> dict[str, Any]:
+    for name, value, allowed in (
+        ("status", instance.status, _STATUSES),
+        ("outcome", instance.outcome, _OUTCOMES),
+        ("grade", instance.grade, GRADES),
+    ):
+        if value not in allowed:
+            raise ValueError(
+                f"{name}: {value!r} is not one of {', '.join(repr(a) for a in allowed)}"
+            )
     return {
         "instance_id": instance.instance_id,
         "session_id": instance.session_id,
