@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 
 from harness.connectathon.dossier import KIND, dossier_facts, read_summary, write_dossier
 from harness.connectathon.model import (
@@ -20,6 +21,8 @@ from harness.connectathon.model import (
 from harness.connectathon.store import ConnectathonStore
 from harness.dossier.manifest import DossierError
 from harness.dossier.signing import generate_keys, load_public, verify
+from harness.store import tables as run_tables
+from harness.store.runstore import RunStore
 
 REAL = "0101801234"
 
@@ -92,6 +95,29 @@ def test_dossier_verifies_and_holds_the_systems_record(
     every = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
     assert REAL.encode() not in every
     assert (out / "signature.html").is_file() and (out / "manifest.sha256").is_file()
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "Connectathon-dossier" in page and "i-1" in page and "i-2" not in page
+    assert summary["runs"] == [{"run_id": "run-1", "missing": "not in the run store"}]
+
+
+def test_the_instances_runs_come_from_the_run_store(
+    store: tuple[ConnectathonStore, str], keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cx, sid = store
+    runs = RunStore(cx.url)  # the same database: the instance's normal kcert run
+    with runs.engine.begin() as conn:
+        conn.execute(
+            insert(run_tables.runs).values(
+                run_id="run-1", status="finished", created=0.0, started="2026-12-03T08:00:00",
+                finished="2026-12-03T08:01:00", verdict="godkendt", test_type="egentest",
+                sut={}, choice={}, protocols=[], packs=[], suite_version="v1",
+                sut_name="LPS", sut_version="1.0",
+            )
+        )  # fmt: skip
+    runs.close()
+    out = write_dossier(cx, sid, "sys-a", tmp_path / "dossier", keys[0])
+    [run] = read_summary(out)["runs"]
+    assert (run["run_id"], run["verdict"], run["suite_version"]) == ("run-1", "godkendt", "v1")
 
 
 @pytest.mark.parametrize(
