@@ -17,6 +17,7 @@ error (the instance waits, with the reason kept).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,8 +38,10 @@ from harness.connectathon.model import (
 )
 from harness.connectathon.patients import as_fixture_person, patient_for
 from harness.connectathon.scenario.load import (
+    FIXTURES_MAP,
     Scenario,
     ScenarioError,
+    ScenarioStep,
     UnknownScenario,
     find_scenario,
 )
@@ -47,12 +50,17 @@ from harness.fixtures import load_persons
 from harness.model.outcome import Outcome as RunOutcome
 from harness.model.protocol import Protocol, Step, TestCase
 from harness.model.result import CaseResult, RunResult, StepResult
-from harness.packs.store import PackStore
+from harness.packs.store import PackError, PackStore
 from harness.runner.engine import RunOptions, StepSetting
 from harness.session import runpath
 from harness.session.sut import SutChoice, SutChoiceError
 from harness.suite import suite_version
 from harness.sut.peer_config import LOOPBACK, PeerConfig
+from harness.testscript.fixtures import FixtureMap
+from harness.testscript.profiles import ProfileSource
+from harness.testscript.run import ScriptSuite
+from harness.testscript.steps import Suite
+from harness.yamlsource import SourceError
 
 RESET_STEP = "0"  # the loader's own reset step before a case's first step
 MAX_FINDINGS_PER_STEP = 50
@@ -82,8 +90,10 @@ def run_instance(
     reports: Path,
     store_url: str,
     routes: Routes | None = None,
+    scenarios: Path | None = None,
 ) -> TestInstance:
-    """Run the instance through the one run path; save its steps, outcome and auto grade."""
+    """Run the instance through the one run path; save its steps, outcome and auto grade.
+    `scenarios`: the folder its scenario is in (default: the suite's)."""
     instance = store.instance(instance_id)
     if not instance.patient:
         instance.patient = patient_for(instance_id)
@@ -93,7 +103,7 @@ def run_instance(
     scenario: Scenario | None = None
     run: RunResult | None = None
     try:
-        scenario = find_scenario(instance.scenario_id)
+        scenario = find_scenario(instance.scenario_id, scenarios)
         plan = instance_plan(store, instance, scenario, routes or Routes())
         instance.run_id = plan.options.run_id
         store.update_instance(instance)
@@ -159,7 +169,28 @@ def instance_plan(
         persons=persons,
     )
     settings = _StepSettings(instance.instance_id, scenario, sut_role, routes)
-    return runpath.RunPlan(choice, [scenario.protocol], options, step_settings=settings)
+    scripts = _script_suite(scenario)
+    if scripts is not None:
+        options = dataclasses.replace(options, packs=list(scripts.suite.profiles.packs))
+    return runpath.RunPlan(
+        choice, [scenario.protocol], options, scripts=scripts, step_settings=settings
+    )
+
+
+def _script_suite(scenario: Scenario) -> ScriptSuite | None:
+    """A TestScript scenario's suite: the script, the fixtures map kept beside it (as
+    `python -m harness.testscript.corpusmap` writes one), the installed FHIR packages."""
+    script = scenario.script
+    if script is None:
+        return None
+    map_file = Path(script.root) / FIXTURES_MAP
+    try:
+        fixtures = FixtureMap.load(map_file) if map_file.is_file() else FixtureMap()
+        profiles = ProfileSource.from_store()
+    except (SourceError, PackError) as exc:
+        raise InstanceProblem(str(exc)) from None
+    suite = Suite({scenario.scenario_id: script}, fixtures, profiles)
+    return ScriptSuite(suite, [scenario.protocol])
 
 
 def _choice(registration: Mapping[str, Any], sut_url: str | None) -> SutChoice:
@@ -211,14 +242,27 @@ class _StepSettings:
                 )
 
     def __call__(self, protocol: Protocol, case: TestCase, step: Step) -> StepSetting:
-        headers = {INSTANCE_HEADER: self.instance_id, STEP_HEADER: step.id}
-        if step.id == RESET_STEP:
+        sstep = scenario_step(self.scenario, case, step)
+        headers = {
+            INSTANCE_HEADER: self.instance_id,
+            STEP_HEADER: sstep.step_id if sstep else step.id,
+        }
+        if sstep is None:  # the reset before the steps
             return StepSetting(headers)
-        sstep = self.scenario.step(step.id)
         # the role kcert plays in this step: the receiver (kcert takes what the SUT sends),
         # else the sender (kcert sends as it)
         role = next((r for r in (sstep.receiver, sstep.sender) if r != self.sut_role), "")
         return StepSetting(headers, self.peers.get(role))
+
+
+def scenario_step(scenario: Scenario, case: TestCase, step: Step) -> ScenarioStep | None:
+    """The scenario step a protocol step belongs to (None: the loader's own reset)."""
+    for sstep in scenario.steps:
+        if sstep.whole_case and sstep.case_id == case.id:
+            return sstep
+        if not sstep.whole_case and sstep.step_id == step.id:
+            return sstep
+    return None
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -236,13 +280,14 @@ def instance_steps(
     """One row per scenario step (and the reset before them), with what the run found."""
     if scenario is None:
         return []
-    case = _case(run)
-    results = {s.step.id: s for s in case.steps} if case is not None else {}
+    cases = _cases(run)
+    first = cases.get(scenario.protocol.cases[0].id)
+    results = {s.step.id: [s] for s in first.steps} if first is not None else {}
     sut_role = next(
         (b.role for b in instance.bindings if b.system_id != SIMULATED), scenario.roles[0].name
     )
     rows: list[InstanceStep] = []
-    if scenario.protocol.cases[0].steps[0].id == RESET_STEP:
+    if not scenario.steps[0].whole_case and scenario.protocol.cases[0].steps[0].id == RESET_STEP:
         rows.append(
             _row(
                 instance.instance_id,
@@ -251,22 +296,36 @@ def instance_steps(
                 SIMULATED,
                 sut_role,
                 "Nulstil testdata i SUT",
-                results.get(RESET_STEP),
+                results.get(RESET_STEP, []),
             )
         )
     for sstep in scenario.steps:
-        rows.append(
-            _row(
-                instance.instance_id,
-                sstep.step_id,
-                sstep.seq,
-                sstep.sender,
-                sstep.receiver,
-                sstep.title.get("da"),
-                results.get(sstep.step_id),
-            )
+        if sstep.whole_case:
+            case = cases.get(sstep.case_id)
+            found = list(case.steps) if case is not None else []
+            error = case.error if case is not None else ""
+        else:
+            found, error = results.get(sstep.step_id, []), ""
+        row = _row(
+            instance.instance_id,
+            sstep.step_id,
+            sstep.seq,
+            sstep.sender,
+            sstep.receiver,
+            sstep.title.get("da"),
+            found,
         )
+        if error and row.outcome != "error":
+            row.outcome = "error"
+            row.findings.append({"rule": "KCERT-ERROR", "severity": "OK", "message": error})
+        rows.append(row)
     return rows
+
+
+def _cases(run: RunResult | None) -> dict[str, CaseResult]:
+    if run is None or not run.protocols:
+        return {}
+    return {c.case.id: c for c in run.protocols[0].cases}
 
 
 def _case(run: RunResult | None) -> CaseResult | None:
@@ -282,29 +341,28 @@ def _row(
     sender: str,
     receiver: str,
     title: str,
-    result: StepResult | None,
+    results: list[StepResult],
 ) -> InstanceStep:
+    """The row of one scenario step: the protocol step(s) it ran as, rolled up."""
     row = InstanceStep(instance_id, step_id, seq, sender, receiver, title, outcome="not-run")
-    if result is None:
+    if not results:
         return row
-    row.outcome = _STEP_OUTCOMES.get(result.outcome, "not-run")
+    worst = RunOutcome.worst((r.outcome for r in results), default=RunOutcome.SKIP)
+    row.outcome = _STEP_OUTCOMES.get(worst, "not-run")
+    findings = [f for r in results for f in r.findings]
     row.findings = [
-        {
-            "rule": f.rule_id,
-            "severity": f.severity.value,
-            "message": f.message[:MAX_MESSAGE],
-        }
-        for f in result.findings[:MAX_FINDINGS_PER_STEP]
+        {"rule": f.rule_id, "severity": f.severity.value, "message": f.message[:MAX_MESSAGE]}
+        for f in findings[:MAX_FINDINGS_PER_STEP]
     ]
-    if result.outcome is RunOutcome.ERROR and not row.findings and result.message:
-        row.findings = [{"rule": "KCERT-ERROR", "severity": "OK", "message": result.message}]
-    starts = sorted(e.started for e in result.exchanges if e.started)
+    errors = [r.message for r in results if r.outcome is RunOutcome.ERROR and r.message]
+    if errors and not row.findings:
+        row.findings = [{"rule": "KCERT-ERROR", "severity": "OK", "message": errors[0]}]
+    starts = sorted(e.started for r in results for e in r.exchanges if e.started)
     if starts:
         row.started = starts[0]
         first = dt.datetime.fromisoformat(starts[0])
-        row.finished = (first + dt.timedelta(milliseconds=result.duration_ms)).isoformat(
-            timespec="milliseconds"
-        )
+        took = sum(r.duration_ms for r in results)
+        row.finished = (first + dt.timedelta(milliseconds=took)).isoformat(timespec="milliseconds")
     return row
 
 
@@ -312,13 +370,15 @@ def judged(
     run: RunResult | None, steps: list[InstanceStep], reason: str
 ) -> tuple[Outcome, GradeValue, str]:
     """The instance's outcome, automatic grade and reason from its run."""
-    case = _case(run)
-    if run is None or case is None:
+    cases = list(_cases(run).values())
+    if run is None or not cases:
         return "error", "waiting", reason or "the instance did not run"
-    if case.not_in_scope:
-        return "not-run", "waiting", f"not in the system's scope: {case.not_in_scope}"
-    if case.outcome is RunOutcome.ERROR:
-        return "error", "waiting", case.error or run.error or _first_error(steps)
+    outside = [c.not_in_scope for c in cases if c.not_in_scope]
+    if len(outside) == len(cases):
+        return "not-run", "waiting", f"not in the system's scope: {outside[0]}"
+    erred = [c for c in cases if c.outcome is RunOutcome.ERROR]
+    if erred:
+        return "error", "waiting", erred[0].error or run.error or _first_error(steps)
     if any(s.outcome == "failed" for s in steps):
         failed = [s.step_id for s in steps if s.outcome == "failed"]
         return "failed", "failed", f"failed at step {', '.join(failed)}"

@@ -9,6 +9,7 @@ is on main; the run store is the real one (SQLite), as every front door's.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -362,3 +363,52 @@ def test_an_instance_run_is_listed_diffed_and_verified_like_any_run(tmp_path: Pa
     key = load_pem_public_key(public.read_bytes())
     checked = verify(run_dir, key)  # type: ignore[arg-type]
     assert checked.ok, checked
+
+
+# -- a MedCom TestScript as a scenario (skipped without the corpus) -----------------------------
+
+
+@pytest.mark.slow
+def test_a_testscript_scenario_runs_case_by_case_as_an_instance(
+    corpus: Path, tmp_path: Path
+) -> None:
+    from harness.testscript.corpusmap import main as corpusmap
+
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    testscripts = corpus / "fhir" / "testscripts"
+    for name in (
+        "acknowledgementtestscript-2.0.0/TestScript-acknowledgement-receive-ok.json",
+        "carecommunicationtestscripts-5.0.0/TestScript-carecommunication-send-new-message.json",
+    ):
+        shutil.copy(testscripts / name, scripts)
+    assert corpusmap([str(corpus), str(scripts)]) == 0  # writes scripts/fixtures-map.yaml
+    registration = {"sut": "reference", "transport": "inprocess"}
+    outcomes = {}
+    for scenario_id in ("acknowledgement-receive-ok", "carecommunication-send-new-message"):
+        scenario = find_scenario(scenario_id, scripts)
+        store = MemoryStore()
+        store.register_system(System("vendor-a", SESSION, "A", "LPS", "1", ("lps",), registration))
+        bindings = tuple(
+            Binding(r.name, SIMULATED if r.simulated else "vendor-a") for r in scenario.roles
+        )
+        store.add_instances([TestInstance("i-1", SESSION, scenario_id, bindings)])
+        done = run_instance(
+            store,
+            "i-1",
+            reports=tmp_path / "reports",
+            store_url=f"sqlite:///{tmp_path / 'runs.sqlite'}",
+            scenarios=scripts,
+        )
+        steps = store.steps("i-1")
+        assert [s.step_id for s in steps] == [s.step_id for s in scenario.steps]
+        outcomes[scenario_id] = (done.outcome, done.grade, done.reason, steps)
+    outcome, grade, _, steps = outcomes["acknowledgement-receive-ok"]
+    assert (outcome, grade) == ("passed", "verified")
+    assert [(s.step_id, s.outcome) for s in steps] == [
+        ("setup", "passed"),
+        ("message-read-ok-01", "passed"),
+    ]
+    # validateProfileId without MedCom's FHIR package installed: kcert cannot judge, an error
+    outcome, grade, reason, steps = outcomes["carecommunication-send-new-message"]
+    assert (outcome, grade) == ("error", "waiting") and "pack missing" in reason
