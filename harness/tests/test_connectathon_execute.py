@@ -3,8 +3,8 @@ reference LPS, with its own synthetic patient, kcert's requests carrying the ins
 step ids, its simulated roles on the ports and URLs the routes give, its results as
 instance steps, outcome and automatic grade.
 
-The store is `connectathon_memstore.MemoryStore` until the store lane's ConnectathonStore
-is on main; the run store is the real one (SQLite), as every front door's.
+The connectathon store is the real one (SQLite here), in the run store's database as in a
+session: one URL for both.
 """
 
 from __future__ import annotations
@@ -32,47 +32,46 @@ from harness.connectathon.model import (
 )
 from harness.connectathon.patients import patient_for
 from harness.connectathon.scenario.load import find_scenario, load_scenarios
+from harness.connectathon.store import ConnectathonStore
 from harness.dossier.signing import generate_keys, sign, verify
 from harness.runner.engine import RunOptions
 from harness.store.history import diff_runs
 from harness.store.runstore import RunStore
 from harness.sut.reference import free_port, running_reference
 from harness.synthetic import is_synthetic_cpr
-from harness.tests.connectathon_memstore import MemoryStore
-
-SESSION = "s1"
 
 
-def _store(registration: dict[str, Any], scenario_id: str, iid: str = "i-1") -> MemoryStore:
-    store = MemoryStore()
-    store.register_system(System("vendor-a", SESSION, "A", "LPS", "1", ("lps",), registration))
-    scenario = find_scenario(scenario_id)
+def _url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'runs.sqlite'}"
+
+
+def _store(
+    tmp_path: Path,
+    registration: dict[str, Any],
+    scenario_id: str,
+    iid: str = "i-1",
+    root: Path | None = None,
+) -> ConnectathonStore:
+    """A session with one registered LPS and one instance of `scenario_id` (kcert playing
+    every role it may)."""
+    store = ConnectathonStore(_url(tmp_path))
+    session = store.create_session("Test", "2027-03-01", "2027-03-02", [scenario_id])
+    system = System("vendor-a", session.session_id, "A", "LPS", "1", ("lps",), registration)
+    store.register_system(system)
+    scenario = find_scenario(scenario_id, root)
     bindings = tuple(
         Binding(r.name, SIMULATED if r.simulated else "vendor-a") for r in scenario.roles
     )
-    store.add_instances([TestInstance(iid, SESSION, scenario_id, bindings)])
+    store.add_instances([TestInstance(iid, session.session_id, scenario_id, bindings)])
     return store
 
 
 def _run(
-    tmp_path: Path, store: MemoryStore, iid: str = "i-1", routes: Routes | None = None
+    tmp_path: Path, store: ConnectathonStore, iid: str = "i-1", routes: Routes | None = None
 ) -> TestInstance:
     return run_instance(
-        store,
-        iid,
-        reports=tmp_path / "reports",
-        store_url=f"sqlite:///{tmp_path / 'runs.sqlite'}",
-        routes=routes,
+        store, iid, reports=tmp_path / "reports", store_url=_url(tmp_path), routes=routes
     )
-
-
-def _problems(store: MemoryStore, iid: str = "i-1") -> list[tuple[str, str]]:
-    return [
-        (step.step_id, str(f["rule"]))
-        for step in store.steps(iid)
-        for f in step.findings
-        if f["severity"] != "OK"
-    ]
 
 
 # -- patients ------------------------------------------------------------------------------------
@@ -98,7 +97,7 @@ def test_each_instance_has_its_own_synthetic_patient() -> None:
 
 
 def test_a_route_moves_the_agent_and_the_endpoints_on_its_origin() -> None:
-    configuration = {
+    configuration: dict[str, Any] = {
         "name": "x",
         "endpoints": {
             "agent": "http://127.0.0.1:5001/kcert-agent/v1",
@@ -115,8 +114,8 @@ def test_a_route_moves_the_agent_and_the_endpoints_on_its_origin() -> None:
     assert configuration["endpoints"]["agent"].endswith(":5001/kcert-agent/v1")  # untouched
 
 
-def test_the_plan_carries_ids_in_headers_the_patient_and_a_peer_per_role() -> None:
-    store = _store({"sut": "reference"}, "cx-careplan-view")
+def test_the_plan_carries_ids_in_headers_the_patient_and_a_peer_per_role(tmp_path: Path) -> None:
+    store = _store(tmp_path, {"sut": "reference"}, "cx-careplan-view")
     instance = store.instance("i-1")
     instance.patient = patient_for("i-1")
     scenario = find_scenario("cx-careplan-view")
@@ -154,7 +153,7 @@ def test_the_plan_carries_ids_in_headers_the_patient_and_a_peer_per_role() -> No
 def test_an_instance_bound_wrongly_errs_with_its_reason(
     tmp_path: Path, change: str, reason: str
 ) -> None:
-    store = _store({"sut": "reference"}, "cx-careplan-view")
+    store = _store(tmp_path, {"sut": "reference"}, "cx-careplan-view")
     instance = store.instance("i-1")
     bindings = {b.role: b.system_id for b in instance.bindings}
     if change == "unbound":
@@ -178,7 +177,9 @@ def test_an_instance_bound_wrongly_errs_with_its_reason(
 
 
 def test_a_bad_registration_errs_naming_the_field(tmp_path: Path) -> None:
-    store = _store({"sut": "reference", "defects": ["no-such-defect"]}, "cx-referral-receipt")
+    store = _store(
+        tmp_path, {"sut": "reference", "defects": ["no-such-defect"]}, "cx-referral-receipt"
+    )
     done = _run(tmp_path, store)
     assert done.status == "error" and "defects" in done.reason and "no-such-defect" in done.reason
 
@@ -198,12 +199,12 @@ def test_an_unreachable_sut_errs_and_never_fails(tmp_path: Path) -> None:
             "timeouts": {"connect": 1, "read": 2},
         }
     }
-    store = _store(registration, "cx-referral-receipt")
+    store = _store(tmp_path, registration, "cx-referral-receipt")
     done = _run(tmp_path, store)
     assert (done.status, done.outcome, done.grade) == ("error", "error", "waiting")
     assert "unreachable" in done.reason
     assert done.run_id  # the run is in the run store, with its error
-    assert RunStore(f"sqlite:///{tmp_path / 'runs.sqlite'}").run(done.run_id).run_id == done.run_id
+    assert RunStore(_url(tmp_path)).run(done.run_id).run_id == done.run_id
 
 
 # -- against the reference LPS -------------------------------------------------------------------
@@ -212,7 +213,7 @@ def test_an_unreachable_sut_errs_and_never_fails(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario_id", [s.scenario_id for s in load_scenarios()])
 def test_the_clean_reference_lps_passes_every_scenario(tmp_path: Path, scenario_id: str) -> None:
-    store = _store({"sut": "reference"}, scenario_id)
+    store = _store(tmp_path, {"sut": "reference"}, scenario_id)
     done = _run(tmp_path, store)
     steps = store.steps("i-1")
     assert (done.status, done.outcome, done.grade, done.reason) == (
@@ -228,7 +229,7 @@ def test_the_clean_reference_lps_passes_every_scenario(tmp_path: Path, scenario_
         (s.sender, s.receiver) for s in scenario.steps
     ]
     # a normal kcert run: in the run store, finished, its report folder written
-    row = RunStore(f"sqlite:///{tmp_path / 'runs.sqlite'}").run(done.run_id)
+    row = RunStore(_url(tmp_path)).run(done.run_id)
     assert row.status == "finished" and Path(row.run_dir).is_dir()
     (grade,) = store.grades("i-1")
     assert (grade.grade, grade.kind, grade.by) == ("verified", "auto", "kcert")
@@ -242,7 +243,7 @@ CATCHES = [(s.scenario_id, d) for s in load_scenarios() for d in s.catches]
 def test_each_caught_defect_fails_its_scenario_with_a_finding(
     tmp_path: Path, scenario_id: str, defect: str
 ) -> None:
-    store = _store({"sut": "reference", "defects": [defect]}, scenario_id)
+    store = _store(tmp_path, {"sut": "reference", "defects": [defect]}, scenario_id)
     done = _run(tmp_path, store)
     assert (done.status, done.outcome, done.grade) == ("done", "failed", "failed"), done.reason
     failed = [s for s in store.steps("i-1") if s.outcome == "failed"]
@@ -321,7 +322,7 @@ def test_routes_put_the_sut_and_the_simulated_role_behind_their_urls(tmp_path: P
                 "identity": {"sor": config.sor, "gln": config.gln, "name": config.org_name},
             }
         }
-        store = _store(registration, "cx-carecommunication-roundtrip")
+        store = _store(tmp_path, registration, "cx-carecommunication-roundtrip")
         routes = Routes(
             sut_urls={"vendor-a": f"{to_sut.url}/kcert-agent/v1"},
             peer_ports={"municipality": peer_port},
@@ -347,11 +348,13 @@ def test_routes_put_the_sut_and_the_simulated_role_behind_their_urls(tmp_path: P
 
 @pytest.mark.slow
 def test_an_instance_run_is_listed_diffed_and_verified_like_any_run(tmp_path: Path) -> None:
-    clean = _store({"sut": "reference"}, "cx-referral-receipt", "i-clean")
+    clean = _store(tmp_path, {"sut": "reference"}, "cx-referral-receipt", "i-clean")
     first = _run(tmp_path, clean, "i-clean")
-    broken = _store({"sut": "reference", "defects": ["referral-bad-gln"]}, "cx-referral-receipt")
+    broken = _store(
+        tmp_path, {"sut": "reference", "defects": ["referral-bad-gln"]}, "cx-referral-receipt"
+    )
     second = _run(tmp_path, broken)
-    runs = RunStore(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    runs = RunStore(_url(tmp_path))
     assert {first.run_id, second.run_id} <= {r.run_id for r in runs.runs()}
     change = diff_runs(runs, first.run_id, second.run_id)
     assert [c.case_id for c in change.new_failures] == ["cx-referral-receipt"]
@@ -385,22 +388,19 @@ def test_a_testscript_scenario_runs_case_by_case_as_an_instance(
     assert corpusmap([str(corpus), str(scripts)]) == 0  # writes scripts/fixtures-map.yaml
     registration = {"sut": "reference", "transport": "inprocess"}
     outcomes = {}
-    for scenario_id in ("acknowledgement-receive-ok", "carecommunication-send-new-message"):
+    for n, scenario_id in enumerate(
+        ("acknowledgement-receive-ok", "carecommunication-send-new-message")
+    ):
         scenario = find_scenario(scenario_id, scripts)
-        store = MemoryStore()
-        store.register_system(System("vendor-a", SESSION, "A", "LPS", "1", ("lps",), registration))
-        bindings = tuple(
-            Binding(r.name, SIMULATED if r.simulated else "vendor-a") for r in scenario.roles
-        )
-        store.add_instances([TestInstance("i-1", SESSION, scenario_id, bindings)])
+        store = _store(tmp_path, registration, scenario_id, f"i-{n}", scripts)
         done = run_instance(
             store,
-            "i-1",
+            f"i-{n}",
             reports=tmp_path / "reports",
-            store_url=f"sqlite:///{tmp_path / 'runs.sqlite'}",
+            store_url=_url(tmp_path),
             scenarios=scripts,
         )
-        steps = store.steps("i-1")
+        steps = store.steps(f"i-{n}")
         assert [s.step_id for s in steps] == [s.step_id for s in scenario.steps]
         outcomes[scenario_id] = (done.outcome, done.grade, done.reason, steps)
     outcome, grade, _, steps = outcomes["acknowledgement-receive-ok"]
