@@ -4,6 +4,7 @@ it received, a raw client, and a real connectathon store on SQLite."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,13 +72,22 @@ class RawTarget:
     received: list[bytes] = field(default_factory=list)
     connections: int = 0
     port: int = 0
+    tls: ssl.SSLContext | None = None  # an https target
+    handshake_errors: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}"
 
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(WAIT)
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                self.handshake_errors.append(str(exc))
+                conn.close()
+                return
         with conn:
             while True:
                 try:
