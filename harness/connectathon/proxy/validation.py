@@ -145,16 +145,16 @@ class LiveValidator:
         ):
             if not body:
                 continue
-            kind, found = self._body(direction, body, headers, truncated, exchange.exchange_id)
+            kind, found = self._body(direction, body, headers, truncated)
             if kind:
                 kinds.append(kind)
             findings += found
-        if not kinds and not any(f["rule"] == NOT_RUN for f in findings):
-            findings.append(finding(NOT_RUN, "OK", "no body to validate", ""))
+        if not originals.request_body and not originals.response_body:
+            findings.append(finding(NOT_RUN, "OK", "nothing to validate: no body either way", ""))
         return replace(exchange, kind=kinds[0] if kinds else "", findings=findings, validated=True)
 
     def _body(
-        self, direction: str, body: bytes, headers: dict[str, str], truncated: bool, name: str
+        self, direction: str, body: bytes, headers: dict[str, str], truncated: bool
     ) -> tuple[str, list[dict[str, Any]]]:
         content_type = _header(headers, "content-type")
         if truncated:
@@ -188,13 +188,14 @@ class LiveValidator:
                     direction,
                 )
             ]
-        return kind, self._run(direction, data, kind, f"{name}-{direction}")
+        return kind, self._run(direction, data, kind)
 
-    def _run(self, direction: str, data: bytes, kind: str, evidence: str) -> list[dict[str, Any]]:
+    def _run(self, direction: str, data: bytes, kind: str) -> list[dict[str, Any]]:
         from harness.validators.api import ValidatorContext
         from harness.validators.documents import PackProblem, UnusableInput
 
-        context = ValidatorContext(evidence, kind="fhir" if kind.startswith("fhir") else kind)
+        # no evidence name: a finding's location is the direction and the path inside the body
+        context = ValidatorContext("", kind="fhir" if kind.startswith("fhir") else kind)
         out: list[dict[str, Any]] = []
         try:
             for found in self._validator().iter_findings(data, context):
