@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -321,3 +322,31 @@ def test_endpoints_are_saved_with_their_listen_url(store: ConnectathonStore, ses
             assert saved[ENDPOINT].target_url == target.url + "/fhir/"
             with pytest.raises(KeyError, match="no endpoint 'x:y'"):
                 proxy.url_for("x:y")
+
+
+# -- stopping --------------------------------------------------------------------------------------
+
+
+def test_stop_finishes_exchanges_in_flight_and_closes_idle_ones(
+    store: ConnectathonStore, session: str
+) -> None:
+    with raw_target(RawTarget(delay=0.5)) as target:
+        proxy = _proxy(store, session, target.url)
+        proxy.start()
+        port = port_of(proxy.url_for(ENDPOINT))
+        idle = socket.create_connection((HOST, port), timeout=WAIT)
+        answers: list[bytes] = []
+        sender = threading.Thread(target=lambda: answers.append(_post(port, 1)))
+        sender.start()
+        time.sleep(0.2)  # the exchange is at the slow target now
+        began = time.monotonic()
+        proxy.stop()
+        took = time.monotonic() - began
+        sender.join(WAIT)
+        assert idle.recv(10) == b""  # the idle connection was closed
+        idle.close()
+    assert answers and answers[0].startswith(b"HTTP/1.1 200")  # in flight: finished
+    assert took < ProxyLimits().stop_grace
+    assert [e.status for e in store.exchanges(session)] == [200]  # and recorded
+    with pytest.raises(OSError):
+        socket.create_connection((HOST, port), timeout=1).close()  # no longer listening

@@ -105,8 +105,10 @@ class Forwarder:
         route: Route,
         limits: ProxyLimits,
         emit: Callable[[Capture], None],
+        stopping: threading.Event | None = None,
     ) -> None:
         self.client = client
+        self.stopping = stopping or threading.Event()
         self.route = route
         self.limits = limits
         self.emit = emit
@@ -163,6 +165,8 @@ class Forwarder:
         reader = Reader(self.client, self.limits.read_timeout)
         for count in range(self.limits.max_exchanges_per_connection):
             self.idle.set()
+            if self.stopping.is_set():
+                return  # stop(): no new exchange on a kept-alive connection
             wait = self.limits.read_timeout if count == 0 else self.limits.idle_timeout
             if not reader.wait_for_data(wait):
                 return

@@ -133,13 +133,13 @@ class RecordingProxy:
         try:
             for route in self.routes:
                 self._bind(route)
-        except ProxyError:
+            for listener in self._listeners.values():
+                self.store.save_endpoint(listener.endpoint)
+        except BaseException:  # a port taken or the store down: nothing left listening
             for listener in self._listeners.values():
                 listener.sock.close()
             self._listeners.clear()
             raise
-        for listener in self._listeners.values():
-            self.store.save_endpoint(listener.endpoint)
         if self.validate:
             self._validation = ValidationWorker(
                 self.store, self.limits.validation_queue, self.limits.record_body_bytes
@@ -249,7 +249,7 @@ class RecordingProxy:
             if not self._slots.acquire(blocking=False):
                 self._reject(client, listener)
                 continue
-            forwarder = Forwarder(client, listener.route, self.limits, self._emit)
+            forwarder = Forwarder(client, listener.route, self.limits, self._emit, self._stopping)
             with self._lock:
                 self._active.add(forwarder)
                 try:
