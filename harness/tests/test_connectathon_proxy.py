@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from harness.connectathon.model import RecordedExchange
@@ -350,3 +351,54 @@ def test_stop_finishes_exchanges_in_flight_and_closes_idle_ones(
     assert [e.status for e in store.exchanges(session)] == [200]  # and recorded
     with pytest.raises(OSError):
         socket.create_connection((HOST, port), timeout=1).close()  # no longer listening
+
+
+# -- what real clients do ------------------------------------------------------------------------
+
+
+def test_an_httpx_client_through_the_proxy(store: ConnectathonStore, session: str) -> None:
+    big = b"z" * 300_000
+    with (
+        raw_target(RawTarget(answer=lambda _: response(200, big))) as target,
+        _proxy(store, session, target.url) as proxy,
+    ):
+        with httpx.Client(base_url=proxy.url_for(ENDPOINT), timeout=WAIT) as client:
+            first = client.post("/a", content=b"x" * 1000)
+            streamed = client.post("/b", content=iter([b"part1-", b"part2"]))  # chunked upload
+            third = client.get("/c")
+        assert proxy.settle(WAIT)
+    assert [r.status_code for r in (first, streamed, third)] == [200, 200, 200]
+    assert first.content == big
+    assert target.connections == 1  # httpx kept its connection; the proxy kept the target's
+    recorded = store.exchanges(session)
+    assert [r.path for r in recorded] == ["/a", "/b", "/c"]
+    assert recorded[1].request_body == b"part1-part2"
+    assert recorded[1].request_headers.get("Transfer-Encoding") == "chunked"
+
+
+def test_expect_100_continue_and_bodiless_answers(store: ConnectathonStore, session: str) -> None:
+    head_answer = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"  # HEAD: no body follows
+
+    def answer(request: bytes) -> bytes:
+        return head_answer if request.startswith(b"HEAD") else response(200, b"ok")
+
+    with (
+        raw_target(RawTarget(answer=answer)) as target,
+        _proxy(store, session, target.url) as proxy,
+    ):
+        port = port_of(proxy.url_for(ENDPOINT))
+        with socket.create_connection((HOST, port), timeout=WAIT) as sock:
+            head = (
+                b"POST /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"
+            )
+            sock.sendall(head)
+            assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            sock.sendall(b"abc")
+            assert read_message(sock) == response(200, b"ok")
+            sock.sendall(b"HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n")
+            assert read_message(sock, head_only_body=True) == head_answer
+            sock.sendall(b"GET /y HTTP/1.1\r\nHost: h\r\n\r\n")  # the connection still works
+            assert read_message(sock) == response(200, b"ok")
+        assert proxy.settle(WAIT)
+    assert target.received[0] == head + b"abc"
+    assert [r.method for r in store.exchanges(session)] == ["POST", "HEAD", "GET"]
