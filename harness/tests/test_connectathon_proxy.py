@@ -402,3 +402,22 @@ def test_expect_100_continue_and_bodiless_answers(store: ConnectathonStore, sess
         assert proxy.settle(WAIT)
     assert target.received[0] == head + b"abc"
     assert [r.method for r in store.exchanges(session)] == ["POST", "HEAD", "GET"]
+
+
+def test_malformed_traffic_either_way(store: ConnectathonStore, session: str) -> None:
+    answers = iter([b"SPAM\r\n\r\n", b""])  # a target that speaks no HTTP, then one that hangs up
+    with (
+        raw_target(RawTarget(answer=lambda _: next(answers))) as target,
+        _proxy(store, session, target.url) as proxy,
+    ):
+        port = port_of(proxy.url_for(ENDPOINT))
+        assert exchange_raw(port, b"hello there\r\n\r\n").startswith(b"HTTP/1.1 400")
+        smuggle = b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+        assert exchange_raw(port, smuggle).startswith(b"HTTP/1.1 400")
+        assert _post(port, 1).startswith(b"HTTP/1.1 502")
+        assert proxy.settle(WAIT)
+    errors = [r.error for r in store.exchanges(session)]
+    assert "malformed request line" in errors[0]
+    assert "both Transfer-Encoding and Content-Length" in errors[1]
+    assert "status line is not HTTP" in errors[2]
+    assert len(target.received) == 1  # only the well-formed request was forwarded

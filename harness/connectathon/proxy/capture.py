@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+import uuid
 from dataclasses import dataclass, field
 
 
 def iso_ms(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
+
+
+def new_exchange_id() -> str:
+    """A permanent id (the web application links /exchanges/<id>), taken when the exchange
+    begins: its nanosecond clock first, so ids sort as the exchanges began, also within one
+    millisecond of `started`; random digits after it keep two proxies' ids apart."""
+    return f"x-{time.time_ns():016x}-{uuid.uuid4().hex[:12]}"
 
 
 @dataclass
@@ -16,6 +25,7 @@ class Capture:
 
     endpoint_id: str
     started_at: dt.datetime  # UTC
+    exchange_id: str = field(default_factory=new_exchange_id)
     elapsed_ms: float = 0.0
     method: str = ""
     target: str = ""  # the request-target as sent (path and query)

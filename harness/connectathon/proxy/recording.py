@@ -13,7 +13,6 @@ import contextlib
 import logging
 import queue
 import threading
-import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,11 +32,6 @@ from harness.redact import redact_headers, redact_url
 
 log = logging.getLogger(__name__)
 MAX_PROBLEMS = 20  # the last store failures kept for the proxy's stats
-
-
-def new_exchange_id() -> str:
-    """A permanent id: the web application links /exchanges/<id> for as long as it is kept."""
-    return f"x-{uuid.uuid4().hex}"
 
 
 def header_map(headers: list[tuple[str, str]]) -> dict[str, str]:
@@ -179,7 +173,7 @@ class Recorder:
         if matched.match == "unmatched" and matched.note:
             findings.append(finding("PROXY-UNMATCHED", "OK", f"unmatched: {matched.note}"))
         exchange = RecordedExchange(
-            exchange_id=new_exchange_id(),
+            exchange_id=capture.exchange_id,
             session_id=self.session_id,
             endpoint_id=endpoint.endpoint_id,
             source=matched.source,
