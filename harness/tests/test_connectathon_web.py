@@ -17,7 +17,7 @@ from harness.tests.connectathon_web_seed import CSRF_INPUT, PASSWORD, SCENARIO, 
 LIMITS = WebLimits(
     login_limits=(
         RateLimit("login-per-account-client", 3, 600.0),
-        RateLimit("login-per-client", 8, 600.0, scope="client"),
+        RateLimit("login-per-client", 5, 600.0, scope="client"),
     ),
     max_body=256 * 1024,
     max_attachment=1024,
@@ -120,8 +120,12 @@ def test_login_bad_password_and_unknown_user_say_the_same(app_client: TestClient
 def test_login_next_stays_on_this_site(app_client: TestClient) -> None:
     answer = app_client.post(
         "/login",
-        data={"username": "monitor", "password": PASSWORD, "csrf_token": token(app_client),
-              "next": "//evil.example/x"},
+        data={
+            "username": "monitor",
+            "password": PASSWORD,
+            "csrf_token": token(app_client),
+            "next": "//evil.example/x",
+        },
         follow_redirects=False,
     )
     assert answer.headers["location"] == "/"
@@ -147,11 +151,11 @@ def test_rate_limit_fires_for_the_account_and_client_and_stays_quiet_otherwise(
 
 
 def test_rate_limit_per_client_across_usernames(app_client: TestClient) -> None:
-    for n in range(8):
-        assert login(app_client, f"guess{n}", "wrong password here") == 401
+    for username in ("monitor", "monitor", "admin", "admin", "vendora"):
+        assert login(app_client, username, "wrong password here") == 401
     answer = app_client.post(
         "/login",
-        data={"username": "admin", "password": PASSWORD, "csrf_token": token(app_client)},
+        data={"username": "vendora", "password": PASSWORD, "csrf_token": token(app_client)},
     )
     assert answer.status_code == 429 and answer.headers["x-kcert-limit"] == "login-per-client"
 
@@ -159,8 +163,9 @@ def test_rate_limit_per_client_across_usernames(app_client: TestClient) -> None:
 def test_logout_ends_the_session_even_for_a_copied_cookie(app_client: TestClient) -> None:
     assert login(app_client, "monitor") == 303
     copied = app_client.cookies.get(SESSION_COOKIE)
-    out = app_client.post("/logout", data={"csrf_token": token(app_client, "/sessions")},
-                          follow_redirects=False)
+    out = app_client.post(
+        "/logout", data={"csrf_token": token(app_client, "/sessions")}, follow_redirects=False
+    )
     assert out.status_code == 303
     assert "Du er logget ud." in app_client.get("/login").text
     app_client.cookies.set(SESSION_COOKIE, copied or "")
@@ -185,8 +190,9 @@ def test_csrf_token_required_on_login_and_on_grading(
     assert app_client.post(claim, data={}).status_code == 403
     assert app_client.post(claim, data={"csrf_token": "forged"}).status_code == 403
     good = token(app_client, f"/instances/{seeded.a_instance}")
-    other_site = app_client.post(claim, data={"csrf_token": good},
-                                 headers={"Origin": "http://evil.example"})
+    other_site = app_client.post(
+        claim, data={"csrf_token": good}, headers={"Origin": "http://evil.example"}
+    )
     assert other_site.status_code == 403
     assert [g.kind for g in seeded.store.grades(seeded.a_instance)] == ["auto"]
     # and the same form with its token goes through
@@ -195,8 +201,11 @@ def test_csrf_token_required_on_login_and_on_grading(
 
 
 def test_body_over_the_cap_is_refused(app_client: TestClient) -> None:
-    answer = app_client.post("/login", content=b"x" * (LIMITS.max_body + 1),
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    answer = app_client.post(
+        "/login",
+        content=b"x" * (LIMITS.max_body + 1),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert answer.status_code == 413
 
 
@@ -309,8 +318,9 @@ def test_monitor_claims_and_grades_with_comment_and_attachment(
     assert claim.status_code == 200 and "Instansen er taget." in claim.text
     assert seeded.store.instance(seeded.a_instance).claimed_by == "monitor"
     # a partial grade needs a comment
-    refused = app_client.post(f"{page}/grade",
-                              data={"csrf_token": token(app_client, page), "grade": "partial"})
+    refused = app_client.post(
+        f"{page}/grade", data={"csrf_token": token(app_client, page), "grade": "partial"}
+    )
     assert refused.status_code == 400 and "En kommentar er påkrævet." in refused.text
     # an attachment over the cap refuses the whole act, nothing stored
     too_big = app_client.post(
@@ -322,8 +332,11 @@ def test_monitor_claims_and_grades_with_comment_and_attachment(
     assert [g.kind for g in seeded.store.grades(seeded.a_instance)] == ["auto", "claim"]
     graded = app_client.post(
         f"{page}/grade",
-        data={"csrf_token": token(app_client, page), "grade": "failed",
-              "comment": "Viewer got <no> plan"},
+        data={
+            "csrf_token": token(app_client, page),
+            "grade": "failed",
+            "comment": "Viewer got <no> plan",
+        },
         files={"attachments": ("../../etc/screen shot.png", b"\x89PNG fake", "image/png")},
     )
     assert graded.status_code == 200 and "Bedømmelsen er gemt." in graded.text
@@ -331,20 +344,25 @@ def test_monitor_claims_and_grades_with_comment_and_attachment(
     assert instance.grade == "failed"
     last = seeded.store.grades(seeded.a_instance)[-1]
     assert (last.kind, last.by, last.grade, last.comment) == (
-        "monitor", "monitor", "failed", "Viewer got <no> plan")
+        "monitor",
+        "monitor",
+        "failed",
+        "Viewer got <no> plan",
+    )
     assert len(last.attachments) == 1
     assert "Viewer got &lt;no&gt; plan" in graded.text
     link = f"{page}/attachments/{last.attachments[0]}"
     assert f'href="{link}"' in graded.text
     download = app_client.get(link)
     assert download.status_code == 200 and download.content == b"\x89PNG fake"
-    assert download.headers["content-disposition"].startswith('attachment; filename="screen shot.png"')
+    assert download.headers["content-disposition"].startswith(
+        'attachment; filename="screen shot.png"'
+    )
     # the attachment is reached only through its own instance
     other = f"/instances/{seeded.b_instance}/attachments/{last.attachments[0]}"
     assert app_client.get(other).status_code == 404
     # graded by a monitor: off the worklist
-    assert seeded.a_instance not in app_client.get(
-        f"/sessions/{seeded.session_id}/worklist").text
+    assert seeded.a_instance not in app_client.get(f"/sessions/{seeded.session_id}/worklist").text
 
 
 def test_claimed_by_another_monitor_cannot_be_graded(
@@ -365,25 +383,38 @@ def test_reopen_and_admin_override_in_the_audit_trail(
 ) -> None:
     page = f"/instances/{seeded.b_instance}"
     assert login(app_client, "monitor") == 303
-    reopened = app_client.post(f"{page}/reopen", data={"csrf_token": token(app_client, page),
-                                                       "comment": "recheck the receipt"})
+    reopened = app_client.post(
+        f"{page}/reopen",
+        data={"csrf_token": token(app_client, page), "comment": "recheck the receipt"},
+    )
     assert reopened.status_code == 200
     assert seeded.store.instance(seeded.b_instance).grade == "waiting"
     # a monitor cannot override
-    denied = app_client.post(f"{page}/override", data={
-        "csrf_token": token(app_client, page), "grade": "verified", "comment": "x"})
+    denied = app_client.post(
+        f"{page}/override",
+        data={"csrf_token": token(app_client, page), "grade": "verified", "comment": "x"},
+    )
     assert denied.status_code == 403
     assert login(app_client, "admin") == 303
-    no_comment = app_client.post(f"{page}/override", data={
-        "csrf_token": token(app_client, page), "grade": "verified"})
+    no_comment = app_client.post(
+        f"{page}/override", data={"csrf_token": token(app_client, page), "grade": "verified"}
+    )
     assert no_comment.status_code == 400
-    done = app_client.post(f"{page}/override", data={
-        "csrf_token": token(app_client, page), "grade": "verified",
-        "comment": "Receipt seen in the municipality's log"})
+    done = app_client.post(
+        f"{page}/override",
+        data={
+            "csrf_token": token(app_client, page),
+            "grade": "verified",
+            "comment": "Receipt seen in the municipality's log",
+        },
+    )
     assert done.status_code == 200 and "Bedømmelsen er tilsidesat." in done.text
     acts = seeded.store.grades(seeded.b_instance)
     assert [(g.kind, g.by) for g in acts] == [
-        ("auto", "kcert"), ("reopen", "monitor"), ("override", "admin")]
+        ("auto", "kcert"),
+        ("reopen", "monitor"),
+        ("override", "admin"),
+    ]
     assert acts[-1].at and acts[-1].comment == "Receipt seen in the municipality's log"
     assert seeded.store.instance(seeded.b_instance).grade == "verified"
     audit = done.text.split('id="audit"')[1]

@@ -12,7 +12,9 @@ from pathlib import Path
 import uvicorn
 
 from harness.connectathon.model import ScenarioInfo
+from harness.connectathon.store import ConnectathonStore, open_connectathon_store
 from harness.connectathon.web.app import create_app
+from harness.store.runstore import StoreError, display_url
 
 SECRET_ENV = "KCERT_WEB_SECRET"
 
@@ -25,10 +27,6 @@ def secret_from_env() -> bytes | None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    from harness.connectathon.store import (  # type: ignore[import-not-found,unused-ignore]
-        open_connectathon_store,
-    )
-
     host = str(getattr(args, "host", None) or "127.0.0.1")
     port = int(getattr(args, "port", None) or 8765)
     lang = str(getattr(args, "lang", None) or "da")
@@ -43,7 +41,11 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"kcert: error: --port {port}: must be 1-65535", file=sys.stderr)
         return 2
     reports = Path(getattr(args, "reports", None) or "reports")
-    store = open_connectathon_store(getattr(args, "store", None), reports)
+    try:
+        store = open_connectathon_store(getattr(args, "store", None), reports)
+    except StoreError as exc:
+        print(f"kcert: error: {exc}", file=sys.stderr)
+        return 2
     try:
         session = getattr(args, "session", None)
         if session:
@@ -51,7 +53,8 @@ def serve_command(args: argparse.Namespace) -> int:
                 store.session(session)
             except KeyError:
                 print(
-                    f"kcert: error: --session {session}: no such session in {store.url}",
+                    f"kcert: error: --session {session}: no such session in "
+                    f"{display_url(store.url)}",
                     file=sys.stderr,
                 )
                 return 2
@@ -59,7 +62,7 @@ def serve_command(args: argparse.Namespace) -> int:
             store,
             secret_key=secret_from_env(),
             lang=lang,
-            scenarios=_scenarios(),
+            scenarios=scenarios_of(store),
             default_session=session,
         )
         print(f"kcert connectathon: http://{host}:{port}/", flush=True)
@@ -78,5 +81,10 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _scenarios() -> dict[str, ScenarioInfo]:
-    return {}
+def scenarios_of(store: ConnectathonStore) -> dict[str, ScenarioInfo]:
+    """Titles and roles of every session's scenarios (pairing saved them), by scenario id."""
+    found: dict[str, ScenarioInfo] = {}
+    for session in store.sessions():
+        for info in store.scenario_infos(session.session_id):
+            found.setdefault(info.scenario_id, info)
+    return found
