@@ -55,7 +55,10 @@
         if (!td) { return; }
         ["verified", "waiting", "partial", "failed"].forEach(function (g) {
           var span = td.querySelector('[data-field="' + g + '"]');
-          if (span) { span.textContent = String(cell[g]); }
+          if (span) {
+            span.textContent = String(cell[g]);
+            span.classList.toggle("zero", !cell[g]);
+          }
         });
         var partners = td.querySelector('[data-field="partners"]');
         if (partners) {
