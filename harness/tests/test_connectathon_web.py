@@ -4,14 +4,22 @@ audit trail, live JSON/SSE, security headers, Danish and English."""
 
 from __future__ import annotations
 
+import argparse
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from harness.connectathon.web.app import SESSION_COOKIE, create_app
 from harness.connectathon.web.limits import RateLimit, WebLimits
+from harness.connectathon.web.serve import serve_command
+from harness.store.runstore import STORE_FILE
 from harness.tests.connectathon_web_seed import CSRF_INPUT, PASSWORD, SCENARIO, Seeded, seed
 
 LIMITS = WebLimits(
@@ -456,3 +464,64 @@ def test_danish_default_english_by_query_and_cookie(seeded: Seeded) -> None:
     with TestClient(create_app(seeded.store, lang="en", limits=LIMITS)) as client:
         assert "<h1>Sign in</h1>" in client.get("/login").text
         assert "<h1>Log ind</h1>" in client.get("/login?lang=da").text
+
+
+# -- kcert connectathon serve -------------------------------------------------------------
+
+
+def _serve_args(tmp_path: Path, **kw: object) -> argparse.Namespace:
+    base: dict[str, object] = {
+        "store": f"sqlite:///{tmp_path / STORE_FILE}",
+        "reports": tmp_path,
+        "session": None,
+        "host": "127.0.0.1",
+        "port": 8765,
+        "lang": "da",
+    }
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def test_serve_refuses_a_non_loopback_host_and_an_unknown_session(
+    seeded: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert serve_command(_serve_args(tmp_path, host="0.0.0.0")) == 2
+    assert "--host 0.0.0.0: the connectathon web application binds to a loopback" in (
+        capsys.readouterr().err
+    )
+    assert serve_command(_serve_args(tmp_path, session="no-such")) == 2
+    assert "--session no-such: no such session" in capsys.readouterr().err
+
+
+def test_serve_answers_on_loopback(seeded: Seeded, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = (
+        "import sys, argparse; from harness.connectathon.web.serve import serve_command; "
+        f"sys.exit(serve_command(argparse.Namespace(store={seeded.store.url!r}, "
+        f"reports={str(tmp_path)!r}, session={seeded.session_id!r}, host='127.0.0.1', "
+        f"port={port}, lang='en')))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 20
+        answer = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert answer is not None, proc.stderr.read() if proc.stderr else ""
+        assert answer.status_code == 200 and "<h1>Sign in</h1>" in answer.text
+        assert answer.headers["x-frame-options"] == "DENY"
+        home = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+        assert home.status_code == 303  # to the login page first
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert proc.stdout is not None
+    assert f"http://127.0.0.1:{port}/" in proc.stdout.read().decode()
