@@ -5,6 +5,7 @@ audit trail, live JSON/SSE, security headers, Danish and English."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import socket
 import subprocess
 import sys
@@ -178,6 +179,13 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(app_client: TestClient
     assert "Du er logget ud." in app_client.get("/login").text
     app_client.cookies.set(SESSION_COOKIE, copied or "")
     assert app_client.get("/sessions", follow_redirects=False).status_code == 303
+
+
+def test_a_session_ends_after_its_lifetime_even_when_used(seeded: Seeded) -> None:
+    expired = dataclasses.replace(LIMITS, session_lifetime=-1)  # every session already too old
+    with TestClient(create_app(seeded.store, limits=expired)) as client:
+        assert login(client, "monitor") == 303
+        assert client.get("/sessions", follow_redirects=False).status_code == 303
 
 
 # -- CSRF ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ instance exists (ids name vendors and products), which is itself a detail a vend
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from fastapi import HTTPException
@@ -18,6 +19,7 @@ from harness.connectathon.model import Account, RecordedExchange, System, TestIn
 
 USER_KEY = "user"
 SID_KEY = "sid"
+LOGIN_AT_KEY = "at"  # wall-clock seconds of the login: the cookie is re-signed on every use
 
 
 class LoginRequired(Exception):
@@ -83,12 +85,19 @@ def forbidden() -> HTTPException:
     return HTTPException(status_code=403)
 
 
-def viewer_of(request: Request, store: StoreApi, revoked: RevokedSessions) -> Viewer:
+def viewer_of(
+    request: Request, store: StoreApi, revoked: RevokedSessions, lifetime: float
+) -> Viewer:
     """The signed-in account, re-read from the store on every request (a removed account or a
-    changed role takes effect at once); a logged-out session id no longer counts."""
+    changed role takes effect at once); a logged-out session id no longer counts, nor one
+    older than `lifetime` seconds (the signed cookie alone would slide on for ever)."""
     username = request.session.get(USER_KEY)
     sid = request.session.get(SID_KEY)
+    at = request.session.get(LOGIN_AT_KEY)
     if not isinstance(username, str) or not isinstance(sid, str) or sid in revoked:
+        raise LoginRequired()
+    if not isinstance(at, (int, float)) or not 0 <= time.time() - at <= lifetime:
+        request.session.clear()
         raise LoginRequired()
     account = store.account(username)
     if account is None:

@@ -29,7 +29,8 @@ LOGIN_PER_CLIENT = RateLimit("login-per-client", attempts=30, window=900.0, scop
 @dataclass(frozen=True)
 class WebLimits:
     login_limits: tuple[RateLimit, ...] = (LOGIN_PER_ACCOUNT_CLIENT, LOGIN_PER_CLIENT)
-    session_max_age: int = 8 * 3600  # seconds a signed session cookie stays valid
+    session_max_age: int = 8 * 3600  # seconds a session stays valid without being used
+    session_lifetime: int = 12 * 3600  # seconds after the login a session ends, used or not
     max_body: int = 12 * 1024 * 1024  # bytes of any request body
     max_attachment: int = 2 * 1024 * 1024  # bytes of one attachment
     max_attachments: int = 5  # files per grading act

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+import time
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -12,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from harness.connectathon.accounts import MAX_PASSWORD_LENGTH, hash_password, verify_password
 from harness.connectathon.web import csrf
-from harness.connectathon.web.access import SID_KEY, USER_KEY
+from harness.connectathon.web.access import LOGIN_AT_KEY, SID_KEY, USER_KEY
 from harness.connectathon.web.forms import read_form, safe_next, text_field
 from harness.connectathon.web.i18n import translate
 from harness.connectathon.web.state import lang_of, render, web
@@ -83,6 +84,7 @@ async def login(request: Request) -> Response:
     request.session.clear()
     request.session[USER_KEY] = account.username
     request.session[SID_KEY] = secrets.token_urlsafe(18)
+    request.session[LOGIN_AT_KEY] = int(time.time())
     csrf.renew(request)
     return RedirectResponse(target, status_code=303)
 

@@ -23,7 +23,7 @@ router = APIRouter()
 
 def viewer(request: Request) -> Viewer:
     state = web(request)
-    return viewer_of(request, state.store, state.revoked)
+    return viewer_of(request, state.store, state.revoked, state.limits.session_lifetime)
 
 
 def visible_instance(state: WebState, who: Viewer, instance_id: str) -> TestInstance:

@@ -144,7 +144,7 @@ def render_svg(lifelines: Sequence[Lifeline], arrows: Sequence[Arrow], title: st
         return MARGIN + LANE_WIDTH * index + LANE_WIDTH // 2
 
     parts: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="sequence" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="sequence" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
