@@ -119,6 +119,18 @@ def test_svg_of_an_instance_without_anything_has_lifelines_only() -> None:
     assert len(root.findall(f"{SVG}g")) == 2
 
 
+def test_an_unknown_party_gets_its_own_lifeline() -> None:
+    stranger = _exchange("x1", source="someone-else", endpoint_id="vendor-z:municipality")
+    lifelines, arrows = diagram_for(_instance(), [], [stranger])
+    assert [line.role for line in lifelines] == ["lps", "viewer", "", "municipality"]
+    assert (arrows[0].sender, arrows[0].receiver) == ("", "municipality")
+    root = etree.fromstring(str(sequence_svg(_instance(), [], [stranger], "t")).encode())
+    width = int(root.get("width"))  # type: ignore[arg-type]
+    line = root.find(f"{SVG}a/{SVG}line")
+    assert line is not None
+    assert all(0 < int(line.get(k)) < width for k in ("x1", "x2"))  # type: ignore[arg-type]
+
+
 def test_svg_is_bounded() -> None:
     many = [
         _exchange(f"x{i}", started=f"2026-12-03T08:{i // 60:02d}:{i % 60:02d}")

@@ -102,7 +102,15 @@ def diagram_for(
         for ex in by_step.get(step.step_id, []):
             arrows.append(_exchange_arrow(ex, roles_of, step))
     arrows.extend(_exchange_arrow(ex, roles_of, None) for ex in loose)
-    return lifelines, arrows[:MAX_ARROWS]
+    arrows = arrows[:MAX_ARROWS]
+    # A party no binding names (an unknown source, an endpoint of another role) gets its
+    # own lifeline, so every arrow has both ends inside the diagram.
+    for arrow in arrows:
+        for role in (arrow.sender, arrow.receiver):
+            if role not in roles:
+                roles.append(role)
+                lifelines.append(Lifeline(role, system_of.get(role, "")))
+    return lifelines, arrows
 
 
 def _exchange_arrow(
@@ -134,14 +142,14 @@ def _short(text: str) -> str:
 
 
 def render_svg(lifelines: Sequence[Lifeline], arrows: Sequence[Arrow], title: str) -> Markup:
-    """The diagram as an inline <svg> element; an arrow to an unknown role goes to the edge."""
+    """The diagram as an inline <svg> element (an arrow naming no lifeline is clamped in)."""
     lanes = {line.role: i for i, line in enumerate(lifelines)}
     width = MARGIN * 2 + LANE_WIDTH * max(1, len(lifelines))
     height = HEAD_HEIGHT + MARGIN * 2 + ROW_HEIGHT * (len(arrows) + 1)
 
     def x_of(role: str, fallback: int) -> int:
-        index = lanes.get(role, fallback)
-        return MARGIN + LANE_WIDTH * index + LANE_WIDTH // 2
+        index = min(lanes.get(role, fallback), len(lifelines) - 1) if lifelines else 0
+        return MARGIN + LANE_WIDTH * max(0, index) + LANE_WIDTH // 2
 
     parts: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="sequence" '
@@ -164,17 +172,17 @@ def render_svg(lifelines: Sequence[Lifeline], arrows: Sequence[Arrow], title: st
             f'<g class="lifeline" data-role="{escape(line.role)}">'
             f'<rect x="{x - LANE_WIDTH // 2 + 6}" y="{MARGIN}" width="{LANE_WIDTH - 12}" '
             f'height="{HEAD_HEIGHT - 6}" rx="4" class="lifeline-head"/>'
-            f'<text x="{x}" y="{MARGIN + 17}" class="role">{escape(_short(line.role))}</text>'
+            f'<text x="{x}" y="{MARGIN + 17}" class="role">'
+            f"{escape(_short(line.role or '?'))}</text>"
             f'<text x="{x}" y="{MARGIN + 33}" class="system">'
             f"{escape(_short(line.system or '?'))}</text>"
             f'<line x1="{x}" y1="{MARGIN + HEAD_HEIGHT}" x2="{x}" y2="{bottom}" '
             'class="lifeline-line"/></g>'
         )
-    edge = len(lifelines)
     for n, arrow in enumerate(arrows):
         y = MARGIN + HEAD_HEIGHT + ROW_HEIGHT * (n + 1)
-        x1 = x_of(arrow.sender, -1 if arrow.sender not in lanes else 0)
-        x2 = x_of(arrow.receiver, edge)
+        x1 = x_of(arrow.sender, 0)  # diagram_for gives every party a lifeline
+        x2 = x_of(arrow.receiver, len(lifelines) - 1)
         outcome = arrow.outcome if arrow.outcome in OUTCOMES else "pending"
         cls = f"arrow {arrow.kind} outcome-{outcome}"
         label_x = (x1 + x2) // 2

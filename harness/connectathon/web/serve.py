@@ -66,7 +66,15 @@ def serve_command(args: argparse.Namespace) -> int:
             default_session=session,
         )
         print(f"kcert connectathon: http://{host}:{port}/", flush=True)
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        # Open event streams would hold a graceful shutdown for minutes: cut them after 2 s.
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
     finally:
         store.close()
     return 0
