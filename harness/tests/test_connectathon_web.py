@@ -526,8 +526,16 @@ def test_serve_answers_on_loopback(seeded: Seeded, tmp_path: Path) -> None:
         assert answer is not None, proc.stderr.read() if proc.stderr else ""
         assert answer.status_code == 200 and "<h1>Sign in</h1>" in answer.text
         assert answer.headers["x-frame-options"] == "DENY"
-        home = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-        assert home.status_code == 303  # to the login page first
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            assert client.get("/").status_code == 303  # to the login page first
+            form = CSRF_INPUT.search(client.get("/login").text)
+            assert form is not None
+            client.post(
+                "/login",
+                data={"username": "monitor", "password": PASSWORD, "csrf_token": form.group(1)},
+            )
+            matrix = client.get("/", follow_redirects=True)  # --session: its matrix
+            assert matrix.status_code == 200 and SCENARIO.title_en in matrix.text
     finally:
         proc.terminate()
         proc.wait(10)

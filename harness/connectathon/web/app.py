@@ -39,7 +39,7 @@ def create_app(
     secret_key: bytes | None = None,
     lang: str = "da",
     limits: WebLimits | None = None,
-    scenarios: Mapping[str, ScenarioInfo] | None = None,
+    scenarios: Mapping[str, ScenarioInfo] | Callable[[], Mapping[str, ScenarioInfo]] | None = None,
     default_session: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     https_only: bool = False,
@@ -50,7 +50,8 @@ def create_app(
         secret_key: signs the session cookies; None makes a random one (sessions end with
             the process).
         lang: the default language ("da" or "en"); ?lang= and the toggle's cookie choose.
-        scenarios: titles and roles by scenario id, for headings and lifeline order.
+        scenarios: titles and roles by scenario id, for headings and lifeline order; or a
+            function giving them, asked again at most every 10 s.
         default_session: where "/" leads (kcert connectathon serve --session).
         clock: the rate limiter's clock (tests move it).
     """
@@ -64,7 +65,7 @@ def create_app(
         limiter=LoginLimiter(limits.login_limits, clock),
         revoked=RevokedSessions(limits.session_max_age),
         templates=make_templates(),
-        scenarios=dict(scenarios or {}),
+        scenario_source=scenarios if callable(scenarios) else dict(scenarios or {}),
         default_session=default_session,
         clock=clock,
     )

@@ -62,7 +62,7 @@ def serve_command(args: argparse.Namespace) -> int:
             store,
             secret_key=secret_from_env(),
             lang=lang,
-            scenarios=scenarios_of(store),
+            scenarios=lambda: scenarios_of(store),
             default_session=session,
         )
         print(f"kcert connectathon: http://{host}:{port}/", flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from harness.connectathon.web.i18n import LANG_COOKIE, LANGS, pick, translate
 from harness.connectathon.web.limits import LoginLimiter, WebLimits
 
 TEMPLATES = Path(__file__).parent / "templates"
+SCENARIOS_TTL = 10.0  # seconds
 
 
 @dataclass
@@ -33,11 +35,28 @@ class WebState:
     limiter: LoginLimiter
     revoked: RevokedSessions
     templates: Jinja2Templates
-    scenarios: Mapping[str, ScenarioInfo] = field(default_factory=dict)
+    # Titles and roles by scenario id: a fixed mapping, or a function read again at most
+    # every SCENARIOS_TTL seconds (sessions paired after the start get their titles too).
+    scenario_source: Mapping[str, ScenarioInfo] | Callable[[], Mapping[str, ScenarioInfo]] = field(
+        default_factory=dict
+    )
+    _scenarios: Mapping[str, ScenarioInfo] = field(default_factory=dict)
+    _scenarios_read: float | None = None
     default_session: str | None = None
     clock: Callable[[], float] = field(default=lambda: 0.0)
     streams: int = 0  # open event streams
     streams_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def scenarios(self) -> Mapping[str, ScenarioInfo]:
+        source = self.scenario_source
+        if not callable(source):
+            return source
+        now = time.monotonic()
+        if self._scenarios_read is None or now - self._scenarios_read > SCENARIOS_TTL:
+            self._scenarios = source()
+            self._scenarios_read = now
+        return self._scenarios
 
     def scenario_title(self, scenario_id: str, lang: str) -> str:
         info = self.scenarios.get(scenario_id)
