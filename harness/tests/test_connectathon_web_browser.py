@@ -25,6 +25,7 @@ from harness.tests.connectathon_web_seed import PASSWORD, SCENARIO, Seeded, seed
 CHROMIUM = Path(os.environ.get("KCERT_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("KCERT_CHROMEDRIVER", "/usr/bin/chromedriver"))
 WAIT = 10.0  # seconds any one wait in the browser may take
+pytestmark = pytest.mark.slow  # a browser start and a page walk: ~12 s for the module
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
@@ -191,4 +192,48 @@ def test_login_matrix_instance_exchange_claim_and_grade(
     _wait(driver).until(ec.text_to_be_present_in_element((By.ID, "instance-grade"), "failed"))
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
     _shot(driver, "07-english")
+    assert _csp_errors(driver) == []
+
+
+def test_polling_fallback_follows_the_instance_without_event_source(
+    server: Server, browser: Any
+) -> None:
+    seeded = server.seeded
+    driver = browser
+    # a browser without EventSource: the page script polls the JSON endpoint instead
+    driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.EventSource;"}
+    )
+    driver.get(f"{server.url}/login?lang=en")
+    _wait(driver).until(ec.presence_of_element_located((By.ID, "username"))).send_keys("admin")
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "login-submit").click()
+    _wait(driver).until(ec.presence_of_element_located((By.ID, "matrix")))
+    driver.get(f"{server.url}/instances/{seeded.b_instance}")
+    facts = _wait(driver).until(ec.presence_of_element_located((By.ID, "instance-facts")))
+    assert driver.execute_script("return typeof window.EventSource") == "undefined"
+    assert driver.find_element(By.ID, "instance-grade").text == "verified"
+    seeded.store.add_grade(
+        Grade(
+            seeded.b_instance,
+            "failed",
+            "monitor",
+            "monitor",
+            "2026-12-03T09:10:00",
+            "receipt missing",
+        )
+    )
+    _wait(driver).until(ec.text_to_be_present_in_element((By.ID, "instance-grade"), "failed"))
+    assert facts.get_attribute("data-fingerprint")
+    # a new act is not in the page yet: the page says so instead of reloading by itself
+    notice = driver.find_element(By.CSS_SELECTOR, ".live-changed")
+    _wait(driver).until(lambda d: notice.is_displayed())
+    # the admin's override form is there; a comment is required by the browser and the server
+    driver.find_element(By.ID, "override-comment").send_keys("Receipt found in the log")
+    Select(driver.find_element(By.ID, "override-select")).select_by_value("verified")
+    driver.find_element(By.ID, "override").click()
+    _wait(driver).until(ec.text_to_be_present_in_element((By.ID, "audit"), "override"))
+    _shot(driver, "08-override")
+    acts = seeded.store.grades(seeded.b_instance)
+    assert [(g.kind, g.by) for g in acts][-2:] == [("monitor", "monitor"), ("override", "admin")]
     assert _csp_errors(driver) == []
