@@ -8,6 +8,7 @@ instance exists (ids name vendors and products), which is itself a detail a vend
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -119,15 +120,18 @@ class RevokedSessions:
     def __init__(self, max_age: float) -> None:
         self._max_age = max_age
         self._until: dict[str, float] = {}
+        self._lock = threading.Lock()  # logout runs on the event loop, checks in threads
 
     def add(self, sid: str, now: float) -> None:
-        self._prune(now)
-        if len(self._until) >= self.MAX:  # oldest first: dicts keep insertion order
-            self._until.pop(next(iter(self._until)))
-        self._until[sid] = now + self._max_age
+        with self._lock:
+            self._prune(now)
+            if len(self._until) >= self.MAX:  # oldest first: dicts keep insertion order
+                self._until.pop(next(iter(self._until)))
+            self._until[sid] = now + self._max_age
 
     def __contains__(self, sid: object) -> bool:
-        return sid in self._until
+        with self._lock:
+            return sid in self._until
 
     def _prune(self, now: float) -> None:
         for sid in [s for s, until in self._until.items() if until <= now]:
