@@ -92,7 +92,13 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> int:
 def test_pages_need_a_login(app_client: TestClient, seeded: Seeded) -> None:
     answer = app_client.get(f"/instances/{seeded.a_instance}", follow_redirects=False)
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"/login?next=/instances/{seeded.a_instance}"
+    assert answer.headers["location"] == f"/login?next=%2Finstances%2F{seeded.a_instance}"
+    with_query = app_client.get("/sessions/s/instances?system=a&role=lps", follow_redirects=False)
+    assert with_query.headers["location"] == (
+        "/login?next=%2Fsessions%2Fs%2Finstances%3Fsystem%3Da%26role%3Dlps"
+    )
+    login_page = app_client.get(with_query.headers["location"])
+    assert 'name="next" value="/sessions/s/instances?system=a&amp;role=lps"' in login_page.text
     assert app_client.get("/api/sessions/x/matrix").status_code == 401
 
 

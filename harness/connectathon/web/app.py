@@ -91,9 +91,11 @@ def create_app(
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": "login required"}, status_code=401)
         target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
         if request.method != "GET":
-            target = "/"
-        return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+            target = "/"  # a form posted after the session ended is not sent again
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
