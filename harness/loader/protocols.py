@@ -34,10 +34,27 @@ def load_protocol(
     """Read, schema-check and cross-check one protocol file."""
     doc = load_yaml(path, display_name)
     check_schema(doc, protocol_schema())
+    return protocol_from(doc, hashlib.sha256(path.read_bytes()).hexdigest(), renderer)
+
+
+def protocol_from(
+    doc: YamlDocument,
+    sha256: str,
+    renderer: TemplateRenderer | None = None,
+    *,
+    standard_needed: bool = True,
+) -> Protocol:
+    """Cross-check a schema-checked protocol document and build its model.
+
+    `doc` may be a view of another file (a connectathon scenario maps its steps onto one
+    case): every error goes through `doc.error`, so it names that file's line and field.
+    `standard_needed` False: the protocol's standard is a label, not a need of its cases
+    (a scenario crosses standards; its cases need only what their actions call).
+    """
     data = doc.data
     renderer = renderer or TemplateRenderer()
     tables = _Tables(load_persons(), load_peers())
-    needs = _needs(data.get("needs"), data["standard"])
+    needs = _needs(data.get("needs"), data["standard"] if standard_needed else "")
     cases = []
     seen_cases: set[str] = set()
     for ci, raw_case in enumerate(data["cases"]):
@@ -53,7 +70,7 @@ def load_protocol(
         capability=data.get("capability", ""),
         cases=tuple(cases),
         source=Source(doc.file, 1),
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        sha256=sha256,
         needs=needs,
     )
 
@@ -229,11 +246,21 @@ def display_path(path: Path) -> str:
     return str(path)
 
 
+# Connectathon scenarios live beside the protocols (testcases/connectathon/) but are not
+# protocols: harness.connectathon.scenario loads them.
+SCENARIO_FOLDER = "connectathon"
+
+
 def discover(root: Path) -> list[Path]:
-    """Protocol files below `root` (or `root` itself), in a stable order."""
+    """Protocol files below `root` (or `root` itself), in a stable order; a folder named
+    `connectathon` below `root` holds scenarios, not protocols, and is skipped."""
     if root.is_file() or (root.exists() and not root.is_dir()):
         return [root]  # a FIFO or device named outright is refused by the loader, not skipped
-    return sorted(p for p in root.rglob("*") if is_protocol_file(p))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if is_protocol_file(p) and SCENARIO_FOLDER not in p.relative_to(root).parts[:-1]
+    )
 
 
 def load_all(paths: list[Path]) -> tuple[list[Protocol], list[SourceError]]:

@@ -108,7 +108,12 @@ def test_the_build_record_of_a_wheel(installed: Path) -> None:
 
 def test_the_suite_version_names_the_protocols_hash(tmp_path: Path) -> None:
     protocols = protocol_hashes([REPO_ROOT / "testcases"])
-    assert {name for name, _ in protocols} == {p.name for p in (REPO_ROOT / "testcases").glob("*")}
+    # the protocols and, below them, the connectathon scenarios: both judge
+    root = REPO_ROOT / "testcases"
+    assert {name for name, _ in protocols} == {
+        p.relative_to(root).as_posix() for p in root.rglob("*.yaml")
+    }
+    assert any(name.startswith("connectathon/") for name, _ in protocols)
     version = suite_version()
     assert version.protocols == protocols
     assert f".p{version.protocols_hash[:12]}" in version.text()
@@ -116,8 +121,10 @@ def test_the_suite_version_names_the_protocols_hash(tmp_path: Path) -> None:
     # one changed byte in one protocol is another suite
     copy = tmp_path / "testcases"
     copy.mkdir()
-    for path in (REPO_ROOT / "testcases").glob("*.yaml"):
-        (copy / path.name).write_bytes(path.read_bytes())
+    for path in root.rglob("*.yaml"):
+        target = copy / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
     assert protocol_hashes([copy]) == protocols
     first = sorted(copy.glob("*.yaml"))[0]
     first.write_bytes(first.read_bytes() + b"\n")

@@ -1,0 +1,1 @@
+"""Connectathon scenarios: multi-system YAML files under testcases/connectathon/."""
