@@ -19,7 +19,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,7 @@ MAX_MEMBERS = 50  # a fleet is a demo or a benchmark on one machine, never more
 START_WORKERS = 4  # members started at once (2 cores: more only queue on the CPU)
 START_ATTEMPTS = 2  # per member
 FLEET_START_TIMEOUT_S = 120.0  # the whole fleet healthy, or it is stopped and says which
+STOP_WAIT_S = 15.0  # one member's stop: terminate, 5 s, kill, 5 s (running_reference)
 
 
 class FleetError(RuntimeError):
@@ -99,6 +99,56 @@ def check_specs(specs: Sequence[MemberSpec]) -> None:
         raise FleetError(f"fleet member name(s) used twice: {', '.join(twice)}")
 
 
+class _Keeper:
+    """One member's own thread: it starts the member's process, keeps it until the fleet
+    stops, then stops it. The process is tied to the thread that started it (on Linux it is
+    ended when that thread ends, so kcert leaves no orphan even when killed), so the
+    starting thread must live as long as the member does."""
+
+    def __init__(
+        self, spec: MemberSpec, gate: threading.Semaphore, stop: threading.Event, deadline: float
+    ) -> None:
+        self.spec = spec
+        self.gate = gate
+        self.stop = stop
+        self.deadline = deadline
+        self.ready = threading.Event()
+        self.config: SutConfig | None = None
+        self.error = ""
+        self.stop_error: BaseException | None = None
+        self.thread = threading.Thread(target=self._keep, name=f"kcert-fleet-{spec.name}")
+        self.thread.daemon = True
+
+    def _keep(self) -> None:
+        manager = self._start()
+        self.ready.set()
+        if manager is None:
+            return
+        self.stop.wait()
+        try:
+            manager.__exit__(None, None, None)
+        except Exception as exc:  # kept for the fleet to raise once every member is stopped
+            self.stop_error = exc
+
+    def _start(self) -> AbstractContextManager[SutConfig] | None:
+        with self.gate:  # a few at a time: the start-up is CPU-bound
+            for attempt in range(START_ATTEMPTS):
+                if self.stop.is_set() or time.monotonic() > self.deadline:
+                    self.error = "not started in time"
+                    return None
+                manager = running_reference(self.spec.defects, only=self.spec.only)
+                try:
+                    self.config = manager.__enter__()
+                    return manager
+                except (ReferenceStartError, OSError) as exc:
+                    # members pick their free ports side by side: a port taken in between
+                    # is the likely cause of a first failure, so it is tried once more
+                    self.error = str(exc)
+                    if attempt + 1 == START_ATTEMPTS:
+                        return None
+        return None
+
+
 @contextlib.contextmanager
 def running_fleet(
     specs: Sequence[MemberSpec], timeout_s: float = FLEET_START_TIMEOUT_S
@@ -106,60 +156,37 @@ def running_fleet(
     """Start every member (in the order given), yield them once all answer their health URL,
     stop every one on exit. A member that does not come up stops the whole fleet."""
     check_specs(specs)
-    started: list[AbstractContextManager[SutConfig] | None] = [None] * len(specs)
-    configs: list[SutConfig | None] = [None] * len(specs)
-    errors: list[str] = []
-    lock = threading.Lock()
+    stop = threading.Event()
+    gate = threading.Semaphore(START_WORKERS)
     deadline = time.monotonic() + timeout_s
-
-    def start(index: int) -> None:
-        spec = specs[index]
-        if time.monotonic() > deadline:
-            with lock:
-                errors.append(f"{spec.name}: not started within {timeout_s:.0f} s")
-            return
-        config: SutConfig | None = None
-        for attempt in range(START_ATTEMPTS):
-            manager = running_reference(spec.defects, only=spec.only)
-            try:
-                config = manager.__enter__()
-                break
-            except (ReferenceStartError, OSError) as exc:
-                # members pick their free ports side by side: a port taken in between is
-                # the likely cause of a first failure, so it is tried once more
-                if attempt + 1 == START_ATTEMPTS or time.monotonic() > deadline:
-                    with lock:
-                        errors.append(f"{spec.name}: {exc}")
-                    return
-        assert config is not None
-        with lock:
-            started[index] = manager
-            configs[index] = config
-
+    keepers = [_Keeper(spec, gate, stop, deadline) for spec in specs]
     try:
-        with ThreadPoolExecutor(max_workers=min(START_WORKERS, len(specs))) as pool:
-            list(pool.map(start, range(len(specs))))
+        for keeper in keepers:
+            keeper.thread.start()
+        for keeper in keepers:
+            # each start is bounded by running_reference itself; this bounds the whole fleet
+            keeper.ready.wait(max(0.0, deadline - time.monotonic()) + STOP_WAIT_S)
+        errors = [
+            f"{k.spec.name}: {k.error or 'not started in time'}"
+            for k in keepers
+            if k.config is None
+        ]
         if errors:
-            raise FleetError("reference LPS fleet did not start: " + "; ".join(sorted(errors)))
+            raise FleetError("reference LPS fleet did not start: " + "; ".join(errors))
         members = []
-        for spec, config in zip(specs, configs, strict=True):
-            assert config is not None  # no error means every member started
-            members.append(FleetMember(spec, config, registration_for(spec, config)))
+        for keeper in keepers:
+            assert keeper.config is not None  # no error means every member started
+            members.append(
+                FleetMember(
+                    keeper.spec, keeper.config, registration_for(keeper.spec, keeper.config)
+                )
+            )
         yield members
     finally:
-        _stop(started)
-
-
-def _stop(started: list[AbstractContextManager[SutConfig] | None]) -> None:
-    """Stop every started member (each waits at most a few seconds for its process); the
-    first failure is raised after all were tried, so none is left running."""
-    first: BaseException | None = None
-    for manager in reversed(started):
-        if manager is None:
-            continue
-        try:
-            manager.__exit__(None, None, None)
-        except Exception as exc:  # every member must be stopped regardless
-            first = first or exc
-    if first is not None:
-        raise first
+        stop.set()
+        for keeper in keepers:
+            if keeper.thread.is_alive():
+                keeper.thread.join(STOP_WAIT_S)
+        failed = next((k.stop_error for k in keepers if k.stop_error is not None), None)
+        if failed is not None:
+            raise FleetError(f"a fleet member did not stop cleanly: {failed}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -25,6 +27,10 @@ def test_two_members_with_different_defects_answer_and_all_stop() -> None:
         assert members[0].base_url != members[1].base_url
         for member in members:
             assert member.base_url.startswith("http://127.0.0.1:")
+            assert _get(member.health_url).status_code == 200
+        # still up a while later: the members outlive the threads that were busy starting
+        time.sleep(2.0)
+        for member in members:
             assert _get(member.health_url).status_code == 200
         assert members[1].defects == ("ack-wrong-reference", "qrd-ignored")
         assert members[1].config.defects == ("ack-wrong-reference", "qrd-ignored")
