@@ -33,6 +33,8 @@ WORDS: dict[str, dict[str, str]] = {
         "serving_for": "web-appen kører på {url} i {seconds:.0f} s",
         "expected": "forventet: {clean} rene systemer verificeret overalt, "
         "{defective} med defekter fejler netop hvor defekterne ligger",
+        "plan_line": "  {system:12} defekter: {defects:44} skal fejle: {failing}",
+        "no_store": "demoen laver sin egen SQLite-session i {folder}; --store bruges ikke her",
         "demo_ok": "demoen viser det forventede: alle {n} systemer som planlagt",
         "demo_off": "afviger fra planen: {system} {scenario}: forventet {expected}, fik {got}",
         "stopped": "stoppet",
@@ -59,6 +61,8 @@ WORDS: dict[str, dict[str, str]] = {
         "serving_for": "the web app runs on {url} for {seconds:.0f} s",
         "expected": "expected: {clean} clean systems verified everywhere, "
         "{defective} with defects failing exactly where their defects lie",
+        "plan_line": "  {system:12} defects: {defects:44} must fail: {failing}",
+        "no_store": "the demo makes its own SQLite session in {folder}; --store is not for it",
         "demo_ok": "the demo shows what was planned: all {n} systems as expected",
         "demo_off": "differs from the plan: {system} {scenario}: expected {expected}, got {got}",
         "stopped": "stopped",
