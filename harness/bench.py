@@ -1,5 +1,4 @@
-"""`make bench`: figures for parsing, checks, the reference LPS, whole runs and the connectathon
-(matrix page under proxy load, proxy overhead), with ratios and targets.
+"""`make bench`: figures for parsing, checks, the reference LPS and whole runs (with ratios).
 
 Every loop is bounded in count and in time. Figures are medians of repeated batches.
 """
@@ -69,12 +68,12 @@ def _message() -> tuple[dict[str, Any], bytes, bytes]:
     return resource, json.dumps(resource).encode(), to_xml(resource)
 
 
-SECTIONS = ("core", "validators", "cockpit", "inputs", "store", "certify", "connectathon")
+SECTIONS = ("core", "validators", "cockpit", "inputs", "store", "certify")
 
 
 def main(argv: list[str] | None = None) -> int:
     """All sections, or those named: python -m harness.bench [core] [validators] [cockpit]
-    [inputs] [store] [certify] [connectathon]."""
+    [inputs] [store] [certify]."""
     wanted = argv if argv else list(SECTIONS)
     unknown = sorted(set(wanted) - set(SECTIONS))
     if unknown:
@@ -98,10 +97,6 @@ def main(argv: list[str] | None = None) -> int:
         from harness.bench_certify import certify_bench
 
         certify_bench()
-    if "connectathon" in wanted:
-        from harness.bench_connectathon import connectathon_bench
-
-        connectathon_bench()
     return 0
 
 
