@@ -305,6 +305,25 @@ def test_matrix_counts_partners_and_unpairable_roles(store: ConnectathonStore) -
     a_ref = cells[("sys-a", "referral", "lps")]
     assert (a_ref.verified, a_ref.waiting, a_ref.partners_available) == (0, 0, 0)
     assert ("sys-b", "referral", "viewer") not in cells
+    # kcert playing two roles is one partner: needed 1, not 2
+    three = ScenarioInfo("three", "T", "T", (LPS, VIEWER, ScenarioRole("repo", True, False)))
+    store.set_scenarios(sid_, [PLAN, REFERRAL, three])
+    store.add_instances(
+        [
+            _instance(
+                sid_,
+                "i-3",
+                "three",
+                Binding("lps", "sys-a"),
+                Binding("viewer", "sys-b"),
+                Binding("repo", SIMULATED),
+            )
+        ]
+    )
+    a_three = {(c.system_id, c.scenario_id, c.role): c for c in store.matrix(sid_)}[
+        ("sys-a", "three", "lps")
+    ]
+    assert (a_three.partners_needed, a_three.partners_available) == (2, 2)  # sys-b and kcert
     store.add_grade(Grade("i-2", "verified", "override", "ada", ""))
     again = {(c.system_id, c.scenario_id, c.role): c for c in store.matrix(sid_)}
     assert again[("sys-b", "plan-share", "lps")].partners_used == (SIMULATED,)
