@@ -9,6 +9,7 @@ session: one URL for both.
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -412,3 +413,37 @@ def test_a_testscript_scenario_runs_case_by_case_as_an_instance(
     # validateProfileId without MedCom's FHIR package installed: kcert cannot judge, an error
     outcome, grade, reason, steps = outcomes["carecommunication-send-new-message"]
     assert (outcome, grade) == ("error", "waiting") and "pack missing" in reason
+
+
+def _urls(run_dir: Path) -> list[str]:
+    results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    return [
+        exchange["url"]
+        for case in results["protocols"][0]["cases"]
+        for step in case["steps"]
+        for exchange in step["exchanges"]
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario_id", ["cx-careplan-view", "cx-referral-receipt"])
+def test_two_instances_of_one_scenario_share_no_patient(tmp_path: Path, scenario_id: str) -> None:
+    """Named persons become the instance's own; a generated population is the instance's
+    own too (its seed from the instance id): two instances never write about one person."""
+    registration = {"sut": "reference", "transport": "inprocess"}
+    first = _store(tmp_path, registration, scenario_id, "i-a")
+    _store(tmp_path, registration, scenario_id, "i-b")
+    cprs = []
+    for iid in ("i-a", "i-b"):
+        done = _run(tmp_path, first, iid)
+        assert done.outcome == "passed", done.reason
+        row = RunStore(_url(tmp_path)).run(done.run_id)
+        text = "\n".join(_urls(Path(row.run_dir)))
+        bodies = b"".join(p.read_bytes() for p in (Path(row.run_dir) / "evidence").iterdir())
+        if scenario_id == "cx-referral-receipt":
+            assert done.patient["cpr"].encode() in bodies  # the referral is about it
+            cprs.append(done.patient["cpr"])
+        else:
+            (share,) = [u for u in text.splitlines() if u.endswith("/plan/share")]
+            cprs.append(share.split("/patients/")[1].split("/")[0])
+    assert cprs[0] != cprs[1] and all(is_synthetic_cpr(c) for c in cprs)
