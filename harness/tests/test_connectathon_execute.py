@@ -447,3 +447,45 @@ def test_two_instances_of_one_scenario_share_no_patient(tmp_path: Path, scenario
             (share,) = [u for u in text.splitlines() if u.endswith("/plan/share")]
             cprs.append(share.split("/patients/")[1].split("/")[0])
     assert cprs[0] != cprs[1] and all(is_synthetic_cpr(c) for c in cprs)
+
+
+@pytest.mark.slow
+def test_the_viewer_fetches_the_shared_plan_through_the_repositorys_url(tmp_path: Path) -> None:
+    """The SUT shares to the repository's advertised URL, and kcert's viewer fetches from the
+    same URL with the instance's and the fetch step's ids: both pass where a proxy would."""
+    peer_port = free_port()
+    with forwarding(f"http://127.0.0.1:{peer_port}") as to_repository:
+        store = _store(tmp_path, {"sut": "reference"}, "cx-careplan-view")
+        routes = Routes(
+            peer_ports={"document-repository": peer_port},
+            peer_urls={"document-repository": to_repository.url},
+        )
+        done = _run(tmp_path, store, routes=routes)
+    assert (done.outcome, done.grade) == ("passed", "verified"), done.reason
+    seen = [(method, path.rsplit("/", 1)[0], h) for method, path, h in to_repository.seen]
+    assert [(m, p) for m, p, _ in seen] == [
+        ("POST", "/kcert-repository/v1"),  # the SUT's provide and register
+        ("GET", "/kcert-repository/v1/documents"),  # the viewer's fetch of that document
+    ]
+    fetch = seen[1][2]
+    assert (fetch.get(INSTANCE_HEADER), fetch.get(STEP_HEADER)) == ("i-1", "fetch")
+    (step,) = [s for s in store.steps("i-1") if s.step_id == "fetch"]
+    assert (step.sender, step.receiver, step.outcome) == ("viewer", "document-repository", "passed")
+
+
+@pytest.mark.slow
+def test_nothing_shared_leaves_the_fetch_not_evaluated(tmp_path: Path) -> None:
+    """A plan the SUT never delivered fails the share step once; the viewer's fetch builds
+    on it and is not evaluated, not failed a second time."""
+    peer_port = free_port()  # advertised where nobody listens: the SUT's delivery fails
+    store = _store(tmp_path, {"sut": "reference"}, "cx-careplan-view")
+    routes = Routes(
+        peer_ports={"document-repository": free_port()},
+        peer_urls={"document-repository": f"http://127.0.0.1:{peer_port}"},
+    )
+    done = _run(tmp_path, store, routes=routes)
+    steps = {s.step_id: s for s in store.steps("i-1")}
+    assert (done.outcome, done.grade) == ("failed", "failed"), done.reason
+    assert steps["share"].outcome == "failed"
+    assert steps["fetch"].outcome == "not-run"
+    assert [f["rule"] for f in steps["fetch"].findings] == ["NOT-EVALUATED"]
