@@ -489,3 +489,23 @@ def test_nothing_shared_leaves_the_fetch_not_evaluated(tmp_path: Path) -> None:
     assert steps["share"].outcome == "failed"
     assert steps["fetch"].outcome == "not-run"
     assert [f["rule"] for f in steps["fetch"].findings] == ["NOT-EVALUATED"]
+
+
+@pytest.mark.slow
+def test_a_scenario_outside_the_systems_declared_scope_is_not_run(tmp_path: Path) -> None:
+    """An LPS that declares only CareCommunication: the referral scenario is not in its scope
+    (waiting, with the reason), never failed."""
+    with running_reference(only="carecommunication", declare=True) as config:
+        registration = {
+            "configuration": {
+                "name": "cc only",
+                "vendor": "A",
+                "version": "1",
+                "endpoints": dict(config.endpoints),
+                "identity": {"sor": config.sor, "gln": config.gln, "name": config.org_name},
+            }
+        }
+        store = _store(tmp_path, registration, "cx-referral-receipt")
+        done = _run(tmp_path, store)
+    assert (done.status, done.outcome, done.grade) == ("done", "not-run", "waiting")
+    assert "scope" in done.reason and "REF01" in done.reason
