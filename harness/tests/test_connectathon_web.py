@@ -405,6 +405,9 @@ def test_reopen_and_admin_override_in_the_audit_trail(
 ) -> None:
     page = f"/instances/{seeded.b_instance}"
     assert login(app_client, "monitor") == 303
+    work = f"/sessions/{seeded.session_id}/worklist"
+    # verified by kcert, signed off by nobody: on the worklist's second list
+    assert seeded.b_instance in app_client.get(work).text.split('id="worklist-auto"')[1]
     reopened = app_client.post(
         f"{page}/reopen",
         data={"csrf_token": token(app_client, page), "comment": "recheck the receipt"},
@@ -435,10 +438,12 @@ def test_reopen_and_admin_override_in_the_audit_trail(
     assert [(g.kind, g.by) for g in acts] == [
         ("auto", "kcert"),
         ("reopen", "monitor"),
+        ("claim", "admin"),  # grading an unclaimed instance takes it
         ("override", "admin"),
     ]
     assert acts[-1].at and acts[-1].comment == "Receipt seen in the municipality's log"
     assert seeded.store.instance(seeded.b_instance).grade == "verified"
+    assert seeded.b_instance not in app_client.get(work).text  # dealt with by a person
     audit = done.text.split('id="audit"')[1]
     assert "tilsidesat" in audit and "admin" in audit and "Receipt seen" in audit
 
