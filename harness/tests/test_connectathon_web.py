@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import socket
+import select
 import subprocess
 import sys
 import time
@@ -513,33 +513,37 @@ def test_serve_refuses_a_non_loopback_host_and_an_unknown_session(
 
 
 def test_serve_answers_on_loopback(seeded: Seeded, tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     code = (
         "import sys, argparse; from harness.connectathon.web.serve import serve_command; "
         f"sys.exit(serve_command(argparse.Namespace(store={seeded.store.url!r}, "
         f"reports={str(tmp_path)!r}, session={seeded.session_id!r}, host='127.0.0.1', "
-        f"port={port}, lang='en')))"
+        "port=0, lang='en')))"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+    assert proc.stdout is not None and proc.stderr is not None
     try:
-        deadline = time.monotonic() + 20
-        answer = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert answer is not None, proc.stderr.read() if proc.stderr else ""
-        assert answer.status_code == 200 and "<h1>Sign in</h1>" in answer.text
-        assert answer.headers["x-frame-options"] == "DENY"
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "serve printed no URL within 30 s"
+        line = proc.stdout.readline().decode()
+        assert line.startswith("kcert connectathon: http://127.0.0.1:"), (
+            line + proc.stderr.read().decode()
+        )
+        base = line.split(": ", 1)[1].strip().rstrip("/")
+        with httpx.Client(base_url=base, timeout=5) as client:
+            answer = None
+            deadline = time.monotonic() + 20
+            while answer is None and time.monotonic() < deadline:
+                try:
+                    answer = client.get("/login")
+                except httpx.TransportError:  # the socket is bound before uvicorn serves
+                    time.sleep(0.05)
+            assert answer is not None
+            assert answer.status_code == 200 and "<h1>Sign in</h1>" in answer.text
+            assert answer.headers["x-frame-options"] == "DENY"
             assert client.get("/").status_code == 303  # to the login page first
-            form = CSRF_INPUT.search(client.get("/login").text)
+            form = CSRF_INPUT.search(answer.text)
             assert form is not None
             client.post(
                 "/login",
@@ -550,5 +554,3 @@ def test_serve_answers_on_loopback(seeded: Seeded, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
-    assert proc.stdout is not None
-    assert f"http://127.0.0.1:{port}/" in proc.stdout.read().decode()
