@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import select
 import subprocess
 import sys
@@ -220,6 +221,33 @@ def test_csrf_token_required_on_login_and_on_grading(
     # and the same form with its token goes through
     assert app_client.post(claim, data={"csrf_token": good}).status_code == 200
     assert [g.kind for g in seeded.store.grades(seeded.a_instance)] == ["auto", "claim"]
+
+
+def test_every_form_the_pages_offer_refuses_a_missing_token(
+    app_client: TestClient, seeded: Seeded
+) -> None:
+    assert login(app_client, "admin") == 303
+    actions: set[str] = set()
+    for page in (
+        f"/instances/{seeded.a_instance}",
+        f"/sessions/{seeded.session_id}/worklist",
+        "/login",
+    ):
+        html = app_client.get(page).text
+        actions |= set(re.findall(r'<form method="post" action="([^"]+)"', html))
+    assert {
+        "/login",
+        "/logout",
+        f"/instances/{seeded.a_instance}/claim",
+        f"/instances/{seeded.a_instance}/grade",
+        f"/instances/{seeded.a_instance}/reopen",
+        f"/instances/{seeded.a_instance}/override",
+    } <= actions
+    for action in sorted(actions):
+        refused = app_client.post(action, data={"grade": "verified", "comment": "c"})
+        assert refused.status_code == 403, action
+    assert [g.kind for g in seeded.store.grades(seeded.a_instance)] == ["auto"]
+    assert app_client.get("/sessions").status_code == 200  # still logged in: logout refused too
 
 
 def test_body_over_the_cap_is_refused(app_client: TestClient) -> None:
