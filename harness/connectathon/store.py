@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import Any, TypeVar, get_args
 
-from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import Connection, delete, insert, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from harness.checks.realcpr import mask_real_cprs, mask_text
@@ -141,6 +141,10 @@ class ConnectathonStore:
                     f"connectathon store {display_url(self.url)} has schema {found}; "
                     f"this kcert reads schema {t.SCHEMA_VERSION}"
                 )
+            found_columns = inspect(conn)
+            for table, column, sql in t.ADDED_COLUMNS:
+                if column not in {c["name"] for c in found_columns.get_columns(table)}:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql}"))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -285,6 +289,7 @@ class ConnectathonStore:
                     version=system.version,
                     roles=list(system.roles),
                     registration=system.registration,
+                    files=system.files,
                 )
             )
 
@@ -836,6 +841,7 @@ def _system(row: Any) -> System:
         row["version"],
         tuple(row["roles"]),
         dict(row["registration"]),
+        row["files"],
     )
 
 
