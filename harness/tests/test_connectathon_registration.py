@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.connectathon.registration import load_systems, sut_choice
+from harness.fixtures import REPO_ROOT
 from harness.session.sut import RegistrationError
 from harness.yamlsource import SourceError
 
@@ -165,3 +166,13 @@ def test_a_registrations_files_are_found_in_its_own_folder(
     without = dataclasses.replace(first, files="")
     with pytest.raises(RegistrationError, match=r"configuration\.auth"):
         sut_choice(without).configured()
+
+
+def test_the_readmes_example_registers(tmp_path: Path) -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```yaml\n", readme.index("A systems YAML registers")) + len("```yaml\n")
+    example = readme[start : readme.index("```", start)]
+    (tmp_path / "client.pem").write_text("certificate", encoding="utf-8")
+    (tmp_path / "client.key").write_text("key", encoding="utf-8")
+    [system] = load_systems(_write(tmp_path, example), "cx-1")
+    assert (system.system_id, system.roles) == ("eksempel-lps", ("lps",))
