@@ -2,11 +2,12 @@
 
 Its `cx_*` tables (harness.connectathon.tables) live in the run store's database, so one URL
 (a SQLite file for a local trial, PostgreSQL for the event) holds both the test instances and
-the normal kcert runs they point at. Engines, bounded waits, busy retries and the exclusive
-schema set-up are the run store's (harness.store.connection); this module only adds the
-connectathon's rows. Thread-safe: every operation takes its own connection and transaction,
-and on SQLite the writes of one process queue on a lock (the proxy records from many
-connection threads) instead of on SQLite's busy timeout.
+the normal kcert runs they point at. Bounded waits, busy retries and the exclusive schema
+set-up are the run store's (harness.store.connection); the engine too, but for a pool of
+PostgreSQL connections (harness.connectathon.engine: the proxy records every request).
+Thread-safe: every operation takes its own connection and transaction, and on SQLite the
+writes of one process queue on a lock (the proxy records from many connection threads)
+instead of on SQLite's busy timeout.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from harness.checks.realcpr import mask_real_cprs, mask_text
 from harness.connectathon import tables as t
+from harness.connectathon.engine import connectathon_engine
 from harness.connectathon.model import (
     GRADES,
     SIMULATED,
@@ -53,7 +55,6 @@ from harness.store.connection import (
     is_busy,
     is_schema_race,
     is_sqlite,
-    make_engine,
     retrying,
     store_timeout,
 )
@@ -116,7 +117,7 @@ class ConnectathonStore:
             raise StoreError(str(exc)) from None
         self._writing: threading.Lock | None = None
         try:
-            self.engine = make_engine(engine_url(url), self.timeout)
+            self.engine = connectathon_engine(engine_url(url), self.timeout)
             if is_sqlite(self.engine):
                 self._writing = threading.Lock()
             retrying(self._set_up, lambda e: is_busy(e) or is_schema_race(e))

@@ -410,3 +410,31 @@ def test_an_older_store_gets_the_columns_added_since(tmp_path: Path) -> None:
     again = ConnectathonStore(url)
     assert again.system(sid, "sys-a").files == ""
     again.close()
+
+
+def _backend_pid(store: ConnectathonStore) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_postgresql_connections_are_pooled_and_a_stale_one_replaced() -> None:
+    url = _postgres_url()
+    store = ConnectathonStore(url)
+    first = _backend_pid(store)
+    assert _backend_pid(store) == first  # kept open: no new backend per operation
+    other = ConnectathonStore(url)
+    with other.engine.connect() as conn:  # the server drops the pooled connection
+        conn.execute(text(f"SELECT pg_terminate_backend({first})"))
+        conn.commit()
+    other.close()
+    session = store.create_session("After", "2026-12-03", "2026-12-04", [])  # no error
+    assert store.session(session.session_id).name == "After"
+    assert _backend_pid(store) != first
+    store.close()
+
+
+def test_sqlite_keeps_the_run_stores_engine(tmp_path: Path) -> None:
+    store = ConnectathonStore(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    store.close()
