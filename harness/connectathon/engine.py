@@ -13,15 +13,12 @@ SQLite is the run store's engine as it is.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 
-from harness.store.connection import make_engine, postgres_args
+from harness.store.connection import DEADLINES, make_engine, postgres_args, shut_down_socket
 
 POOL_SIZE = 8  # connections kept open: the proxy's recorder, the web's workers, the runner
 POOL_OVERFLOW = 8  # more at a peak, closed again after use
@@ -43,7 +40,10 @@ def connectathon_engine(url: str, timeout: float) -> Engine:
 
     @event.listens_for(engine, "checkout")
     def _ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-        timer = _Cutoff(dbapi_conn, timeout)
+        # the run store's watchdogs' one thread: no timer thread per check-out
+        fileno = getattr(dbapi_conn, "fileno", None)
+        fd = fileno() if fileno is not None else -1
+        cancel = DEADLINES.after(timeout, lambda: shut_down_socket(fd)) if fd >= 0 else None
         try:
             cursor = dbapi_conn.cursor()
             cursor.execute("SELECT 1")
@@ -53,28 +53,7 @@ def connectathon_engine(url: str, timeout: float) -> Engine:
             # SQLAlchemy's pessimistic disconnect handling: the pool drops it, connects anew
             raise DisconnectionError("stale connection") from None
         finally:
-            timer.cancel()
+            if cancel is not None:
+                cancel()
 
     return engine
-
-
-class _Cutoff:
-    """Shuts a DBAPI connection's socket down when the ping outlives `timeout`."""
-
-    def __init__(self, dbapi_conn: Any, timeout: float) -> None:
-        fileno = getattr(dbapi_conn, "fileno", None)
-        self._fd = fileno() if fileno is not None else -1
-        self._timer = threading.Timer(timeout, self._fire)
-        self._timer.daemon = True
-        if self._fd >= 0:
-            self._timer.start()
-
-    def _fire(self) -> None:
-        try:
-            with socket.socket(fileno=os.dup(self._fd)) as sock:
-                sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # closed already
-
-    def cancel(self) -> None:
-        self._timer.cancel()

@@ -12,6 +12,9 @@ when one store operation takes longer than the timeout, which turns the hang int
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
 import os
 import random
 import socket
@@ -140,6 +143,68 @@ def bounded(engine: Engine, timeout: float, *, write: bool) -> Iterator[Connecti
                 watchdog.cancel()
 
 
+class _Deadlines:
+    """One thread for every watchdog of the process. A timer thread per operation would cost
+    more than the operation itself on a busy machine (starting a thread: about a millisecond
+    under load), and the connectathon's proxy records an exchange per request."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._cancelled: set[int] = set()
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def after(self, delay: float, action: Callable[[], None]) -> Callable[[], None]:
+        """Runs `action` after `delay` seconds unless the returned cancel is called first."""
+        with self._ready:
+            token = next(self._tokens)
+            heapq.heappush(self._due, (time.monotonic() + delay, token, action))
+            if self._thread is None or not self._thread.is_alive():  # first use, or a fork
+                self._thread = threading.Thread(
+                    target=self._run, name="kcert-store-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._ready.notify()
+        return lambda: self._cancel(token)
+
+    def _cancel(self, token: int) -> None:
+        with self._ready:
+            self._cancelled.add(token)
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while True:
+                    # cancelled entries leave when they reach the top: at most rate x timeout
+                    while self._due and self._due[0][1] in self._cancelled:
+                        self._cancelled.discard(heapq.heappop(self._due)[1])
+                    if not self._due:
+                        self._ready.wait()
+                        continue
+                    wait = self._due[0][0] - time.monotonic()
+                    if wait <= 0:
+                        _, _, action = heapq.heappop(self._due)
+                        break
+                    self._ready.wait(wait)
+            # one action's failure must not stop every later watchdog
+            with contextlib.suppress(Exception):
+                action()
+
+
+DEADLINES = _Deadlines()
+
+
+def shut_down_socket(fd: int) -> None:
+    """Shuts the socket behind `fd` down: a read blocked on it then fails."""
+    try:
+        # a duplicate of the descriptor: shutdown acts on the shared socket, close on ours
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed: the operation ended on its own
+
+
 class _Watchdog:
     """Shuts a connection's socket down when its time is up: the blocked read then fails."""
 
@@ -148,22 +213,15 @@ class _Watchdog:
         dbapi = conn.connection.dbapi_connection
         fileno = getattr(dbapi, "fileno", None)
         self._fd = fileno() if fileno is not None else -1
-        self._timer = threading.Timer(timeout, self._fire)
-        self._timer.daemon = True
-        if self._fd >= 0:
-            self._timer.start()
+        self._cancel = DEADLINES.after(timeout, self._fire) if self._fd >= 0 else None
 
     def _fire(self) -> None:
         self.fired = True
-        try:
-            # a duplicate of the descriptor: shutdown acts on the shared socket, close on ours
-            with socket.socket(fileno=os.dup(self._fd)) as sock:
-                sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed: the operation ended on its own
+        shut_down_socket(self._fd)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        if self._cancel is not None:
+            self._cancel()
 
 
 def is_busy(exc: SQLAlchemyError) -> bool:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from harness.connectathon import tables as cx_tables
 from harness.connectathon.api import StoreApi
@@ -38,6 +40,7 @@ from harness.connectathon.store import (
 )
 from harness.store import tables as run_tables
 from harness.store.runstore import STORE_FILE, RunStore
+from harness.tests.test_store_concurrency import StallingProxy
 
 PG_ENV = "KCERT_TEST_POSTGRES"  # e.g. postgresql://kcert@127.0.0.1:54329/kcert (set by .ci/run)
 SYNTHETIC = "0101809912"  # kcert's synthetic range: kept as it is
@@ -438,3 +441,20 @@ def test_sqlite_keeps_the_run_stores_engine(tmp_path: Path) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     store.close()
+
+
+def test_a_pooled_connection_to_a_stalled_server_is_an_error_within_the_bound() -> None:
+    url = _postgres_url()
+    parsed = make_url(url)
+    proxy = StallingProxy((parsed.host or "127.0.0.1", parsed.port or 5432))
+    try:
+        store = ConnectathonStore(proxy.url(url), timeout=2)
+        assert isinstance(store.sessions(), list)  # a connection now waits in the pool
+        proxy.stall()
+        began = time.monotonic()
+        with pytest.raises(StoreError, match="connectathon store"):
+            store.sessions()  # its check-out ping is cut off, and a new one cannot connect
+        assert time.monotonic() - began < 12
+        store.close()
+    finally:
+        proxy.close()
