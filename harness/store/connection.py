@@ -149,10 +149,15 @@ class _Deadlines:
     under load), and the connectathon's proxy records an exchange per request."""
 
     def __init__(self) -> None:
+        self._tokens = itertools.count()
+        self._reset()
+        # a forked child has no watchdog thread, and the lock may have been held at the fork
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._ready = threading.Condition()
         self._due: list[tuple[float, int, Callable[[], None]]] = []
         self._cancelled: set[int] = set()
-        self._tokens = itertools.count()
         self._thread: threading.Thread | None = None
 
     def after(self, delay: float, action: Callable[[], None]) -> Callable[[], None]:

@@ -39,6 +39,7 @@ from harness.connectathon.store import (
     slug,
 )
 from harness.store import tables as run_tables
+from harness.store.connection import DEADLINES
 from harness.store.runstore import STORE_FILE, RunStore
 from harness.tests.test_store_concurrency import StallingProxy
 
@@ -458,3 +459,16 @@ def test_a_pooled_connection_to_a_stalled_server_is_an_error_within_the_bound() 
         store.close()
     finally:
         proxy.close()
+
+
+def test_one_deadline_thread_fires_what_is_due_and_not_what_is_cancelled() -> None:
+    fired: list[int] = []
+    done = threading.Event()
+    before = threading.active_count()
+    cancels = [DEADLINES.after(0.05 + n / 100, lambda n=n: fired.append(n)) for n in range(20)]
+    for cancel in cancels[::2]:
+        cancel()  # the even ones
+    DEADLINES.after(0.4, done.set)
+    assert done.wait(5)
+    assert fired == list(range(1, 20, 2))  # in the order they fell due
+    assert threading.active_count() <= before + 1  # one thread, not one per deadline
