@@ -366,13 +366,24 @@ def _row(
     errors = [r.message for r in results if r.outcome is RunOutcome.ERROR and r.message]
     if errors and not row.findings:
         row.findings = [{"rule": "KCERT-ERROR", "severity": "OK", "message": errors[0]}]
-    starts = sorted(e.started for r in results for e in r.exchanges if e.started)
-    if starts:
-        row.started = starts[0]
-        first = dt.datetime.fromisoformat(starts[0])
-        took = sum(r.duration_ms for r in results)
-        row.finished = (first + dt.timedelta(milliseconds=took)).isoformat(timespec="milliseconds")
+    # when the step's traffic began and ended (what a sequence diagram places it by)
+    spans = [
+        (start, start + dt.timedelta(milliseconds=e.duration_ms))
+        for r in results
+        for e in r.exchanges
+        if e.started and (start := _instant(e.started)) is not None
+    ]
+    if spans:
+        row.started = min(a for a, _ in spans).isoformat(timespec="milliseconds")
+        row.finished = max(b for _, b in spans).isoformat(timespec="milliseconds")
     return row
+
+
+def _instant(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def judged(

@@ -135,11 +135,11 @@ def test_the_plan_carries_ids_in_headers_the_patient_and_a_peer_per_role(tmp_pat
     assert share.headers == {INSTANCE_HEADER: "i-1", STEP_HEADER: "share"}
     assert share.peer is not None
     assert (share.peer.port, share.peer.advertise) == (41001, "http://127.0.0.1:42001")
-    # kcert prepares the LPS itself: no peer; the viewer reads from the LPS: the viewer's
+    # kcert prepares the LPS itself: no peer; the viewer fetches from the repository: its peer
     population = plan.step_settings(scenario.protocol, case, by_id["population"])
     assert population.peer is None and population.headers[STEP_HEADER] == "population"
     fetch = plan.step_settings(scenario.protocol, case, by_id["fetch"])
-    assert fetch.peer is not None and fetch.peer.port == 41002 and fetch.peer.advertise == ""
+    assert fetch.peer == share.peer
 
 
 @pytest.mark.parametrize(
