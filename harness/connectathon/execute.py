@@ -55,6 +55,7 @@ from harness.packs.store import PackError, PackStore
 from harness.runner.engine import RunOptions, StepSetting
 from harness.session import runpath
 from harness.session.sut import SutChoice, SutChoiceError
+from harness.store.runstore import StoreError
 from harness.suite import suite_version
 from harness.sut.peer_config import LOOPBACK, PeerConfig
 from harness.testscript.fixtures import FixtureMap
@@ -118,6 +119,8 @@ def run_instance(
         instance.reason = str(exc)
     except Exception as exc:  # kcert's own fault: the instance errs with the reason, no crash
         instance.reason = f"kcert fault running the instance: {type(exc).__name__}: {exc}"
+    if run is None and instance.run_id and not _recorded(store_url, reports, instance.run_id):
+        instance.run_id = ""  # the run never started: no run to point at
     steps = instance_steps(instance, scenario, run)
     store.save_steps(instance_id, steps)
     outcome, grade, reason = judged(run, steps, instance.reason)
@@ -129,6 +132,21 @@ def run_instance(
         Grade(instance_id, grade, "auto", "kcert", now_iso(), comment=_comment(outcome, reason))
     )
     return store.instance(instance_id)
+
+
+def _recorded(store_url: str, reports: Path, run_id: str) -> bool:
+    """Whether the run store has the run (a run path that failed part-way may have it)."""
+    try:
+        run_store = runpath.open_store(store_url, reports)
+    except runpath.RunPathError:
+        return False
+    try:
+        run_store.run(run_id)
+        return True
+    except StoreError:
+        return False
+    finally:
+        run_store.close()
 
 
 # -- the plan ------------------------------------------------------------------------------------
