@@ -122,7 +122,8 @@ def test_address_time_match_with_one_running_instance(
     recorded = _send(store, session, {})
     assert (recorded.match, recorded.instance_id) == ("address-time", "i-1")
     assert recorded.step_id == "refer"  # the one step the municipality receives
-    assert recorded.source == "" and recorded.target == KOMMUNE
+    assert recorded.source == LPS_A  # the step's sender role, as bound
+    assert recorded.target == KOMMUNE
 
 
 def test_the_sender_naming_itself_narrows_the_candidates(
@@ -168,3 +169,20 @@ def test_simulated_role_endpoint(store: ConnectathonStore, session: str) -> None
         "i-sim",
         SIMULATED,
     )
+
+
+def test_among_several_fitting_steps_the_running_one(
+    store: ConnectathonStore, session: str
+) -> None:
+    store.add_instances([_instance(session, "i-1", LPS_A)])
+    store.save_steps(
+        "i-1",
+        [
+            InstanceStep(
+                "i-1", "refer", 1, "lps", "municipality", "Henvisning", "passed", _ago(50), _ago(40)
+            ),
+            InstanceStep("i-1", "remind", 2, "lps", "municipality", "Rykker", "", _ago(5)),
+        ],
+    )
+    recorded = _send(store, session, {})
+    assert (recorded.instance_id, recorded.step_id) == ("i-1", "remind")
