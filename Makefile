@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kcert-installed
 
-.PHONY: certify test lint pytest bench clean help packs-dev dist
+.PHONY: certify test lint pytest bench clean help packs-dev dist connectathon-demo
 
 help:
 	@echo "make certify  full certification of the embedded reference LPS, writes reports/<run>/"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench    benchmarks with figures and ratios"
 	@echo "make packs-dev  install the official artefacts from ../shared/corpus as packs"
 	@echo "make dist     build the kcert wheel (with its protocols and fixtures) into dist/"
+	@echo "make connectathon-demo  six vendors' LPS, proxy and web matrix on 127.0.0.1 (Ctrl-C stops)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +67,13 @@ dist: $(STAMP)
 	rm -rf build dist
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 	@ls dist/*.whl
+
+# Six reference LPS as six vendors, kcert's simulated roles, the recording proxy and the web
+# matrix on loopback; every scenario runs, then the matrix is served until Ctrl-C.
+# DEMO_ARGS='--port 9000 --lang en --exit-after 60' passes options on.
+DEMO_ARGS ?=
+connectathon-demo: $(STAMP)
+	$(BIN)/kcert connectathon demo $(DEMO_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m harness.bench

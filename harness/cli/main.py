@@ -52,6 +52,16 @@ COMMANDS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (("runs", "the runs in the run store"), ("diff", "what changed between two runs")),
     ),
     ("testscript", (("testscript", "run FHIR TestScripts against a SUT"),)),
+    (
+        "connectathon",
+        (
+            (
+                "connectathon",
+                "connectathon mode: sessions, systems, pairing, the live matrix, export and "
+                "dossiers",
+            ),
+        ),
+    ),
 )
 
 

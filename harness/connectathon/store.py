@@ -36,8 +36,10 @@ from harness.connectathon.model import (
     Endpoint,
     Grade,
     GradeKind,
+    InstanceStatus,
     InstanceStep,
     MatrixCell,
+    Outcome,
     RecordedExchange,
     ScenarioInfo,
     ScenarioRole,
@@ -73,6 +75,8 @@ MAX_SESSION_SUFFIX = 1000  # sessions of one name: name, name-2, … name-1000
 T = TypeVar("T")
 _SLUG = re.compile(r"[^a-z0-9]+")
 _KINDS: tuple[str, ...] = get_args(GradeKind)
+_STATUSES: tuple[str, ...] = get_args(InstanceStatus)
+_OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 __all__ = [
     "MAX_ATTACHMENT_BYTES",
@@ -230,14 +234,7 @@ class ConnectathonStore:
 
     def session(self, session_id: str) -> ConnectathonSession:
         with self._read() as conn:
-            row = (
-                conn.execute(select(t.sessions).where(t.sessions.c.session_id == session_id))
-                .mappings()
-                .first()
-            )
-        if row is None:
-            raise KeyError(f"no connectathon session {session_id!r}")
-        return _session(row)
+            return _session_in(conn, session_id)
 
     def set_scenarios(self, session_id: str, infos: Sequence[ScenarioInfo]) -> None:
         """What pairing knew of the session's scenarios (roles, titles), for the matrix and
@@ -264,10 +261,7 @@ class ConnectathonStore:
 
     def scenario_infos(self, session_id: str) -> list[ScenarioInfo]:
         with self._read() as conn:
-            rows = conn.execute(
-                select(t.scenarios.c.info).where(t.scenarios.c.session_id == session_id)
-            ).scalars()
-            return [_scenario_info(r) for r in rows]
+            return _scenario_infos_in(conn, session_id)
 
     def register_system(self, system: System) -> None:
         """Registers the system, or replaces an earlier registration of the same id."""
@@ -298,12 +292,7 @@ class ConnectathonStore:
 
     def systems(self, session_id: str) -> list[System]:
         with self._read() as conn:
-            rows = conn.execute(
-                select(t.systems)
-                .where(t.systems.c.session_id == session_id)
-                .order_by(t.systems.c.system_id)
-            ).mappings()
-            return [_system(r) for r in rows]
+            return _systems_in(conn, session_id)
 
     def system(self, session_id: str, system_id: str) -> System:
         with self._read() as conn:
@@ -348,12 +337,7 @@ class ConnectathonStore:
 
     def instances(self, session_id: str, system_id: str | None = None) -> list[TestInstance]:
         with self._read() as conn:
-            rows = conn.execute(
-                select(t.instances)
-                .where(t.instances.c.session_id == session_id)
-                .order_by(t.instances.c.seq)
-            ).mappings()
-            found = [_instance(r) for r in rows]
+            found = _instances_in(conn, session_id)
         if system_id is None:
             return found
         return [i for i in found if any(b.system_id == system_id for b in i.bindings)]
@@ -653,10 +637,13 @@ class ConnectathonStore:
         grades counted, the partners of its verified instances (kcert for a simulated role),
         and the partners it needs and could have. A role registered for a scenario whose
         other roles nobody can play has a cell with no instances and no partner available."""
-        session = self.session(session_id)
-        systems = self.systems(session_id)
-        infos = {i.scenario_id: i for i in self.scenario_infos(session_id)}
-        return _matrix(session, systems, infos, self.instances(session_id))
+        # one read transaction: a consistent picture, and one connection instead of four
+        with self._read() as conn:
+            session = _session_in(conn, session_id)
+            systems = _systems_in(conn, session_id)
+            infos = {i.scenario_id: i for i in _scenario_infos_in(conn, session_id)}
+            instances = _instances_in(conn, session_id)
+        return _matrix(session, systems, infos, instances)
 
 
 def _matrix(
@@ -758,6 +745,42 @@ def _iso_date(field_name: str, value: str) -> dt.date:
         raise ValueError(f"{field_name}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _session_in(conn: Connection, session_id: str) -> ConnectathonSession:
+    row = (
+        conn.execute(select(t.sessions).where(t.sessions.c.session_id == session_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise KeyError(f"no connectathon session {session_id!r}")
+    return _session(row)
+
+
+def _scenario_infos_in(conn: Connection, session_id: str) -> list[ScenarioInfo]:
+    rows = conn.execute(
+        select(t.scenarios.c.info).where(t.scenarios.c.session_id == session_id)
+    ).scalars()
+    return [_scenario_info(r) for r in rows]
+
+
+def _systems_in(conn: Connection, session_id: str) -> list[System]:
+    rows = conn.execute(
+        select(t.systems)
+        .where(t.systems.c.session_id == session_id)
+        .order_by(t.systems.c.system_id)
+    ).mappings()
+    return [_system(r) for r in rows]
+
+
+def _instances_in(conn: Connection, session_id: str) -> list[TestInstance]:
+    rows = conn.execute(
+        select(t.instances)
+        .where(t.instances.c.session_id == session_id)
+        .order_by(t.instances.c.seq)
+    ).mappings()
+    return [_instance(r) for r in rows]
+
+
 def _require_session(conn: Connection, session_id: str) -> None:
     found = conn.execute(
         select(t.sessions.c.session_id).where(t.sessions.c.session_id == session_id)
@@ -813,6 +836,15 @@ def _system(row: Any) -> System:
 
 
 def _instance_row(instance: TestInstance) -> dict[str, Any]:
+    for name, value, allowed in (
+        ("status", instance.status, _STATUSES),
+        ("outcome", instance.outcome, _OUTCOMES),
+        ("grade", instance.grade, GRADES),
+    ):
+        if value not in allowed:
+            raise ValueError(
+                f"{name}: {value!r} is not one of {', '.join(repr(a) for a in allowed)}"
+            )
     return {
         "instance_id": instance.instance_id,
         "session_id": instance.session_id,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +54,10 @@ from harness.runner.runcache import run_scope
 from harness.safeparse import PayloadError, parse_json
 from harness.sut.codec import sut_info
 from harness.sut.config import SutConfig, capabilities_schema
+from harness.sut.peer_config import PeerConfig
+from harness.synthetic import synthetic_cpr_problem
 from harness.transport.base import Transport, TransportError
+from harness.transport.capabilities import ExtraHeaders
 from harness.transport.peer import PeerServers
 
 
@@ -90,6 +96,13 @@ class RunOptions:
     # Evidence is capped per exchange by the SUT config; this caps the whole run, so a SUT that
     # answers every request with the maximum cannot fill the disk and the store.
     evidence_budget: int = DEFAULT_EVIDENCE_BUDGET
+    # The fixtures' named persons replaced for this run (key -> person with the fixture's
+    # fields): a connectathon instance tests with its own synthetic patient, not the persons
+    # every run shares. Each must be synthetic (harness.synthetic); the runner refuses others.
+    persons: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Generated populations use this seed instead of the one their step names (the same
+    # reason: an instance's own patients); None: the step's.
+    population_seed: int | None = None
 
     @property
     def cpr_strict(self) -> bool:
@@ -97,6 +110,20 @@ class RunOptions:
 
 
 CaseKey = tuple[str, str]  # (protocol id, test case id)
+
+
+@dataclass(frozen=True)
+class StepSetting:
+    """What one step's actions use besides the run's: headers on every request kcert makes
+    to the SUT in the step, and the peer (kcert playing the step's receiving role) the SUT
+    is told to send to."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    peer: PeerConfig | None = None
+
+
+# Given by a front door that runs steps between roles (the connectathon executor).
+StepSettings = Callable[[Protocol, TestCase, Step], StepSetting]
 
 
 class Runner:
@@ -119,8 +146,11 @@ class Runner:
         self.seed = uuid.uuid4().hex  # replaced by the run id when a whole run starts
         self.sut = sut
         self.renderer = renderer or TemplateRenderer()
-        self.persons = load_persons()
+        self._fixture_persons = load_persons()
+        self.persons = self._fixture_persons
         self.peers = load_peers()
+        self.step_settings: StepSettings | None = None
+        self.population_seed: int | None = None
         self.listener = listener
         self._unreachable = ""
         self._health_capabilities: Capabilities | None = None
@@ -201,6 +231,8 @@ class Runner:
         self.selection = options.selection
         self.strict_cpr = options.cpr_strict
         self.evidence_budget = options.evidence_budget
+        self.persons = {**self._fixture_persons, **_synthetic_only(options.persons)}
+        self.population_seed = options.population_seed
         self._evidence_used = 0
         self._budget_spent = None
         self._shared = {}
@@ -327,9 +359,12 @@ class Runner:
             if answer is None:
                 return pending_step(step)
             return answered_step(step, answer, (time.perf_counter() - t0) * 1000)
+        setting = self.step_settings(protocol, case, step) if self.step_settings else None
         actx = ActionContext(
             self.transport,
-            self.sut,
+            self.sut
+            if setting is None or setting.peer is None
+            else dataclasses.replace(self.sut, peer=setting.peer),
             self.renderer,
             self.persons,
             self.peers,
@@ -340,10 +375,12 @@ class Runner:
             protocol=protocol,
             step=step,
             peer_servers=self.peer_servers,
+            population_seed=self.population_seed,
         )
         entry = ACTIONS.get(step.action.kind)
         try:
-            done = entry.func(actx, **step.action.params)
+            with _extra_headers(self.transport, setting.headers if setting else {}):
+                done = entry.func(actx, **step.action.params)
         except TransportError as exc:
             # One slow or broken answer is this step's error; only a failed health check makes
             # the rest of the run an error without trying.
@@ -479,6 +516,29 @@ def kept_on_resume(
             for key in keys:
                 kept.pop(key, None)
     return kept
+
+
+@contextmanager
+def _extra_headers(transport: Transport, headers: dict[str, str]) -> Iterator[None]:
+    """`headers` on every request of the step, where the transport can carry them."""
+    if not headers or not isinstance(transport, ExtraHeaders):
+        yield
+        return
+    before = transport.extra_headers
+    transport.extra_headers = {**before, **headers}
+    try:
+        yield
+    finally:
+        transport.extra_headers = before
+
+
+def _synthetic_only(persons: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The run's own persons, refused unless synthetic: a real-format CPR never enters."""
+    for key, person in persons.items():
+        problem = synthetic_cpr_problem(str(person.get("cpr", "")))
+        if problem:
+            raise ValueError(f"run person {key!r}: {problem}")
+    return dict(persons)
 
 
 def _health_capabilities(body: bytes) -> tuple[Capabilities | None, str]:

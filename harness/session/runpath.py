@@ -31,7 +31,7 @@ from harness.report.signature_page import write_signature_page
 from harness.report.waivers import Waiver, apply_waivers
 from harness.report.writer import write_report
 from harness.runner.attended import AnswerBook, AnswerSource, answered_step
-from harness.runner.engine import RunOptions, kept_on_resume
+from harness.runner.engine import RunOptions, StepSettings, kept_on_resume
 from harness.runner.events import Listener
 from harness.session.core import CertificationSession
 from harness.session.sut import SutChoice, SutChoiceError
@@ -98,6 +98,9 @@ class RunPlan:
     run_started: str = ""
     resumed: bool = False
     replay: ReplayTransport | None = None
+    # per step: headers on kcert's requests and the peer the SUT sends to (a connectathon
+    # instance's steps between roles); None: every step as the run's
+    step_settings: StepSettings | None = None
 
 
 @dataclass
@@ -176,6 +179,7 @@ def execute(
     try:
         with _translated():
             runner = session.runner()
+            runner.step_settings = plan.step_settings
             if plan.scripts is not None:
                 runner.context.update(plan.scripts.context)
             if on_sut is not None and plan.replay is None:

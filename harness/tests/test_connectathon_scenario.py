@@ -3,6 +3,8 @@ naming the field, and the protocol loader does not take them for protocols."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -223,3 +225,53 @@ def test_protocol_discovery_skips_the_scenarios_and_the_suite_version_hashes_the
     hashed = dict(protocol_hashes([protocols_dir()]))
     for path in sorted(scenarios_dir().glob("*.yaml")):
         assert f"connectathon/{path.name}" in hashed
+
+
+# -- MedCom TestScripts as scenarios (the corpus is not committed: skipped without it) ----------
+
+
+def test_medcom_testscripts_load_as_scenarios_with_their_parties_as_roles(corpus: Path) -> None:
+    root = corpus / "fhir" / "testscripts"
+    scenarios = {s.scenario_id: s for s in load_scenarios(root)}
+    assert len(scenarios) == 45
+    send = scenarios["carecommunication-send-new-message"]
+    # origin 1 is the SUT (a FHIR client), destination 1 the server kcert plays
+    assert [(r.name, r.simulated, r.systems_may_play) for r in send.roles] == [
+        ("lps", False, True),
+        ("fhir-server", True, False),
+    ]
+    assert [(s.sender, s.receiver, s.whole_case) for s in send.steps] == [
+        ("lps", "fhir-server", True)
+    ]
+    assert [c.id for c in send.protocol.cases] == [s.case_id for s in send.steps]
+    receive = scenarios["acknowledgement-receive-ok"]
+    # its setup: kcert prepares what the SUT then reads from the server
+    assert [(s.step_id, s.sender, s.receiver) for s in receive.steps] == [
+        ("setup", SIMULATED, "lps"),
+        ("message-read-ok-01", "lps", "fhir-server"),
+    ]
+    assert receive.info().roles == receive.roles and receive.info().catches == ()
+    assert send.script is not None and send.sha256 == send.script.sha256
+
+
+def test_a_testscript_without_origin_and_destination_is_no_scenario(
+    corpus: Path, tmp_path: Path
+) -> None:
+    source = corpus / "fhir" / "testscripts" / "acknowledgementtestscript-2.0.0"
+    data = json.loads((source / "TestScript-acknowledgement-receive-ok.json").read_text("utf-8"))
+    del data["destination"]
+    (tmp_path / "TestScript-x.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="names its origin and destination") as caught:
+        load_scenarios(tmp_path)
+    assert caught.value.field == "destination"
+
+
+def test_yaml_scenarios_and_testscripts_load_from_one_folder(corpus: Path, tmp_path: Path) -> None:
+    source = corpus / "fhir" / "testscripts" / "acknowledgementtestscript-2.0.0"
+    shutil.copy(source / "TestScript-acknowledgement-receive-ok.json", tmp_path)
+    (tmp_path / "demo.yaml").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "fixtures-map.yaml").write_text("fixtures: {}\n", encoding="utf-8")  # no scenario
+    assert [s.scenario_id for s in load_scenarios(tmp_path)] == [
+        "cx-demo",
+        "acknowledgement-receive-ok",
+    ]

@@ -163,6 +163,9 @@ def test_instances_and_steps(store: ConnectathonStore) -> None:
     assert [i.instance_id for i in store.instances(sid, "sys-a")] == ["i-1", "i-2"]
     with pytest.raises(KeyError):
         store.update_instance(_instance(sid, "i-9", "plan-share"))
+    one.status = "finished"  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="status: 'finished' is not one of"):
+        store.update_instance(one)
     steps = [
         InstanceStep("i-1", "s1", 1, "lps", "viewer", "Share", "passed"),
         InstanceStep("i-1", "s2", 2, "viewer", "lps", "Fetch", "failed", findings=[{"rule": "R"}]),

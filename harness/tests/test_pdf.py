@@ -113,9 +113,7 @@ def test_the_check_sees_text_outside_the_page(tmp_path: Path) -> None:
     assert read_pdf(path).stray
 
 
-def test_evidence_names_wrap_only_after_a_separator(
-    texts: list[str], clean_run: RunResult
-) -> None:
+def test_evidence_names_wrap_only_after_a_separator(texts: list[str], clean_run: RunResult) -> None:
     exchanges = [e for c in clean_run.cases for s in c.steps for e in s.exchanges]
     names = sorted({name for e in exchanges for name in e.evidence.values()})
     assert len(names) > 50

@@ -87,9 +87,7 @@ def test_packs_are_an_appendix_not_the_header(run: RunResult) -> None:
     assert "8 — " in header and PACKS[0]["sha256"] not in header
     appendix = html[html.index('id="packs"') :]
     assert all(p["sha256"] in appendix for p in PACKS)
-    assert 'id="packs"' not in render_html(
-        RunResult(**{**run.__dict__, "packs": []}), "da"
-    )
+    assert 'id="packs"' not in render_html(RunResult(**{**run.__dict__, "packs": []}), "da")
 
 
 def test_every_table_has_a_fixed_layout(run: RunResult) -> None:

@@ -25,6 +25,7 @@ from harness.tests.test_testscript import carecommunication, check, op, script
 
 pytest_plugins = ["pytester"]
 
+
 def write_scripts(folder: Path, count: int, failing: tuple[int, ...] = (0,)) -> None:
     """`count` scripts against the reference LPS: a setup whose answer the test reads (state
     shared across the script's cases), a test, a teardown; those in `failing` expect 201."""

@@ -6,7 +6,9 @@
 - `SideChannelRecord`: exchanges kcert made without HTTP (the contract-fuzz summary, exports)
   come from a record;
 - `InProcessApp`: the SUT is an ASGI app in this process (contract fuzzing drives it directly);
-- `HttpSession`: the SUT is reached through a `requests` session carrying its auth and TLS.
+- `HttpSession`: the SUT is reached through a `requests` session carrying its auth and TLS;
+- `ExtraHeaders`: headers the runner adds to every request of the step in flight (a
+  connectathon instance's and step's ids, which a recording proxy matches traffic by).
 """
 
 from __future__ import annotations
@@ -41,3 +43,9 @@ class InProcessApp(Protocol):
 @runtime_checkable
 class HttpSession(Protocol):
     session: requests.Session
+
+
+@runtime_checkable
+class ExtraHeaders(Protocol):
+    # sent with every request until changed; a request's own headers win on a clash
+    extra_headers: dict[str, str]

@@ -39,6 +39,7 @@ class HttpTransport:
         elif auth.type == "mtls":
             self.session.cert = (auth.cert, auth.key) if auth.key else auth.cert
         self.session.verify = config.tls_verify
+        self.extra_headers: dict[str, str] = {}  # capabilities.ExtraHeaders
 
     def request(
         self,
@@ -49,7 +50,7 @@ class HttpTransport:
         headers: dict[str, str] | None = None,
     ) -> Exchange:
         url = join_url(self.config.endpoint(endpoint), path)
-        sent_headers = dict(headers or {})
+        sent_headers = {**self.extra_headers, **(headers or {})}
         session_headers = {str(k): str(v) for k, v in self.session.headers.items()}
         shown = redact_headers({**session_headers, **sent_headers})
         watch = Stopwatch()

@@ -21,6 +21,7 @@ class InProcessTransport:
         self.config = config
         self.app = app  # contract fuzzing drives the same app directly
         self.client = TestClient(app, raise_server_exceptions=False)
+        self.extra_headers: dict[str, str] = {}  # capabilities.ExtraHeaders
 
     def request(
         self,
@@ -33,7 +34,7 @@ class InProcessTransport:
         url = join_url(self.config.endpoint(endpoint), path)
         parts = urlsplit(url)
         local = parts.path + (f"?{parts.query}" if parts.query else "")
-        sent_headers = dict(headers or {})
+        sent_headers = {**self.extra_headers, **(headers or {})}
         watch = Stopwatch()
         exchange = Exchange(
             method, redact_url(url), redact_headers(sent_headers), body, started=watch.started

@@ -13,16 +13,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.connectathon.model import SIMULATED, ScenarioInfo, ScenarioRole
+from harness.connectathon.scenario.model import (
+    Scenario,
+    ScenarioError,
+    ScenarioStep,
+    UnknownScenario,
+)
 from harness.connectathon.scenario.schema import MARKER, scenario_schema
+from harness.connectathon.scenario.testscripts import testscript_scenarios
 from harness.inputfile import InputFileError, read_limited
 from harness.loader.protocols import display_path, protocol_from
 from harness.model.i18n import Text
-from harness.model.protocol import Protocol
 from harness.standards.registry import STANDARDS
 from harness.suitefiles import PROTOCOLS, suite_folder
 from harness.yamlsource import (
@@ -35,67 +40,25 @@ from harness.yamlsource import (
     parse_yaml,
 )
 
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "ScenarioStep",
+    "UnknownScenario",
+    "find_scenario",
+    "load_scenario",
+    "load_scenarios",
+    "scenario_infos",
+    "scenarios_dir",
+]
+
 SCENARIO_FOLDER = "connectathon"
 SUFFIXES = (".yaml", ".yml")
+TESTSCRIPT_SUFFIXES = (".json", ".xml")
+# a TestScript scenario's fixtures map, kept beside its scripts (not a scenario)
+FIXTURES_MAP = "fixtures-map.yaml"
 MAX_SCENARIO_FILES = 500
 STANDARD_LABEL = "Connectathon"  # the built protocol's standard: a label, not a need
-
-
-class ScenarioError(SourceError):
-    """A scenario file is broken: the message names file:line and the field at fault."""
-
-
-class UnknownScenario(KeyError):
-    """A scenario id was asked for that no scenario file has; the message lists the known."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class ScenarioStep:
-    step_id: str
-    seq: int  # 1-based, in file order
-    sender: str  # a role, or SIMULATED when kcert itself prepares the receiver
-    receiver: str
-    title: Text
-    line: int
-
-
-@dataclass(frozen=True)
-class Scenario:
-    scenario_id: str
-    version: str
-    title: Text
-    description: Text
-    roles: tuple[ScenarioRole, ...]
-    steps: tuple[ScenarioStep, ...]
-    catches: tuple[str, ...]
-    file: str  # as shown in messages: testcases/connectathon/x.yaml
-    sha256: str
-    # the runnable form: one protocol, one case (id = scenario id), one step per scenario step
-    protocol: Protocol = field(repr=False, compare=False)
-
-    def info(self) -> ScenarioInfo:
-        return ScenarioInfo(
-            scenario_id=self.scenario_id,
-            title_da=self.title.da,
-            title_en=self.title.en,
-            roles=self.roles,
-            catches=self.catches,
-        )
-
-    def role(self, name: str) -> ScenarioRole:
-        for role in self.roles:
-            if role.name == name:
-                return role
-        raise KeyError(name)
-
-    def step(self, step_id: str) -> ScenarioStep:
-        for step in self.steps:
-            if step.step_id == step_id:
-                return step
-        raise KeyError(step_id)
 
 
 def scenarios_dir() -> Path:
@@ -108,19 +71,36 @@ def scenario_files(root: Path) -> list[Path]:
         return [root]
     if not root.is_dir():
         return []
-    found = sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+    found = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix in SUFFIXES and p.is_file() and p.name != FIXTURES_MAP
+    )
     if len(found) > MAX_SCENARIO_FILES:
         raise ScenarioError(str(root), 1, "", f"more than {MAX_SCENARIO_FILES} scenario files")
     return found
 
 
+def has_testscripts(root: Path) -> bool:
+    """Whether TestScript-looking files (JSON or XML) lie below `root`."""
+    if root.is_file():
+        return root.suffix in TESTSCRIPT_SUFFIXES
+    return root.is_dir() and any(
+        p.suffix in TESTSCRIPT_SUFFIXES and p.is_file() for p in root.rglob("*")
+    )
+
+
 def load_scenarios(root: Path | None = None) -> list[Scenario]:
     """Every scenario below `root` (default: the suite's testcases/connectathon), in file
-    order; the first broken file raises its `ScenarioError`, as does an id used twice."""
+    order, then the TestScripts there that name origin and destination (MedCom's); the
+    first broken file raises its `ScenarioError`, as does an id used twice."""
+    folder = root or scenarios_dir()
+    loaded = [load_scenario(path) for path in scenario_files(folder)]
+    if has_testscripts(folder):
+        loaded += testscript_scenarios([folder])
     scenarios: list[Scenario] = []
     seen: dict[str, str] = {}
-    for path in scenario_files(root or scenarios_dir()):
-        scenario = load_scenario(path)
+    for scenario in loaded:
         other = seen.get(scenario.scenario_id)
         if other is not None:
             raise ScenarioError(
@@ -237,6 +217,7 @@ def _steps(doc: YamlDocument, roles: tuple[ScenarioRole, ...]) -> tuple[Scenario
                 receiver=raw["receiver"],
                 title=Text.of(raw["title"]),
                 line=doc.line_of(where),
+                case_id=str(doc.data["id"]),
             )
         )
     for index, role in enumerate(roles):

@@ -1,0 +1,1 @@
+"""The connectathon web application (FastAPI, server-rendered jinja2): `app.create_app`."""
