@@ -5,10 +5,6 @@ unmatched exchanges stay listed. Real proxy, real store (SQLite)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from harness.connectathon.model import (
     INSTANCE_HEADER,
@@ -22,27 +18,18 @@ from harness.connectathon.model import (
 from harness.connectathon.proxy import EndpointSpec, RecordingProxy
 from harness.connectathon.proxy.matching import SYSTEM_HEADER
 from harness.connectathon.store import ConnectathonStore
+from harness.tests import connectathon_proxy_kit as kit
 from harness.tests.connectathon_proxy_kit import (
     WAIT,
     exchange_raw,
     port_of,
     raw_target,
-    sqlite_store,
 )
 
 LPS_A, LPS_B, KOMMUNE = "vendor-a-lps", "vendor-b-lps", "vendor-c-kommune"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ConnectathonStore]:
-    store = sqlite_store(tmp_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def session(store: ConnectathonStore) -> str:
-    return store.create_session("Matching", "2026-12-03", "2026-12-04", []).session_id
+store, session = kit.store, kit.session  # the shared fixtures (a SQLite store, a session)
 
 
 def _ago(seconds: float) -> str:
