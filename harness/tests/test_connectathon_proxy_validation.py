@@ -249,3 +249,27 @@ def _wait_for(store: ConnectathonStore, session: str, count: int) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"{count} exchanges not stored within {WAIT} s")
+
+
+def test_a_validator_failure_is_said_on_the_exchange(
+    store: ConnectathonStore, session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_judge(self: LiveValidator, exchange: RecordedExchange, originals: Originals) -> Any:
+        raise RuntimeError("index corrupt")
+
+    monkeypatch.setattr(LiveValidator, "judge", broken_judge)
+    first, second = _send(store, session, [(b"{}", "application/json")] * 2)
+    for recorded in (first, second):  # the worker went on after the first
+        assert [(f["rule"], f["message"]) for f in _judged(recorded)] == [
+            ("PROXY-VALIDATOR", "validation not run: kcert's validator failed: index corrupt")
+        ]
+
+
+def test_the_proxys_rules_are_in_the_catalogue() -> None:
+    from harness.checks.rules import owner_of, rule_title
+    from harness.connectathon.proxy.rules import PROXY_RULES
+
+    for rule_id in PROXY_RULES:
+        assert owner_of(rule_id) == "connectathon-proxy"
+        assert rule_title(rule_id, "da") and rule_title(rule_id, "en")
+    assert rule_title("PROXY-UNMATCHED", "en") == "The exchange fits no single test instance"

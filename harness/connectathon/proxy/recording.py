@@ -25,6 +25,7 @@ from harness.connectathon.api import StoreApi
 from harness.connectathon.model import Endpoint, RecordedExchange
 from harness.connectathon.proxy.capture import Capture
 from harness.connectathon.proxy.matching import match_exchange
+from harness.connectathon.proxy.rules import UNMATCHED
 from harness.connectathon.proxy.validation import (
     Originals,
     ValidationWorker,
@@ -182,7 +183,7 @@ class Recorder:
             error = f"{error} (the proxy answered {capture.answered})"
         findings = cpr_request + cpr_response
         if matched.match == "unmatched" and matched.note:
-            findings.append(finding("PROXY-UNMATCHED", "OK", f"unmatched: {matched.note}"))
+            findings.append(finding(UNMATCHED, "OK", f"unmatched: {matched.note}"))
         exchange = RecordedExchange(
             exchange_id=capture.exchange_id,
             session_id=self.session_id,
