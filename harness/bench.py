@@ -1,4 +1,5 @@
-"""`make bench`: figures for parsing, checks, the reference LPS and whole runs (with ratios).
+"""`make bench`: figures for parsing, checks, the reference LPS, whole runs and the connectathon
+(matrix page under proxy load, proxy overhead), with ratios and targets.
 
 Every loop is bounded in count and in time. Figures are medians of repeated batches.
 """
@@ -68,12 +69,12 @@ def _message() -> tuple[dict[str, Any], bytes, bytes]:
     return resource, json.dumps(resource).encode(), to_xml(resource)
 
 
-SECTIONS = ("core", "validators", "cockpit", "inputs", "store", "certify")
+SECTIONS = ("core", "validators", "cockpit", "inputs", "store", "certify", "connectathon")
 
 
 def main(argv: list[str] | None = None) -> int:
     """All sections, or those named: python -m harness.bench [core] [validators] [cockpit]
-    [inputs] [store] [certify]."""
+    [inputs] [store] [certify] [connectathon]."""
     wanted = argv if argv else list(SECTIONS)
     unknown = sorted(set(wanted) - set(SECTIONS))
     if unknown:
@@ -97,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.bench_certify import certify_bench
 
         certify_bench()
+    if "connectathon" in wanted:
+        from harness.bench_connectathon import connectathon_bench
+
+        connectathon_bench()
     return 0
 
 
