@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,7 @@ from harness.yamlsource import SourceError
 
 RESET_STEP = "0"  # the loader's own reset step before a case's first step
 MAX_FINDINGS_PER_STEP = 50
+POPULATION_SEEDS = 1_000_000
 MAX_MESSAGE = 2_000
 
 
@@ -167,6 +169,7 @@ def instance_plan(
         packs_chosen=True,
         suite_version=suite_version().text(),
         persons=persons,
+        population_seed=population_seed(instance.instance_id),
     )
     settings = _StepSettings(instance.instance_id, scenario, sut_role, routes)
     scripts = _script_suite(scenario)
@@ -191,6 +194,12 @@ def _script_suite(scenario: Scenario) -> ScriptSuite | None:
         raise InstanceProblem(str(exc)) from None
     suite = Suite({scenario.scenario_id: script}, fixtures, profiles)
     return ScriptSuite(suite, [scenario.protocol])
+
+
+def population_seed(instance_id: str) -> int:
+    """The seed of the instance's own generated population (its own patients there too)."""
+    digest = hashlib.sha256(f"kcert-connectathon-population\0{instance_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % POPULATION_SEEDS
 
 
 def _choice(registration: Mapping[str, Any], sut_url: str | None) -> SutChoice:

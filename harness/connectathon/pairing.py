@@ -7,13 +7,15 @@ instance, and an `Unpaired` saying why (the matrix shows no partner available).
 
 Instance ids are derived from the session, scenario and bindings, so pairing again after new
 registrations yields the same ids for the old pairings and the store adds only the new ones.
+Each instance gets a synthetic patient of its own (`patients.patient_for` of its id), and no
+two instances of a session share a CPR number: on the rare clash, the next derived person.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.connectathon.api import StoreApi
@@ -25,8 +27,10 @@ from harness.connectathon.model import (
     System,
     TestInstance,
 )
+from harness.connectathon.patients import patient_for
 
 MAX_INSTANCES = 5000  # per session: more means a systems file far beyond any connectathon
+MAX_PATIENT_TRIES = 1000  # another derived person while one's CPR is taken in the session
 
 
 class PairingError(ValueError):
@@ -63,9 +67,13 @@ def pair(
 
 
 def plan(
-    session: ConnectathonSession, systems: list[System], scenarios: list[ScenarioInfo]
+    session: ConnectathonSession,
+    systems: list[System],
+    scenarios: list[ScenarioInfo],
+    held: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Pairing:
-    """The instances and the scenario roles nobody can play."""
+    """The instances and the scenario roles nobody can play. `held`: the patients of the
+    instances the store already has (instance id → patient), which keep theirs."""
     in_scope = set(session.scenarios)
     result = Pairing()
     ordered = sorted(systems, key=lambda s: s.system_id)
@@ -78,7 +86,27 @@ def plan(
                 f"session {session.session_id}: more than {MAX_INSTANCES} test instances; "
                 "register fewer systems per role or split the session"
             )
+    _patients(result.instances, held or {})
     return result
+
+
+def _patients(instances: list[TestInstance], held: Mapping[str, Mapping[str, str]]) -> None:
+    taken = {p.get("cpr", "") for p in held.values()}
+    for inst in instances:
+        kept = held.get(inst.instance_id)
+        if kept:
+            inst.patient = dict(kept)
+            continue
+        for attempt in range(MAX_PATIENT_TRIES):
+            person = patient_for(
+                inst.instance_id if attempt == 0 else f"{inst.instance_id}#{attempt}"
+            )
+            if person["cpr"] not in taken:
+                break
+        else:
+            raise PairingError(f"{inst.instance_id}: no synthetic patient left that is not taken")
+        taken.add(person["cpr"])
+        inst.patient = person
 
 
 def _pair_scenario(
@@ -141,8 +169,8 @@ def pair_session(store: StoreApi, session_id: str, scenarios: list[ScenarioInfo]
     result holds only those new instances, and the roles nobody can play. The scenarios'
     roles are kept for the matrix when the store can keep them (ConnectathonStore)."""
     session = store.session(session_id)
-    result = plan(session, store.systems(session_id), scenarios)
-    held = {i.instance_id for i in store.instances(session_id)}
+    held = {i.instance_id: i.patient for i in store.instances(session_id)}
+    result = plan(session, store.systems(session_id), scenarios, held)
     result.instances = [i for i in result.instances if i.instance_id not in held]
     keep = getattr(store, "set_scenarios", None)
     if keep is not None:

@@ -120,6 +120,8 @@ class ActionContext:
     step: Step | None = None
     # kcert's peers the SUT sends to: the session's (the runner passes them), never a global
     peer_servers: PeerServers = field(default_factory=PeerServers)
+    # the run's own seed for generated populations (RunOptions.population_seed), or None
+    population_seed: int | None = None
 
 
 @dataclass

@@ -14,8 +14,10 @@ import json
 import uuid
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
+import requests
 
 from harness.checks.cpd_facts import (
     KCERT_CODES,
@@ -25,18 +27,22 @@ from harness.checks.cpd_facts import (
     read_submission,
 )
 from harness.checks.oracle_view import oracle_at
+from harness.checks.registry import NotEvaluated
 from harness.fixtures import FIXTURES_DIR
 from harness.model.exchange import Exchange
 from harness.population.model import MCS, Measurement, PatientRecord, Population, StartBack
 from harness.runner.actions import ACTIONS, ActionContext, ActionError, ActionResult, builds_on
 from harness.safeparse import PayloadError
-from harness.transport.capabilities import InboundRecord
-from harness.transport.peer import Reply
+from harness.transport.base import Stopwatch, redact_headers, redact_url
+from harness.transport.capabilities import ExtraHeaders, InboundRecord
+from harness.transport.peer import Reply, Responder
 from harness.yamlsource import load_yaml
 
 _DATE = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 REPOSITORY_PATH = "/kcert-repository/v1/documents"
 WAIT_FOR_SUBMISSION_S = 10.0
+VIEWER_TIMEOUTS_S = (5.0, 10.0)  # connect, read: kcert's own repository on loopback
+MAX_FETCHED_BYTES = 10 * 1024 * 1024
 QRD_TEMPLATE = "documents/qrd.xml.j2"
 QUESTIONNAIRES = FIXTURES_DIR / "documents" / "questionnaires.yaml"
 
@@ -132,6 +138,87 @@ def share_plan(ctx: ActionContext, **params: Any) -> ActionResult:
     if posted:
         notes[SUBMISSION_NOTE] = posted[-1].request_body
     return ActionResult(exchange, more=inbound, notes=notes)
+
+
+# ---- a viewer fetches the shared plan from the repository ----------------------------------
+
+
+def _serving(path: str, submission: bytes) -> Responder:
+    """kcert's repository handing out what was registered: the submission at its path."""
+
+    def respond(method: str, asked: str, headers: dict[str, str], body: bytes) -> Reply:
+        if method != "GET":
+            return _registry(405, "Failure", ["the repository hands out documents by GET"])
+        if asked.split("?", 1)[0] != path:
+            return _registry(404, "Failure", [f"no document at {asked}"])
+        return Reply(200, "application/json", submission)
+
+    return respond
+
+
+@ACTIONS.register(
+    "fetch-shared",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["of"],
+        "properties": {"of": {"type": ["string", "integer"]}},
+    },
+)
+def fetch_shared(ctx: ActionContext, **params: Any) -> ActionResult:
+    """A viewer fetches the plan an earlier step shared, from kcert's repository at the URL
+    it is advertised at (through a recording proxy when one stands there)."""
+    ref = params["of"]
+    earlier = builds_on(ctx, ref, "fetching the shared plan needs it to have been shared")
+    submission = earlier.notes.get(SUBMISSION_NOTE)
+    if "cpr" not in earlier.notes:
+        raise ActionError(f"step {ref} shared no plan")
+    if not isinstance(submission, bytes):
+        raise NotEvaluated(f"nothing arrived at kcert's repository in step {ref} to fetch")
+    notes: dict[str, Any] = {"cpr": earlier.notes["cpr"], "as_of": earlier.notes["as_of"]}
+    if isinstance(ctx.transport, InboundRecord):  # re-judging: the fetch as recorded
+        inbound = list(ctx.transport.take_inbound())
+        fetched = next((e for e in inbound if e.method == "GET" and e.status == 200), None)
+        if fetched is not None:
+            notes[SUBMISSION_NOTE] = fetched.response_body
+        return ActionResult(inbound[0] if inbound else None, more=inbound[1:], notes=notes)
+    try:
+        document_id = str(read_submission(submission).get("uniqueId") or "document")
+    except SubmissionError:
+        document_id = "document"
+    path = f"{REPOSITORY_PATH}/{quote(document_id, safe='')}"
+    server = ctx.peer_servers.server(ctx.sut.peer)
+    mark = server.expect(_serving(path, submission))
+    # the step's headers (a connectathon instance's ids) go with kcert's own request here too
+    headers = dict(ctx.transport.extra_headers) if isinstance(ctx.transport, ExtraHeaders) else {}
+    exchange = viewer_get(f"{server.base_url}{path}", headers)
+    if exchange.status == 200:
+        notes[SUBMISSION_NOTE] = exchange.response_body
+    return ActionResult(exchange, more=server.wait(mark, 1, 0.0), notes=notes)
+
+
+def viewer_get(url: str, headers: dict[str, str]) -> Exchange:
+    """One bounded GET by kcert's viewer to kcert's own repository; failing to reach it is
+    kcert's fault (its peer, or the proxy in front of it), never the SUT's."""
+    watch = Stopwatch()
+    exchange = Exchange("GET", redact_url(url), redact_headers(headers), b"", started=watch.started)
+    try:
+        with requests.Session() as session:
+            session.trust_env = False
+            with session.get(
+                url, headers=headers, timeout=VIEWER_TIMEOUTS_S, stream=True
+            ) as answer:
+                exchange.status = answer.status_code
+                exchange.response_headers = redact_headers(dict(answer.headers))
+                body = answer.raw.read(MAX_FETCHED_BYTES + 1, decode_content=True)
+    except (requests.RequestException, OSError) as exc:
+        raise ActionError(
+            f"the viewer could not fetch from kcert's repository at {url}: {exc}"
+        ) from None
+    exchange.truncated = len(body) > MAX_FETCHED_BYTES
+    exchange.response_body = body[:MAX_FETCHED_BYTES]
+    exchange.duration_ms = watch.elapsed_ms()
+    return exchange
 
 
 # ---- PRO documents (QRD) in ------------------------------------------------------------------

@@ -85,7 +85,7 @@ def load_population(ctx: ActionContext, **params: Any) -> ActionResult:
     if "generate" in params:
         spec = params["generate"]
         key = (
-            spec["seed"],
+            spec["seed"] if ctx.population_seed is None else ctx.population_seed,
             spec["size"],
             params["as_of"],
             ctx.sut.sor,

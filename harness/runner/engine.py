@@ -100,6 +100,9 @@ class RunOptions:
     # fields): a connectathon instance tests with its own synthetic patient, not the persons
     # every run shares. Each must be synthetic (harness.synthetic); the runner refuses others.
     persons: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Generated populations use this seed instead of the one their step names (the same
+    # reason: an instance's own patients); None: the step's.
+    population_seed: int | None = None
 
     @property
     def cpr_strict(self) -> bool:
@@ -147,6 +150,7 @@ class Runner:
         self.persons = self._fixture_persons
         self.peers = load_peers()
         self.step_settings: StepSettings | None = None
+        self.population_seed: int | None = None
         self.listener = listener
         self._unreachable = ""
         self._health_capabilities: Capabilities | None = None
@@ -228,6 +232,7 @@ class Runner:
         self.strict_cpr = options.cpr_strict
         self.evidence_budget = options.evidence_budget
         self.persons = {**self._fixture_persons, **_synthetic_only(options.persons)}
+        self.population_seed = options.population_seed
         self._evidence_used = 0
         self._budget_spent = None
         self._shared = {}
@@ -370,6 +375,7 @@ class Runner:
             protocol=protocol,
             step=step,
             peer_servers=self.peer_servers,
+            population_seed=self.population_seed,
         )
         entry = ACTIONS.get(step.action.kind)
         try:

@@ -18,6 +18,7 @@ ACTION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "read-received": ("listReceivedMessages",),
     "reset": ("reset",),
     "share-plan": ("sharePlan",),
+    "fetch-shared": (),  # kcert's viewer and kcert's repository: nothing of the SUT
     "send-qrd": ("receiveDocument",),
     "read-plan": ("readPlan",),
     "load-population": ("loadPopulation",),

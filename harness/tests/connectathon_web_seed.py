@@ -89,8 +89,8 @@ def _exchange(
     )
 
 
-def seed(tmp_path: Path) -> Seeded:
-    store = ConnectathonStore(f"sqlite:///{tmp_path / STORE_FILE}")
+def seed(tmp_path: Path, url: str | None = None) -> Seeded:
+    store = ConnectathonStore(url or f"sqlite:///{tmp_path / STORE_FILE}")
     session = store.create_session(
         "Connectathon 2026", "2026-12-03", "2026-12-04", [SCENARIO.scenario_id]
     )

@@ -209,13 +209,19 @@ def test_dossier_verifies_with_kcert_verify(
              "--time-limit", "60"],
             "harness.connectathon.orchestrate",
             "run_command",
-            {"session": "cx", "instance": ["a", "b"], "no_proxy": True, "time_limit": 60.0},
+            {
+                "session": "cx",
+                "instance": ["a", "b"],
+                "no_proxy": True,
+                "time_limit": 60.0,
+                "lang": None,
+            },
         ),
         (
             ["demo", "--exit-after", "5"],
             "harness.connectathon.demo",
             "demo_command",
-            {"port": 8765, "exit_after": 5.0, "lang": "da", "store": None},
+            {"port": 8765, "exit_after": 5.0, "lang": None, "store": None},
         ),
     ],
 )  # fmt: skip

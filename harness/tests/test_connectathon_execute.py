@@ -9,6 +9,7 @@ session: one URL for both.
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -412,3 +413,99 @@ def test_a_testscript_scenario_runs_case_by_case_as_an_instance(
     # validateProfileId without MedCom's FHIR package installed: kcert cannot judge, an error
     outcome, grade, reason, steps = outcomes["carecommunication-send-new-message"]
     assert (outcome, grade) == ("error", "waiting") and "pack missing" in reason
+
+
+def _urls(run_dir: Path) -> list[str]:
+    results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    return [
+        exchange["url"]
+        for case in results["protocols"][0]["cases"]
+        for step in case["steps"]
+        for exchange in step["exchanges"]
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario_id", ["cx-careplan-view", "cx-referral-receipt"])
+def test_two_instances_of_one_scenario_share_no_patient(tmp_path: Path, scenario_id: str) -> None:
+    """Named persons become the instance's own; a generated population is the instance's
+    own too (its seed from the instance id): two instances never write about one person."""
+    registration = {"sut": "reference", "transport": "inprocess"}
+    first = _store(tmp_path, registration, scenario_id, "i-a")
+    _store(tmp_path, registration, scenario_id, "i-b")
+    cprs = []
+    for iid in ("i-a", "i-b"):
+        done = _run(tmp_path, first, iid)
+        assert done.outcome == "passed", done.reason
+        row = RunStore(_url(tmp_path)).run(done.run_id)
+        text = "\n".join(_urls(Path(row.run_dir)))
+        bodies = b"".join(p.read_bytes() for p in (Path(row.run_dir) / "evidence").iterdir())
+        if scenario_id == "cx-referral-receipt":
+            assert done.patient["cpr"].encode() in bodies  # the referral is about it
+            cprs.append(done.patient["cpr"])
+        else:
+            (share,) = [u for u in text.splitlines() if u.endswith("/plan/share")]
+            cprs.append(share.split("/patients/")[1].split("/")[0])
+    assert cprs[0] != cprs[1] and all(is_synthetic_cpr(c) for c in cprs)
+
+
+@pytest.mark.slow
+def test_the_viewer_fetches_the_shared_plan_through_the_repositorys_url(tmp_path: Path) -> None:
+    """The SUT shares to the repository's advertised URL, and kcert's viewer fetches from the
+    same URL with the instance's and the fetch step's ids: both pass where a proxy would."""
+    peer_port = free_port()
+    with forwarding(f"http://127.0.0.1:{peer_port}") as to_repository:
+        store = _store(tmp_path, {"sut": "reference"}, "cx-careplan-view")
+        routes = Routes(
+            peer_ports={"document-repository": peer_port},
+            peer_urls={"document-repository": to_repository.url},
+        )
+        done = _run(tmp_path, store, routes=routes)
+    assert (done.outcome, done.grade) == ("passed", "verified"), done.reason
+    seen = [(method, path.rsplit("/", 1)[0], h) for method, path, h in to_repository.seen]
+    assert [(m, p) for m, p, _ in seen] == [
+        ("POST", "/kcert-repository/v1"),  # the SUT's provide and register
+        ("GET", "/kcert-repository/v1/documents"),  # the viewer's fetch of that document
+    ]
+    fetch = seen[1][2]
+    assert (fetch.get(INSTANCE_HEADER), fetch.get(STEP_HEADER)) == ("i-1", "fetch")
+    (step,) = [s for s in store.steps("i-1") if s.step_id == "fetch"]
+    assert (step.sender, step.receiver, step.outcome) == ("viewer", "document-repository", "passed")
+
+
+@pytest.mark.slow
+def test_nothing_shared_leaves_the_fetch_not_evaluated(tmp_path: Path) -> None:
+    """A plan the SUT never delivered fails the share step once; the viewer's fetch builds
+    on it and is not evaluated, not failed a second time."""
+    peer_port = free_port()  # advertised where nobody listens: the SUT's delivery fails
+    store = _store(tmp_path, {"sut": "reference"}, "cx-careplan-view")
+    routes = Routes(
+        peer_ports={"document-repository": free_port()},
+        peer_urls={"document-repository": f"http://127.0.0.1:{peer_port}"},
+    )
+    done = _run(tmp_path, store, routes=routes)
+    steps = {s.step_id: s for s in store.steps("i-1")}
+    assert (done.outcome, done.grade) == ("failed", "failed"), done.reason
+    assert steps["share"].outcome == "failed"
+    assert steps["fetch"].outcome == "not-run"
+    assert [f["rule"] for f in steps["fetch"].findings] == ["NOT-EVALUATED"]
+
+
+@pytest.mark.slow
+def test_a_scenario_outside_the_systems_declared_scope_is_not_run(tmp_path: Path) -> None:
+    """An LPS that declares only CareCommunication: the referral scenario is not in its scope
+    (waiting, with the reason), never failed."""
+    with running_reference(only="carecommunication", declare=True) as config:
+        registration = {
+            "configuration": {
+                "name": "cc only",
+                "vendor": "A",
+                "version": "1",
+                "endpoints": dict(config.endpoints),
+                "identity": {"sor": config.sor, "gln": config.gln, "name": config.org_name},
+            }
+        }
+        store = _store(tmp_path, registration, "cx-referral-receipt")
+        done = _run(tmp_path, store)
+    assert (done.status, done.outcome, done.grade) == ("done", "not-run", "waiting")
+    assert "scope" in done.reason and "REF01" in done.reason

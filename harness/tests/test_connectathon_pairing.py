@@ -17,7 +17,9 @@ from harness.connectathon.model import (
     System,
 )
 from harness.connectathon.pairing import PairingError, instance_id, pair, pair_session, plan
+from harness.connectathon.patients import patient_for
 from harness.connectathon.store import ConnectathonStore
+from harness.synthetic import is_synthetic_cpr
 
 LPS = ScenarioRole("lps", simulated=False)
 VIEWER = ScenarioRole("viewer", simulated=True)
@@ -48,7 +50,10 @@ def test_every_registered_system_with_kcert_simulating_the_rest() -> None:
         (("lps", "lps-b"), ("municipality", SIMULATED)),
     ]
     assert all(i.session_id == "cx" and i.status == "pending" for i in instances)
-    assert all(i.grade == "waiting" and not i.patient for i in instances)
+    assert all(i.grade == "waiting" for i in instances)
+    assert [i.patient for i in instances] == [patient_for(i.instance_id) for i in instances]
+    assert len({i.patient["cpr"] for i in instances}) == len(instances)
+    assert all(is_synthetic_cpr(i.patient["cpr"]) for i in instances)
 
 
 def test_registered_partners_are_combined_and_never_self() -> None:
@@ -133,5 +138,26 @@ def test_pairing_again_adds_only_the_new_instances(tmp_path: Path) -> None:
     assert second.unpaired == []
     assert len(store.instances(sid)) == 4
     assert store.instance(ran.instance_id).status == "done"  # kept as it ran
+    stored = [i.patient["cpr"] for i in store.instances(sid)]
+    assert len(set(stored)) == 4 and all(is_synthetic_cpr(c) for c in stored)
     assert pair_session(store, sid, [REFERRAL, PRO]).instances == []
     store.close()
+
+
+def test_no_two_instances_of_a_session_share_a_patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a clash of derived persons, forced: every first try gives the same CPR number
+    def clashing(key: str) -> dict[str, str]:
+        person = patient_for(key)
+        return person if "#" in key else {**person, "cpr": "0101809900"}
+
+    monkeypatch.setattr(pairing, "patient_for", clashing)
+    systems = [_system(f"s{n}", "lps") for n in range(3)]
+    instances = pair(SESSION, systems, [REFERRAL])
+    cprs = [i.patient["cpr"] for i in instances]
+    assert cprs[0] == "0101809900" and len(set(cprs)) == 3
+    assert instances[1].patient == patient_for(f"{instances[1].instance_id}#1")
+    # instances the store holds keep their patient, and new ones avoid it
+    held = {instances[2].instance_id: {"cpr": "0101809900"}}
+    again = plan(SESSION, systems, [REFERRAL], held).instances
+    assert again[2].patient == {"cpr": "0101809900"}
+    assert again[0].patient["cpr"] != "0101809900"

@@ -275,13 +275,15 @@ def test_too_many_connections(store: ConnectathonStore, session: str) -> None:
         get = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
         held = [socket.create_connection((HOST, port), timeout=WAIT) for _ in range(2)]
         try:
-            for sock in held:  # both kept alive, each holding a pool thread: quiet at the bound
+            for sock in held:  # both kept alive (parked, still open): quiet at the bound
                 assert exchange_raw(port, get, sock).startswith(b"HTTP/1.1 200")
             assert exchange_raw(port, get).startswith(b"HTTP/1.1 503")
         finally:
             for sock in held:
                 sock.close()
-        assert proxy.settle(WAIT)
+        deadline = time.monotonic() + WAIT
+        while proxy.stats.open_connections and time.monotonic() < deadline:
+            time.sleep(0.01)  # the parked connections notice their clients closed
         assert exchange_raw(port, get).startswith(b"HTTP/1.1 200")  # room again
         assert proxy.settle(WAIT)
     recorded = store.exchanges(session)
@@ -289,6 +291,25 @@ def test_too_many_connections(store: ConnectathonStore, session: str) -> None:
     assert len(recorded) == 4 and len(rejected) == 1
     assert "max_connections" in rejected[0].error and rejected[0].method == "GET"
     assert proxy.stats.rejected == 1
+
+
+def test_idle_connections_hold_no_thread_and_expire(store: ConnectathonStore, session: str) -> None:
+    limits = ProxyLimits(worker_threads=1, idle_timeout=0.5)
+    with raw_target() as target, _proxy(store, session, target.url, limits) as proxy:
+        port = port_of(proxy.url_for(ENDPOINT))
+        get = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+        with (
+            socket.create_connection((HOST, port), timeout=WAIT) as first,
+            socket.create_connection((HOST, port), timeout=WAIT) as second,
+        ):
+            # one thread serves both: a kept-alive connection between requests holds none
+            for sock in (first, second, first, second):
+                assert exchange_raw(port, get, sock).startswith(b"HTTP/1.1 200")
+            began = time.monotonic()
+            assert first.recv(10) == b""  # idle past idle_timeout: closed by the proxy
+            assert 0.3 < time.monotonic() - began < WAIT
+        assert proxy.settle(WAIT)
+    assert len(store.exchanges(session)) == 4
 
 
 # -- configuration -------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import socket
+import re
+import select
 import subprocess
 import sys
 import time
@@ -222,6 +223,33 @@ def test_csrf_token_required_on_login_and_on_grading(
     assert [g.kind for g in seeded.store.grades(seeded.a_instance)] == ["auto", "claim"]
 
 
+def test_every_form_the_pages_offer_refuses_a_missing_token(
+    app_client: TestClient, seeded: Seeded
+) -> None:
+    assert login(app_client, "admin") == 303
+    actions: set[str] = set()
+    for page in (
+        f"/instances/{seeded.a_instance}",
+        f"/sessions/{seeded.session_id}/worklist",
+        "/login",
+    ):
+        html = app_client.get(page).text
+        actions |= set(re.findall(r'<form method="post" action="([^"]+)"', html))
+    assert {
+        "/login",
+        "/logout",
+        f"/instances/{seeded.a_instance}/claim",
+        f"/instances/{seeded.a_instance}/grade",
+        f"/instances/{seeded.a_instance}/reopen",
+        f"/instances/{seeded.a_instance}/override",
+    } <= actions
+    for action in sorted(actions):
+        refused = app_client.post(action, data={"grade": "verified", "comment": "c"})
+        assert refused.status_code == 403, action
+    assert [g.kind for g in seeded.store.grades(seeded.a_instance)] == ["auto"]
+    assert app_client.get("/sessions").status_code == 200  # still logged in: logout refused too
+
+
 def test_body_over_the_cap_is_refused(app_client: TestClient) -> None:
     answer = app_client.post(
         "/login",
@@ -405,6 +433,9 @@ def test_reopen_and_admin_override_in_the_audit_trail(
 ) -> None:
     page = f"/instances/{seeded.b_instance}"
     assert login(app_client, "monitor") == 303
+    work = f"/sessions/{seeded.session_id}/worklist"
+    # verified by kcert, signed off by nobody: on the worklist's second list
+    assert seeded.b_instance in app_client.get(work).text.split('id="worklist-auto"')[1]
     reopened = app_client.post(
         f"{page}/reopen",
         data={"csrf_token": token(app_client, page), "comment": "recheck the receipt"},
@@ -435,10 +466,12 @@ def test_reopen_and_admin_override_in_the_audit_trail(
     assert [(g.kind, g.by) for g in acts] == [
         ("auto", "kcert"),
         ("reopen", "monitor"),
+        ("claim", "admin"),  # grading an unclaimed instance takes it
         ("override", "admin"),
     ]
     assert acts[-1].at and acts[-1].comment == "Receipt seen in the municipality's log"
     assert seeded.store.instance(seeded.b_instance).grade == "verified"
+    assert seeded.b_instance not in app_client.get(work).text  # dealt with by a person
     audit = done.text.split('id="audit"')[1]
     assert "tilsidesat" in audit and "admin" in audit and "Receipt seen" in audit
 
@@ -508,33 +541,37 @@ def test_serve_refuses_a_non_loopback_host_and_an_unknown_session(
 
 
 def test_serve_answers_on_loopback(seeded: Seeded, tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     code = (
         "import sys, argparse; from harness.connectathon.web.serve import serve_command; "
         f"sys.exit(serve_command(argparse.Namespace(store={seeded.store.url!r}, "
         f"reports={str(tmp_path)!r}, session={seeded.session_id!r}, host='127.0.0.1', "
-        f"port={port}, lang='en')))"
+        "port=0, lang='en')))"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+    assert proc.stdout is not None and proc.stderr is not None
     try:
-        deadline = time.monotonic() + 20
-        answer = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert answer is not None, proc.stderr.read() if proc.stderr else ""
-        assert answer.status_code == 200 and "<h1>Sign in</h1>" in answer.text
-        assert answer.headers["x-frame-options"] == "DENY"
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "serve printed no URL within 30 s"
+        line = proc.stdout.readline().decode()
+        assert line.startswith("kcert connectathon: http://127.0.0.1:"), (
+            line + proc.stderr.read().decode()
+        )
+        base = line.split(": ", 1)[1].strip().rstrip("/")
+        with httpx.Client(base_url=base, timeout=5) as client:
+            answer = None
+            deadline = time.monotonic() + 20
+            while answer is None and time.monotonic() < deadline:
+                try:
+                    answer = client.get("/login")
+                except httpx.TransportError:  # the socket is bound before uvicorn serves
+                    time.sleep(0.05)
+            assert answer is not None
+            assert answer.status_code == 200 and "<h1>Sign in</h1>" in answer.text
+            assert answer.headers["x-frame-options"] == "DENY"
             assert client.get("/").status_code == 303  # to the login page first
-            form = CSRF_INPUT.search(client.get("/login").text)
+            form = CSRF_INPUT.search(answer.text)
             assert form is not None
             client.post(
                 "/login",
@@ -545,5 +582,3 @@ def test_serve_answers_on_loopback(seeded: Seeded, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
-    assert proc.stdout is not None
-    assert f"http://127.0.0.1:{port}/" in proc.stdout.read().decode()

@@ -235,5 +235,9 @@ def test_polling_fallback_follows_the_instance_without_event_source(
     _wait(driver).until(ec.text_to_be_present_in_element((By.ID, "audit"), "override"))
     _shot(driver, "08-override")
     acts = seeded.store.grades(seeded.b_instance)
-    assert [(g.kind, g.by) for g in acts][-2:] == [("monitor", "monitor"), ("override", "admin")]
+    assert [(g.kind, g.by) for g in acts][-3:] == [
+        ("monitor", "monitor"),
+        ("claim", "admin"),
+        ("override", "admin"),
+    ]
     assert _csp_errors(driver) == []

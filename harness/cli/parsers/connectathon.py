@@ -100,7 +100,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     run.add_argument("--no-proxy", action="store_true", help="systems talk directly")
     run.add_argument("--time-limit", type=_seconds, metavar="SECONDS", help="stop after this")
-    _common(run)
+    # run and demo: no --lang means KCERT_LANG, then Danish (their modules decide)
+    _common(run, lang=None, lang_help="console language (default: KCERT_LANG, else da)")
     run.set_defaults(func=lazy("connectathon_cmd", "run_run"))
 
     demo = actions.add_parser(
@@ -110,16 +111,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     demo.add_argument(
         "--exit-after", type=_seconds, metavar="SECONDS", help="stop serving after this"
     )
-    _common(demo, reports=reports_dir() / DEMO_FOLDER, lang_help="language of the web pages")
+    _common(
+        demo,
+        reports=reports_dir() / DEMO_FOLDER,
+        lang=None,
+        lang_help="language of the web pages and the console (default: KCERT_LANG, else da)",
+    )
     demo.set_defaults(func=lazy("connectathon_cmd", "run_demo"))
 
 
 def _common(
-    p: argparse.ArgumentParser, reports: Path | None = None, lang_help: str = "console language"
+    p: argparse.ArgumentParser,
+    reports: Path | None = None,
+    lang: str | None = "da",
+    lang_help: str = "console language",
 ) -> None:
     p.add_argument("--store", default=None, metavar="URL", help="run store URL (as for runs)")
     p.add_argument("--reports", type=Path, default=reports or reports_dir(), metavar="DIR")
-    p.add_argument("--lang", choices=["da", "en"], default="da", help=lang_help)
+    p.add_argument("--lang", choices=["da", "en"], default=lang, help=lang_help)
 
 
 def _port(text: str) -> int:

@@ -97,7 +97,13 @@ def _version_keeps_alive(version: str, connection: set[str]) -> bool:
 
 
 class Forwarder:
-    """Serves one accepted client connection until it closes (run in a pool thread)."""
+    """One accepted client connection, served in turns by the pool's threads.
+
+    A turn serves the requests the client has sent and ends when none is waiting: the
+    connection is then parked (server.py watches it without a thread) until its next request
+    arrives or `idle_timeout` passes. So kept-alive connections cost no thread while idle, and
+    the pool bounds the exchanges in flight, not the connections open.
+    """
 
     def __init__(
         self,
@@ -112,17 +118,14 @@ class Forwarder:
         self.route = route
         self.limits = limits
         self.emit = emit
+        self.reader = Reader(client, limits.read_timeout)
         self.upstream: socket.socket | None = None
         self.upstream_reader: Reader | None = None
-        self.idle = threading.Event()  # waiting for the next request: safe to close at stop
+        self.served = 0  # exchanges on this connection
+        self.secured = route.server_tls is None  # the TLS handshake is done (or not needed)
+        self.idle = threading.Event()  # parked: between exchanges, safe to close at stop
 
     # -- the connection ------------------------------------------------------------------------
-
-    def serve(self) -> None:
-        try:
-            self._serve()
-        finally:
-            self.close()
 
     def close(self) -> None:
         for sock in (self.client, self.upstream):
@@ -140,14 +143,45 @@ class Forwarder:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
 
-    def _serve(self) -> None:
-        if self.route.server_tls is not None and not self._handshake(self.route.server_tls):
-            return
-        self._exchanges()
+    def turn(self, woken: bool) -> bool:
+        """Serve what the client sent; True: park the connection (kept alive, nothing
+        waiting), False: close it. `woken`: the parked socket became readable."""
+        self.idle.clear()
+        if not self.secured:
+            if not self._handshake():
+                return False
+            self.secured = True
+            if not self._waiting():
+                return True  # the first request comes later: parked, no thread held
+            woken = False
+        if (
+            woken
+            and not self._waiting()
+            and not self.reader.wait_for_data(self.limits.read_timeout)
+        ):
+            return False  # readable at end of stream: the client closed
+        while True:
+            if self.served >= self.limits.max_exchanges_per_connection:
+                return False
+            self.served += 1
+            if not self._one(self.reader):
+                return False
+            if self.stopping.is_set():
+                return False  # stop(): no new exchange on a kept-alive connection
+            if not self._waiting():
+                return True
 
-    def _handshake(self, context: ssl.SSLContext) -> bool:
-        """TLS with the client, in the pool thread (a slow client never holds the accept
+    def _waiting(self) -> bool:
+        """Bytes already read or decrypted that a selector would not report."""
+        if self.reader.buffer:
+            return True
+        return isinstance(self.client, ssl.SSLSocket) and self.client.pending() > 0
+
+    def _handshake(self) -> bool:
+        """TLS with the client, in a pool thread (a slow client never holds the accept
         loop); a failed handshake is recorded as an exchange with its error."""
+        context = self.route.server_tls
+        assert context is not None
         started = dt.datetime.now(dt.UTC)
         clock = time.monotonic()
         self.client.settimeout(min(self.limits.read_timeout, self.limits.exchange_timeout))
@@ -159,20 +193,8 @@ class Forwarder:
             capture.elapsed_ms = round((time.monotonic() - clock) * 1000, 3)
             self.emit(capture)
             return False
+        self.reader = Reader(self.client, self.limits.read_timeout)
         return True
-
-    def _exchanges(self) -> None:
-        reader = Reader(self.client, self.limits.read_timeout)
-        for count in range(self.limits.max_exchanges_per_connection):
-            self.idle.set()
-            if self.stopping.is_set():
-                return  # stop(): no new exchange on a kept-alive connection
-            wait = self.limits.read_timeout if count == 0 else self.limits.idle_timeout
-            if not reader.wait_for_data(wait):
-                return
-            self.idle.clear()
-            if not self._one(reader):
-                return
 
     # -- one exchange --------------------------------------------------------------------------
 

@@ -29,7 +29,8 @@ class ProxyLimits:
     idle_timeout: float = 15.0  # a kept-alive client connection waiting for its next request
     stop_grace: float = 5.0  # exchanges in flight at stop() get this long to finish
     # counts
-    max_connections: int = 64  # concurrent client connections over all endpoints
+    max_connections: int = 256  # open client connections over all endpoints; beyond: 503
+    worker_threads: int = 32  # exchanges forwarded at once; more wait for a thread
     max_exchanges_per_connection: int = 1000  # then the connection is closed
     validation_queue: int = 64  # exchanges waiting for live validation; beyond: skipped
     record_queue: int = 1024  # exchanges waiting to be stored; beyond: stored synchronously

@@ -1,11 +1,12 @@
 """The recording proxy: one listening port per endpoint, a bounded pool of connection threads.
 
-Each endpoint listens on 127.0.0.1 (port 0: a free one) and has an accept thread; accepted
-connections run in one thread pool of `max_connections` threads shared by every endpoint.
-A connection beyond that is answered 503 at once by the accept thread (and recorded), so an
-overload never queues clients without bound. `stop()` closes the listeners, closes idle
-kept-alive connections, gives exchanges in flight `stop_grace` seconds, then stores and
-validates what is queued (each bounded by `stop_grace`).
+Each endpoint listens on 127.0.0.1 (port 0: a free one) and has an accept thread. Accepted
+connections are served in turns by one pool of `worker_threads` threads shared by every
+endpoint; between requests a kept-alive connection is parked (parking.py) and holds no
+thread. At most `max_connections` client connections are open at once: one beyond that is
+answered 503 by the accept thread (and recorded), so an overload never queues clients without
+bound. `stop()` closes the listeners, gives exchanges in flight `stop_grace` seconds, closes
+every connection, then stores and validates what is queued (each bounded by `stop_grace`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime as dt
+import logging
 import socket
 import threading
 import time
@@ -24,11 +26,13 @@ from harness.connectathon.model import Endpoint
 from harness.connectathon.proxy.capture import Capture
 from harness.connectathon.proxy.forwarding import Forwarder, Route, error_response
 from harness.connectathon.proxy.limits import ProxyLimits
+from harness.connectathon.proxy.parking import Parking
 from harness.connectathon.proxy.recording import Recorder, RecorderStats
 from harness.connectathon.proxy.spec import EndpointSpec, SpecError, check_spec
 from harness.connectathon.proxy.tls import client_context, server_context
 from harness.connectathon.proxy.validation import ValidationWorker
 
+log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 ACCEPT_POLL = 0.5  # an accept thread notices stop() at least this often
 REJECT_READ = 0.05  # a rejected client's request line is read for this long, for the record
@@ -47,6 +51,7 @@ class ProxyStats:
     store_failures: int
     validation_skipped: int
     validated: int
+    open_connections: int  # client connections open now (parked ones included)
 
 
 @dataclass
@@ -106,6 +111,7 @@ class RecordingProxy:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._active: set[Forwarder] = set()
         self._futures: set[concurrent.futures.Future[None]] = set()
+        self._parking: Parking | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._recorder: Recorder | None = None
@@ -154,8 +160,10 @@ class RecordingProxy:
         )
         self._recorder.start()
         self._pool = concurrent.futures.ThreadPoolExecutor(
-            self.limits.max_connections, thread_name_prefix="kcert-proxy-conn"
+            self.limits.worker_threads, thread_name_prefix="kcert-proxy-conn"
         )
+        self._parking = Parking(self._resume, self._finish)
+        self._parking.start()
         for listener in self._listeners.values():
             listener.thread = threading.Thread(
                 target=self._accept_loop,
@@ -218,16 +226,16 @@ class RecordingProxy:
             listener.sock.close()
         grace = self.limits.stop_grace
         with self._lock:
-            for forwarder in self._active:
-                if forwarder.idle.is_set():
-                    forwarder.interrupt()
             futures = set(self._futures)
         _, pending = concurrent.futures.wait(futures, timeout=grace)
         if pending:
             with self._lock:
-                for forwarder in self._active:
-                    forwarder.interrupt()
+                busy = [f for f in self._active if not f.idle.is_set()]
+            for forwarder in busy:
+                forwarder.interrupt()
             concurrent.futures.wait(pending, timeout=1.0)
+        assert self._parking is not None
+        self._parking.stop()  # every parked connection closed
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._recorder is not None:
             self._recorder.stop(grace)
@@ -252,27 +260,48 @@ class RecordingProxy:
             forwarder = Forwarder(client, listener.route, self.limits, self._emit, self._stopping)
             with self._lock:
                 self._active.add(forwarder)
-                try:
-                    future = self._pool.submit(self._serve, forwarder)
-                except RuntimeError:  # the pool shut down under us (stop)
-                    self._active.discard(forwarder)
-                    self._slots.release()
-                    forwarder.close()
-                    return
-                self._futures.add(future)
+            if forwarder.secured:
+                assert self._parking is not None
+                self._parking.park(forwarder, self.limits.read_timeout)  # its first request
+            else:
+                self._resume(forwarder)  # the TLS handshake, in a pool thread
+
+    def _resume(self, forwarder: Forwarder, woken: bool = True) -> None:
+        """Hand `forwarder` to the pool for a turn (from the accept or the parking thread)."""
+        assert self._pool is not None
+        future: concurrent.futures.Future[None] | None = None
+        with self._lock, contextlib.suppress(RuntimeError):  # the pool shut down (stop)
+            future = self._pool.submit(self._turn, forwarder, woken)
+            self._futures.add(future)
+        if future is None:
+            self._finish(forwarder)
+        else:
             future.add_done_callback(self._done)
 
     def _done(self, future: concurrent.futures.Future[None]) -> None:
         with self._lock:
             self._futures.discard(future)
 
-    def _serve(self, forwarder: Forwarder) -> None:
+    def _turn(self, forwarder: Forwarder, woken: bool) -> None:
         try:
-            forwarder.serve()
-        finally:
-            with self._lock:
-                self._active.discard(forwarder)
-            self._slots.release()
+            keep = forwarder.turn(woken)
+        except Exception:  # kcert's fault: this connection ends, the proxy goes on
+            log.exception("serving a connection on %s failed", forwarder.route.spec.endpoint_id)
+            keep = False
+        if keep and not self._stopping.is_set():
+            assert self._parking is not None
+            self._parking.park(forwarder, self.limits.idle_timeout)
+        else:
+            self._finish(forwarder)
+
+    def _finish(self, forwarder: Forwarder) -> None:
+        """Close a connection and free its place (once)."""
+        with self._lock:
+            if forwarder not in self._active:
+                return
+            self._active.discard(forwarder)
+        forwarder.close()
+        self._slots.release()
 
     def _emit(self, capture: Capture) -> None:
         assert self._recorder is not None
@@ -334,6 +363,7 @@ class RecordingProxy:
             store_failures=recorded.failures + (validation.failures if validation else 0),
             validation_skipped=recorded.validation_skipped,
             validated=validation.validated if validation else 0,
+            open_connections=len(self._active),
         )
 
 

@@ -52,12 +52,7 @@ def worklist_page(request: Request, session_id: str, mine: bool = False) -> Resp
     instances = [
         i for i in state.store.instances(session_id) if not mine or i.claimed_by == who.username
     ]
-    grades = {
-        i.instance_id: state.store.grades(i.instance_id)
-        for i in instances
-        if i.status not in ("pending", "running")
-    }
-    waiting, auto = worklist(instances, grades)
+    waiting, auto = worklist(instances)
     return render(
         request,
         "worklist.html",
@@ -109,6 +104,7 @@ async def grade(request: Request, instance_id: str) -> Response:
     if value != "verified" and not comment:
         raise GradingRefused(400, translate(lang, "error.comment_required"))
     attachments = await _save_files(state, form, instance_id, lang)
+    await _take(state, who, instance)
     await _add(
         state, Grade(instance_id, value, "monitor", who.username, now_iso(), comment, attachments)
     )
@@ -132,7 +128,7 @@ async def reopen(request: Request, instance_id: str) -> Response:
 async def override(request: Request, instance_id: str) -> Response:
     state = web(request)
     form = await read_form(request)
-    who, _ = await run_in_threadpool(_grader, request, state, instance_id)
+    who, instance = await run_in_threadpool(_grader, request, state, instance_id)
     if not who.can_override:
         raise forbidden()
     lang = lang_of(request)
@@ -141,6 +137,7 @@ async def override(request: Request, instance_id: str) -> Response:
     if not comment:
         raise GradingRefused(400, translate(lang, "error.comment_required"))
     attachments = await _save_files(state, form, instance_id, lang)
+    await _take(state, who, instance)
     await _add(
         state, Grade(instance_id, value, "override", who.username, now_iso(), comment, attachments)
     )
@@ -216,6 +213,15 @@ def _clean_name(upload: UploadFile) -> str:
     base = (upload.filename or "attachment").replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = _UNSAFE_NAME.sub("_", base).strip(" .") or "attachment"
     return cleaned[:200]
+
+
+async def _take(state: WebState, who: Viewer, instance: TestInstance) -> None:
+    """A person grading an instance nobody has claimed takes it first (a claim act in the
+    trail): the claim says a person has dealt with it, which the worklist relies on."""
+    if not instance.claimed_by:
+        await _add(
+            state, Grade(instance.instance_id, instance.grade, "claim", who.username, now_iso())
+        )
 
 
 async def _add(state: WebState, act: Grade) -> None:

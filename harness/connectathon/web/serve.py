@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import ipaddress
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def secret_from_env() -> bytes | None:
 
 def serve_command(args: argparse.Namespace) -> int:
     host = str(getattr(args, "host", None) or "127.0.0.1")
-    port = int(getattr(args, "port", None) or 8765)
+    port_value = getattr(args, "port", None)
+    port = 8765 if port_value is None else int(port_value)  # 0: a free port, printed
     lang = str(getattr(args, "lang", None) or "da")
     if not _loopback(host):
         print(
@@ -37,8 +39,8 @@ def serve_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if not 0 < port < 65536:
-        print(f"kcert: error: --port {port}: must be 1-65535", file=sys.stderr)
+    if not 0 <= port < 65536:
+        print(f"kcert: error: --port {port}: must be 0-65535 (0: a free one)", file=sys.stderr)
         return 2
     reports = Path(getattr(args, "reports", None) or "reports")
     try:
@@ -65,16 +67,19 @@ def serve_command(args: argparse.Namespace) -> int:
             scenarios=lambda: scenarios_of(store),
             default_session=session,
         )
-        print(f"kcert connectathon: http://{host}:{port}/", flush=True)
-        # Open event streams would hold a graceful shutdown for minutes: cut them after 2 s.
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
+        try:
+            sock = socket.create_server((host, port))  # bound here: port 0 is known at once
+        except OSError as exc:
+            print(f"kcert: error: {host}:{port} cannot be used ({exc.strerror})", file=sys.stderr)
+            return 2
+        with sock:
+            bound = sock.getsockname()[1]
+            print(f"kcert connectathon: http://{host}:{bound}/", flush=True)
+            # Open event streams would hold a graceful shutdown for minutes: cut them at 2 s.
+            config = uvicorn.Config(
+                app, log_level="warning", access_log=False, timeout_graceful_shutdown=2
+            )
+            uvicorn.Server(config).run(sockets=[sock])
     finally:
         store.close()
     return 0

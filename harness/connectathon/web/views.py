@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.checks.realcpr import mask_real_cprs, mask_text
-from harness.connectathon.model import Grade, MatrixCell, RecordedExchange, System, TestInstance
+from harness.connectathon.model import MatrixCell, RecordedExchange, System, TestInstance
 from harness.redact import redact_headers
 
 
@@ -61,31 +61,25 @@ def matrix_table(
     return MatrixTable(tuple(columns), tuple(rows))
 
 
-@dataclass(frozen=True)
-class WorkItem:
-    instance: TestInstance
-    last: Grade | None
-
-
 def worklist(
-    instances: Iterable[TestInstance], grades_of: dict[str, list[Grade]]
-) -> tuple[list[WorkItem], list[WorkItem]]:
-    """(waiting for a grade, graded only automatically): what a monitor still has to sign off.
+    instances: Iterable[TestInstance],
+) -> tuple[list[TestInstance], list[TestInstance]]:
+    """(waiting for a grade, graded only by kcert): what the monitors still have to do.
 
-    An instance still pending or running is not on the list; one whose newest act is a
-    monitor's grade or an admin's override is done.
+    Read from the instances alone (no grades per instance: the page stays quick with
+    hundreds): every grading act by a person takes the instance (routes_grading), so an
+    instance with a grade but nobody's claim has kcert's automatic grade only. Instances
+    still pending or running are not on the list.
     """
-    waiting: list[WorkItem] = []
-    auto: list[WorkItem] = []
+    waiting: list[TestInstance] = []
+    auto: list[TestInstance] = []
     for inst in instances:
         if inst.status in ("pending", "running"):
             continue
-        acts = [g for g in grades_of.get(inst.instance_id, []) if g.kind != "claim"]
-        last = acts[-1] if acts else None
         if inst.grade == "waiting":
-            waiting.append(WorkItem(inst, last))
-        elif last is None or last.kind == "auto":
-            auto.append(WorkItem(inst, last))
+            waiting.append(inst)
+        elif not inst.claimed_by:
+            auto.append(inst)
     return waiting, auto
 
 
