@@ -13,7 +13,7 @@ import json
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -265,6 +265,7 @@ class Forwarder:
     target: str
     url: str = ""
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    on_request: Callable[[], None] = lambda: None  # called as each request passes
 
 
 @contextmanager
@@ -279,6 +280,7 @@ def forwarding(target: str) -> Iterator[Forwarder]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
             box.seen.append((self.command, self.path, headers))
+            box.on_request()
             with requests.Session() as session:
                 session.trust_env = False
                 answer = session.request(
@@ -330,8 +332,16 @@ def test_routes_put_the_sut_and_the_simulated_role_behind_their_urls(tmp_path: P
             peer_ports={"municipality": peer_port},
             peer_urls={"municipality": to_peer.url},
         )
+        running: list[list[str]] = []
+
+        def note_running() -> None:  # what the store says is running as the SUT sends
+            running.append([s.step_id for s in store.steps("i-1") if s.started and not s.finished])
+
+        to_peer.on_request = note_running
         done = _run(tmp_path, store, routes=routes)
     assert (done.outcome, done.grade) == ("passed", "verified"), done.reason
+    # while the instance ran, its steps were in the store, the SUT's send in its step
+    assert running == [["send"]]
     paths = {path.split("?")[0] for _, path, _ in to_sut.seen}
     assert {
         "/kcert-agent/v1/reset",
