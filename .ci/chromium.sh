@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Make sure Debian's headless Chromium and its driver are there for the browser tests (the
 # connectathon web app driven with Selenium); sourced by .ci/run. Installs the packages
-# chromium and chromium-driver only when /usr/bin/chromium or /usr/bin/chromedriver is missing,
-# bounded in time (KCERT_APT_TIMEOUT seconds per apt-get call, default 600).
+# chromium and chromium-driver only when /usr/bin/chromium or /usr/bin/chromedriver is missing
+# (KCERT_CHROMIUM / KCERT_CHROMEDRIVER name other binaries), bounded in time
+# (KCERT_APT_TIMEOUT seconds per apt-get call, default 600).
 # Sets KCERT_CHROMIUM and KCERT_CHROMEDRIVER (the binaries the tests use) and
 # KCERT_SCREENSHOTS (where the browser tests keep their screenshots: CI artefacts; default
 # reports/screenshots).
 set -euo pipefail
 
-CHROMIUM_BIN=/usr/bin/chromium
-CHROMEDRIVER_BIN=/usr/bin/chromedriver
+CHROMIUM_BIN=${KCERT_CHROMIUM:-/usr/bin/chromium}
+CHROMEDRIVER_BIN=${KCERT_CHROMEDRIVER:-/usr/bin/chromedriver}
 APT_TIMEOUT=${KCERT_APT_TIMEOUT:-600}
 
 chromium_as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -249,7 +249,10 @@ def serving(app: Any, port: int) -> Iterator[str]:
         sock.close()
         raise DemoError(f"127.0.0.1:{port} cannot be used ({exc}); give another --port") from None
     bound = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    # open live-update streams (a browser left on the matrix) get 2 s at stop, not forever
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="kcert-demo-web", daemon=True

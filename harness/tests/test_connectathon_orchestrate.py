@@ -177,3 +177,46 @@ def test_a_session_runs_through_the_proxy_and_one_broken_system_stops_nothing(
 
 def _system_in(session_id: str, system_id: str, registration: dict[str, object]) -> System:
     return System(system_id, session_id, "V", "P", "1", ("lps",), registration)
+
+
+def test_the_console_language_is_lang_then_kcert_lang_then_danish(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.connectathon.runwords import console_lang, say
+
+    monkeypatch.delenv("KCERT_LANG", raising=False)
+    assert console_lang(None) == "da"
+    monkeypatch.setenv("KCERT_LANG", "en")
+    assert console_lang(None) == "en"
+    assert console_lang("da") == "da"
+    assert say("da", "nothing", session="s") != say("en", "nothing", session="s")
+
+
+@pytest.mark.slow
+def test_kcert_connectathon_run_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli.main import main
+    from harness.connectathon.fleet import MemberSpec, running_fleet
+    from harness.connectathon.pairing import pair_session
+    from harness.connectathon.scenario.load import scenario_infos
+    from harness.connectathon.store import ConnectathonStore
+
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    store = ConnectathonStore(url)
+    try:
+        sid = store.create_session("cli", "2027-05-03", "2027-05-04", [ROUNDTRIP]).session_id
+        with running_fleet([MemberSpec("clean", "Clean ApS")]) as (member,):
+            store.register_system(_system_in(sid, "clean", member.registration))
+            pair_session(store, sid, scenario_infos([ROUNDTRIP]))
+            common = ["--session", sid, "--store", url, "--reports", str(tmp_path)]
+            assert main(["connectathon", "run", *common, "--lang", "en"]) == 0
+            out = capsys.readouterr().out
+            assert "1 test instance(s) in session" in out
+            assert f"[1/1] {ROUNDTRIP} · clean: verified (passed" in out
+            assert "recording proxy: 2 endpoint(s)" in out
+            # nothing pending now; Danish by default
+            assert main(["connectathon", "run", *common]) == 0
+            assert "ingen testinstans venter" in capsys.readouterr().out
+    finally:
+        store.close()
