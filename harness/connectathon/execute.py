@@ -35,9 +35,11 @@ from harness.connectathon.model import (
     GradeValue,
     InstanceStep,
     Outcome,
+    System,
     TestInstance,
 )
 from harness.connectathon.patients import as_fixture_person, patient_for
+from harness.connectathon.registration import sut_choice
 from harness.connectathon.scenario.load import (
     FIXTURES_MAP,
     Scenario,
@@ -209,10 +211,10 @@ def instance_plan(
         system = store.system(instance.session_id, system_id)
     except KeyError:
         raise InstanceProblem(f"system {system_id!r} is not registered") from None
-    choice = _choice(system.registration, routes.sut_urls.get(system_id))
-    persons = {
-        key: as_fixture_person(instance.patient, key) for key in load_persons()
-    }  # every named person of the fixtures is this instance's own patient
+    choice = _choice(system, routes.sut_urls.get(system_id))
+    patient = instance.patient or patient_for(instance.instance_id)
+    # every named person of the fixtures is this instance's own patient
+    persons = {key: as_fixture_person(patient, key) for key in load_persons()}
     options = RunOptions(
         tester=f"kcert connectathon ({instance.session_id})",
         packs=[p.summary() for p in PackStore().installed()],
@@ -252,15 +254,17 @@ def population_seed(instance_id: str) -> int:
     return int.from_bytes(digest[:4], "big") % POPULATION_SEEDS
 
 
-def _choice(registration: Mapping[str, Any], sut_url: str | None) -> SutChoice:
-    """The registered system's SUT; with a route, its endpoints reached through it."""
+def _choice(system: System, sut_url: str | None) -> SutChoice:
+    """The registered system's SUT (its files beside its systems YAML); with a route, its
+    endpoints reached through it."""
+    registration: Mapping[str, Any] = system.registration
+    if sut_url and isinstance(registration.get("configuration"), Mapping):
+        registration = {
+            **registration,
+            "configuration": routed(registration["configuration"], sut_url),
+        }
     try:
-        if sut_url and isinstance(registration.get("configuration"), Mapping):
-            registration = {
-                **registration,
-                "configuration": routed(registration["configuration"], sut_url),
-            }
-        return SutChoice.from_registration(dict(registration))
+        return sut_choice(system, registration)
     except SutChoiceError as exc:
         raise InstanceProblem(str(exc)) from None
 

@@ -9,6 +9,7 @@ session: one URL for both.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import socket
@@ -23,7 +24,13 @@ from typing import Any
 import pytest
 import requests
 
-from harness.connectathon.execute import Routes, instance_plan, routed, run_instance
+from harness.connectathon.execute import (
+    InstanceProblem,
+    Routes,
+    instance_plan,
+    routed,
+    run_instance,
+)
 from harness.connectathon.model import (
     INSTANCE_HEADER,
     SIMULATED,
@@ -546,3 +553,33 @@ def test_a_run_that_never_starts_leaves_no_run_id(tmp_path: Path) -> None:
         done = _run(tmp_path, store)
     assert (done.status, done.outcome, done.grade, done.run_id) == ("error", "error", "waiting", "")
     assert "cannot listen" in done.reason
+
+
+def test_a_registrations_files_are_found_beside_its_systems_yaml(tmp_path: Path) -> None:
+    """A relative CA bundle in the registration is read from the system's own folder (the
+    systems YAML's), not from wherever kcert runs."""
+    folder = tmp_path / "vendor-a"
+    folder.mkdir()
+    (folder / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    registration = {
+        "configuration": {
+            "name": "x",
+            "vendor": "A",
+            "version": "1",
+            "endpoints": {
+                "agent": "https://127.0.0.1:9/kcert-agent/v1",
+                "fhir": "https://127.0.0.1:9/fhir",
+            },
+            "identity": {"sor": "999991000016008", "gln": "5790000999996", "name": "X"},
+            "tls": {"verify": "ca.pem"},
+        }
+    }
+    store = _store(tmp_path, registration, "cx-referral-receipt")
+    instance = store.instance("i-1")
+    scenario = find_scenario("cx-referral-receipt")
+    with pytest.raises(InstanceProblem, match=r"tls\.verify.*not found: ca\.pem"):
+        instance_plan(store, instance, scenario, Routes())  # no folder: not found
+    system = store.system(instance.session_id, "vendor-a")
+    store.register_system(dataclasses.replace(system, files=str(folder)))
+    plan = instance_plan(store, instance, scenario, Routes())
+    assert plan.choice.files == folder
