@@ -228,7 +228,13 @@ def instance_plan(
     if scripts is not None:
         options = dataclasses.replace(options, packs=list(scripts.suite.profiles.packs))
     return runpath.RunPlan(
-        choice, [scenario.protocol], options, scripts=scripts, step_settings=settings
+        choice,
+        [scenario.protocol],
+        options,
+        scripts=scripts,
+        step_settings=settings,
+        # the health checks between steps are the instance's too
+        headers={INSTANCE_HEADER: instance.instance_id},
     )
 
 

@@ -355,8 +355,8 @@ def test_routes_put_the_sut_and_the_simulated_role_behind_their_urls(tmp_path: P
         "/kcert-agent/v1/outbox/send",
         "/fhir/$process-message",
     } <= paths
+    assert all(h.get(INSTANCE_HEADER) == "i-1" for _, _, h in to_sut.seen)  # health too
     steps = [h for _, path, h in to_sut.seen if not path.endswith("/health")]
-    assert steps and all(h.get(INSTANCE_HEADER) == "i-1" for h in steps)
     assert {h.get(STEP_HEADER) for h in steps} == {"0", "send", "ack-in", "reply", "kept"}
     # the SUT's own message went to the advertised URL, and on to kcert's peer
     assert [(m, p) for m, p, _ in to_peer.seen] == [("POST", "/fhir/$process-message")]
