@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +35,11 @@ from harness.connectathon.model import (
     GradeValue,
     InstanceStep,
     Outcome,
+    System,
     TestInstance,
 )
 from harness.connectathon.patients import as_fixture_person, patient_for
+from harness.connectathon.registration import sut_choice
 from harness.connectathon.scenario.load import (
     FIXTURES_MAP,
     Scenario,
@@ -107,7 +109,8 @@ def run_instance(
     run: RunResult | None = None
     try:
         scenario = find_scenario(instance.scenario_id, scenarios)
-        plan = instance_plan(store, instance, scenario, routes or Routes())
+        progress = _Progress(store, instance, scenario)
+        plan = instance_plan(store, instance, scenario, routes or Routes(), progress.begin)
         instance.run_id = plan.options.run_id
         store.update_instance(instance)
         run_store = runpath.open_store(store_url, reports)
@@ -134,6 +137,33 @@ def run_instance(
     return store.instance(instance_id)
 
 
+class _Progress:
+    """The instance's steps in the store while it runs: each stamped when it begins (and the
+    one before it ended), so the proxy can file traffic under the step running at the time;
+    the run's results replace them when it ends."""
+
+    def __init__(self, store: StoreApi, instance: TestInstance, scenario: Scenario) -> None:
+        self.store = store
+        self.instance_id = instance.instance_id
+        self.rows = instance_steps(instance, scenario, None)
+        for row in self.rows:
+            row.outcome = ""
+        self.current = ""
+        store.save_steps(self.instance_id, self.rows)
+
+    def begin(self, step_id: str) -> None:
+        if step_id == self.current:
+            return  # a TestScript step is a whole case: its actions are one step here
+        now = now_iso("milliseconds")
+        for row in self.rows:
+            if row.step_id == self.current and not row.finished:
+                row.finished = now
+            if row.step_id == step_id:
+                row.started = now
+        self.current = step_id
+        self.store.save_steps(self.instance_id, self.rows)
+
+
 def _recorded(store_url: str, reports: Path, run_id: str) -> bool:
     """Whether the run store has the run (a run path that failed part-way may have it)."""
     try:
@@ -153,7 +183,11 @@ def _recorded(store_url: str, reports: Path, run_id: str) -> bool:
 
 
 def instance_plan(
-    store: StoreApi, instance: TestInstance, scenario: Scenario, routes: Routes
+    store: StoreApi,
+    instance: TestInstance,
+    scenario: Scenario,
+    routes: Routes,
+    on_step: Callable[[str], None] = lambda step_id: None,
 ) -> runpath.RunPlan:
     """The run plan of an instance: its SUT, its scenario's protocol, its own patient, and
     per step the headers and the peer of the step's simulated role."""
@@ -177,10 +211,10 @@ def instance_plan(
         system = store.system(instance.session_id, system_id)
     except KeyError:
         raise InstanceProblem(f"system {system_id!r} is not registered") from None
-    choice = _choice(system.registration, routes.sut_urls.get(system_id))
-    persons = {
-        key: as_fixture_person(instance.patient, key) for key in load_persons()
-    }  # every named person of the fixtures is this instance's own patient
+    choice = _choice(system, routes.sut_urls.get(system_id))
+    patient = instance.patient or patient_for(instance.instance_id)
+    # every named person of the fixtures is this instance's own patient
+    persons = {key: as_fixture_person(patient, key) for key in load_persons()}
     options = RunOptions(
         tester=f"kcert connectathon ({instance.session_id})",
         packs=[p.summary() for p in PackStore().installed()],
@@ -189,12 +223,18 @@ def instance_plan(
         persons=persons,
         population_seed=population_seed(instance.instance_id),
     )
-    settings = _StepSettings(instance.instance_id, scenario, sut_role, routes)
+    settings = _StepSettings(instance.instance_id, scenario, sut_role, routes, on_step)
     scripts = _script_suite(scenario)
     if scripts is not None:
         options = dataclasses.replace(options, packs=list(scripts.suite.profiles.packs))
     return runpath.RunPlan(
-        choice, [scenario.protocol], options, scripts=scripts, step_settings=settings
+        choice,
+        [scenario.protocol],
+        options,
+        scripts=scripts,
+        step_settings=settings,
+        # the health checks between steps are the instance's too
+        headers={INSTANCE_HEADER: instance.instance_id},
     )
 
 
@@ -220,15 +260,17 @@ def population_seed(instance_id: str) -> int:
     return int.from_bytes(digest[:4], "big") % POPULATION_SEEDS
 
 
-def _choice(registration: Mapping[str, Any], sut_url: str | None) -> SutChoice:
-    """The registered system's SUT; with a route, its endpoints reached through it."""
+def _choice(system: System, sut_url: str | None) -> SutChoice:
+    """The registered system's SUT (its files beside its systems YAML); with a route, its
+    endpoints reached through it."""
+    registration: Mapping[str, Any] = system.registration
+    if sut_url and isinstance(registration.get("configuration"), Mapping):
+        registration = {
+            **registration,
+            "configuration": routed(registration["configuration"], sut_url),
+        }
     try:
-        if sut_url and isinstance(registration.get("configuration"), Mapping):
-            registration = {
-                **registration,
-                "configuration": routed(registration["configuration"], sut_url),
-            }
-        return SutChoice.from_registration(dict(registration))
+        return sut_choice(system, registration)
     except SutChoiceError as exc:
         raise InstanceProblem(str(exc)) from None
 
@@ -256,10 +298,18 @@ def _origin(url: str) -> str:
 class _StepSettings:
     """Per step of the instance's case: the ids in headers; the peer of its simulated role."""
 
-    def __init__(self, instance_id: str, scenario: Scenario, sut_role: str, routes: Routes):
+    def __init__(
+        self,
+        instance_id: str,
+        scenario: Scenario,
+        sut_role: str,
+        routes: Routes,
+        on_step: Callable[[str], None] = lambda step_id: None,
+    ):
         self.instance_id = instance_id
         self.scenario = scenario
         self.sut_role = sut_role
+        self.on_step = on_step
         self.peers: dict[str, PeerConfig] = {}
         for role in scenario.roles:
             if role.name in routes.peer_ports:
@@ -270,10 +320,9 @@ class _StepSettings:
 
     def __call__(self, protocol: Protocol, case: TestCase, step: Step) -> StepSetting:
         sstep = scenario_step(self.scenario, case, step)
-        headers = {
-            INSTANCE_HEADER: self.instance_id,
-            STEP_HEADER: sstep.step_id if sstep else step.id,
-        }
+        step_id = sstep.step_id if sstep else step.id
+        self.on_step(step_id)
+        headers = {INSTANCE_HEADER: self.instance_id, STEP_HEADER: step_id}
         if sstep is None:  # the reset before the steps
             return StepSetting(headers)
         # the role kcert plays in this step: the receiver (kcert takes what the SUT sends),

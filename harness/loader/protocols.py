@@ -33,6 +33,12 @@ def load_protocol(
 ) -> Protocol:
     """Read, schema-check and cross-check one protocol file."""
     doc = load_yaml(path, display_name)
+    if isinstance(doc.data, dict) and SCENARIO_MARKER in doc.data:
+        raise doc.error(
+            (SCENARIO_MARKER,),
+            "a connectathon scenario, not a protocol: kcert connectathon runs it as test "
+            "instances (a run of one is not resumed or re-judged: run the instance again)",
+        )
     check_schema(doc, protocol_schema())
     return protocol_from(doc, hashlib.sha256(path.read_bytes()).hexdigest(), renderer)
 
@@ -249,6 +255,7 @@ def display_path(path: Path) -> str:
 # Connectathon scenarios live beside the protocols (testcases/connectathon/) but are not
 # protocols: harness.connectathon.scenario loads them.
 SCENARIO_FOLDER = "connectathon"
+SCENARIO_MARKER = "kcert-scenario"  # the first key of a scenario file
 
 
 def discover(root: Path) -> list[Path]:

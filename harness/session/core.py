@@ -22,6 +22,7 @@ from harness.sut.config import SutConfig
 from harness.sut.peer_config import PeerConfig
 from harness.sut.reference import reference_config, running_reference
 from harness.transport.base import Transport
+from harness.transport.capabilities import ExtraHeaders
 from harness.transport.http import HttpTransport
 from harness.transport.inprocess import InProcessTransport
 from harness.transport.peer import PeerServers
@@ -38,6 +39,8 @@ class CertificationSession:
     listener: Listener = ignore
     answers: AnswerSource | None = None
     replay: ReplayTransport | None = None  # re-judging: recorded answers instead of a SUT
+    # on every request kcert makes to the SUT in this session (a connectathon instance's id)
+    headers: dict[str, str] = field(default_factory=dict)
     _stack: ExitStack = field(default_factory=ExitStack)
     _runner: Runner | None = None
     _transport: Transport | None = None
@@ -48,6 +51,8 @@ class CertificationSession:
     def runner(self) -> Runner:
         if self._runner is None:
             sut, transport = self._open()
+            if self.headers and isinstance(transport, ExtraHeaders):
+                transport.extra_headers = dict(self.headers)
             self._transport = transport
             self._runner = Runner(
                 transport,

@@ -101,6 +101,7 @@ class RunPlan:
     # per step: headers on kcert's requests and the peer the SUT sends to (a connectathon
     # instance's steps between roles); None: every step as the run's
     step_settings: StepSettings | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # on every request to the SUT
 
 
 @dataclass
@@ -174,7 +175,11 @@ def execute(
         # what validateProfileId validated against is the run's pack set
         options = dataclasses.replace(options, packs=list(plan.scripts.suite.profiles.packs))
     session = CertificationSession(
-        plan.choice, listener=recorder, answers=plan.answers, replay=plan.replay
+        plan.choice,
+        listener=recorder,
+        answers=plan.answers,
+        replay=plan.replay,
+        headers=dict(plan.headers),
     )
     try:
         with _translated():

@@ -9,11 +9,12 @@ session: one URL for both.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +24,13 @@ from typing import Any
 import pytest
 import requests
 
-from harness.connectathon.execute import Routes, instance_plan, routed, run_instance
+from harness.connectathon.execute import (
+    InstanceProblem,
+    Routes,
+    instance_plan,
+    routed,
+    run_instance,
+)
 from harness.connectathon.model import (
     INSTANCE_HEADER,
     SIMULATED,
@@ -265,6 +272,7 @@ class Forwarder:
     target: str
     url: str = ""
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    on_request: Callable[[], None] = lambda: None  # called as each request passes
 
 
 @contextmanager
@@ -279,6 +287,7 @@ def forwarding(target: str) -> Iterator[Forwarder]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
             box.seen.append((self.command, self.path, headers))
+            box.on_request()
             with requests.Session() as session:
                 session.trust_env = False
                 answer = session.request(
@@ -330,16 +339,24 @@ def test_routes_put_the_sut_and_the_simulated_role_behind_their_urls(tmp_path: P
             peer_ports={"municipality": peer_port},
             peer_urls={"municipality": to_peer.url},
         )
+        running: list[list[str]] = []
+
+        def note_running() -> None:  # what the store says is running as the SUT sends
+            running.append([s.step_id for s in store.steps("i-1") if s.started and not s.finished])
+
+        to_peer.on_request = note_running
         done = _run(tmp_path, store, routes=routes)
     assert (done.outcome, done.grade) == ("passed", "verified"), done.reason
+    # while the instance ran, its steps were in the store, the SUT's send in its step
+    assert running == [["send"]]
     paths = {path.split("?")[0] for _, path, _ in to_sut.seen}
     assert {
         "/kcert-agent/v1/reset",
         "/kcert-agent/v1/outbox/send",
         "/fhir/$process-message",
     } <= paths
+    assert all(h.get(INSTANCE_HEADER) == "i-1" for _, _, h in to_sut.seen)  # health too
     steps = [h for _, path, h in to_sut.seen if not path.endswith("/health")]
-    assert steps and all(h.get(INSTANCE_HEADER) == "i-1" for h in steps)
     assert {h.get(STEP_HEADER) for h in steps} == {"0", "send", "ack-in", "reply", "kept"}
     # the SUT's own message went to the advertised URL, and on to kcert's peer
     assert [(m, p) for m, p, _ in to_peer.seen] == [("POST", "/fhir/$process-message")]
@@ -536,3 +553,33 @@ def test_a_run_that_never_starts_leaves_no_run_id(tmp_path: Path) -> None:
         done = _run(tmp_path, store)
     assert (done.status, done.outcome, done.grade, done.run_id) == ("error", "error", "waiting", "")
     assert "cannot listen" in done.reason
+
+
+def test_a_registrations_files_are_found_beside_its_systems_yaml(tmp_path: Path) -> None:
+    """A relative CA bundle in the registration is read from the system's own folder (the
+    systems YAML's), not from wherever kcert runs."""
+    folder = tmp_path / "vendor-a"
+    folder.mkdir()
+    (folder / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    registration = {
+        "configuration": {
+            "name": "x",
+            "vendor": "A",
+            "version": "1",
+            "endpoints": {
+                "agent": "https://127.0.0.1:9/kcert-agent/v1",
+                "fhir": "https://127.0.0.1:9/fhir",
+            },
+            "identity": {"sor": "999991000016008", "gln": "5790000999996", "name": "X"},
+            "tls": {"verify": "ca.pem"},
+        }
+    }
+    store = _store(tmp_path, registration, "cx-referral-receipt")
+    instance = store.instance("i-1")
+    scenario = find_scenario("cx-referral-receipt")
+    with pytest.raises(InstanceProblem, match=r"tls\.verify.*not found: ca\.pem"):
+        instance_plan(store, instance, scenario, Routes())  # no folder: not found
+    system = store.system(instance.session_id, "vendor-a")
+    store.register_system(dataclasses.replace(system, files=str(folder)))
+    plan = instance_plan(store, instance, scenario, Routes())
+    assert plan.choice.files == folder

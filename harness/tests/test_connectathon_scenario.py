@@ -18,9 +18,10 @@ from harness.connectathon.scenario.load import (
     scenario_infos,
     scenarios_dir,
 )
-from harness.loader.protocols import discover
+from harness.loader.protocols import discover, load_protocol
 from harness.suite import protocol_hashes
 from harness.suitefiles import protocols_dir
+from harness.yamlsource import SourceError
 
 GOOD = """\
 kcert-scenario: 1
@@ -283,3 +284,10 @@ def test_the_readme_example_is_a_scenario(tmp_path: Path) -> None:
     scenario = load_scenario(_write(tmp_path, example))
     assert scenario.scenario_id == "cx-referral-receipt"
     assert [s.step_id for s in scenario.steps] == ["refer", "receipt"]
+
+
+def test_the_protocol_loader_names_a_scenario_for_what_it_is() -> None:
+    path = scenarios_dir() / "referral-receipt.yaml"
+    with pytest.raises(SourceError, match="a connectathon scenario, not a protocol") as caught:
+        load_protocol(path)
+    assert caught.value.field == "kcert-scenario"

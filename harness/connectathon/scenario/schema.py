@@ -6,10 +6,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from harness.loader.protocols import SCENARIO_MARKER
 from harness.loader.schema import needs_schema, protocol_schema
 
 FORMAT_VERSION = 1
-MARKER = "kcert-scenario"
+MARKER = SCENARIO_MARKER
 MAX_ROLES = 12
 MAX_STEPS = 50
 REQUIRED = [MARKER, "id", "version", "title", "requirements", "severity", "roles", "steps"]
