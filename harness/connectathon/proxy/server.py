@@ -28,6 +28,7 @@ from harness.connectathon.proxy.forwarding import Forwarder, Route, error_respon
 from harness.connectathon.proxy.limits import ProxyLimits
 from harness.connectathon.proxy.parking import Parking
 from harness.connectathon.proxy.recording import Recorder, RecorderStats
+from harness.connectathon.proxy.rematch import StepAmendments
 from harness.connectathon.proxy.spec import EndpointSpec, SpecError, check_spec
 from harness.connectathon.proxy.tls import client_context, server_context
 from harness.connectathon.proxy.validation import ValidationWorker
@@ -112,6 +113,7 @@ class RecordingProxy:
         self._active: set[Forwarder] = set()
         self._futures: set[concurrent.futures.Future[None]] = set()
         self._parking: Parking | None = None
+        self._amendments = StepAmendments()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._recorder: Recorder | None = None
@@ -148,7 +150,10 @@ class RecordingProxy:
             raise
         if self.validate:
             self._validation = ValidationWorker(
-                self.store, self.limits.validation_queue, self.limits.record_body_bytes
+                self.store,
+                self.limits.validation_queue,
+                self.limits.record_body_bytes,
+                self._amendments,
             )
             self._validation.start()
         self._recorder = Recorder(
@@ -158,6 +163,7 @@ class RecordingProxy:
             self.limits.record_queue,
             self._validation,
             self.limits.record_threads,
+            self._amendments,
         )
         self._recorder.start()
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -242,6 +248,14 @@ class RecordingProxy:
             self._recorder.stop(grace)
         if self._validation is not None:
             self._validation.stop(grace)
+        with contextlib.suppress(Exception):  # the store down: the exchanges stay as stored
+            self._amendments.rematch(self.store, None, grace)
+
+    def rematch(self, instance_id: str | None = None) -> int:
+        """Give exchanges matched to an instance without a step their step, now that its
+        steps are saved (call after an instance ends; stop() does it for all). The number
+        of exchanges amended."""
+        return self._amendments.rematch(self.store, instance_id, self.limits.stop_grace)
 
     # -- connections -----------------------------------------------------------------------------
 
