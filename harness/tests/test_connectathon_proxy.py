@@ -188,6 +188,28 @@ def test_request_body_limit(store: ConnectathonStore, session: str) -> None:
     assert "max_request_body" in errors[2]
 
 
+def test_a_body_beyond_the_record_is_forwarded_whole_and_said(
+    store: ConnectathonStore, session: str
+) -> None:
+    limits = ProxyLimits(record_body_bytes=10)
+    with raw_target() as target, _proxy(store, session, target.url, limits) as proxy:
+        port = port_of(proxy.url_for(ENDPOINT))
+        assert _post(port, 10).startswith(b"HTTP/1.1 200")  # at the bound: kept whole
+        assert _post(port, 25).startswith(b"HTTP/1.1 200")
+        assert proxy.settle(WAIT)
+    assert target.received[1].endswith(b"a" * 25)  # forwarded whole
+    whole, cut = store.exchanges(session)
+    assert whole.request_body == b"a" * 10 and not [
+        f for f in whole.findings if f["rule"] == "PROXY-CUT"
+    ]
+    assert cut.request_body == b"a" * 10
+    notes = [f["message"] for f in cut.findings if f["rule"] == "PROXY-CUT"]
+    assert notes == [
+        "the request body has 25 bytes; the record keeps the first 10 "
+        "(ProxyLimits.record_body_bytes), all were forwarded"
+    ]
+
+
 def test_response_body_limit(store: ConnectathonStore, session: str) -> None:
     limits = ProxyLimits(max_response_body=10)
     sizes = iter([10, 11])

@@ -26,7 +26,7 @@ from harness.connectathon.model import Endpoint, RecordedExchange
 from harness.connectathon.proxy.capture import Capture
 from harness.connectathon.proxy.matching import match_exchange
 from harness.connectathon.proxy.rematch import Pending, StepAmendments
-from harness.connectathon.proxy.rules import UNMATCHED
+from harness.connectathon.proxy.rules import CUT, UNMATCHED
 from harness.connectathon.proxy.validation import (
     Originals,
     ValidationWorker,
@@ -91,12 +91,14 @@ class Recorder:
         validation: ValidationWorker | None,
         threads: int = 1,
         amendments: StepAmendments | None = None,
+        record_cap: int = 0,
     ) -> None:
         self.store = store
         self.session_id = session_id
         self.endpoints = endpoints
         self.validation = validation
         self.amendments = amendments or StepAmendments()
+        self.record_cap = record_cap  # ProxyLimits.record_body_bytes, for the note on a cut
         self.queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
         self.stats = RecorderStats()
         self._lock = threading.Lock()
@@ -194,6 +196,20 @@ class Recorder:
         if error and capture.answered:
             error = f"{error} (the proxy answered {capture.answered})"
         findings = cpr_request + cpr_response
+        for direction, cut, length in (
+            ("request", capture.request_truncated, capture.request_length),
+            ("response", capture.response_truncated, capture.response_length),
+        ):
+            if cut:
+                findings.append(
+                    finding(
+                        CUT,
+                        "OK",
+                        f"the {direction} body has {length} bytes; the record keeps the first "
+                        f"{self.record_cap} (ProxyLimits.record_body_bytes), all were forwarded",
+                        direction,
+                    )
+                )
         if matched.match == "unmatched" and matched.note:
             findings.append(finding(UNMATCHED, "OK", f"unmatched: {matched.note}"))
         exchange = RecordedExchange(

@@ -164,6 +164,7 @@ class RecordingProxy:
             self._validation,
             self.limits.record_threads,
             self._amendments,
+            self.limits.record_body_bytes,
         )
         self._recorder.start()
         self._pool = concurrent.futures.ThreadPoolExecutor(
