@@ -453,3 +453,33 @@ def test_malformed_traffic_either_way(store: ConnectathonStore, session: str) ->
     assert "both Transfer-Encoding and Content-Length" in errors[1]
     assert "status line is not HTTP" in errors[2]
     assert len(target.received) == 1  # only the well-formed request was forwarded
+
+
+class SlowStore:
+    """The real store, each recorded exchange taking `delay` s (a store on a slow network)."""
+
+    def __init__(self, store: ConnectathonStore, delay: float) -> None:
+        self.store = store
+        self.delay = delay
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    def record_exchange(self, exchange: RecordedExchange) -> None:
+        time.sleep(self.delay)
+        self.store.record_exchange(exchange)
+
+
+def test_stop_stores_every_exchange_also_from_a_slow_store(
+    store: ConnectathonStore, session: str
+) -> None:
+    slow = SlowStore(store, 0.05)
+    limits = ProxyLimits(stop_grace=0.1, record_threads=1)
+    with raw_target() as target:
+        spec = EndpointSpec(LPS, "lps", target.url)
+        with RecordingProxy(slow, session, [spec], limits=limits, validate=False) as proxy:  # type: ignore[arg-type]
+            port = port_of(proxy.url_for(ENDPOINT))
+            with socket.create_connection((HOST, port), timeout=WAIT) as sock:
+                for _ in range(20):
+                    exchange_raw(port, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", sock)
+    assert len(store.exchanges(session)) == 20  # 1 s of storing, 0.1 s of grace: none lost

@@ -6,7 +6,8 @@ endpoint; between requests a kept-alive connection is parked (parking.py) and ho
 thread. At most `max_connections` client connections are open at once: one beyond that is
 answered 503 by the accept thread (and recorded), so an overload never queues clients without
 bound. `stop()` closes the listeners, gives exchanges in flight `stop_grace` seconds, closes
-every connection, then stores and validates what is queued (each bounded by `stop_grace`).
+every connection, then stores what is queued (within `drain_timeout`: every exchange captured
+is stored, also with a slow store) and validates what it can within `stop_grace`.
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ class RecordingProxy:
 
     def stop(self) -> None:
         """Stop listening, finish or close connections, then drain recording and validation
-        (every wait bounded by ProxyLimits.stop_grace)."""
+        (each wait bounded: stop_grace, storing what is queued drain_timeout)."""
         if self._pool is None or self._stopping.is_set():
             return
         self._stopping.set()
@@ -246,7 +247,8 @@ class RecordingProxy:
         self._parking.stop()  # every parked connection closed
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._recorder is not None:
-            self._recorder.stop(grace)
+            # every exchange captured is stored: a slow store gets longer than the grace
+            self._recorder.stop(self.limits.drain_timeout)
         if self._validation is not None:
             self._validation.stop(grace)
         with contextlib.suppress(Exception):  # the store down: the exchanges stay as stored
