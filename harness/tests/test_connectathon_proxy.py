@@ -188,6 +188,28 @@ def test_request_body_limit(store: ConnectathonStore, session: str) -> None:
     assert "max_request_body" in errors[2]
 
 
+def test_a_body_beyond_the_record_is_forwarded_whole_and_said(
+    store: ConnectathonStore, session: str
+) -> None:
+    limits = ProxyLimits(record_body_bytes=10)
+    with raw_target() as target, _proxy(store, session, target.url, limits) as proxy:
+        port = port_of(proxy.url_for(ENDPOINT))
+        assert _post(port, 10).startswith(b"HTTP/1.1 200")  # at the bound: kept whole
+        assert _post(port, 25).startswith(b"HTTP/1.1 200")
+        assert proxy.settle(WAIT)
+    assert target.received[1].endswith(b"a" * 25)  # forwarded whole
+    whole, cut = store.exchanges(session)
+    assert whole.request_body == b"a" * 10 and not [
+        f for f in whole.findings if f["rule"] == "PROXY-CUT"
+    ]
+    assert cut.request_body == b"a" * 10
+    notes = [f["message"] for f in cut.findings if f["rule"] == "PROXY-CUT"]
+    assert notes == [
+        "the request body has 25 bytes; the record keeps the first 10 "
+        "(ProxyLimits.record_body_bytes), all were forwarded"
+    ]
+
+
 def test_response_body_limit(store: ConnectathonStore, session: str) -> None:
     limits = ProxyLimits(max_response_body=10)
     sizes = iter([10, 11])
@@ -431,3 +453,33 @@ def test_malformed_traffic_either_way(store: ConnectathonStore, session: str) ->
     assert "both Transfer-Encoding and Content-Length" in errors[1]
     assert "status line is not HTTP" in errors[2]
     assert len(target.received) == 1  # only the well-formed request was forwarded
+
+
+class SlowStore:
+    """The real store, each recorded exchange taking `delay` s (a store on a slow network)."""
+
+    def __init__(self, store: ConnectathonStore, delay: float) -> None:
+        self.store = store
+        self.delay = delay
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    def record_exchange(self, exchange: RecordedExchange) -> None:
+        time.sleep(self.delay)
+        self.store.record_exchange(exchange)
+
+
+def test_stop_stores_every_exchange_also_from_a_slow_store(
+    store: ConnectathonStore, session: str
+) -> None:
+    slow = SlowStore(store, 0.05)
+    limits = ProxyLimits(stop_grace=0.1, record_threads=1)
+    with raw_target() as target:
+        spec = EndpointSpec(LPS, "lps", target.url)
+        with RecordingProxy(slow, session, [spec], limits=limits, validate=False) as proxy:  # type: ignore[arg-type]
+            port = port_of(proxy.url_for(ENDPOINT))
+            with socket.create_connection((HOST, port), timeout=WAIT) as sock:
+                for _ in range(20):
+                    exchange_raw(port, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", sock)
+    assert len(store.exchanges(session)) == 20  # 1 s of storing, 0.1 s of grace: none lost

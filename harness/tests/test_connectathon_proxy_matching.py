@@ -73,7 +73,7 @@ def test_header_match_names_the_instance_and_step(store: ConnectathonStore, sess
     store.save_steps("i-1", [InstanceStep("i-1", "refer", 1, "lps", "municipality", "Henvisning")])
     recorded = _send(store, session, {INSTANCE_HEADER: "i-1", STEP_HEADER: "refer"})
     assert (recorded.match, recorded.instance_id, recorded.step_id) == ("header", "i-1", "refer")
-    assert recorded.source == LPS_A  # the step's sender role, as bound in the instance
+    assert recorded.source == SIMULATED  # only kcert's own sends carry the header
 
 
 def test_header_naming_no_instance_falls_back_to_address_and_time(
@@ -173,3 +173,45 @@ def test_among_several_fitting_steps_the_running_one(
     )
     recorded = _send(store, session, {})
     assert (recorded.instance_id, recorded.step_id) == ("i-1", "remind")
+
+
+def test_a_step_saved_after_the_exchange_is_found_later(
+    store: ConnectathonStore, session: str
+) -> None:
+    store.add_instances([_instance(session, "i-1", LPS_A)])
+    with raw_target() as target:
+        spec = EndpointSpec(KOMMUNE, "municipality", target.url)
+        with RecordingProxy(store, session, [spec], validate=True) as proxy:
+            port = port_of(proxy.url_for(spec.endpoint_id))
+            exchange_raw(port, b"POST /Bundle HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")
+            assert proxy.settle(WAIT)
+            (early,) = store.exchanges(session)
+            assert (early.instance_id, early.step_id, early.source) == ("i-1", "", "")
+            assert proxy.rematch("i-1") == 0  # no steps saved yet: still pending
+            # the executor saves the instance's steps when it ends
+            store.save_steps(
+                "i-1",
+                [
+                    InstanceStep("i-1", "refer", 1, "lps", "municipality", "Henvisning"),
+                    InstanceStep("i-1", "receipt", 2, "municipality", "lps", "Kvittering"),
+                ],
+            )
+            assert proxy.rematch("i-1") == 1
+    (late,) = store.exchanges(session)
+    assert (late.exchange_id, late.step_id, late.source) == (early.exchange_id, "refer", LPS_A)
+    assert late.validated  # the validation's write kept the step
+
+
+def test_stop_finds_the_steps_saved_meanwhile(store: ConnectathonStore, session: str) -> None:
+    store.add_instances([_instance(session, "i-1", LPS_A)])
+    with raw_target() as target:
+        spec = EndpointSpec(KOMMUNE, "municipality", target.url)
+        with RecordingProxy(store, session, [spec], validate=False) as proxy:
+            port = port_of(proxy.url_for(spec.endpoint_id))
+            exchange_raw(port, b"POST /Bundle HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")
+            assert proxy.settle(WAIT)
+            store.save_steps(
+                "i-1", [InstanceStep("i-1", "refer", 1, "lps", "municipality", "Henvisning")]
+            )
+    (recorded,) = store.exchanges(session)
+    assert recorded.step_id == "refer"

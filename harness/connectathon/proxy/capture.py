@@ -32,10 +32,12 @@ class Capture:
     request_headers: list[tuple[str, str]] = field(default_factory=list)
     request_body: bytes = b""
     request_truncated: bool = False  # the body was longer than record_body_bytes
+    request_length: int = 0  # the body's whole length (as forwarded)
     status: int | None = None  # the target's status; None when it gave none
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     response_body: bytes = b""
     response_truncated: bool = False
+    response_length: int = 0
     error: str = ""  # why the exchange did not complete as the client asked
     answered: int | None = None  # the status the proxy itself answered with, on an error
 

@@ -265,6 +265,7 @@ class Forwarder:
         except (Closed, Malformed) as exc:
             raise Failure(400, f"request body: {exc.reason}") from None
         capture.request_body, capture.request_truncated = _capped(body.content, limits)
+        capture.request_length = len(body.content)
         client_keeps = _version_keeps_alive(version, head.tokens("connection"))
 
         response, response_body = self._exchange_upstream(
@@ -342,6 +343,7 @@ class Forwarder:
             reason = exc.reason if isinstance(exc, WireError) else str(exc)
             raise Failure(502, f"the target's answer body: {reason}") from None
         capture.response_body, capture.response_truncated = _capped(body.content, limits)
+        capture.response_length = len(body.content)
         version = head.start.split(" ", 1)[0]
         if framing.kind == "eof" or not _version_keeps_alive(version, head.tokens("connection")):
             self._drop_upstream()

@@ -28,6 +28,7 @@ class ProxyLimits:
     exchange_timeout: float = 60.0  # one exchange, first request byte to last response byte
     idle_timeout: float = 15.0  # a kept-alive client connection waiting for its next request
     stop_grace: float = 5.0  # exchanges in flight at stop() get this long to finish
+    drain_timeout: float = 120.0  # stop(): storing what is still queued takes at most this long
     # counts
     max_connections: int = 256  # open client connections over all endpoints; beyond: 503
     worker_threads: int = 32  # exchanges forwarded at once; more wait for a thread

@@ -2,7 +2,7 @@
 
 In this order:
 1. "header": kcert's own sends carry INSTANCE_HEADER (and STEP_HEADER); the named instance
-   of this session is taken as it is.
+   of this session is taken as it is, and kcert is the source.
 2. "address-time": the endpoint names the target system; the sender may name itself in
    `X-Kcert-System` (else the source is unknown). The instances of the session that are
    running, started no later than the exchange, and bind the target (and the source, when
@@ -18,7 +18,6 @@ before it stamps the time); one whose `started` cannot be read does not.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -107,12 +106,29 @@ def match_exchange(
         )
         return Match("unmatched", source, note=note)
     instance = candidates[0]
-    step = _step_for(store.steps(instance.instance_id), instance, target, role, source, when)
+    step = step_of(instance, store.steps(instance.instance_id), target, role, source, when)
     if step is None:
         return Match("address-time", source, instance.instance_id)
+    return Match("address-time", step[1], instance.instance_id, step[0])
+
+
+def step_of(
+    instance: TestInstance,
+    steps: list[InstanceStep],
+    target: str,
+    role: str,
+    source: str,
+    when: dt.datetime,
+) -> tuple[str, str] | None:
+    """(step id, source) of the one step of `instance` an exchange to `target` at `when` can
+    be, an unknown source taken from the step's sender role; None when no single one fits
+    (the executor may save its steps only when the instance ends: see rematch.py)."""
+    step = _step_for(steps, instance, target, role, source, when)
+    if step is None:
+        return None
     if not source:  # the step says whose part sent it
         source = next((b.system_id for b in instance.bindings if b.role == step.sender), "")
-    return Match("address-time", source, instance.instance_id, step.step_id)
+    return step.step_id, source
 
 
 def _by_header(
@@ -124,16 +140,9 @@ def _by_header(
         return None  # a header naming no instance of ours: match by address and time instead
     if instance.session_id != session_id:
         return None
-    source = claimed
-    if not source:
-        # kcert sends with these headers; the step's sender role says whose part it played
-        source = SIMULATED
-        for step in store.steps(instance_id) if step_id else ():
-            if step.step_id == step_id:
-                with contextlib.suppress(KeyError):
-                    source = instance.system_for(step.sender)
-                break
-    return Match("header", source, instance_id, step_id)
+    # only kcert's own sends carry the header: kcert sent it (driving a system's test agent,
+    # or playing a simulated role), unless the sender names itself
+    return Match("header", claimed or SIMULATED, instance_id, step_id)
 
 
 def _step_for(

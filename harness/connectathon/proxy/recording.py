@@ -25,7 +25,8 @@ from harness.connectathon.api import StoreApi
 from harness.connectathon.model import Endpoint, RecordedExchange
 from harness.connectathon.proxy.capture import Capture
 from harness.connectathon.proxy.matching import match_exchange
-from harness.connectathon.proxy.rules import UNMATCHED
+from harness.connectathon.proxy.rematch import Pending, StepAmendments
+from harness.connectathon.proxy.rules import CUT, UNMATCHED
 from harness.connectathon.proxy.validation import (
     Originals,
     ValidationWorker,
@@ -89,11 +90,15 @@ class Recorder:
         capacity: int,
         validation: ValidationWorker | None,
         threads: int = 1,
+        amendments: StepAmendments | None = None,
+        record_cap: int = 0,
     ) -> None:
         self.store = store
         self.session_id = session_id
         self.endpoints = endpoints
         self.validation = validation
+        self.amendments = amendments or StepAmendments()
+        self.record_cap = record_cap  # ProxyLimits.record_body_bytes, for the note on a cut
         self.queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
         self.stats = RecorderStats()
         self._lock = threading.Lock()
@@ -141,19 +146,28 @@ class Recorder:
             exchange, originals = self._exchange(capture, endpoint)
             if self.validation is None:
                 exchange.findings.append(skipped_finding("live validation is off for this proxy"))
-                self.store.record_exchange(exchange)
-            else:
-                self.store.record_exchange(exchange)
-                if not self.validation.offer(exchange, originals):
-                    with self._lock:
-                        self.stats.validation_skipped += 1
-                    why = (
-                        f"the validation queue is full ({self.validation.capacity} exchanges "
-                        "waiting, ProxyLimits.validation_queue)"
+            self.store.record_exchange(exchange)
+            if exchange.match == "address-time" and not exchange.step_id:
+                self.amendments.wait_for_step(
+                    Pending(
+                        exchange.exchange_id,
+                        exchange.instance_id,
+                        endpoint.system_id,
+                        endpoint.role,
+                        exchange.source,
+                        capture.started_at,
                     )
-                    exchange = replace(
-                        exchange, findings=[*exchange.findings, skipped_finding(why)]
-                    )
+                )
+            if self.validation is not None and not self.validation.offer(exchange, originals):
+                with self._lock:
+                    self.stats.validation_skipped += 1
+                why = (
+                    f"the validation queue is full ({self.validation.capacity} exchanges "
+                    "waiting, ProxyLimits.validation_queue)"
+                )
+                exchange = replace(exchange, findings=[*exchange.findings, skipped_finding(why)])
+                with self.amendments.lock:
+                    exchange = self.amendments.apply(exchange)
                     self.store.record_exchange(exchange)
         except Exception as exc:  # the store is down: counted and logged, forwarding goes on
             log.exception("recording an exchange on %s failed", capture.endpoint_id)
@@ -182,6 +196,20 @@ class Recorder:
         if error and capture.answered:
             error = f"{error} (the proxy answered {capture.answered})"
         findings = cpr_request + cpr_response
+        for direction, cut, length in (
+            ("request", capture.request_truncated, capture.request_length),
+            ("response", capture.response_truncated, capture.response_length),
+        ):
+            if cut:
+                findings.append(
+                    finding(
+                        CUT,
+                        "OK",
+                        f"the {direction} body has {length} bytes; the record keeps the first "
+                        f"{self.record_cap} (ProxyLimits.record_body_bytes), all were forwarded",
+                        direction,
+                    )
+                )
         if matched.match == "unmatched" and matched.note:
             findings.append(finding(UNMATCHED, "OK", f"unmatched: {matched.note}"))
         exchange = RecordedExchange(

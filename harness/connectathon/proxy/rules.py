@@ -13,6 +13,7 @@ VALIDATOR_ERROR = "PROXY-VALIDATOR"  # kcert's fault: a pack does not load, the 
 UNSAFE = "PROXY-PAYLOAD"  # a body that cannot be read safely (DTD, too deep, not UTF-8 ...)
 PACKS = "PROXY-PACKS"  # which packs judged a body
 UNMATCHED = "PROXY-UNMATCHED"  # why an exchange matched no test instance
+CUT = "PROXY-CUT"  # a body longer than the record keeps
 
 PROXY_RULES = {
     NOT_VALIDATED: Text(
@@ -28,6 +29,9 @@ PROXY_RULES = {
         "The body cannot be read safely (DTD, too deep, not UTF-8)",
     ),
     PACKS: Text("Pakkerne, der bedømte indholdet", "The packs that judged the body"),
+    CUT: Text(
+        "Indholdet er længere, end optagelsen gemmer", "The body is longer than the record keeps"
+    ),
     UNMATCHED: Text(
         "Udvekslingen passer ikke til netop én testinstans",
         "The exchange fits no single test instance",

@@ -6,7 +6,8 @@ endpoint; between requests a kept-alive connection is parked (parking.py) and ho
 thread. At most `max_connections` client connections are open at once: one beyond that is
 answered 503 by the accept thread (and recorded), so an overload never queues clients without
 bound. `stop()` closes the listeners, gives exchanges in flight `stop_grace` seconds, closes
-every connection, then stores and validates what is queued (each bounded by `stop_grace`).
+every connection, then stores what is queued (within `drain_timeout`: every exchange captured
+is stored, also with a slow store) and validates what it can within `stop_grace`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from harness.connectathon.proxy.forwarding import Forwarder, Route, error_respon
 from harness.connectathon.proxy.limits import ProxyLimits
 from harness.connectathon.proxy.parking import Parking
 from harness.connectathon.proxy.recording import Recorder, RecorderStats
+from harness.connectathon.proxy.rematch import StepAmendments
 from harness.connectathon.proxy.spec import EndpointSpec, SpecError, check_spec
 from harness.connectathon.proxy.tls import client_context, server_context
 from harness.connectathon.proxy.validation import ValidationWorker
@@ -112,6 +114,7 @@ class RecordingProxy:
         self._active: set[Forwarder] = set()
         self._futures: set[concurrent.futures.Future[None]] = set()
         self._parking: Parking | None = None
+        self._amendments = StepAmendments()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._recorder: Recorder | None = None
@@ -148,7 +151,10 @@ class RecordingProxy:
             raise
         if self.validate:
             self._validation = ValidationWorker(
-                self.store, self.limits.validation_queue, self.limits.record_body_bytes
+                self.store,
+                self.limits.validation_queue,
+                self.limits.record_body_bytes,
+                self._amendments,
             )
             self._validation.start()
         self._recorder = Recorder(
@@ -158,6 +164,8 @@ class RecordingProxy:
             self.limits.record_queue,
             self._validation,
             self.limits.record_threads,
+            self._amendments,
+            self.limits.record_body_bytes,
         )
         self._recorder.start()
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -214,7 +222,7 @@ class RecordingProxy:
 
     def stop(self) -> None:
         """Stop listening, finish or close connections, then drain recording and validation
-        (every wait bounded by ProxyLimits.stop_grace)."""
+        (each wait bounded: stop_grace, storing what is queued drain_timeout)."""
         if self._pool is None or self._stopping.is_set():
             return
         self._stopping.set()
@@ -239,9 +247,18 @@ class RecordingProxy:
         self._parking.stop()  # every parked connection closed
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._recorder is not None:
-            self._recorder.stop(grace)
+            # every exchange captured is stored: a slow store gets longer than the grace
+            self._recorder.stop(self.limits.drain_timeout)
         if self._validation is not None:
             self._validation.stop(grace)
+        with contextlib.suppress(Exception):  # the store down: the exchanges stay as stored
+            self._amendments.rematch(self.store, None, grace)
+
+    def rematch(self, instance_id: str | None = None) -> int:
+        """Give exchanges matched to an instance without a step their step, now that its
+        steps are saved (call after an instance ends; stop() does it for all). The number
+        of exchanges amended."""
+        return self._amendments.rematch(self.store, instance_id, self.limits.stop_grace)
 
     # -- connections -----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any
 from harness.checks.realcpr import mask_text
 from harness.connectathon.api import StoreApi
 from harness.connectathon.model import RecordedExchange
+from harness.connectathon.proxy.rematch import StepAmendments
 from harness.connectathon.proxy.rules import NOT_VALIDATED, PACKS, UNSAFE, VALIDATOR_ERROR
 from harness.model.finding import Finding
 from harness.safeparse import PayloadError, parse_json, parse_xml, sniff_format
@@ -236,8 +237,15 @@ _STOP = object()
 class ValidationWorker:
     """One thread judging recorded exchanges from a bounded queue, storing each result."""
 
-    def __init__(self, store: StoreApi, capacity: int, record_cap: int) -> None:
+    def __init__(
+        self,
+        store: StoreApi,
+        capacity: int,
+        record_cap: int,
+        amendments: StepAmendments | None = None,
+    ) -> None:
         self.store = store
+        self.amendments = amendments or StepAmendments()
         self.capacity = capacity
         self.validator = LiveValidator(record_cap)
         self.queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
@@ -284,7 +292,8 @@ class ValidationWorker:
                 ],
             )
         try:
-            self.store.record_exchange(judged)
+            with self.amendments.lock:  # a step found meanwhile stays (rematch.py)
+                self.store.record_exchange(self.amendments.apply(judged))
             self.validated += 1
         except Exception:  # the store is down: counted, the proxy keeps forwarding
             self.failures += 1
@@ -314,9 +323,12 @@ class ValidationWorker:
         for exchange in left:
             skipped = skipped_finding("the proxy stopped before validation ran")
             try:
-                self.store.record_exchange(
-                    replace(exchange, findings=[*exchange.findings, skipped])
-                )
+                with self.amendments.lock:
+                    self.store.record_exchange(
+                        self.amendments.apply(
+                            replace(exchange, findings=[*exchange.findings, skipped])
+                        )
+                    )
             except Exception:
                 self.failures += 1
 
