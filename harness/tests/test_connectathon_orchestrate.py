@@ -220,3 +220,33 @@ def test_kcert_connectathon_run_on_the_command_line(
             assert "ingen testinstans venter" in capsys.readouterr().out
     finally:
         store.close()
+
+
+def test_the_instances_still_to_run_are_pending_or_errored_unless_named(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from harness.connectathon.orchestrate import RunProblem, select_instances
+    from harness.connectathon.store import ConnectathonStore
+
+    store = ConnectathonStore(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    try:
+        sid = store.create_session("sel", "2027-05-03", "2027-05-04", ["cx"]).session_id
+        store.register_system(_system_in(sid, "a", _configured(8001)))
+        states = ("pending", "error", "done", "running")
+        store.add_instances(
+            [replace(_instance(f"{sid}-{s}", ("lps", "a")), session_id=sid) for s in states]
+        )
+        for state in states[1:]:
+            instance = store.instance(f"{sid}-{state}")
+            instance.status = state  # type: ignore[assignment]
+            store.update_instance(instance)
+        chosen = select_instances(store, sid)
+        assert [i.instance_id for i in chosen] == [f"{sid}-pending", f"{sid}-error"]
+        named = select_instances(store, sid, [f"{sid}-done", f"{sid}-done"])
+        assert [i.instance_id for i in named] == [f"{sid}-done"]
+        with pytest.raises(RunProblem, match="testinstansen nope findes ikke"):
+            select_instances(store, sid, ["nope"])
+        with pytest.raises(RunProblem, match="no session other"):
+            select_instances(store, "other", lang="en")
+    finally:
+        store.close()
