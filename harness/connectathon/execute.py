@@ -55,6 +55,7 @@ from harness.packs.store import PackError, PackStore
 from harness.runner.engine import RunOptions, StepSetting
 from harness.session import runpath
 from harness.session.sut import SutChoice, SutChoiceError
+from harness.store.runstore import StoreError
 from harness.suite import suite_version
 from harness.sut.peer_config import LOOPBACK, PeerConfig
 from harness.testscript.fixtures import FixtureMap
@@ -118,6 +119,8 @@ def run_instance(
         instance.reason = str(exc)
     except Exception as exc:  # kcert's own fault: the instance errs with the reason, no crash
         instance.reason = f"kcert fault running the instance: {type(exc).__name__}: {exc}"
+    if run is None and instance.run_id and not _recorded(store_url, reports, instance.run_id):
+        instance.run_id = ""  # the run never started: no run to point at
     steps = instance_steps(instance, scenario, run)
     store.save_steps(instance_id, steps)
     outcome, grade, reason = judged(run, steps, instance.reason)
@@ -129,6 +132,21 @@ def run_instance(
         Grade(instance_id, grade, "auto", "kcert", now_iso(), comment=_comment(outcome, reason))
     )
     return store.instance(instance_id)
+
+
+def _recorded(store_url: str, reports: Path, run_id: str) -> bool:
+    """Whether the run store has the run (a run path that failed part-way may have it)."""
+    try:
+        run_store = runpath.open_store(store_url, reports)
+    except runpath.RunPathError:
+        return False
+    try:
+        run_store.run(run_id)
+        return True
+    except StoreError:
+        return False
+    finally:
+        run_store.close()
 
 
 # -- the plan ------------------------------------------------------------------------------------
@@ -366,13 +384,24 @@ def _row(
     errors = [r.message for r in results if r.outcome is RunOutcome.ERROR and r.message]
     if errors and not row.findings:
         row.findings = [{"rule": "KCERT-ERROR", "severity": "OK", "message": errors[0]}]
-    starts = sorted(e.started for r in results for e in r.exchanges if e.started)
-    if starts:
-        row.started = starts[0]
-        first = dt.datetime.fromisoformat(starts[0])
-        took = sum(r.duration_ms for r in results)
-        row.finished = (first + dt.timedelta(milliseconds=took)).isoformat(timespec="milliseconds")
+    # when the step's traffic began and ended (what a sequence diagram places it by)
+    spans = [
+        (start, start + dt.timedelta(milliseconds=e.duration_ms))
+        for r in results
+        for e in r.exchanges
+        if e.started and (start := _instant(e.started)) is not None
+    ]
+    if spans:
+        row.started = min(a for a, _ in spans).isoformat(timespec="milliseconds")
+        row.finished = max(b for _, b in spans).isoformat(timespec="milliseconds")
     return row
+
+
+def _instant(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def judged(

@@ -48,6 +48,9 @@ class System:
     # The SUT configuration of today as SutChoice.from_registration takes it
     # (`sut: reference` + `defects`, or `configuration:` inline).
     registration: dict[str, Any] = field(default_factory=dict)
+    # The folder the registration's relative file names (certificates, CA bundles) are in:
+    # the systems YAML's own folder, absolute; "" for none. Give it to from_registration.
+    files: str = ""
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,16 @@ def _system(doc: YamlDocument, at: JsonPath, folder: Path, session_id: str) -> S
         version=entry["version"],
         roles=tuple(entry["roles"]),
         registration=registration,
+        files=str(folder.resolve()),
+    )
+
+
+def sut_choice(system: System, registration: Mapping[str, Any] | None = None) -> SutChoice:
+    """The system's SUT as its registration names it, its relative files found in the folder
+    of the systems YAML it came from (`registration`: the same, changed, e.g. re-routed)."""
+    files = Path(system.files) if system.files else None
+    return SutChoice.from_registration(
+        dict(system.registration if registration is None else registration), files
     )
 
 
@@ -130,4 +140,4 @@ def _message(exc: RegistrationError) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
-__all__ = ["MAX_SYSTEMS", "SYSTEM_SCHEMA", "SourceError", "load_systems"]
+__all__ = ["MAX_SYSTEMS", "SYSTEM_SCHEMA", "SourceError", "load_systems", "sut_choice"]

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import Any, TypeVar, get_args
 
-from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import Connection, delete, insert, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from harness.checks.realcpr import mask_real_cprs, mask_text
@@ -141,6 +141,10 @@ class ConnectathonStore:
                     f"connectathon store {display_url(self.url)} has schema {found}; "
                     f"this kcert reads schema {t.SCHEMA_VERSION}"
                 )
+            found_columns = inspect(conn)
+            for table, column, sql in t.ADDED_COLUMNS:
+                if column not in {c["name"] for c in found_columns.get_columns(table)}:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql}"))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -285,6 +289,7 @@ class ConnectathonStore:
                     version=system.version,
                     roles=list(system.roles),
                     registration=system.registration,
+                    files=system.files,
                 )
             )
 
@@ -665,7 +670,7 @@ def _matrix(
             cell[inst.grade] = cell.get(inst.grade, 0) + 1
             partners = {b.system_id for m, b in enumerate(inst.bindings) if m != n}
             seen.setdefault(key, set()).update(partners)
-            width[key] = max(width.get(key, 0), len(inst.bindings) - 1)
+            width[key] = max(width.get(key, 0), len(partners))
             if inst.grade == "verified":
                 used.setdefault(key, set()).update(partners)
     for scenario_id in session.scenarios:
@@ -716,23 +721,27 @@ def _matrix(
 def _partners(
     info: ScenarioInfo, role: str, system_id: str, systems: list[System]
 ) -> tuple[int, int]:
-    """(partners needed, partners available): one per other role of the scenario; available
-    are the systems registered for those roles, or kcert where nobody registered and kcert
-    may simulate; none at all when one other role can be played by nobody."""
+    """(partners needed, partners available). An instance's partners are one system per
+    other role a registered system plays, and kcert once for all the roles it simulates;
+    available are the systems registered for those roles, and kcert where nobody registered
+    and kcert may simulate; none at all when one other role can be played by nobody."""
     others = [r for r in info.roles if r.name != role]
     candidates: set[str] = set()
+    needed, simulated = 0, False
     for other in others:
         registered = {
             s.system_id
             for s in systems
             if other.systems_may_play and other.name in s.roles and s.system_id != system_id
         }
-        if not registered and other.simulated:
-            registered = {SIMULATED}
-        if not registered:
-            return len(others), 0
+        if registered:
+            needed += 1
+        elif other.simulated:
+            registered, simulated = {SIMULATED}, True
+        else:
+            return max(1, len(others)), 0
         candidates |= registered
-    return max(1, len(others)), len(candidates)
+    return max(1, needed + simulated), len(candidates)
 
 
 # -- rows ------------------------------------------------------------------------------------
@@ -832,6 +841,7 @@ def _system(row: Any) -> System:
         row["version"],
         tuple(row["roles"]),
         dict(row["registration"]),
+        row["files"],
     )
 
 

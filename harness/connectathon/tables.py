@@ -65,6 +65,8 @@ systems = Table(
     Column("version", Text, nullable=False),
     Column("roles", JSON, nullable=False),
     Column("registration", JSON, nullable=False),
+    # the folder of the registration's files (added after schema 1 began: ADDED_COLUMNS)
+    Column("files", Text, nullable=False, default=""),
 )
 
 instances = Table(
@@ -165,6 +167,10 @@ attachments = Table(
     Column("data", LargeBinary, nullable=False),
     UniqueConstraint("attachment_id", "instance_id"),
 )
+
+# Columns added after stores of this schema version exist: (table, column, SQL type and
+# default), added in place when a store is opened, as the run store does.
+ADDED_COLUMNS = (("cx_systems", "files", "TEXT NOT NULL DEFAULT ''"),)
 
 accounts = Table(
     "cx_accounts",

@@ -1,5 +1,5 @@
 """What the recording proxy's tests share: a raw loopback target that keeps the exact bytes
-it received, a raw client, and a real connectathon store on SQLite."""
+it received, a raw client, and the real connectathon store on SQLite (fixtures)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from harness.connectathon.store import ConnectathonStore
 
@@ -157,6 +159,22 @@ def free_port() -> int:
 
 def sqlite_store(tmp_path: Path) -> ConnectathonStore:
     return ConnectathonStore(f"sqlite:///{tmp_path / 'runs.db'}")
+
+
+# The fixtures every proxy test module binds (`store, session = kit.store, kit.session`).
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ConnectathonStore]:
+    """The real connectathon store on a SQLite file of the test's own."""
+    opened = sqlite_store(tmp_path)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def session(store: ConnectathonStore) -> str:
+    return store.create_session("Proxy test", "2026-12-03", "2026-12-04", []).session_id
 
 
 def port_of(url: str) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -135,11 +136,11 @@ def test_the_plan_carries_ids_in_headers_the_patient_and_a_peer_per_role(tmp_pat
     assert share.headers == {INSTANCE_HEADER: "i-1", STEP_HEADER: "share"}
     assert share.peer is not None
     assert (share.peer.port, share.peer.advertise) == (41001, "http://127.0.0.1:42001")
-    # kcert prepares the LPS itself: no peer; the viewer reads from the LPS: the viewer's
+    # kcert prepares the LPS itself: no peer; the viewer fetches from the repository: its peer
     population = plan.step_settings(scenario.protocol, case, by_id["population"])
     assert population.peer is None and population.headers[STEP_HEADER] == "population"
     fetch = plan.step_settings(scenario.protocol, case, by_id["fetch"])
-    assert fetch.peer is not None and fetch.peer.port == 41002 and fetch.peer.advertise == ""
+    assert fetch.peer == share.peer
 
 
 @pytest.mark.parametrize(
@@ -509,3 +510,29 @@ def test_a_scenario_outside_the_systems_declared_scope_is_not_run(tmp_path: Path
         done = _run(tmp_path, store)
     assert (done.status, done.outcome, done.grade) == ("done", "not-run", "waiting")
     assert "scope" in done.reason and "REF01" in done.reason
+
+
+def test_a_run_that_never_starts_leaves_no_run_id(tmp_path: Path) -> None:
+    """kcert's peer cannot bind where the registration says (the port is taken): the SUT
+    cannot be set up, the instance errs with why, and names no run."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        registration = {
+            "configuration": {
+                "name": "x",
+                "vendor": "A",
+                "version": "1",
+                "endpoints": {
+                    "agent": "http://127.0.0.1:9/kcert-agent/v1",
+                    "fhir": "http://127.0.0.1:9/fhir",
+                },
+                "identity": {"sor": "999991000016008", "gln": "5790000999996", "name": "X"},
+                "peer": {"bind": f"127.0.0.1:{port}", "advertise": f"http://127.0.0.1:{port}"},
+            }
+        }
+        store = _store(tmp_path, registration, "cx-referral-receipt")
+        done = _run(tmp_path, store)
+    assert (done.status, done.outcome, done.grade, done.run_id) == ("error", "error", "waiting", "")
+    assert "cannot listen" in done.reason

@@ -7,8 +7,6 @@ import datetime as dt
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +21,7 @@ from harness.connectathon.proxy import (
     SpecError,
 )
 from harness.connectathon.store import ConnectathonStore
+from harness.tests import connectathon_proxy_kit as kit
 from harness.tests.connectathon_proxy_kit import (
     HOST,
     WAIT,
@@ -33,23 +32,13 @@ from harness.tests.connectathon_proxy_kit import (
     raw_target,
     read_message,
     response,
-    sqlite_store,
 )
 
 LPS = "vendor-a-lps"
 ENDPOINT = f"{LPS}:lps"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ConnectathonStore]:
-    store = sqlite_store(tmp_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def session(store: ConnectathonStore) -> str:
-    return store.create_session("Proxy test", "2026-12-03", "2026-12-04", []).session_id
+store, session = kit.store, kit.session  # the shared fixtures (a SQLite store, a session)
 
 
 def _only(store: ConnectathonStore, session: str) -> RecordedExchange:

@@ -23,7 +23,7 @@ CLIENTS = 8
 EACH = 25
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConnectathonStore]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'runs.db'}"
@@ -80,5 +80,6 @@ def test_twenty_endpoints_under_concurrent_clients(store: ConnectathonStore) -> 
     assert {r.match for r in recorded} == {"header", "address-time"}
     for exchange in recorded:  # each matched to its own system's instance
         assert exchange.instance_id == f"{session}-i{systems.index(exchange.target)}"
-        assert exchange.validated
+        skipped = any("validation queue is full" in f["message"] for f in exchange.findings)
+        assert exchange.validated != skipped  # judged, or said why not
     assert len({r.exchange_id for r in recorded}) == len(recorded)

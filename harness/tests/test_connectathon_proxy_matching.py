@@ -5,10 +5,6 @@ unmatched exchanges stay listed. Real proxy, real store (SQLite)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from harness.connectathon.model import (
     INSTANCE_HEADER,
@@ -22,27 +18,18 @@ from harness.connectathon.model import (
 from harness.connectathon.proxy import EndpointSpec, RecordingProxy
 from harness.connectathon.proxy.matching import SYSTEM_HEADER
 from harness.connectathon.store import ConnectathonStore
+from harness.tests import connectathon_proxy_kit as kit
 from harness.tests.connectathon_proxy_kit import (
     WAIT,
     exchange_raw,
     port_of,
     raw_target,
-    sqlite_store,
 )
 
 LPS_A, LPS_B, KOMMUNE = "vendor-a-lps", "vendor-b-lps", "vendor-c-kommune"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ConnectathonStore]:
-    store = sqlite_store(tmp_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def session(store: ConnectathonStore) -> str:
-    return store.create_session("Matching", "2026-12-03", "2026-12-04", []).session_id
+store, session = kit.store, kit.session  # the shared fixtures (a SQLite store, a session)
 
 
 def _ago(seconds: float) -> str:
@@ -122,7 +109,8 @@ def test_address_time_match_with_one_running_instance(
     recorded = _send(store, session, {})
     assert (recorded.match, recorded.instance_id) == ("address-time", "i-1")
     assert recorded.step_id == "refer"  # the one step the municipality receives
-    assert recorded.source == "" and recorded.target == KOMMUNE
+    assert recorded.source == LPS_A  # the step's sender role, as bound
+    assert recorded.target == KOMMUNE
 
 
 def test_the_sender_naming_itself_narrows_the_candidates(
@@ -168,3 +156,20 @@ def test_simulated_role_endpoint(store: ConnectathonStore, session: str) -> None
         "i-sim",
         SIMULATED,
     )
+
+
+def test_among_several_fitting_steps_the_running_one(
+    store: ConnectathonStore, session: str
+) -> None:
+    store.add_instances([_instance(session, "i-1", LPS_A)])
+    store.save_steps(
+        "i-1",
+        [
+            InstanceStep(
+                "i-1", "refer", 1, "lps", "municipality", "Henvisning", "passed", _ago(50), _ago(40)
+            ),
+            InstanceStep("i-1", "remind", 2, "lps", "municipality", "Rykker", "", _ago(5)),
+        ],
+    )
+    recorded = _send(store, session, {})
+    assert (recorded.instance_id, recorded.step_id) == ("i-1", "remind")

@@ -5,21 +5,15 @@ bundle and client certificate. The certificates are made here, for this test onl
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import ipaddress
 import socket
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from harness.connectathon.proxy import EndpointSpec, ProxyTls, RecordingProxy, SpecError
 from harness.connectathon.store import ConnectathonStore
+from harness.tests import connectathon_proxy_kit as kit
 from harness.tests.connectathon_proxy_kit import (
     HOST,
     WAIT,
@@ -28,12 +22,11 @@ from harness.tests.connectathon_proxy_kit import (
     raw_target,
     read_message,
     response,
-    sqlite_store,
 )
+from harness.tests.pki_kit import Key, new_cert, new_key, write_pem
 
 LPS = "vendor-a-lps"
 ENDPOINT = f"{LPS}:lps"
-Key = ec.EllipticCurvePrivateKey
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,61 +40,16 @@ class Pki:
     stranger: tuple[Path, Path]  # a server certificate from the other CA
 
 
-def _cert(
-    subject: str, key: Key, issuer: tuple[str, Key] | None, ca: bool = False
-) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    issuer_name, issuer_key = issuer or (subject, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-    else:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]), False
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _write(folder: Path, name: str, cert: x509.Certificate, key: Key | None) -> tuple[Path, Path]:
-    pem, pkey = folder / f"{name}.pem", folder / f"{name}.key"
-    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    if key is not None:
-        pkey.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    return pem, pkey
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     folder = tmp_path_factory.mktemp("proxy-pki")
-    ca_key, other_key = (
-        ec.generate_private_key(ec.SECP256R1()),
-        ec.generate_private_key(ec.SECP256R1()),
-    )
-    ca = ("kcert test CA", ca_key)
-    other = ("other CA", other_key)
-    ca_pem = _write(folder, "ca", _cert(ca[0], ca_key, None, ca=True), None)[0]
-    other_pem = _write(folder, "other", _cert(other[0], other_key, None, ca=True), None)[0]
+    ca, other = ("kcert test CA", new_key()), ("other CA", new_key())
+    ca_pem = write_pem(folder / "ca.pem", new_cert(*ca, None, ca=True), None)[0]
+    other_pem = write_pem(folder / "other.pem", new_cert(*other, None, ca=True), None)[0]
 
     def leaf(name: str, issuer: tuple[str, Key]) -> tuple[Path, Path]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        return _write(folder, name, _cert(name, key, issuer), key)
+        key = new_key()
+        return write_pem(folder / f"{name}.pem", new_cert(name, key, issuer, addresses=[HOST]), key)
 
     return Pki(
         ca_pem,
@@ -114,16 +62,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ConnectathonStore]:
-    store = sqlite_store(tmp_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def session(store: ConnectathonStore) -> str:
-    return store.create_session("TLS", "2026-12-03", "2026-12-04", []).session_id
+store, session = kit.store, kit.session  # the shared fixtures (a SQLite store, a session)
 
 
 def _target_context(pki: Pki, cert: tuple[Path, Path], require_client: bool) -> ssl.SSLContext:

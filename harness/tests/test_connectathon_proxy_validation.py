@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from harness.connectathon.proxy.validation import LiveValidator, Originals, kind
 from harness.connectathon.store import ConnectathonStore
 from harness.fixtures import TemplateRenderer, load_peers, load_persons
 from harness.reflps.identity import REFERENCE_CLINIC
+from harness.tests import connectathon_proxy_kit as kit
 from harness.tests.connectathon_proxy_kit import (
     WAIT,
     RawTarget,
@@ -27,7 +27,6 @@ from harness.tests.connectathon_proxy_kit import (
     port_of,
     raw_target,
     response,
-    sqlite_store,
 )
 
 LPS = "vendor-a-lps"
@@ -36,16 +35,7 @@ BLOCKING = {"F1", "F2", "F3"}
 SUT = {"sor": REFERENCE_CLINIC.sor, "gln": REFERENCE_CLINIC.gln, "name": REFERENCE_CLINIC.name}
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ConnectathonStore]:
-    store = sqlite_store(tmp_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def session(store: ConnectathonStore) -> str:
-    return store.create_session("Validation", "2026-12-03", "2026-12-04", []).session_id
+store, session = kit.store, kit.session  # the shared fixtures (a SQLite store, a session)
 
 
 def care_communication() -> dict[str, Any]:
@@ -259,3 +249,27 @@ def _wait_for(store: ConnectathonStore, session: str, count: int) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"{count} exchanges not stored within {WAIT} s")
+
+
+def test_a_validator_failure_is_said_on_the_exchange(
+    store: ConnectathonStore, session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_judge(self: LiveValidator, exchange: RecordedExchange, originals: Originals) -> Any:
+        raise RuntimeError("index corrupt")
+
+    monkeypatch.setattr(LiveValidator, "judge", broken_judge)
+    first, second = _send(store, session, [(b"{}", "application/json")] * 2)
+    for recorded in (first, second):  # the worker went on after the first
+        assert [(f["rule"], f["message"]) for f in _judged(recorded)] == [
+            ("PROXY-VALIDATOR", "validation not run: kcert's validator failed: index corrupt")
+        ]
+
+
+def test_the_proxys_rules_are_in_the_catalogue() -> None:
+    from harness.checks.rules import owner_of, rule_title
+    from harness.connectathon.proxy.rules import PROXY_RULES
+
+    for rule_id in PROXY_RULES:
+        assert owner_of(rule_id) == "connectathon-proxy"
+        assert rule_title(rule_id, "da") and rule_title(rule_id, "en")
+    assert rule_title("PROXY-UNMATCHED", "en") == "The exchange fits no single test instance"

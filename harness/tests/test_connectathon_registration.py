@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from harness.connectathon.registration import load_systems
+from harness.connectathon.registration import load_systems, sut_choice
+from harness.fixtures import REPO_ROOT
+from harness.session.sut import RegistrationError
 from harness.yamlsource import SourceError
 
 CONFIGURED = """\
@@ -138,3 +141,38 @@ def test_files_that_are_no_systems_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     with pytest.raises(SourceError, match="cannot read file"):
         load_systems(missing, "cx-1")
+
+
+def test_a_registrations_files_are_found_in_its_own_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "vendor"
+    folder.mkdir()
+    (folder / "client.pem").write_text("certificate", encoding="utf-8")
+    (folder / "client.key").write_text("key", encoding="utf-8")
+    text = CONFIGURED.replace(
+        "      auth: {type: none}", "      auth: {type: mtls, cert: client.pem, key: client.key}"
+    )
+    first, _ = load_systems(_write(folder, text), "cx-1")
+    assert first.files == str(folder.resolve())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # kcert runs the instance from another folder
+    config = sut_choice(first).configured()
+    assert (config.auth.cert, config.auth.key) == (
+        str(folder.resolve() / "client.pem"),
+        str(folder.resolve() / "client.key"),
+    )
+    without = dataclasses.replace(first, files="")
+    with pytest.raises(RegistrationError, match=r"configuration\.auth"):
+        sut_choice(without).configured()
+
+
+def test_the_readmes_example_registers(tmp_path: Path) -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```yaml\n", readme.index("A systems YAML registers")) + len("```yaml\n")
+    example = readme[start : readme.index("```", start)]
+    (tmp_path / "client.pem").write_text("certificate", encoding="utf-8")
+    (tmp_path / "client.key").write_text("key", encoding="utf-8")
+    [system] = load_systems(_write(tmp_path, example), "cx-1")
+    assert (system.system_id, system.roles) == ("eksempel-lps", ("lps",))

@@ -275,3 +275,11 @@ def test_yaml_scenarios_and_testscripts_load_from_one_folder(corpus: Path, tmp_p
         "cx-demo",
         "acknowledgement-receive-ok",
     ]
+
+
+def test_the_readme_example_is_a_scenario(tmp_path: Path) -> None:
+    readme = (protocols_dir().parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("### Scenarios", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = load_scenario(_write(tmp_path, example))
+    assert scenario.scenario_id == "cx-referral-receipt"
+    assert [s.step_id for s in scenario.steps] == ["refer", "receipt"]

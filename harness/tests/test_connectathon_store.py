@@ -3,6 +3,7 @@ databases), its bounds (body and attachment caps), masking, grading audit trail 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Iterator
@@ -138,6 +139,9 @@ def test_systems_register_replace_and_need_their_session(store: ConnectathonStor
         ("sys-b", "1.0", ("lps",)),
     ]
     assert store.system(sid, "sys-b").registration == {"sut": "reference"}
+    store.register_system(dataclasses.replace(_system(sid, "sys-d", "lps"), files="/srv/vendor-d"))
+    assert store.system(sid, "sys-d").files == "/srv/vendor-d"
+    assert store.system(sid, "sys-b").files == ""
     with pytest.raises(KeyError):
         store.system(sid, "sys-c")
     with pytest.raises(KeyError, match="no connectathon session"):
@@ -305,6 +309,25 @@ def test_matrix_counts_partners_and_unpairable_roles(store: ConnectathonStore) -
     a_ref = cells[("sys-a", "referral", "lps")]
     assert (a_ref.verified, a_ref.waiting, a_ref.partners_available) == (0, 0, 0)
     assert ("sys-b", "referral", "viewer") not in cells
+    # kcert playing two roles is one partner: needed 1, not 2
+    three = ScenarioInfo("three", "T", "T", (LPS, VIEWER, ScenarioRole("repo", True, False)))
+    store.set_scenarios(sid_, [PLAN, REFERRAL, three])
+    store.add_instances(
+        [
+            _instance(
+                sid_,
+                "i-3",
+                "three",
+                Binding("lps", "sys-a"),
+                Binding("viewer", "sys-b"),
+                Binding("repo", SIMULATED),
+            )
+        ]
+    )
+    a_three = {(c.system_id, c.scenario_id, c.role): c for c in store.matrix(sid_)}[
+        ("sys-a", "three", "lps")
+    ]
+    assert (a_three.partners_needed, a_three.partners_available) == (2, 2)  # sys-b and kcert
     store.add_grade(Grade("i-2", "verified", "override", "ada", ""))
     again = {(c.system_id, c.scenario_id, c.role): c for c in store.matrix(sid_)}
     assert again[("sys-b", "plan-share", "lps")].partners_used == (SIMULATED,)
@@ -374,3 +397,16 @@ def test_unreachable_store_is_a_store_error() -> None:
 def test_slug() -> None:
     assert slug("  Vendor Ø / LPS 2.1 ") == "vendor-oe-lps-2-1"
     assert slug("!!!", "system") == "system"
+
+
+def test_an_older_store_gets_the_columns_added_since(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    store = ConnectathonStore(url)
+    sid = store.create_session("S", "2026-12-03", "2026-12-04", []).session_id
+    store.register_system(_system(sid, "sys-a", "lps"))
+    with store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE cx_systems DROP COLUMN files"))  # as schema 1 began
+    store.close()
+    again = ConnectathonStore(url)
+    assert again.system(sid, "sys-a").files == ""
+    again.close()

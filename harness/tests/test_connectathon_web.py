@@ -307,6 +307,10 @@ def test_monitor_sees_every_system(app_client: TestClient, seeded: Seeded) -> No
 
 def test_matrix_counts_and_partners(app_client: TestClient, seeded: Seeded) -> None:
     assert login(app_client, "monitor") == 303
+    listed = app_client.get("/api/sessions").json()["sessions"]
+    assert [(s["session_id"], s["scenarios"]) for s in listed] == [
+        (seeded.session_id, [SCENARIO.scenario_id])
+    ]
     data = app_client.get(f"/api/sessions/{seeded.session_id}/matrix").json()
     by_system = {c["system_id"]: c for c in data["cells"]}
     assert by_system["vendor-a-lps"]["waiting"] == 1 and by_system["vendor-a-lps"]["verified"] == 0

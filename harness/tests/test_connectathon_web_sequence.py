@@ -131,6 +131,18 @@ def test_an_unknown_party_gets_its_own_lifeline() -> None:
     assert all(0 < int(line.get(k)) < width for k in ("x1", "x2"))  # type: ignore[arg-type]
 
 
+def test_kcerts_own_step_has_a_kcert_lifeline_and_its_requests_start_there() -> None:
+    reset = InstanceStep("inst-1", "0", 0, SIMULATED, "lps", "Reset the SUT's test data", "passed")
+    call = _exchange("x1", step="0", source=SIMULATED, endpoint_id="vendor-a-lps:lps")
+    lifelines, arrows = diagram_for(_instance(), [reset], [call])
+    assert [(line.role, line.system) for line in lifelines] == [
+        ("lps", "vendor-a-lps"),
+        ("viewer", SIMULATED),
+        (SIMULATED, SIMULATED),
+    ]
+    assert [(a.sender, a.receiver) for a in arrows] == [(SIMULATED, "lps"), (SIMULATED, "lps")]
+
+
 def test_svg_is_bounded() -> None:
     many = [
         _exchange(f"x{i}", started=f"2026-12-03T08:{i // 60:02d}:{i % 60:02d}")

@@ -8,8 +8,6 @@ a throw-away CA, server and client certificates made here for each test session.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import ipaddress
 import socket
 import threading
 from collections.abc import Iterator
@@ -19,10 +17,6 @@ from typing import Any
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from harness.fixtures import REPO_ROOT
 from harness.loader.protocols import load_all
@@ -32,6 +26,7 @@ from harness.sut.config import load_sut_config
 from harness.sut.peer_config import PeerConfig
 from harness.sut.reference import reference_config
 from harness.tests.conftest import reference_answers
+from harness.tests.pki_kit import new_cert, new_key, write_pem
 from harness.transport.inprocess import InProcessTransport
 from harness.transport.peer import PeerError, PeerServer, PeerServers, Reply
 from harness.yamlsource import SourceError
@@ -118,76 +113,24 @@ class Pki:
     stranger_key: Path
 
 
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _cert(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[str, ec.EllipticCurvePrivateKey] | None,
-    *,
-    ca: bool = False,
-    server: bool = False,
-) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    issuer_name, issuer_key = issuer or (subject, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address(REMOTE)), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _write(path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey | None) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    if key is not None:
-        path.with_suffix(".key").write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     d = tmp_path_factory.mktemp("pki")
-    ca_key, other_key = _key(), _key()
-    ca = _cert("kcert test CA", ca_key, None, ca=True)
-    other = _cert("some other CA", other_key, None, ca=True)
-    _write(d / "ca.pem", ca, None)
-    server_key, client_key, stranger_key = _key(), _key(), _key()
-    _write(
-        d / "server.pem",
-        _cert("kcert peer", server_key, ("kcert test CA", ca_key), server=True),
-        server_key,
+    ca_key, other_key = new_key(), new_key()
+    write_pem(d / "ca.pem", new_cert("kcert test CA", ca_key, None, ca=True), None)
+    server_key, client_key, stranger_key = new_key(), new_key(), new_key()
+    server = new_cert(
+        "kcert peer", server_key, ("kcert test CA", ca_key), addresses=[REMOTE], names=["localhost"]
     )
-    _write(d / "client.pem", _cert("vendor LPS", client_key, ("kcert test CA", ca_key)), client_key)
-    _write(
+    write_pem(d / "server.pem", server, server_key)
+    write_pem(
+        d / "client.pem", new_cert("vendor LPS", client_key, ("kcert test CA", ca_key)), client_key
+    )
+    write_pem(
         d / "stranger.pem",
-        _cert("vendor LPS", stranger_key, ("some other CA", other_key)),
+        new_cert("vendor LPS", stranger_key, ("some other CA", other_key)),
         stranger_key,
     )
-    del other
     return Pki(
         d / "ca.pem",
         d / "server.pem",

@@ -34,6 +34,7 @@ class ProxyLimits:
     max_exchanges_per_connection: int = 1000  # then the connection is closed
     validation_queue: int = 64  # exchanges waiting for live validation; beyond: skipped
     record_queue: int = 1024  # exchanges waiting to be stored; beyond: stored synchronously
+    record_threads: int = 4  # threads storing exchanges (and matching them to instances)
 
     def __post_init__(self) -> None:
         for item in fields(self):

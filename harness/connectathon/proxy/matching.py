@@ -6,7 +6,9 @@ In this order:
 2. "address-time": the endpoint names the target system; the sender may name itself in
    `X-Kcert-System` (else the source is unknown). The instances of the session that are
    running, started no later than the exchange, and bind the target (and the source, when
-   known) are the candidates; exactly one is a match.
+   known) are the candidates; exactly one is a match. Its step is the one step the target's
+   role receives (from the source's role, when known; among several, the one running at the
+   time), and an unknown source is then the system playing that step's sender role.
 3. "unmatched": none or several candidates. The exchange is kept and listed as unmatched;
    guessing between two running instances would file one pairing's evidence under another.
 
@@ -106,7 +108,11 @@ def match_exchange(
         return Match("unmatched", source, note=note)
     instance = candidates[0]
     step = _step_for(store.steps(instance.instance_id), instance, target, role, source, when)
-    return Match("address-time", source, instance.instance_id, step)
+    if step is None:
+        return Match("address-time", source, instance.instance_id)
+    if not source:  # the step says whose part sent it
+        source = next((b.system_id for b in instance.bindings if b.role == step.sender), "")
+    return Match("address-time", source, instance.instance_id, step.step_id)
 
 
 def _by_header(
@@ -137,9 +143,9 @@ def _step_for(
     role: str,
     source: str,
     when: dt.datetime,
-) -> str:
+) -> InstanceStep | None:
     """The one step this exchange can be: received by the target's role, sent by the
-    source's (when known), and, among several, the one running at `when`; else ""."""
+    source's (when known), and, among several, the one running at `when`; else None."""
     bound = {b.role: b.system_id for b in instance.bindings}
     receiver_roles = {r for r, s in bound.items() if s == target}
     if role in receiver_roles:
@@ -151,7 +157,7 @@ def _step_for(
     ]
     if len(fitting) > 1:
         fitting = [step for step in fitting if _during(step, when)]
-    return fitting[0].step_id if len(fitting) == 1 else ""
+    return fitting[0] if len(fitting) == 1 else None
 
 
 def _during(step: InstanceStep, when: dt.datetime) -> bool:

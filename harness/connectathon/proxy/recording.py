@@ -1,10 +1,12 @@
 """From a capture to a stored `RecordedExchange`: matched, redacted, masked, then validated.
 
-Connection threads hand captures to one recorder thread through a bounded queue, so storing
-never delays the answer a client is waiting for; when the queue is full the connection
-thread stores the capture itself (slower, never lost). The stored copy has credentials
-redacted (harness.redact) and real-format CPR numbers masked (harness.checks.realcpr, with a
-REAL-CPR finding); the live validator judges the bytes as received, kept in memory only.
+Connection threads hand captures to a few recorder threads through a bounded queue, so
+storing never delays the answer a client is waiting for (several threads, because a store
+operation on PostgreSQL opens its own connection and waits on the network); when the queue
+is full the connection thread stores the capture itself (slower, never lost). The stored
+copy has credentials redacted (harness.redact) and real-format CPR numbers masked
+(harness.checks.realcpr, with a REAL-CPR finding); the live validator judges the bytes as
+received, kept in memory only.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,6 +25,7 @@ from harness.connectathon.api import StoreApi
 from harness.connectathon.model import Endpoint, RecordedExchange
 from harness.connectathon.proxy.capture import Capture
 from harness.connectathon.proxy.matching import match_exchange
+from harness.connectathon.proxy.rules import UNMATCHED
 from harness.connectathon.proxy.validation import (
     Originals,
     ValidationWorker,
@@ -84,6 +88,7 @@ class Recorder:
         endpoints: dict[str, Endpoint],
         capacity: int,
         validation: ValidationWorker | None,
+        threads: int = 1,
     ) -> None:
         self.store = store
         self.session_id = session_id
@@ -92,10 +97,14 @@ class Recorder:
         self.queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
         self.stats = RecorderStats()
         self._lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, name="kcert-proxy-record", daemon=True)
+        self.threads = [
+            threading.Thread(target=self._run, name=f"kcert-proxy-record-{n}", daemon=True)
+            for n in range(threads)
+        ]
 
     def start(self) -> None:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
 
     def submit(self, capture: Capture) -> None:
         """From a connection thread: queued, or stored right here when the queue is full."""
@@ -119,9 +128,12 @@ class Recorder:
 
     def stop(self, timeout: float) -> None:
         """Store what is queued, for at most `timeout` s."""
-        with contextlib.suppress(queue.Full):
-            self.queue.put(_STOP, timeout=timeout)
-        self.thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for _ in self.threads:
+            with contextlib.suppress(queue.Full):
+                self.queue.put(_STOP, timeout=max(deadline - time.monotonic(), 0.01))
+        for thread in self.threads:
+            thread.join(max(deadline - time.monotonic(), 0.01))
 
     def record(self, capture: Capture) -> RecordedExchange | None:
         endpoint = self.endpoints[capture.endpoint_id]
@@ -171,7 +183,7 @@ class Recorder:
             error = f"{error} (the proxy answered {capture.answered})"
         findings = cpr_request + cpr_response
         if matched.match == "unmatched" and matched.note:
-            findings.append(finding("PROXY-UNMATCHED", "OK", f"unmatched: {matched.note}"))
+            findings.append(finding(UNMATCHED, "OK", f"unmatched: {matched.note}"))
         exchange = RecordedExchange(
             exchange_id=capture.exchange_id,
             session_id=self.session_id,

@@ -157,6 +157,7 @@ class RecordingProxy:
             {eid: listener.endpoint for eid, listener in self._listeners.items()},
             self.limits.record_queue,
             self._validation,
+            self.limits.record_threads,
         )
         self._recorder.start()
         self._pool = concurrent.futures.ThreadPoolExecutor(

@@ -23,15 +23,14 @@ from typing import Any
 from harness.checks.realcpr import mask_text
 from harness.connectathon.api import StoreApi
 from harness.connectathon.model import RecordedExchange
+from harness.connectathon.proxy.rules import NOT_VALIDATED, PACKS, UNSAFE, VALIDATOR_ERROR
 from harness.model.finding import Finding
 from harness.safeparse import PayloadError, parse_json, parse_xml, sniff_format
 
 log = logging.getLogger(__name__)
 
-NOT_RUN = "PROXY-NOT-VALIDATED"  # a body (or a check on it) that live validation did not judge
+NOT_RUN = NOT_VALIDATED
 PACK_MISSING = "PACK-MISSING"  # the validators' own word for a check a missing pack prevents
-VALIDATOR_ERROR = "PROXY-VALIDATOR"  # kcert's fault: an installed pack does not load
-UNSAFE = "PROXY-PAYLOAD"  # a body that cannot be read safely (DTD, too deep, not UTF-8 ...)
 FHIR_NS = "{http://hl7.org/fhir}"
 MAX_FINDINGS = 200  # per body: a broken document cannot fill the store
 
@@ -227,7 +226,7 @@ class LiveValidator:
             out.append(finding(PACK_MISSING, "OK", f"{direction}: not run: {note}", direction))
         if context.packs:
             used = ", ".join(f"{p.id}#{p.version}" for p in context.packs)
-            out.append(finding("PROXY-PACKS", "OK", f"{direction} judged with {used}", direction))
+            out.append(finding(PACKS, "OK", f"{direction} judged with {used}", direction))
         return out
 
 

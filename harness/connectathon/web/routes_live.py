@@ -74,6 +74,25 @@ def instance_snapshot(state: WebState, who: Viewer, instance_id: str) -> dict[st
     return body
 
 
+@router.get("/sessions")
+def sessions_json(request: Request) -> JSONResponse:
+    viewer(request)
+    return JSONResponse(
+        {
+            "sessions": [
+                {
+                    "session_id": s.session_id,
+                    "name": s.name,
+                    "starts": s.starts,
+                    "ends": s.ends,
+                    "scenarios": list(s.scenarios),
+                }
+                for s in web(request).store.sessions()
+            ]
+        }
+    )
+
+
 @router.get("/sessions/{session_id}/matrix")
 def matrix_json(request: Request, session_id: str) -> JSONResponse:
     return JSONResponse(matrix_snapshot(web(request), viewer(request), session_id))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from harness.connectathon.model import InstanceStep, RecordedExchange, TestInstance
+from harness.connectathon.model import SIMULATED, InstanceStep, RecordedExchange, TestInstance
 
 # Layout in SVG user units.
 LANE_WIDTH = 190
@@ -76,6 +76,8 @@ def diagram_for(
             if role and role not in roles:
                 roles.append(role)
     system_of = {b.role: b.system_id for b in instance.bindings}
+    # A step kcert itself takes (the reset before a case) names kcert as its sender role.
+    system_of.setdefault(SIMULATED, SIMULATED)
     lifelines = [Lifeline(role, system_of.get(role, "")) for role in roles]
     roles_of: dict[str, list[str]] = {}
     for b in instance.bindings:
@@ -120,6 +122,8 @@ def _exchange_arrow(
     senders = roles_of.get(ex.source, [])
     if step is not None and step.sender in senders:
         sender = step.sender
+    elif step is not None and ex.source == SIMULATED and step.sender == SIMULATED:
+        sender = step.sender  # kcert's own request in a step kcert takes
     elif senders:
         sender = senders[0]
     else:
