@@ -36,9 +36,10 @@ from harness.connectathon.api import StoreApi
 from harness.connectathon.execute import Routes, run_instance
 from harness.connectathon.model import SIMULATED, System, TestInstance
 from harness.connectathon.proxy import EndpointSpec, RecordingProxy
+from harness.connectathon.registration import sut_choice
 from harness.connectathon.runwords import console_lang, grade_word, outcome_word, say
 from harness.dates import now_iso
-from harness.session.sut import SutChoice, SutChoiceError
+from harness.session.sut import SutChoiceError
 from harness.sut.reference import free_port
 
 MAX_INSTANCES = 5000  # one run of one session; a connectathon has a few hundred
@@ -81,7 +82,7 @@ def agent_url(system: System) -> str | None:
     """The agent endpoint a registration names; None for a registration without one (the
     embedded reference LPS, which the instance's own session starts and reaches itself)."""
     try:
-        choice = SutChoice.from_registration(system.registration)
+        choice = sut_choice(system)  # its relative files in the folder of its systems YAML
         if choice.reference:
             return None
         return choice.configured(credentials=False).endpoint("agent")

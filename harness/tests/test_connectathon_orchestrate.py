@@ -250,3 +250,21 @@ def test_the_instances_still_to_run_are_pending_or_errored_unless_named(tmp_path
             select_instances(store, "other", lang="en")
     finally:
         store.close()
+
+
+def test_a_registration_finds_its_files_beside_its_systems_yaml(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from harness.connectathon.orchestrate import agent_url
+
+    (tmp_path / "client.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "client.key").write_text("-----BEGIN PRIVATE KEY-----\n")
+    registration = _configured(8443)
+    configuration = dict(registration["configuration"])  # type: ignore[call-overload]
+    configuration["auth"] = {"type": "mtls", "cert": "client.pem", "key": "client.key"}
+    system = _system("m", {"configuration": configuration})
+    # the files are relative to the YAML's folder, not to where kcert runs
+    assert agent_url(system) is None
+    assert agent_url(replace(system, files=str(tmp_path))) == (
+        "http://127.0.0.1:8443/kcert-agent/v1"
+    )
