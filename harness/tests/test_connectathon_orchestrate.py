@@ -218,6 +218,14 @@ def test_kcert_connectathon_run_on_the_command_line(
             # nothing pending now; Danish by default
             assert main(["connectathon", "run", *common]) == 0
             assert "ingen testinstans venter" in capsys.readouterr().out
+            # run again by name, without the proxy: verified again, nothing more recorded
+            (instance,) = store.instances(sid)
+            recorded = len(store.exchanges(sid, limit=5000))
+            again = ["--instance", instance.instance_id, "--no-proxy", "--lang", "en"]
+            assert main(["connectathon", "run", *common, *again]) == 0
+            out = capsys.readouterr().out
+            assert "no proxy" in out and "clean: verified" in out
+            assert len(store.exchanges(sid, limit=5000)) == recorded
     finally:
         store.close()
 
