@@ -339,6 +339,7 @@ class MatrixFigures:
     recorded: int
     matched: int
     instances_hit: int
+    stats: Any  # harness.connectathon.proxy.ProxyStats
 
 
 def matrix_under_load(url: str, backend: str) -> MatrixFigures:
@@ -371,6 +372,7 @@ def matrix_under_load(url: str, backend: str) -> MatrixFigures:
                     loader.start()
                     timings = matrix_timings(base, session_id, f"bench-{tag}", password, stop)
                     loader.join(LOAD_MAX_S + 40)
+            stats = proxy.stats  # after stop(): what it stored, refused, skipped, failed
             recorded = store.exchanges(session_id, limit=LOAD_MAX_EXCHANGES + 10)
     finally:
         store.close()
@@ -381,6 +383,7 @@ def matrix_under_load(url: str, backend: str) -> MatrixFigures:
         len(recorded),
         sum(1 for e in recorded if e.match == "header"),
         len({e.instance_id for e in recorded if e.instance_id}),
+        stats,
     )
 
 
@@ -399,6 +402,14 @@ def print_matrix(figures: MatrixFigures) -> None:
         f"{LOAD_CLIENTS} clients, {load_.failures} failed{_why(load_)}; "
         f"{figures.recorded} recorded, "
         f"{figures.matched} matched by header, {figures.instances_hit}/{INSTANCES} instances)"
+    )
+    stats = figures.stats
+    lost = load_.exchanges - figures.recorded
+    print(
+        f"    proxy's own count         {stats.exchanges:8d} stored  ({stats.rejected} "
+        f"connections refused, {stats.store_failures} store failures, "
+        f"{stats.validation_skipped} validations skipped, {stats.validated} validated; "
+        f"sent but not in the store: {lost})"
     )
     p50_ms, p95_ms = statistics.median(figures.timings), p95(figures.timings)
     print(

@@ -1,4 +1,7 @@
-"""`kcert connectathon run`: every pending test instance of a session, through the proxy.
+"""`kcert connectathon run`: a session's test instances still to run, through the proxy.
+
+Still to run: pending (not run yet) or ended in an error (it could not run; its grade still
+waits); `--instance` names others to run again.
 
 For one run of a session: the recording proxy is put in front of every registered system's
 endpoints and of every simulated role's peer port (kcert's own receiving side, bound by the
@@ -33,9 +36,10 @@ from harness.connectathon.api import StoreApi
 from harness.connectathon.execute import Routes, run_instance
 from harness.connectathon.model import SIMULATED, System, TestInstance
 from harness.connectathon.proxy import EndpointSpec, RecordingProxy
+from harness.connectathon.registration import sut_choice
 from harness.connectathon.runwords import console_lang, grade_word, outcome_word, say
 from harness.dates import now_iso
-from harness.session.sut import SutChoice, SutChoiceError
+from harness.session.sut import SutChoiceError
 from harness.sut.reference import free_port
 
 MAX_INSTANCES = 5000  # one run of one session; a connectathon has a few hundred
@@ -78,7 +82,7 @@ def agent_url(system: System) -> str | None:
     """The agent endpoint a registration names; None for a registration without one (the
     embedded reference LPS, which the instance's own session starts and reaches itself)."""
     try:
-        choice = SutChoice.from_registration(system.registration)
+        choice = sut_choice(system)  # its relative files in the folder of its systems YAML
         if choice.reference:
             return None
         return choice.configured(credentials=False).endpoint("agent")
@@ -147,23 +151,28 @@ def proxied_routes(
     return Routes(sut_urls=sut_urls, peer_ports=dict(peer_ports), peer_urls=peer_urls)
 
 
+RUNNABLE = ("pending", "error")  # not run yet, or it could not run (its grade still waits)
+
+
 def select_instances(
-    store: StoreApi, session_id: str, instance_ids: Sequence[str] = ()
+    store: StoreApi, session_id: str, instance_ids: Sequence[str] = (), lang: str = "da"
 ) -> list[TestInstance]:
-    """The named instances (any state but running), or every pending one, in pairing order."""
+    """The named instances (in any state: a named one is run again), or every one not run
+    yet or ended in an error, in pairing order. One still `running` is left alone: another
+    `run` may be at it."""
     try:
         store.session(session_id)
     except KeyError:
-        raise RunProblem(say("en", "unknown_session", id=session_id)) from None
+        raise RunProblem(say(lang, "unknown_session", id=session_id)) from None
     instances = store.instances(session_id)
     if instance_ids:
         by_id = {i.instance_id: i for i in instances}
         missing = [i for i in instance_ids if i not in by_id]
         if missing:
-            raise RunProblem(say("en", "unknown_instance", id=missing[0], session=session_id))
+            raise RunProblem(say(lang, "unknown_instance", id=missing[0], session=session_id))
         chosen = [by_id[i] for i in dict.fromkeys(instance_ids)]
     else:
-        chosen = [i for i in instances if i.status == "pending"]
+        chosen = [i for i in instances if i.status in RUNNABLE]
     if len(chosen) > MAX_INSTANCES:
         raise RunProblem(f"{len(chosen)} instances in one run; at most {MAX_INSTANCES}")
     return chosen
@@ -184,7 +193,7 @@ def run_session(
     """Run the session's pending (or named) instances; see the module's text."""
     started = time.monotonic()
     deadline = None if time_limit is None else started + max(0.0, time_limit)
-    instances = select_instances(store, session_id, instance_ids)
+    instances = select_instances(store, session_id, instance_ids, lang)
     summary = RunSummary(session_id)
     if not instances:
         return summary
@@ -304,7 +313,8 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
     store = open_connectathon_store(getattr(args, "store", None), reports)
     try:
         try:
-            instances = select_instances(store, args.session, getattr(args, "instance", None) or ())
+            named = getattr(args, "instance", None) or ()
+            instances = select_instances(store, args.session, named, lang)
         except RunProblem as exc:
             console.print(f"kcert: {exc}", highlight=False, markup=False)
             return 2

@@ -218,5 +218,61 @@ def test_kcert_connectathon_run_on_the_command_line(
             # nothing pending now; Danish by default
             assert main(["connectathon", "run", *common]) == 0
             assert "ingen testinstans venter" in capsys.readouterr().out
+            # run again by name, without the proxy: verified again, nothing more recorded
+            (instance,) = store.instances(sid)
+            recorded = len(store.exchanges(sid, limit=5000))
+            again = ["--instance", instance.instance_id, "--no-proxy", "--lang", "en"]
+            assert main(["connectathon", "run", *common, *again]) == 0
+            out = capsys.readouterr().out
+            assert "no proxy" in out and "clean: verified" in out
+            assert len(store.exchanges(sid, limit=5000)) == recorded
     finally:
         store.close()
+
+
+def test_the_instances_still_to_run_are_pending_or_errored_unless_named(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from harness.connectathon.orchestrate import RunProblem, select_instances
+    from harness.connectathon.store import ConnectathonStore
+
+    store = ConnectathonStore(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    try:
+        sid = store.create_session("sel", "2027-05-03", "2027-05-04", ["cx"]).session_id
+        store.register_system(_system_in(sid, "a", _configured(8001)))
+        states = ("pending", "error", "done", "running")
+        store.add_instances(
+            [replace(_instance(f"{sid}-{s}", ("lps", "a")), session_id=sid) for s in states]
+        )
+        for state in states[1:]:
+            instance = store.instance(f"{sid}-{state}")
+            instance.status = state  # type: ignore[assignment]
+            store.update_instance(instance)
+        chosen = select_instances(store, sid)
+        assert [i.instance_id for i in chosen] == [f"{sid}-pending", f"{sid}-error"]
+        named = select_instances(store, sid, [f"{sid}-done", f"{sid}-done"])
+        assert [i.instance_id for i in named] == [f"{sid}-done"]
+        with pytest.raises(RunProblem, match="testinstansen nope findes ikke"):
+            select_instances(store, sid, ["nope"])
+        with pytest.raises(RunProblem, match="no session other"):
+            select_instances(store, "other", lang="en")
+    finally:
+        store.close()
+
+
+def test_a_registration_finds_its_files_beside_its_systems_yaml(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from harness.connectathon.orchestrate import agent_url
+
+    (tmp_path / "client.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "client.key").write_text("-----BEGIN PRIVATE KEY-----\n")
+    registration = _configured(8443)
+    configuration = dict(registration["configuration"])  # type: ignore[call-overload]
+    configuration["auth"] = {"type": "mtls", "cert": "client.pem", "key": "client.key"}
+    system = _system("m", {"configuration": configuration})
+    # the files are relative to the YAML's folder, not to where kcert runs
+    assert agent_url(system) is None
+    assert agent_url(replace(system, files=str(tmp_path))) == (
+        "http://127.0.0.1:8443/kcert-agent/v1"
+    )
