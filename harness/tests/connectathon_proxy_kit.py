@@ -71,6 +71,7 @@ class RawTarget:
 
     answer: Callable[[bytes], bytes] = lambda request: response(200, b"ok")
     delay: float = 0.0  # before answering: a slow target
+    close_after: bool = False  # close the connection after each answer (a close-delimited body)
     received: list[bytes] = field(default_factory=list)
     connections: int = 0
     port: int = 0
@@ -104,6 +105,8 @@ class RawTarget:
                 try:
                     conn.sendall(self.answer(request))
                 except OSError:
+                    return
+                if self.close_after:
                     return
 
 

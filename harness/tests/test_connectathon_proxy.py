@@ -138,6 +138,44 @@ def test_connection_close_is_honoured(store: ConnectathonStore, session: str) ->
             assert sock.recv(10) == b""  # the proxy closed after the exchange
 
 
+def test_a_close_delimited_answer_and_an_http10_client(
+    store: ConnectathonStore, session: str
+) -> None:
+    answer = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end"
+    target = RawTarget(answer=lambda _: answer, close_after=True)
+    with raw_target(target), _proxy(store, session, target.url) as proxy:
+        port = port_of(proxy.url_for(ENDPOINT))
+        for request in (
+            b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET /b HTTP/1.0\r\n\r\n",  # no keep-alive asked: closed after
+        ):
+            with socket.create_connection((HOST, port), timeout=WAIT) as sock:
+                sock.sendall(request)
+                got = b""
+                while chunk := sock.recv(65536):  # the proxy closes when the body has ended
+                    got += chunk
+            assert got == answer
+        assert proxy.settle(WAIT)
+    assert [r.response_body for r in store.exchanges(session)] == [b"until the end"] * 2
+
+
+def test_pipelined_requests_are_answered_in_order(store: ConnectathonStore, session: str) -> None:
+    target = RawTarget(answer=lambda request: response(200, request.split(b" ")[1]))
+    with raw_target(target), _proxy(store, session, target.url) as proxy:
+        port = port_of(proxy.url_for(ENDPOINT))
+        with socket.create_connection((HOST, port), timeout=WAIT) as sock:
+            sock.sendall(
+                b"GET /one HTTP/1.1\r\nHost: h\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\n"
+            )
+            expected = response(200, b"/one") + response(200, b"/two")
+            got = b""
+            while len(got) < len(expected) and (chunk := sock.recv(65536)):
+                got += chunk
+            assert got == expected
+        assert proxy.settle(WAIT)
+    assert [r.path for r in store.exchanges(session)] == ["/one", "/two"]
+
+
 def test_secrets_are_redacted_and_real_cprs_masked_in_the_record_only(
     store: ConnectathonStore, session: str
 ) -> None:
