@@ -19,6 +19,9 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 256
 
 _DTD_MARKERS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+# libxml2's own nesting cap without XML_PARSE_HUGE (huge_tree stays off: it lifts every limit).
+_LIBXML_MAX_DEPTH = 256
+_LIBXML_DEPTH = re.compile(r"Excessive depth in document", re.IGNORECASE)
 
 
 class PayloadError(ValueError):
@@ -92,6 +95,13 @@ def parse_xml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
                 depth -= 1
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
+        if _LIBXML_DEPTH.search(exc.msg or ""):
+            # libxml2 >= 2.14 (lxml 6) stops at its own nesting cap of 256 before our counter
+            # sees element 257: the same refusal, so it must read as unsafe, not as malformed.
+            raise UnsafePayload(
+                f"XML nested deeper than {min(limits.max_depth, _LIBXML_MAX_DEPTH)} elements",
+                line,
+            ) from None
         raise MalformedPayload(f"not well-formed XML: {exc.msg}", line) from None
     if root is None:
         raise MalformedPayload("empty XML document")

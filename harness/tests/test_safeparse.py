@@ -46,6 +46,18 @@ def test_deep_xml_is_refused() -> None:
         parse_xml(deep)
 
 
+def test_depth_limit_is_kcerts_own_below_the_parsers() -> None:
+    limits = Limits(max_depth=10)
+    assert parse_xml(b"<a>" * 10 + b"</a>" * 10, limits).tag == "a"
+    with pytest.raises(UnsafePayload, match="deeper than 10") as err:
+        parse_xml(b"<a>" * 11 + b"</a>" * 11, limits)
+    assert err.value.line == 1
+
+
+def test_nesting_within_the_default_limit_parses() -> None:
+    assert parse_xml(b"<a>" * 200 + b"</a>" * 200).tag == "a"
+
+
 def test_oversized_payloads_are_refused() -> None:
     limits = Limits(max_bytes=100)
     with pytest.raises(UnsafePayload, match="exceeds the cap"):
