@@ -240,6 +240,35 @@ def test_a_gzip_body_is_judged_decoded() -> None:
     assert judged.kind == "fhir-message"
 
 
+def _judged_at(path: str, request: bytes, response: bytes) -> RecordedExchange:
+    validator = LiveValidator(1024 * 1024)
+    exchange = RecordedExchange(
+        "x-2", "s", ENDPOINT, "", LPS, "POST", path, {}, request, 200, {}, response, "", 0.0
+    )
+    json_type = {"Content-Type": "application/fhir+json"}
+    return validator.judge(
+        exchange, Originals(request, json_type, False, response, json_type, False)
+    )
+
+
+def test_kcerts_own_test_agent_calls_are_not_judged_as_the_suts_payload() -> None:
+    # kcert's population upload carries kcert's own extensions: not the SUT's to answer for
+    population = json.dumps({"resourceType": "Bundle", "type": "collection"}).encode()
+    answer = json.dumps({"resourceType": "Bundle", "type": "message"}).encode()
+    judged = _judged_at("/lps/kcert-agent/v1/population?x=1", population, answer)
+    notes = [f for f in judged.findings if f["location"] == "request"]
+    assert [f["rule"] for f in notes] == ["PROXY-NOT-VALIDATED"]
+    assert "test-agent API" in notes[0]["message"] and notes[0]["severity"] == "OK"
+    assert judged.kind == "fhir-message"  # the SUT's answer is still detected and judged
+
+
+def test_a_fhir_request_outside_the_test_agent_is_judged() -> None:
+    message = json.dumps({"resourceType": "Bundle", "type": "message"}).encode()
+    judged = _judged_at("/fhir/$process-message", message, b"")
+    assert judged.kind == "fhir-message"
+    assert not any("test-agent API" in f["message"] for f in judged.findings)
+
+
 def _wait_for(store: ConnectathonStore, session: str, count: int) -> None:
     """Until `count` exchanges are stored (the one recorder thread offers each to validation
     before it takes the next capture, so the order of offers is the order sent)."""

@@ -34,6 +34,17 @@ NOT_RUN = NOT_VALIDATED
 PACK_MISSING = "PACK-MISSING"  # the validators' own word for a check a missing pack prevents
 FHIR_NS = "{http://hl7.org/fhir}"
 MAX_FINDINGS = 200  # per body: a broken document cannot fill the store
+# The SUT's test-agent API (harness/contract/lps-test-agent-api.yaml): kcert is the client.
+AGENT_PATH = "/kcert-agent/"
+AGENT_REQUEST_NOTE = (
+    "request body not validated: kcert's own call of the SUT's test-agent API "
+    "(kcert's formats, not the SUT's payload); the answer is judged"
+)
+
+
+def is_agent_call(path: str) -> bool:
+    """A request to the test-agent API, wherever the SUT mounts it (a prefix before it)."""
+    return AGENT_PATH in path.split("?", 1)[0]
 
 
 def finding(rule: str, severity: str, message: str, location: str = "") -> dict[str, Any]:
@@ -144,6 +155,12 @@ class LiveValidator:
             ),
         ):
             if not body:
+                continue
+            if direction == "request" and is_agent_call(exchange.path):
+                # kcert's own call of the SUT's test agent (a population to load, a send to
+                # trigger): kcert wrote it in kcert's formats, so it says nothing about the
+                # SUT; what the SUT answers is still judged.
+                findings.append(finding(NOT_RUN, "OK", AGENT_REQUEST_NOTE, direction))
                 continue
             kind, found = self._body(direction, body, headers, truncated)
             if kind:
