@@ -9,7 +9,7 @@ module imports nothing but the standard library, so each side can be read withou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 # The FLP operations a profile weights; the reference FLP service and the Locust users both
@@ -32,7 +32,7 @@ OPERATIONS: tuple[str, ...] = (
 SHAPES: tuple[str, ...] = ("normal", "peak", "stress", "soak")
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     """Where a figure of the workload model comes from (like the rule pack's provenance)."""
 
     PUBLISHED = "published"  # a published national figure (DOMAIN.md [V])
@@ -159,7 +159,7 @@ class CpuSample:
     percent: float  # of one core
 
 
-class Stopped(str, Enum):
+class Stopped(StrEnum):
     TIME = "time"  # the run time (or the shape) ended it, as planned
     SIGNAL = "signal"  # Ctrl-C or SIGTERM: a partial run
     ERROR = "error"  # kcert or Locust failed: the reason is in LoadResult.error
