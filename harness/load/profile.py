@@ -89,7 +89,7 @@ SCHEMA: dict[str, Any] = {
         "operations": {
             "type": "array",
             "minItems": 1,
-            "maxItems": len(OPERATIONS),
+            "maxItems": 50,
             "items": {"type": "string", "maxLength": 80},
         },
         "figures": {
