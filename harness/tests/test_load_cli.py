@@ -15,9 +15,9 @@ import pytest
 from harness.cli.main import main
 from harness.cli.parsers import load as load_parser
 from harness.load.model import SHAPES
-from harness.suitefiles import suite_root
+from harness.suitefiles import fixtures_dir
 
-NATIONAL = suite_root() / "fixtures" / "load" / "flp-national.yaml"
+NATIONAL = fixtures_dir() / "load" / "flp-national.yaml"
 
 
 def kcert(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

@@ -11,9 +11,9 @@ import pytest
 
 from harness.load.model import OPERATIONS, Source
 from harness.load.profile import MAX_PROFILE_BYTES, ProfileError, load_profile
-from harness.suitefiles import suite_root
+from harness.suitefiles import fixtures_dir
 
-FIXTURES = suite_root() / "fixtures" / "load"
+FIXTURES = fixtures_dir() / "load"
 NATIONAL = FIXTURES / "flp-national.yaml"
 DEMO = FIXTURES / "flp-demo.yaml"
 TEXT = NATIONAL.read_text(encoding="utf-8")

@@ -21,9 +21,9 @@ from harness.load.model import (
 )
 from harness.load.profile import load_profile
 from harness.load.rates import derive_rates, model_json, number, render_model
-from harness.suitefiles import suite_root
+from harness.suitefiles import fixtures_dir
 
-FIXTURES = suite_root() / "fixtures" / "load"
+FIXTURES = fixtures_dir() / "load"
 NATIONAL = load_profile(FIXTURES / "flp-national.yaml")
 DEMO = load_profile(FIXTURES / "flp-demo.yaml")
 
