@@ -62,6 +62,16 @@ COMMANDS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ),
         ),
     ),
+    (
+        "load",
+        (
+            (
+                "load",
+                "load tests of the FLP operating environment: the workload model, Locust runs, "
+                "workers",
+            ),
+        ),
+    ),
 )
 
 
