@@ -7,13 +7,13 @@ from typing import Any
 
 from harness.model.outcome import Outcome
 from harness.model.result import CaseResult, RunResult, StepResult
-from harness.report.evidence import attachment_name
+from harness.report.evidence import artifact_name, attachment_name
 from harness.report.i18n import scope_text
 
 SCHEMA_ID = "kcert-results/1"
 
 
-def _step(step: StepResult) -> dict[str, Any]:
+def _step(step: StepResult, case_id: str) -> dict[str, Any]:
     return {
         "id": step.step.id,
         "handling": step.step.handling.to_dict(),
@@ -27,6 +27,17 @@ def _step(step: StepResult) -> dict[str, Any]:
         "exchanges": [e.to_dict() for e in step.exchanges],
         "findings": [f.to_dict() for f in step.findings],
         "answer": _answer(step),
+        "artifacts": [
+            {
+                "name": a.name,
+                "media_type": a.media_type,
+                "sha256": a.sha256,
+                "bytes": len(a.data),
+                "file": "evidence/" + artifact_name(case_id, step.step.id, a.name),
+                "caption": a.caption.to_dict(),
+            }
+            for a in step.artifacts
+        ],
     }
 
 
@@ -55,7 +66,7 @@ def _case(case: CaseResult) -> dict[str, Any]:
         "not_in_scope": case.not_in_scope,
         "needs": case.case.needs.to_dict(),
         "source": str(case.case.source),
-        "steps": [_step(s) for s in case.steps],
+        "steps": [_step(s, case.case.id) for s in case.steps],
     }
 
 

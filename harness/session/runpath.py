@@ -196,6 +196,27 @@ def execute(
         session.close()
 
 
+def record_and_finish(
+    store: RunStore,
+    run: RunResult,
+    reporting: Reporting,
+    choice: dict[str, Any],
+    files: list[dict[str, Any]],
+) -> Path:
+    """A run made outside the runner (a load run: Locust ran it, kcert judged it): its row
+    begun, each case recorded in its own transaction (as `StoreRecorder` does), then
+    `finish`. `choice` and `files` are the run row's SUT choice and protocol files; a choice
+    `SutChoice.from_stored` does not read makes resume and rejudge refuse the run."""
+    versions = {p.protocol.id: p.protocol.version for p in run.protocols}
+    try:
+        store.begin_run(run, choice, files)
+        for seq, case in enumerate(run.cases):
+            store.record_case(run.run_id, seq, case, versions.get(case.protocol_id, ""))
+    except StoreError as exc:
+        raise StoreProblem(str(exc)) from None
+    return finish(run, reporting, store)
+
+
 def finish(
     run: RunResult,
     reporting: Reporting,
