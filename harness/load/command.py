@@ -29,8 +29,6 @@ from typing import Any, cast
 import yaml
 from rich.console import Console
 
-from harness.cli.errors import UsageProblem
-from harness.cli.words import say
 from harness.load.model import LoadProfile, LoadResult, RateTable, Target
 from harness.load.runrecord import build_run, record
 from harness.load.slo import judge
@@ -41,9 +39,34 @@ from harness.report.i18n import verdict_text
 from harness.session import runpath
 from harness.suite import suite_version
 
+# the console's words (the CLI's own, `harness.cli.words`, are a layer above this one)
+_SAY = {
+    "da": {
+        "error": "kcert: fejl: {text}",
+        "reason": "årsag: {text}",
+        "report": "rapport: {path}",
+        "writing": "skriver rapporten …",
+        "writing_pdf": "skriver rapporten og report.pdf …",
+    },
+    "en": {
+        "error": "kcert: error: {text}",
+        "reason": "reason: {text}",
+        "report": "report: {path}",
+        "writing": "writing the report …",
+        "writing_pdf": "writing the report and report.pdf …",
+    },
+}
 DEFAULT_REFERENCE_WORKERS = 2
 MAX_TARGET_BYTES = 1024 * 1024
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
+
+
+class UsageProblem(Exception):
+    """Bad input or an unusable setup: `kcert: error: …`, exit 2 (as the CLI's own)."""
+
+
+def say(lang: str, key: str, **values: object) -> str:
+    return _SAY["en" if lang == "en" else "da"][key].format(**values)
 
 
 @dataclasses.dataclass(frozen=True)

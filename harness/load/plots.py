@@ -114,13 +114,15 @@ def latency_over_time(
         for value, label in ((slo.p95_ms, "p95"), (slo.p99_ms, "p99")):
             if value is not None:
                 ax.axhline(value, linestyle="--", linewidth=1, color="#8a1414")
-                ax.annotate(
+                # x in axes fractions, y in data: the label sits at the line's left end
+                ax.text(
+                    0.01,
+                    value,
                     f"{w['slo']} {label} {value:.0f} ms",
-                    (0, value),
+                    transform=ax.get_yaxis_transform(),
                     fontsize=7,
                     color="#8a1414",
-                    xytext=(2, 2),
-                    textcoords="offset points",
+                    va="bottom",
                 )
     ax.set_title(f"{w['latency_title']} — {name}")
     ax.set_xlabel(w["time"])
