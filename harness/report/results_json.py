@@ -14,7 +14,7 @@ SCHEMA_ID = "kcert-results/1"
 
 
 def _step(step: StepResult, case_id: str) -> dict[str, Any]:
-    return {
+    data = {
         "id": step.step.id,
         "handling": step.step.handling.to_dict(),
         "testdata": step.step.testdata,
@@ -27,7 +27,9 @@ def _step(step: StepResult, case_id: str) -> dict[str, Any]:
         "exchanges": [e.to_dict() for e in step.exchanges],
         "findings": [f.to_dict() for f in step.findings],
         "answer": _answer(step),
-        "artifacts": [
+    }
+    if step.artifacts:  # only a step that made files says so: other runs read as before
+        data["artifacts"] = [
             {
                 "name": a.name,
                 "media_type": a.media_type,
@@ -37,8 +39,8 @@ def _step(step: StepResult, case_id: str) -> dict[str, Any]:
                 "caption": a.caption.to_dict(),
             }
             for a in step.artifacts
-        ],
-    }
+        ]
+    return data
 
 
 def _answer(step: StepResult) -> dict[str, Any] | None:
