@@ -131,7 +131,7 @@ def files_of(run: RunResult) -> list[dict[str, Any]]:
             "capability": p.protocol.capability,
             "direction": "",
             "cases": [c.id for c in p.protocol.cases],
-            "kind": "load-profile",
+            "kind": runpath.LOAD_PROFILE,
         }
         for p in run.protocols
     ]

@@ -196,6 +196,9 @@ def execute(
         session.close()
 
 
+LOAD_PROFILE = "load-profile"  # a run row's protocol file that is a load profile (a load run)
+
+
 def record_and_finish(
     store: RunStore,
     run: RunResult,
@@ -309,6 +312,11 @@ class Reloaded:
 def reload_protocols(row: RunRow, *, same_files: bool) -> Reloaded:
     """The run's protocol files (YAML protocols and TestScripts), loaded again;
     `same_files` insists they are unchanged."""
+    if any(p.get("kind") == LOAD_PROFILE for p in row.protocols):
+        raise RunStateProblem(
+            f"run {row.run_id} is a load run: Locust measured it, no exchanges were recorded "
+            "to judge again or continue; run kcert load run again"
+        )
     paths = [Path(p["path"]) for p in row.protocols]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:

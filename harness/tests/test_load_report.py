@@ -142,3 +142,28 @@ def test_the_pdf_has_the_plots(tmp_path: Path) -> None:
         assert title in text
     assert "Latency distribution per operation" in text
     assert drawn > 20
+
+
+def test_a_load_run_is_not_rejudged_or_resumed(tmp_path: Path) -> None:
+    run, r = judged(tmp_path)
+    recorded(tmp_path, run, r)
+    store = runpath.open_store(None, tmp_path / "reports")
+    try:
+        row = store.run(run.run_id)
+        with pytest.raises(runpath.RunStateProblem, match="is a load run"):
+            runpath.reload_protocols(row, same_files=False)
+    finally:
+        store.close()
+
+
+def test_kcert_runs_list_shows_the_load_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "250")
+    run, r = judged(tmp_path)
+    recorded(tmp_path, run, r)
+    code = main(["runs", "list", "--reports", str(tmp_path / "reports")])
+    out = capsys.readouterr().out
+    assert code == 0 and run.run_id in out and "stub FLP" in out

@@ -236,3 +236,64 @@ def test_an_operation_never_measured_is_an_error() -> None:
     )
     (missing,) = outcomes_of(judge(more, read_stats(SAMPLE), rates()), "plan-share")
     assert missing.status == ERROR and "no requests measured" in missing.text.en
+
+
+LOCUSTFILE = """
+from locust import FastHttpUser, task, constant
+
+class U(FastHttpUser):
+    wait_time = constant(0.05)
+
+    @task
+    def create(self):
+        self.client.post("/flp/v1/plans", data="<x/>", name="plan-create")
+
+    @task
+    def cockpit(self):
+        with self.client.get("/bad", name="cockpit-list", catch_response=True) as r:
+            r.failure("HTTP 503: cockpit query timed out")
+"""
+
+
+@pytest.mark.slow
+def test_reads_what_the_installed_locust_writes(tmp_path: Path) -> None:
+    """The format as this kcert's Locust writes it, against a loopback stub (bounded: -t 3s,
+    the subprocess killed after 60 s)."""
+    import http.server
+    import subprocess
+    import sys
+    import threading
+
+    class Stub(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        (tmp_path / "locustfile.py").write_text(LOCUSTFILE)
+        prefix = tmp_path / "out" / "locust"
+        prefix.parent.mkdir()
+        command = [sys.executable, "-m", "locust", "-f", str(tmp_path / "locustfile.py")]
+        command += ["--headless", "-u", "2", "-r", "2", "-t", "3s", "--csv", str(prefix)]
+        command += ["--csv-full-history", "--host", f"http://127.0.0.1:{server.server_port}"]
+        subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=60, check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    s = read_stats(prefix)
+    assert set(s.operations) == {"plan-create", "cockpit-list"}
+    assert s.operations["cockpit-list"].failures == s.operations["cockpit-list"].requests > 0
+    assert s.operations["plan-create"].failures == 0
+    assert s.history and {r.name for r in s.history} >= {"plan-create", "Aggregated"}
+    assert quoted(s.failures_of("cockpit-list")[0].error) == "HTTP 503: cockpit query timed out"
