@@ -29,7 +29,7 @@ from typing import Any, cast
 import yaml
 from rich.console import Console
 
-from harness.load.model import LoadProfile, LoadResult, RateTable, Target
+from harness.load.model import LoadProfile, LoadResult, RateTable, Stopped, Target
 from harness.load.runrecord import build_run, record
 from harness.load.slo import judge
 from harness.load.stats import LoadStats, StatsError, read_stats
@@ -104,9 +104,9 @@ def _run(args: argparse.Namespace, console: Console, lang: str) -> int:
     ):
         try:
             result = _run_load(args, profile, rates, aimed, Path(tmp), run_time, console)
-            stats = _stats(result)
         except bad_input as exc:
             raise UsageProblem(str(exc)) from None
+        result, stats = _stats(result)
         outcomes = judge(result, stats, rates)
         run = build_run(
             result,
@@ -153,12 +153,17 @@ def _run_load(
     )
 
 
-def _stats(result: LoadResult) -> LoadStats:
-    """Locust's numbers; none when no load was sent (a failed preflight, an early error)."""
-    no_load = any(not c.ok for c in result.preflight) or bool(result.error)
-    if no_load and not Path(f"{result.csv_prefix}_stats.csv").is_file():
-        return LoadStats.empty()
-    return read_stats(result.csv_prefix)
+def _stats(result: LoadResult) -> tuple[LoadResult, LoadStats]:
+    """Locust's numbers. None were written (no load sent, Locust died) or they do not read:
+    nothing measured, and unreadable CSV files are the run's error (Fejl, recorded with the
+    reason), never a pass."""
+    if not Path(f"{result.csv_prefix}_stats.csv").is_file():
+        return result, LoadStats.empty()
+    try:
+        return result, read_stats(result.csv_prefix)
+    except StatsError as exc:
+        reason = f"Locust's CSV files do not read: {exc}"
+        return dataclasses.replace(result, stopped=Stopped.ERROR, error=reason), LoadStats.empty()
 
 
 def _record(args: argparse.Namespace, run: RunResult, result: LoadResult, console: Console) -> Path:
@@ -282,7 +287,7 @@ def _lane(module: str, name: str) -> Callable[..., Any]:
 
 def _bad_input() -> tuple[type[Exception], ...]:
     """The errors that are the user's input, not kcert's fault: `kcert: error: …`, exit 2."""
-    found: list[type[Exception]] = [StatsError]
+    found: list[type[Exception]] = []
     for module, name in (
         ("profile", "ProfileError"),
         ("targets", "TargetError"),

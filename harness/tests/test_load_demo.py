@@ -294,3 +294,20 @@ def test_make_load_demo_runs_the_clean_service_then_a_defect() -> None:
     )
     assert dry.count(line) == 2 and f"{line}  --defect global-lock" in dry
     assert "test $clean -eq 0 && test $defect -eq 1" in dry
+
+
+def test_unreadable_locust_csv_is_a_recorded_fejl(lanes: Lanes) -> None:
+    bad = lanes.tmp / "bad"
+    (lanes.tmp / "bad_stats.csv").write_text("Type,Name\nGET\n")
+    lanes.answer = {"csv_prefix": bad}
+    code, out = run(args(lanes.tmp))
+    assert code == 2 and "Not approved" not in out
+    assert "Locust's CSV files do not read" in out and "bad_stats.csv:1: header" in out
+    assert stored_runs(lanes.tmp)[0].verdict == "fejl"
+
+
+def test_no_locust_csv_at_all_is_a_recorded_fejl(lanes: Lanes) -> None:
+    lanes.answer = {"csv_prefix": lanes.tmp / "none"}
+    code, out = run(args(lanes.tmp))
+    assert code == 2 and "no requests measured" in out
+    assert stored_runs(lanes.tmp)[0].verdict == "fejl"

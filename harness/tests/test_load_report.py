@@ -167,3 +167,21 @@ def test_kcert_runs_list_shows_the_load_run(
     code = main(["runs", "list", "--reports", str(tmp_path / "reports")])
     out = capsys.readouterr().out
     assert code == 0 and run.run_id in out and "stub FLP" in out
+
+
+def test_signed_load_run_verifies_and_a_changed_plot_does_not(tmp_path: Path) -> None:
+    from harness.dossier.signing import generate_keys, load_public, verify
+
+    private, public = generate_keys(tmp_path / "keys")
+    run, r = judged(tmp_path)
+    reports = tmp_path / "reports"
+    store = runpath.open_store(None, reports)
+    try:
+        run_dir = record(run, r, runpath.Reporting(reports, sign_key=private), store)
+    finally:
+        store.close()
+    assert verify(run_dir, load_public(public)).ok
+    plot = run_dir / "evidence" / "artifacts" / "LOAD-PEAK.2" / "latency.svg"
+    plot.write_bytes(plot.read_bytes().replace(b"p95", b"p96"))
+    checked = verify(run_dir, load_public(public))
+    assert not checked.ok and any("latency.svg" in line for line in checked.files)
