@@ -337,7 +337,7 @@ def artifacts(
         Artifact(
             "users.svg",
             svg,
-            plots.users_and_workers(stats, result.cpu, result.workers, lang),
+            plots.users_and_workers(stats, result.cpu, result.workers_seen or result.workers, lang),
             Text("Brugere og workers over tid", "Users and workers over time"),
         ),
     ]
