@@ -7,7 +7,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from harness.fixtures import REPO_ROOT
 from harness.load.model import (
     Bounds,
     CpuSample,
@@ -20,8 +19,9 @@ from harness.load.model import (
     Stopped,
     Target,
 )
+from harness.suitefiles import fixtures_dir
 
-SAMPLE = REPO_ROOT / "fixtures" / "load" / "samples" / "peak"
+SAMPLE = fixtures_dir() / "load" / "samples" / "peak"
 OPS = ("cockpit-list", "plan-create", "plan-read-minlaege")
 # the sample's plateau rates: cockpit-list 10.8/s, plan-create 20.0/s, plan-read-minlaege 6.8/s
 # whole-run p50/p95/p99 ms: cockpit-list 7/14/19 (96 of 96 failed), plan-create 7/12/15,
