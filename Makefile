@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kcert-installed
 
-.PHONY: certify test lint pytest bench clean help packs-dev dist connectathon-demo
+.PHONY: certify test lint pytest bench clean help packs-dev dist connectathon-demo load-demo
 
 help:
 	@echo "make certify  full certification of the embedded reference LPS, writes reports/<run>/"
@@ -14,6 +14,7 @@ help:
 	@echo "make packs-dev  install the official artefacts from ../shared/corpus as packs"
 	@echo "make dist     build the kcert wheel (with its protocols and fixtures) into dist/"
 	@echo "make connectathon-demo  six vendors' LPS, proxy and web matrix on 127.0.0.1 (Ctrl-C stops)"
+	@echo "make load-demo  a bounded peak hour on the reference FLP service: clean, then with a defect"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +78,22 @@ connectathon-demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m harness.bench
+
+# The peak hour of the national figures, bounded, from a Locust master and two workers against
+# the reference FLP service the command starts on 127.0.0.1 (the target says reference: true):
+# the clean service ends Godkendt (exit 0), the one with LOAD_DEFECT Ikke godkendt (exit 1),
+# with the SLO findings naming the operation; both verdicts are printed, the target fails
+# otherwise. LOAD_ARGS='--lang en --pdf' passes options on.
+LOAD_PROFILE ?= fixtures/load/flp-demo.yaml
+LOAD_TARGET ?= fixtures/load/targets/reference-flp.yaml
+LOAD_DEFECT ?= missing-index
+LOAD_ARGS ?=
+LOAD_RUN = $(BIN)/kcert load run $(LOAD_PROFILE) --target $(LOAD_TARGET) --workers 2 --shape peak --run-time 60s $(LOAD_ARGS)
+load-demo: $(STAMP)
+	@clean=0; $(LOAD_RUN) || clean=$$?; \
+	defect=0; $(LOAD_RUN) --defect $(LOAD_DEFECT) || defect=$$?; \
+	echo "load-demo: clean service exit $$clean (0 Godkendt), with $(LOAD_DEFECT) exit $$defect (1 Ikke godkendt)"; \
+	test $$clean -eq 0 && test $$defect -eq 1
 
 clean:
 	rm -rf $(VENV) reports/2* reports/latest build dist

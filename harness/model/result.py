@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,9 +10,34 @@ from typing import Any
 from harness.model.answer import ManualAnswer
 from harness.model.exchange import Exchange
 from harness.model.finding import Finding
+from harness.model.i18n import Text
 from harness.model.outcome import Outcome, Severity, Verdict
 from harness.model.protocol import Protocol, Step, TestCase
 from harness.model.scope import Scope
+
+# An artifact of this media type is a table of objectives the report shows as a table: a JSON
+# list of rows {operation, measure, status (pass|fail|error), severity, measured_text,
+# allowed_text} (a load run's SLO outcomes).
+SLO_TABLE = "application/vnd.kcert.slo+json"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file a step made for a person to look at (a plot, a tool's own output): written as
+    evidence, listed in results.json with its SHA-256, an image shown in the report."""
+
+    name: str  # a file name, unique within its step ("latency.svg")
+    media_type: str  # "image/svg+xml", "text/csv", …
+    data: bytes
+    caption: Text = field(default_factory=Text)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type in ("image/svg+xml", "image/png", "image/jpeg")
 
 
 @dataclass
@@ -23,6 +49,8 @@ class StepResult:
     message: str = ""
     duration_ms: float = 0.0
     answer: ManualAnswer | None = None  # an attended step: what the tester recorded
+    # files for a person (plots, a load generator's CSVs); not kept in the run store
+    artifacts: list[Artifact] = field(default_factory=list)
 
 
 @dataclass

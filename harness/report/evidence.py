@@ -31,6 +31,11 @@ def write_evidence(run: RunResult, directory: Path) -> list[Path]:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_bytes(attachment.data)
                     written.append(path)
+            for artifact in step.artifacts:
+                path = directory / artifact_name(case.case.id, step.step.id, artifact.name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(artifact.data)
+                written.append(path)
     return written
 
 
@@ -38,6 +43,13 @@ def attachment_name(case_id: str, step_id: str, name: str) -> str:
     """attachments/<case>.<step>_<file name>: the tester's file, kept under its own name."""
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in Path(name).name)
     return f"attachments/{case_id}.{step_id}_{safe or 'attachment'}"
+
+
+def artifact_name(case_id: str, step_id: str, name: str) -> str:
+    """artifacts/<case>.<step>/<file name>: a step's file for a person, under its own name."""
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in Path(name).name)
+    step = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in f"{case_id}.{step_id}")
+    return f"artifacts/{step}/{safe.lstrip('.') or 'artifact'}"
 
 
 def write_manifest(run_dir: Path, name: str = "manifest.sha256") -> Path:

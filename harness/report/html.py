@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -13,8 +14,8 @@ import harness.standards  # noqa: F401  (every standard's rule titles registered
 from harness.checks.rules import rule_title
 from harness.model.answer import Attachment
 from harness.model.outcome import Outcome, Severity
-from harness.model.result import RunResult, StepResult
-from harness.report.evidence import attachment_name
+from harness.model.result import SLO_TABLE, RunResult, StepResult
+from harness.report.evidence import artifact_name, attachment_name
 from harness.report.i18n import labels, outcome_text, scope_text, verdict_text
 from harness.report.requirements import is_official, requirement_title
 from harness.report.results_json import answerers, requirement_coverage
@@ -53,6 +54,36 @@ def step_assessment(step: StepResult) -> str:
     return Severity.gravest(f.severity for f in step.findings if f.is_problem).value
 
 
+_SLO_STATUS = {"pass": Outcome.PASS, "fail": Outcome.FAIL, "error": Outcome.ERROR}
+_SLO_CELLS = ("operation", "measure", "measured_text", "allowed_text", "severity")
+
+
+def slo_tables(step: StepResult) -> list[list[dict[str, object]]]:
+    """The step's tables of objectives (`SLO_TABLE` artifacts), each row with its outcome; an
+    artifact that does not read as one is left to its link."""
+    tables = []
+    for artifact in step.artifacts:
+        if artifact.media_type != SLO_TABLE:
+            continue
+        try:
+            rows = json.loads(artifact.data)
+        except ValueError:
+            continue
+        if not isinstance(rows, list):
+            continue
+        table = [
+            {
+                **{k: str(row.get(k, "")) for k in _SLO_CELLS},
+                "status": str(row.get("status", "")),
+                "outcome": _SLO_STATUS.get(str(row.get("status")), Outcome.ERROR),
+            }
+            for row in rows
+            if isinstance(row, dict)
+        ]
+        tables.append(table)
+    return tables
+
+
 def signoff_rows(run: RunResult, lang: str) -> list[tuple[str, str]]:
     """Who signs the report by hand, with the name where the run knows it (blank otherwise)."""
     L = labels(lang)
@@ -88,6 +119,8 @@ def render_html(run: RunResult, lang: str = "da") -> str:
         ),
         place=run.place or "—",
         attachment_name=attachment_name,
+        artifact_name=artifact_name,
+        slo_tables=slo_tables,
         scope_text=scope_text(run.scope, lang),
         # the recorded reason, said again in the report's language from the same scope
         outside=lambda c: run.scope.why_not(c.case.needs, lang) or c.not_in_scope,

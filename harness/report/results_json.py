@@ -7,14 +7,14 @@ from typing import Any
 
 from harness.model.outcome import Outcome
 from harness.model.result import CaseResult, RunResult, StepResult
-from harness.report.evidence import attachment_name
+from harness.report.evidence import artifact_name, attachment_name
 from harness.report.i18n import scope_text
 
 SCHEMA_ID = "kcert-results/1"
 
 
-def _step(step: StepResult) -> dict[str, Any]:
-    return {
+def _step(step: StepResult, case_id: str) -> dict[str, Any]:
+    data = {
         "id": step.step.id,
         "handling": step.step.handling.to_dict(),
         "testdata": step.step.testdata,
@@ -28,6 +28,19 @@ def _step(step: StepResult) -> dict[str, Any]:
         "findings": [f.to_dict() for f in step.findings],
         "answer": _answer(step),
     }
+    if step.artifacts:  # only a step that made files says so: other runs read as before
+        data["artifacts"] = [
+            {
+                "name": a.name,
+                "media_type": a.media_type,
+                "sha256": a.sha256,
+                "bytes": len(a.data),
+                "file": "evidence/" + artifact_name(case_id, step.step.id, a.name),
+                "caption": a.caption.to_dict(),
+            }
+            for a in step.artifacts
+        ]
+    return data
 
 
 def _answer(step: StepResult) -> dict[str, Any] | None:
@@ -55,7 +68,7 @@ def _case(case: CaseResult) -> dict[str, Any]:
         "not_in_scope": case.not_in_scope,
         "needs": case.case.needs.to_dict(),
         "source": str(case.case.source),
-        "steps": [_step(s) for s in case.steps],
+        "steps": [_step(s, case.case.id) for s in case.steps],
     }
 
 

@@ -196,6 +196,30 @@ def execute(
         session.close()
 
 
+LOAD_PROFILE = "load-profile"  # a run row's protocol file that is a load profile (a load run)
+
+
+def record_and_finish(
+    store: RunStore,
+    run: RunResult,
+    reporting: Reporting,
+    choice: dict[str, Any],
+    files: list[dict[str, Any]],
+) -> Path:
+    """A run made outside the runner (a load run: Locust ran it, kcert judged it): its row
+    begun, each case recorded in its own transaction (as `StoreRecorder` does), then
+    `finish`. `choice` and `files` are the run row's SUT choice and protocol files; a choice
+    `SutChoice.from_stored` does not read makes resume and rejudge refuse the run."""
+    versions = {p.protocol.id: p.protocol.version for p in run.protocols}
+    try:
+        store.begin_run(run, choice, files)
+        for seq, case in enumerate(run.cases):
+            store.record_case(run.run_id, seq, case, versions.get(case.protocol_id, ""))
+    except StoreError as exc:
+        raise StoreProblem(str(exc)) from None
+    return finish(run, reporting, store)
+
+
 def finish(
     run: RunResult,
     reporting: Reporting,
@@ -288,6 +312,11 @@ class Reloaded:
 def reload_protocols(row: RunRow, *, same_files: bool) -> Reloaded:
     """The run's protocol files (YAML protocols and TestScripts), loaded again;
     `same_files` insists they are unchanged."""
+    if any(p.get("kind") == LOAD_PROFILE for p in row.protocols):
+        raise RunStateProblem(
+            f"run {row.run_id} is a load run: Locust measured it, no exchanges were recorded "
+            "to judge again or continue; run kcert load run again"
+        )
     paths = [Path(p["path"]) for p in row.protocols]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
