@@ -79,6 +79,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     run.add_argument("--pdf", action="store_true", help="also write report.pdf")
     run.add_argument("--sign-key", type=Path, metavar="FILE", help="sign the run's manifest")
     run.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with `reference:` in the target: start the reference FLP service with this "
+        "performance defect (repeatable)",
+    )
+    run.add_argument(
         "--no-preflight", action="store_true", help="skip the correctness preflight before load"
     )
     run.set_defaults(func=lazy("load_cmd", "run"))
