@@ -52,7 +52,9 @@ def synthetic_cpr(index: int) -> str:
     return cpr
 
 
-def user_patient(seed: int, worker: int, user: int, slot: int, max_users: int, per_user: int) -> int:
+def user_patient(
+    seed: int, worker: int, user: int, slot: int, max_users: int, per_user: int
+) -> int:
     """The patient index of `slot` of virtual user `user` on worker `worker`.
 
     Unique per (worker, user, slot) while worker * max_users * per_user stays below the space

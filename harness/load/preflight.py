@@ -80,7 +80,8 @@ def _expect(response: requests.Response, status: int, ctype: str) -> None:
     got = _ctype(response)
     if got != ctype:
         raise _Failed(
-            response.status_code, f"expected {ctype}, got {got or 'no Content-Type'}: {quote(response)}"
+            response.status_code,
+            f"expected {ctype}, got {got or 'no Content-Type'}: {quote(response)}",
         )
 
 
@@ -145,16 +146,26 @@ class Preflight:
                 method, self.base + path, timeout=self.timeout, allow_redirects=False, **kwargs
             )
         except requests.RequestException as exc:
-            raise _Failed(None, f"no answer from {self.base}: {type(exc).__name__}: {exc}") from None
+            raise _Failed(
+                None, f"no answer from {self.base}: {type(exc).__name__}: {exc}"
+            ) from None
 
     def run(self) -> list[PreflightCheck]:
         steps: list[tuple[str, str, str, Callable[[], None]]] = [
             (PLAN_CREATE, "POST", f"{API}/plans", self.create),
             (PLAN_UPDATE, "PUT", f"{API}/plans/{{id}}", self.update),
-            (PLAN_READ_MINLAEGE, "GET", f"{API}/patients/{{cpr}}/plans?channel=minlaege",
-             lambda: self.view("minlaege")),
-            (PLAN_READ_SUNDHED, "GET", f"{API}/patients/{{cpr}}/plans?channel=sundhedsjournalen",
-             lambda: self.view("sundhedsjournalen")),
+            (
+                PLAN_READ_MINLAEGE,
+                "GET",
+                f"{API}/patients/{{cpr}}/plans?channel=minlaege",
+                lambda: self.view("minlaege"),
+            ),
+            (
+                PLAN_READ_SUNDHED,
+                "GET",
+                f"{API}/patients/{{cpr}}/plans?channel=sundhedsjournalen",
+                lambda: self.view("sundhedsjournalen"),
+            ),
             (COCKPIT_LIST, "GET", f"{API}/clinics/{{sor}}/cockpit", self.cockpit),
             (PLAN_SHARE, "POST", f"{API}/plans/{{id}}/share", self.share),
         ]
@@ -166,14 +177,16 @@ class Preflight:
                 ).replace("{id}", self.plan_id or "<plan>")
                 if checks and not self.plan_id:
                     checks.append(
-                        PreflightCheck(op, False, method, url, None, "not tried: no plan was created")
+                        PreflightCheck(
+                            op, False, method, url, None, "not tried: no plan was created"
+                        )
                     )
                     continue
                 started = time.perf_counter()
                 try:
                     step()
-                    status, ok, message = 200, True, ""
-                    status = self.last_status
+                    status: int | None = self.last_status
+                    ok, message = True, ""
                 except _Failed as exc:
                     status, ok, message = exc.status, False, exc.message
                 elapsed = (time.perf_counter() - started) * 1000
@@ -182,7 +195,11 @@ class Preflight:
                     for rest_op, rest_method, rest_path, _ in steps[len(checks) :]:
                         checks.append(
                             PreflightCheck(
-                                rest_op, False, rest_method, self.base + rest_path, None,
+                                rest_op,
+                                False,
+                                rest_method,
+                                self.base + rest_path,
+                                None,
                                 "not tried: the target did not answer",
                             )
                         )
@@ -214,17 +231,24 @@ class Preflight:
         try:
             _expect(back, 200, "application/xml")
         except _Failed as exc:
-            raise _Failed(exc.status, f"the created plan {plan_id} is not readable back: {exc.message}") from None
+            raise _Failed(
+                exc.status, f"the created plan {plan_id} is not readable back: {exc.message}"
+            ) from None
         problem = _cpd_problem(back.content, self.patient.cpr)
         if problem:
             raise _Failed(back.status_code, f"the created plan read back: {problem}")
         etag = back.headers.get("ETag", "").strip('"').removeprefix('W/"')
         if etag and etag != str(version):
-            raise _Failed(back.status_code, f"ETag {etag!r} of the plan read back, created as version {version}")
+            raise _Failed(
+                back.status_code,
+                f"ETag {etag!r} of the plan read back, created as version {version}",
+            )
         self.plan_id, self.version = plan_id, version
 
     def update(self) -> None:
-        body = self.renderer.render(self.patient, self.clinic, self.package, version=self.version + 1)
+        body = self.renderer.render(
+            self.patient, self.clinic, self.package, version=self.version + 1
+        )
         answer = self._note(
             self._send(
                 "PUT",
@@ -244,13 +268,17 @@ class Preflight:
 
     def view(self, channel: str) -> None:
         answer = self._note(
-            self._send("GET", f"{API}/patients/{self.patient.cpr}/plans", params={"channel": channel})
+            self._send(
+                "GET", f"{API}/patients/{self.patient.cpr}/plans", params={"channel": channel}
+            )
         )
         doc = _json(answer, 200, {"patient": str, "channel": str, "plans": list})
         if doc["patient"] != self.patient.cpr or doc["channel"] != channel:
             raise _Failed(200, f"the view is of another patient or channel ({doc['channel']!r})")
         if not any(isinstance(p, dict) and p.get("id") == self.plan_id for p in doc["plans"]):
-            raise _Failed(200, f"the patient's new plan {self.plan_id} is not in the {channel} view")
+            raise _Failed(
+                200, f"the patient's new plan {self.plan_id} is not in the {channel} view"
+            )
 
     def cockpit(self) -> None:
         answer = self._note(
@@ -262,9 +290,12 @@ class Preflight:
         )
         doc = _json(answer, 200, {"clinic": str, "package": str, "total": int, "items": list})
         if (doc["clinic"], doc["package"]) != (self.clinic.sor, self.package):
-            raise _Failed(200, f"the list of {doc['clinic']}/{doc['package']}, asked for {self.clinic.sor}/{self.package}")
+            asked = f"{self.clinic.sor}/{self.package}"
+            raise _Failed(200, f"the list of {doc['clinic']}/{doc['package']}, asked for {asked}")
         if doc["total"] < 1 or len(doc["items"]) > 50:
-            raise _Failed(200, f"total {doc['total']} with {len(doc['items'])} items on a page of 50")
+            raise _Failed(
+                200, f"total {doc['total']} with {len(doc['items'])} items on a page of 50"
+            )
 
     def share(self) -> None:
         answer = self._note(self._send("POST", f"{API}/plans/{self.plan_id}/share"))
@@ -277,12 +308,14 @@ class Preflight:
         try:
             _expect(shared, 200, "application/xml")
         except _Failed as exc:
-            raise _Failed(exc.status, f"the shared document {doc['document']}: {exc.message}") from None
+            raise _Failed(
+                exc.status, f"the shared document {doc['document']}: {exc.message}"
+            ) from None
         problem = _cpd_problem(shared.content, self.patient.cpr)
         if problem:
             raise _Failed(200, f"the shared document {doc['document']}: {problem}")
 
 
 def run_preflight(target: Target, seed: int = 0) -> list[PreflightCheck]:
-    """Each operation once against `target`; one PreflightCheck per operation, in OPERATIONS order."""
+    """Each operation once against `target`: one PreflightCheck per operation, in order."""
     return Preflight(target, seed).run()

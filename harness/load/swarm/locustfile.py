@@ -28,7 +28,7 @@ class KcertShape(SHAPES[_plan.shape if _plan else "plateau"]):  # type: ignore[m
     """The shape of this run (see harness.load.swarm.shapes)."""
 
 
-@events.init_command_line_parser.add_listener
+@events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
 def _plan_option(parser: Any, **_: Any) -> None:
     parser.add_argument(
         "--kcert-plan",
@@ -39,7 +39,7 @@ def _plan_option(parser: Any, **_: Any) -> None:
     )
 
 
-@events.test_start.add_listener
+@events.test_start.add_listener  # type: ignore[untyped-decorator]
 def _adopt_plan(environment: Any, **_: Any) -> None:
     options = environment.parsed_options
     runtime.adopt(getattr(options, "kcert_plan", "") or runtime.plan_text())

@@ -27,7 +27,7 @@ class StagedShape(LoadTestShape):
         plan = runtime.plan()
         if plan is None:
             return None
-        stage = plan.stage_at(self.get_run_time())
+        stage = plan.stage_at(self.get_run_time())  # type: ignore[no-untyped-call]
         if stage is None:
             return None
         return stage.users, max(0.1, plan.spawn_rate * self.spawn_factor)

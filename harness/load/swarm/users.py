@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from locust import task
-from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
+from locust.contrib.fasthttp import FastHttpUser
 
 from harness.load import bodies
 from harness.load.model import (
@@ -75,13 +75,13 @@ def quote(response: Any) -> str:
     return " ".join(text.split())[:SNIPPET] or "(empty body)"
 
 
-def json_answer(resp: ResponseContextManager, op: str, status: int) -> dict[str, Any] | None:
+def json_answer(resp: Any, op: str, status: int) -> dict[str, Any] | None:
     """The answer's JSON object when status and content type are right; else a failure."""
     if resp.status_code != status:
         said = f"no answer: {resp.error}" if not resp.status_code else quote(resp)
         resp.failure(f"{op}: expected HTTP {status}, got {resp.status_code}: {said}")
         return None
-    ctype = (resp.headers.get("content-type") or "").split(";")[0].strip()
+    ctype = str((resp.headers or {}).get("content-type") or "").split(";")[0].strip()
     if ctype != "application/json":
         resp.failure(f"{op}: expected application/json, got {ctype or 'no content type'}")
         return None
@@ -135,7 +135,12 @@ class FlpUser(FastHttpUser):
         self.patients = [
             bodies.patient(
                 bodies.user_patient(
-                    plan.seed, self.worker, self.number, slot, plan.max_users, plan.patients_per_user
+                    plan.seed,
+                    self.worker,
+                    self.number,
+                    slot,
+                    plan.max_users,
+                    plan.patients_per_user,
                 )
             )
             for slot in range(plan.patients_per_user)
@@ -183,8 +188,10 @@ class FlpUser(FastHttpUser):
         body = renderer().render(who, self.clinic, package)
         with self.client.post(
             f"{API}/plans",
-            data=body,
-            headers=self._headers(**{"Content-Type": "application/xml", "X-Clinic": self.clinic.sor}),
+            data=body,  # type: ignore[arg-type]  # bytes are sent as they are
+            headers=self._headers(
+                **{"Content-Type": "application/xml", "X-Clinic": self.clinic.sor}
+            ),
             name=PLAN_CREATE,
             catch_response=True,
         ) as resp:
@@ -203,7 +210,7 @@ class FlpUser(FastHttpUser):
         body = renderer().render(own.patient, self.clinic, own.package, version=own.version + 1)
         with self.client.put(
             f"{API}/plans/{own.id}",
-            data=body,
+            data=body,  # type: ignore[arg-type]  # bytes are sent as they are
             headers=self._headers(
                 **{
                     "Content-Type": "application/xml",
@@ -259,9 +266,12 @@ class FlpUser(FastHttpUser):
             doc = json_answer(resp, COCKPIT_LIST, 200)
             if doc is None:
                 return
-            problem = shape_problem(doc, {"clinic": str, "package": str, "total": int, "items": list})
+            problem = shape_problem(
+                doc, {"clinic": str, "package": str, "total": int, "items": list}
+            )
             if not problem and (doc["clinic"], doc["package"]) != (self.clinic.sor, package):
-                problem = f"the list of {doc['clinic']}/{doc['package']}, asked for {self.clinic.sor}/{package}"
+                asked = f"{self.clinic.sor}/{package}"
+                problem = f"the list of {doc['clinic']}/{doc['package']}, asked for {asked}"
             if not problem and len(doc["items"]) > 50:
                 problem = f"{len(doc['items'])} items on a page of 50"
             if problem:
