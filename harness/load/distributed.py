@@ -51,7 +51,8 @@ def worker_command(args: argparse.Namespace) -> int:
     """Start the workers, wait for them; 0 when they ended by themselves, 2 for bad input."""
     try:
         host, port = parse_master(str(args.master))
-        processes = int(getattr(args, "processes", None) or 1)
+        given = getattr(args, "processes", None)
+        processes = 1 if given is None else int(given)
         if not 1 <= processes <= MAX_PROCESSES:
             raise WorkerArgsError(f"--processes {processes}: expected 1..{MAX_PROCESSES}")
     except (WorkerArgsError, ValueError) as exc:

@@ -80,7 +80,8 @@ class Built:
 
 
 def _users_for(rate: float, think: tuple[float, float]) -> int:
-    return max(1, math.ceil(rate * ((think[0] + think[1]) / 2 + EXPECTED_LATENCY_S)))
+    needed = rate * ((think[0] + think[1]) / 2 + EXPECTED_LATENCY_S)
+    return max(1, math.ceil(needed - 1e-9))  # 7.000000001 users are 7
 
 
 def build_plan(
@@ -174,6 +175,12 @@ def build_plan(
     except PlanError as exc:
         raise LoadError(f"kcert built an invalid plan: {exc}") from None
     return Built(plan, notes)
+
+
+def hard_limit_s(run_time_s: float, distributed: bool) -> float:
+    """The wall-clock limit after which every Locust process is killed."""
+    wait_s = WORKERS_MAX_WAIT_S if distributed else 0.0
+    return START_GRACE_S + wait_s + run_time_s + STOP_TIMEOUT_S + STOP_GRACE_S
 
 
 def free_port(host: str) -> int:
@@ -422,8 +429,7 @@ def run_load(
                 ]  # fmt: skip
                 log = out_dir / f"locust-worker-{index}.log"
                 children.append(start_child(f"worker-{index}", worker_argv, env, log))
-            wait_s = WORKERS_MAX_WAIT_S if distributed else 0.0
-            hard_s = START_GRACE_S + wait_s + plan.run_time_s + STOP_TIMEOUT_S + STOP_GRACE_S
+            hard_s = hard_limit_s(plan.run_time_s, distributed)
             master = children[0]
             next_cpu = next_progress = t0
             while master.alive():

@@ -83,6 +83,11 @@ def load_target(path: Path) -> Target:
     TargetRefused for a host the file does not allow."""
     try:
         doc = load_yaml(path)
+        if isinstance(doc.data, dict):  # a misspelt key at its own line, not the file's first
+            known = SCHEMA["properties"]
+            for key in doc.data:
+                if key not in known:
+                    raise doc.error((str(key),), f"unknown field; known: {', '.join(known)}")
         check_schema(doc, SCHEMA)
     except SourceError as exc:
         raise TargetError(str(exc)) from None
