@@ -94,8 +94,10 @@ class Clinic:
 
 
 def clinic(index: int) -> Clinic:
-    """Clinic `index`: a made-up SOR code in a 9999… block no real unit uses."""
-    return Clinic(sor=f"99990{index:07d}", name=f"Kcert testklinik {index}")
+    """Clinic `index`: a made-up SOR code in a 9999… block no real unit uses; the same scheme
+    as the reference FLP service's seeding (`9999` + index in 7 digits + `0016`), so the
+    virtual users' cockpit queries list the seeded plans of their clinic too."""
+    return Clinic(sor=f"9999{index:07d}0016", name=f"Kcert testklinik {index}")
 
 
 class CpdRenderer:

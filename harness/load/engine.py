@@ -177,6 +177,16 @@ def build_plan(
     return Built(plan, notes)
 
 
+def clear_outputs(out_dir: Path) -> None:
+    """Remove what an earlier run left in out_dir, so no old row is read as this run's."""
+    for old in [*out_dir.glob("locust_*.csv"), *out_dir.glob("locust*.log")]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    for name in ("locust.html", "plan.json"):
+        with contextlib.suppress(OSError):
+            (out_dir / name).unlink()
+
+
 def hard_limit_s(run_time_s: float, distributed: bool) -> float:
     """The wall-clock limit after which every Locust process is killed."""
     wait_s = WORKERS_MAX_WAIT_S if distributed else 0.0
@@ -300,24 +310,41 @@ def workers_seen(log: Path) -> int:
     return max((int(n) for n in _CONNECTED.findall(text)), default=0)
 
 
-def progress_line(prefix: Path, elapsed_s: float, run_time_s: float) -> str:
-    """One line from the end of Locust's growing stats history: users, rate, failures."""
-    history = Path(f"{prefix}_stats_history.csv")
-    head = ""
-    with contextlib.suppress(OSError), history.open(encoding="utf-8") as handle:
-        head = handle.readline()
-    lines = [line for line in _tail(history).splitlines() if ",Aggregated," in line]
-    if not head or not lines:
-        return f"load {elapsed_s:.0f}/{run_time_s:.0f} s: starting"
-    row = next(csv.DictReader(io.StringIO(head + lines[-1] + "\n")))
-    total = int(float(row.get("Total Request Count") or 0))
-    failed = int(float(row.get("Total Failure Count") or 0))
-    share = 100 * failed / total if total else 0.0
-    return (
-        f"load {elapsed_s:.0f}/{run_time_s:.0f} s: {row.get('User Count', '?')} users, "
-        f"{float(row.get('Requests/s') or 0):.1f} req/s, {total} requests, "
-        f"{failed} failures ({share:.1f} %)"
-    )
+class Progress:
+    """Progress lines from the end of Locust's growing stats history: time into the load,
+    users, the request rate since the previous line, requests and failures so far."""
+
+    def __init__(self, prefix: Path, run_time_s: float) -> None:
+        self.history = Path(f"{prefix}_stats_history.csv")
+        self.run_time_s = run_time_s
+        self.first_at: float | None = None
+        self.last: tuple[float, int] | None = None  # (timestamp, total requests)
+
+    def line(self) -> str:
+        head = ""
+        with contextlib.suppress(OSError), self.history.open(encoding="utf-8") as handle:
+            head = handle.readline()
+            first = handle.readline()
+        lines = [line for line in _tail(self.history).splitlines() if ",Aggregated," in line]
+        if not head or not lines:
+            return f"load 0/{self.run_time_s:.0f} s: starting"
+        row = next(csv.DictReader(io.StringIO(head + lines[-1] + "\n")))
+        if self.first_at is None:
+            start = next(csv.DictReader(io.StringIO(head + first)), {})
+            self.first_at = float(start.get("Timestamp") or row["Timestamp"])
+        at = float(row["Timestamp"])
+        total = int(float(row.get("Total Request Count") or 0))
+        failed = int(float(row.get("Total Failure Count") or 0))
+        rate = float(row.get("Requests/s") or 0)
+        if self.last is not None and at > self.last[0]:
+            rate = (total - self.last[1]) / (at - self.last[0])
+        self.last = (at, total)
+        share = 100 * failed / total if total else 0.0
+        return (
+            f"load {at - self.first_at:.0f}/{self.run_time_s:.0f} s: "
+            f"{row.get('User Count', '?')} users, {rate:.1f} req/s, {total} requests, "
+            f"{failed} failures ({share:.1f} %)"
+        )
 
 
 def run_load(
@@ -385,6 +412,7 @@ def run_load(
                 error=f"preflight failed for {len(failed)} of {len(checks)} operations: no load",
             )
     plan_path = out_dir / "plan.json"
+    clear_outputs(out_dir)
     try:
         plan_path.write_text(plan.to_json(), encoding="utf-8")
     except OSError as exc:
@@ -432,6 +460,7 @@ def run_load(
             hard_s = hard_limit_s(plan.run_time_s, distributed)
             master = children[0]
             next_cpu = next_progress = t0
+            progress_lines = Progress(prefix, plan.run_time_s)
             while master.alive():
                 now = time.monotonic()
                 if interrupted.is_set():
@@ -455,7 +484,7 @@ def run_load(
                 if now >= next_progress:
                     next_progress = now + PROGRESS_EVERY_S
                     if now > t0:
-                        say(progress_line(prefix, now - t0, plan.run_time_s))
+                        say(progress_lines.line())
                 time.sleep(POLL_S)
             if stopped is Stopped.TIME:
                 code = master.proc.wait(timeout=5) if not master.alive() else None
@@ -473,7 +502,7 @@ def run_load(
     duration = time.monotonic() - t0
     if stopped is Stopped.TIME and not Path(f"{prefix}_stats.csv").is_file():
         stopped, error = Stopped.ERROR, f"Locust wrote no statistics ({prefix}_stats.csv)"
-    say(progress_line(prefix, duration, plan.run_time_s) + f" (ended: {stopped.value})")
+    say(f"load ended ({stopped.value}) after {duration:.0f} s{': ' + error if error else ''}")
     return LoadResult(
         **result_base,
         started=started,

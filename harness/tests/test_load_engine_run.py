@@ -175,3 +175,24 @@ def test_a_master_whose_workers_never_come_is_an_error(
     assert "gave up waiting for 1 worker(s)" in result.error
     assert result.workers_seen == 0
     assert no_locust_left()
+
+
+def test_wrong_answers_under_load_are_failures_with_their_reason(tmp_path: Path) -> None:
+    with running_standin(("cockpit-shape", "share-format")) as (url, _):
+        result = run_load(
+            small_profile(),
+            small_rates(30.0),
+            Target("stand-in", url),
+            shape="normal",
+            out_dir=tmp_path,
+            run_time_s=5,
+            preflight=False,
+        )
+    assert result.stopped is Stopped.TIME, result.error
+    rows = stats_rows(result)
+    for wrong in ("cockpit-list", "plan-share"):
+        assert rows[wrong]["Failure Count"] == rows[wrong]["Request Count"] != "0"
+    assert rows["plan-create"]["Failure Count"] == "0"  # the right answers still pass
+    failures = Path(f"{result.csv_prefix}_failures.csv").read_text(encoding="utf-8")
+    assert "cockpit-list: field 'package' is None" in failures
+    assert "plan-share: format 'PDF', expected 'DK-CPD'" in failures
