@@ -291,6 +291,28 @@ def caught_signals() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM while kcert itself was waiting on the target (the preflight)."""
+
+
+@contextlib.contextmanager
+def interrupting_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise Interrupted, ending a blocking request at once (main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def _tail(path: Path, size: int = 8192) -> str:
     try:
         with path.open("rb") as handle:
@@ -398,7 +420,17 @@ def run_load(
     checks: tuple[Any, ...] = ()
     if preflight:
         say(f"preflight: each operation once against {target.base_url}")
-        checks = tuple(run_preflight(target, seed))
+        try:
+            with interrupting_signals():
+                checks = tuple(run_preflight(target, seed))
+        except Interrupted:
+            return LoadResult(
+                **result_base,
+                started=started,
+                duration_s=0.0,
+                stopped=Stopped.SIGNAL,
+                error="interrupted during the preflight: no load",
+            )
         failed = [c for c in checks if not c.ok]
         for check in checks:
             say(f"preflight {check.operation}: {'ok' if check.ok else check.message}")

@@ -113,3 +113,22 @@ def test_a_failed_preflight_sends_no_load(tmp_path: Path) -> None:
     assert "preflight failed for 1 of 6" in result.error
     assert plans == 1  # the preflight's own plan, no more
     assert not (tmp_path / "plan.json").exists()
+
+
+def test_a_signal_during_the_preflight_stops_before_any_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    from harness.load import engine
+
+    def preflight_then_signal(target: Target, seed: int) -> list[object]:
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler raises at once, inside this call
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(engine, "run_preflight", preflight_then_signal)
+    result = run_load(small_profile(), small_rates(), LOOPBACK, shape="normal", out_dir=tmp_path)
+    assert result.stopped is Stopped.SIGNAL
+    assert "interrupted during the preflight" in result.error
+    assert not (tmp_path / "plan.json").exists()
