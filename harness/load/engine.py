@@ -63,6 +63,7 @@ CPU_EVERY_S = 1.0
 POLL_S = 0.2
 MAX_CLINICS = 1700  # the national figure (about 1,700 clinics) as the ceiling of made-up ones
 _CONNECTED = re.compile(r"(\d+) workers connected")
+_STARTING = re.compile(r"Shape test updating to [1-9]|Ramping to [1-9]")
 
 
 class LoadError(Exception):
@@ -332,6 +333,12 @@ def workers_seen(log: Path) -> int:
     return max((int(n) for n in _CONNECTED.findall(text)), default=0)
 
 
+def load_began_in(log: Path) -> bool:
+    """Whether the master's (or local process's) log says users are being started: Locust's
+    own lines, flushed per record (its CSV history is flushed only every few seconds)."""
+    return _STARTING.search(_tail(log, 16384)) is not None
+
+
 class Progress:
     """Progress lines from the end of Locust's growing stats history: time into the load,
     users, the request rate since the previous line, requests and failures so far."""
@@ -493,6 +500,7 @@ def run_load(
             master = children[0]
             next_cpu = next_progress = t0
             progress_lines = Progress(prefix, plan.run_time_s)
+            load_began: float | None = None
             while master.alive():
                 now = time.monotonic()
                 if interrupted.is_set():
@@ -506,13 +514,21 @@ def run_load(
                         "(run time + start and stop grace); its processes were killed"
                     )
                     break
-                if now >= next_cpu:
+                if load_began is None and load_began_in(master_log):
+                    # Locust's start-up (imports, connecting) is not the load: sample from here
+                    load_began = now
+                    for child in children:
+                        with contextlib.suppress(psutil.Error, AttributeError):
+                            child.ps.cpu_percent(None)
+                    next_cpu = now + CPU_EVERY_S
+                if load_began is not None and now >= next_cpu:
                     next_cpu = now + CPU_EVERY_S
                     for child in children:
                         if child.ps is not None and child.alive():
                             with contextlib.suppress(psutil.Error):
                                 percent = child.ps.cpu_percent(None)
-                                cpu.append(CpuSample(round(now - t0, 2), child.name, percent))
+                                at = round(now - load_began, 2)
+                                cpu.append(CpuSample(at, child.name, percent))
                 if now >= next_progress:
                     next_progress = now + PROGRESS_EVERY_S
                     if now > t0:

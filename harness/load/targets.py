@@ -34,6 +34,21 @@ SCHEMA: dict[str, Any] = {
         "base_url": {"type": "string", "minLength": 1},
         "version": {"type": "string"},
         "allowed_hosts": {"type": "array", "items": {"type": "string", "pattern": _HOST}},
+        # "start kcert's reference FLP service for the run and aim at it" (read by
+        # harness.load.command; the base URL is then a placeholder the started service replaces)
+        "reference": {
+            "oneOf": [
+                {"type": "boolean"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "workers": {"type": "integer", "minimum": 1, "maximum": 64},
+                        "defects": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            ]
+        },
         "headers": {
             "type": "object",
             "propertyNames": {"pattern": "^[A-Za-z0-9-]+$"},

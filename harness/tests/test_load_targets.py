@@ -85,3 +85,10 @@ def test_a_token_reference_is_kept_as_written(
     target = load_target(path)
     assert target.headers == {"Authorization": "Bearer ${KCERT_TEST_FLP_TOKEN}"}
     assert "very-secret" not in repr(target)
+
+
+def test_the_reference_switch_is_accepted_and_checked(tmp_path: Path) -> None:
+    base = "name: t\nbase_url: http://127.0.0.1\n"
+    load_target(write(tmp_path, base + "reference: {workers: 2, defects: [missing-index]}\n"))
+    with pytest.raises(TargetError, match=r":3: reference"):
+        load_target(write(tmp_path, base + "reference: {workers: 0}\n"))
