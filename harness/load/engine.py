@@ -61,6 +61,7 @@ STOP_GRACE_S = 15.0  # after SIGTERM, before SIGKILL
 PROGRESS_EVERY_S = 5.0
 CPU_EVERY_S = 1.0
 POLL_S = 0.2
+MAX_LOCAL_WORKERS = 64  # Locust worker processes started on this machine
 MAX_CLINICS = 1700  # the national figure (about 1,700 clinics) as the ceiling of made-up ones
 _CONNECTED = re.compile(r"(\d+) workers connected")
 _STARTING = re.compile(r"Shape test updating to [1-9]|Ramping to [1-9]")
@@ -399,6 +400,11 @@ def run_load(
         raise LoadError(f"target {target.name}: {why}")
     if workers < 0 or (expect_workers is not None and expect_workers < 0):
         raise LoadError("the number of workers cannot be negative")
+    if workers > MAX_LOCAL_WORKERS:
+        raise BoundsError(
+            f"{workers} local workers: at most {MAX_LOCAL_WORKERS} on one machine (one per core "
+            "is enough; add machines with kcert load worker); refused"
+        )
     built = build_plan(
         profile, rates, target, shape=shape, users=users, run_time_s=run_time_s, seed=seed
     )

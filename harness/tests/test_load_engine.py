@@ -132,3 +132,10 @@ def test_a_signal_during_the_preflight_stops_before_any_load(
     assert result.stopped is Stopped.SIGNAL
     assert "interrupted during the preflight" in result.error
     assert not (tmp_path / "plan.json").exists()
+
+
+def test_too_many_local_workers_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(BoundsError, match="at most 64"):
+        run_load(
+            small_profile(), small_rates(), LOOPBACK, shape="normal", out_dir=tmp_path, workers=65
+        )
