@@ -341,14 +341,14 @@ def load_began_in(log: Path) -> bool:
 
 
 class Progress:
-    """Progress lines from the end of Locust's growing stats history: time into the load,
-    users, the request rate since the previous line, requests and failures so far."""
+    """Progress lines from the end of Locust's growing stats history (flushed by Locust every
+    few seconds): time into the load, users, the current request rate, requests and failures
+    so far."""
 
     def __init__(self, prefix: Path, run_time_s: float) -> None:
         self.history = Path(f"{prefix}_stats_history.csv")
         self.run_time_s = run_time_s
         self.first_at: float | None = None
-        self.last: tuple[float, int] | None = None  # (timestamp, total requests)
 
     def line(self) -> str:
         head = ""
@@ -365,10 +365,7 @@ class Progress:
         at = float(row["Timestamp"])
         total = int(float(row.get("Total Request Count") or 0))
         failed = int(float(row.get("Total Failure Count") or 0))
-        rate = float(row.get("Requests/s") or 0)
-        if self.last is not None and at > self.last[0]:
-            rate = (total - self.last[1]) / (at - self.last[0])
-        self.last = (at, total)
+        rate = float(row.get("Requests/s") or 0)  # Locust's own moving window
         share = 100 * failed / total if total else 0.0
         return (
             f"load {at - self.first_at:.0f}/{self.run_time_s:.0f} s: "
