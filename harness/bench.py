@@ -69,12 +69,21 @@ def _message() -> tuple[dict[str, Any], bytes, bytes]:
     return resource, json.dumps(resource).encode(), to_xml(resource)
 
 
-SECTIONS = ("core", "validators", "cockpit", "inputs", "store", "certify", "connectathon")
+SECTIONS = (
+    "core",
+    "validators",
+    "cockpit",
+    "inputs",
+    "store",
+    "certify",
+    "connectathon",
+    "load-generator",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     """All sections, or those named: python -m harness.bench [core] [validators] [cockpit]
-    [inputs] [store] [certify] [connectathon]."""
+    [inputs] [store] [certify] [connectathon] [load-generator]."""
     wanted = argv if argv else list(SECTIONS)
     unknown = sorted(set(wanted) - set(SECTIONS))
     if unknown:
@@ -102,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.bench_connectathon import connectathon_bench
 
         connectathon_bench()
+    if "load-generator" in wanted:
+        from harness.bench_load import load_generator_bench
+
+        load_generator_bench()
     return 0
 
 
