@@ -1,10 +1,18 @@
 """The global-lock defect: one file lock shared by every worker process, held for the whole
-request (taken before the handler runs, released after the answer is sent)."""
+request (taken before the handler runs, released after the answer is sent).
+
+It is taken the way lock files usually are: try, and when it is held sleep and try again,
+backing off on SQLite's own busy-handler schedule (1 ms … 100 ms). Requests are serialised
+across all workers, and one that finds the lock held waits in whole sleeps and may lose the
+race to a newcomer (no queue, no fairness): the latency tail grows with the load.
+"""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +23,8 @@ import anyio.to_thread
 # thread for its handler (anyio's default limiter serves the handlers).
 WAITERS = 256
 EXEMPT = ("/flp/v1/health",)  # the launcher must still see the service come up
+BACKOFF_MS = (1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100)  # sqlite3's sqliteDefaultBusyCallback
+MAX_WAIT_S = 60.0  # then the request takes the lock blocking, rather than fail
 
 
 class GlobalLock:
@@ -27,6 +37,18 @@ class GlobalLock:
 
     def _acquire(self) -> int:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + MAX_WAIT_S
+        attempt = 0
+        while time.monotonic() < deadline:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                    os.close(fd)
+                    raise
+            time.sleep(BACKOFF_MS[min(attempt, len(BACKOFF_MS) - 1)] / 1000)
+            attempt += 1
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd
 
