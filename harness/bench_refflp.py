@@ -169,7 +169,12 @@ class _User:
 
 
 def run_step(
-    base: str, clinics: Sequence[str], clients: int, seconds: float, seed: int = 0
+    base: str,
+    clinics: Sequence[str],
+    clients: int,
+    seconds: float,
+    seed: int = 0,
+    think_s: tuple[float, float] = (0.0, 0.0),
 ) -> StepResult:
     """`clients` closed-loop clients for `seconds` (bounded in requests too)."""
     result = StepResult(clients, seconds)
@@ -194,6 +199,8 @@ def run_step(
                     user.conn.close()
                 local.setdefault(operation, []).append((time.perf_counter() - t0) * 1000)
                 errors += status >= 400 or status == 0
+                if think_s[1] > 0:
+                    time.sleep(rng.uniform(*think_s))
         finally:
             user.conn.close()
             with lock:

@@ -254,17 +254,31 @@ class Store:
                     (clinic, package, size, offset),
                 )
                 return total, [CockpitItem(r[0], r[1], int(r[2]), r[3]) for r in rows]
-            # The defect: the page's ids first, then each plan loaded on its own and its
-            # document read to find the patient, as a naive object mapping would.
+            # The defect: the page's ids first, then each plan loaded on its own, as a lazy
+            # object mapping does after its session closed: a query, on a connection of its
+            # own, per row, and the row's document read to find the patient.
             ids = tx.rows(f"SELECT id {where} {order}", (clinic, package, size, offset))
-            items = []
-            for (plan_id,) in ids:
-                row = tx.rows(
-                    "SELECT id, version, updated, document FROM flp_plans WHERE id = ?", (plan_id,)
-                )[0]
-                patient = cpd.read_plan(bytes(row[3]), 1 << 20).patient
-                items.append(CockpitItem(patient, row[0], int(row[1]), row[2]))
-            return total, items
+        items = []
+        for (plan_id,) in ids:
+            items.append(self._lazy_item(str(plan_id)))
+        return total, items
+
+    def _lazy_item(self, plan_id: str) -> CockpitItem:
+        conn = self._connect()
+        try:
+            cursor = conn.cursor()
+            self.queries += 1
+            cursor.execute(
+                Tx(self, cursor)._sql(
+                    "SELECT id, version, updated, document FROM flp_plans WHERE id = ?"
+                ),
+                (plan_id,),
+            )
+            row = cursor.fetchone()
+        finally:
+            conn.close()
+        patient = cpd.read_plan(bytes(row[3]), 1 << 20).patient
+        return CockpitItem(patient, row[0], int(row[1]), row[2])
 
     def share(self, plan_id: str) -> tuple[int, str]:
         with self.tx(write=True) as tx:
