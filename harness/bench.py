@@ -69,12 +69,12 @@ def _message() -> tuple[dict[str, Any], bytes, bytes]:
     return resource, json.dumps(resource).encode(), to_xml(resource)
 
 
-SECTIONS = ("core", "validators", "cockpit", "inputs", "store", "certify", "connectathon")
+SECTIONS = ("core", "validators", "cockpit", "inputs", "store", "certify", "connectathon", "refflp")
 
 
 def main(argv: list[str] | None = None) -> int:
     """All sections, or those named: python -m harness.bench [core] [validators] [cockpit]
-    [inputs] [store] [certify] [connectathon]."""
+    [inputs] [store] [certify] [connectathon] [refflp]."""
     wanted = argv if argv else list(SECTIONS)
     unknown = sorted(set(wanted) - set(SECTIONS))
     if unknown:
@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.bench_connectathon import connectathon_bench
 
         connectathon_bench()
+    if "refflp" in wanted:
+        from harness.bench_refflp import refflp_bench
+
+        refflp_bench()
     return 0
 
 

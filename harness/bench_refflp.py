@@ -29,10 +29,10 @@ from harness.load.service import running_refflp
 POSTGRES_ENV = "KCERT_BENCH_POSTGRES"
 SEED_CLINICS = 1700  # about 1,700 clinics use the plans (DOMAIN.md, published)
 SEED_PLANS = 30
-STEPS = (1, 2, 4, 8, 16, 32)  # concurrent clients per step
+STEPS = (1, 2, 4, 8, 16, 32, 64)  # concurrent clients per step
 STEP_S = 4.0
 MAX_REQUESTS_PER_STEP = 50_000
-DEFAULT_P95_MS = 500.0  # when the workload model's peak SLO cannot be read
+DEFAULT_P95_MS = 500.0  # when the workload model's SLOs cannot be read
 PROFILE = Path(__file__).resolve().parent.parent / "fixtures" / "load" / "flp-national.yaml"
 # The operation mix (kcert's assumption for the bench; the load profile derives its own).
 MIX: tuple[tuple[str, float], ...] = (
@@ -237,44 +237,53 @@ def seed(base: str, clinics: int = SEED_CLINICS, plans: int = SEED_PLANS) -> lis
         conn.close()
 
 
-def peak_p95_ms() -> tuple[float, str]:
-    """The tightest peak-shape p95 SLO of the national profile, and where it came from."""
+def peak_p95_slos() -> tuple[dict[str, float], str]:
+    """Each operation's p95 SLO in the national profile, and where they came from."""
     try:
         # the workload model's reader (the model lane's module), looked up at run time
         profile = importlib.import_module("harness.load.profile").load_profile(PROFILE)
-        values = [s.p95_ms for s in profile.slos.values() if s.p95_ms is not None]
-        if values:
-            return min(values), f"{PROFILE.name} (tightest p95)"
+        slos = {op: s.p95_ms for op, s in profile.slos.items() if s.p95_ms is not None}
+        if slos:
+            return slos, PROFILE.name
     except (ImportError, OSError, ValueError):
         pass
-    return DEFAULT_P95_MS, "kcert's default (the profile could not be read)"
+    return {op: DEFAULT_P95_MS for op, _ in MIX}, "kcert's default (the profile was not read)"
+
+
+def within(step: StepResult, slos: dict[str, float]) -> bool:
+    """Every operation's p95 within its SLO, and no errors."""
+    return step.errors == 0 and all(
+        step.p95(op) <= slos.get(op, DEFAULT_P95_MS) for op in step.latencies_ms
+    )
 
 
 def sustained(
     base: str,
     clinics: Sequence[str],
-    slo_ms: float,
+    slos: dict[str, float],
     steps: Sequence[int] = STEPS,
     step_s: float = STEP_S,
 ) -> tuple[float, list[StepResult]]:
-    """The highest step throughput whose p95 is within `slo_ms` (and error-free), with steps."""
+    """The highest step throughput within the SLOs, with every step run."""
     results: list[StepResult] = []
     best = 0.0
+    worst_slo = max(slos.values(), default=DEFAULT_P95_MS)
     for clients in steps:
         step = run_step(base, clinics, clients, step_s, seed=clients)
         results.append(step)
-        within = step.p95() <= slo_ms and step.errors == 0
-        if within:
+        if within(step, slos):
             best = max(best, step.rate)
-        if not within and step.p95() > 4 * slo_ms:
+        elif step.p95() > 4 * worst_slo:
             break  # past saturation: the next step only queues more
     return best, results
 
 
 def refflp_bench(workers: int = 2, defects: Sequence[str] = ()) -> None:
-    slo_ms, slo_source = peak_p95_ms()
+    slos, source = peak_p95_slos()
     print(
-        f"\nreference FLP service ({workers} uvicorn workers, seeded {SEED_CLINICS} clinics × {SEED_PLANS} plans; p95 SLO {slo_ms:g} ms from {slo_source}):"
+        f"\nreference FLP service ({workers} uvicorn workers, seeded {SEED_CLINICS} clinics × "
+        f"{SEED_PLANS} plans; closed-loop loopback client, {STEP_S:g} s per step; p95 SLOs "
+        f"from {source}: {', '.join(f'{op} {ms:g} ms' for op, ms in slos.items())}):"
     )
     stores: list[tuple[str, str | None]] = [("SQLite", None)]
     postgres = os.environ.get(POSTGRES_ENV)
@@ -285,15 +294,17 @@ def refflp_bench(workers: int = 2, defects: Sequence[str] = ()) -> None:
             t0 = time.perf_counter()
             clinics = seed(base)
             seeded = time.perf_counter() - t0
-            best, steps = sustained(base, clinics, slo_ms)
+            best, steps = sustained(base, clinics, slos)
         print(
-            f"  {label}: sustained {best:7.0f} req/s at p95 <= {slo_ms:g} ms  (seed {SEED_CLINICS * SEED_PLANS} plans in {seeded:.1f} s)"
+            f"  {label}: sustained {best:7.0f} req/s within the p95 SLOs "
+            f"(seeded {SEED_CLINICS * SEED_PLANS} plans in {seeded:.1f} s)"
         )
         for step in steps:
-            worst = max((op for op in step.latencies_ms), key=step.p95, default="")
+            slowest = max(step.latencies_ms, key=step.p95, default="")
             print(
                 f"    {step.clients:3d} clients {step.rate:7.0f} req/s  p95 {step.p95():7.1f} ms  "
-                f"errors {step.errors}  (slowest: {worst} p95 {step.p95(worst):.1f} ms)"
+                f"errors {step.errors}  (slowest: {slowest} p95 {step.p95(slowest):.1f} ms)"
+                f"{'' if within(step, slos) else '  over an SLO'}"
             )
     if not postgres:
         print(f"  PostgreSQL skipped (set {POSTGRES_ENV}=postgresql://…)")
