@@ -165,6 +165,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def _busy(_: Request, exc: PoolExhausted) -> Response:
         return problem(503, "Busy", str(exc), {"Retry-After": "1"})
 
+    for error in store.errors:  # the database's own failures (locked too long, gone away)
+
+        @app.exception_handler(error)
+        async def _store_error(_: Request, exc: Exception) -> Response:
+            detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+            return problem(503, "Store unavailable", detail, {"Retry-After": "1"})
+
     @app.get(f"{PREFIX}/health")
     def health() -> dict[str, Any]:
         return {

@@ -107,9 +107,9 @@ class Store:
         if self.kind == "postgresql":
             import psycopg
 
-            self._broken: tuple[type[BaseException], ...] = (psycopg.Error,)
+            self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
         else:
-            self._broken = (sqlite3.Error,)
+            self.errors = (sqlite3.Error,)
 
     def _connect(self) -> Any:
         if self.kind == "postgresql":
@@ -131,7 +131,7 @@ class Store:
 
     @contextmanager
     def tx(self, write: bool = False) -> Iterator[Tx]:
-        with self._pool.connection(self._broken) as conn:
+        with self._pool.connection(self.errors) as conn:
             cursor = conn.cursor()
             begin = "BEGIN IMMEDIATE" if write and self.kind == "sqlite" else "BEGIN"
             cursor.execute(begin)
@@ -160,7 +160,7 @@ class Store:
                 else:
                     tx.run(f"DROP INDEX IF EXISTS {name}")
         if self.kind == "postgresql":
-            with self._pool.connection(self._broken) as conn:
+            with self._pool.connection(self.errors) as conn:
                 conn.execute("ANALYZE flp_plans")
 
     # -- plans -----------------------------------------------------------------------------
@@ -341,7 +341,7 @@ class Store:
                 rows,
             )
         if self.kind == "postgresql":
-            with self._pool.connection(self._broken) as conn:
+            with self._pool.connection(self.errors) as conn:
                 conn.execute("ANALYZE flp_plans")
         else:
             with self.tx(write=True) as tx:

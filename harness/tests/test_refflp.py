@@ -549,3 +549,23 @@ def test_routes_match_the_contract(tmp_path: Path) -> None:
     assert wanted == served
     health_enum = contract["components"]["schemas"]["Health"]["properties"]["defects"]
     assert health_enum["items"]["enum"] == list(CATALOGUE)
+
+
+def test_a_store_failure_is_503_not_500(tmp_path: Path) -> None:
+    with make(tmp_path) as c:
+        store: Store = c.app.state.store  # type: ignore[attr-defined]
+        with store.tx(write=True) as tx:
+            tx.run("DROP TABLE flp_plans")
+        r = c.get(f"/flp/v1/clinics/{CLINIC}/cockpit?package=kol")
+    assert_problem(r, 503, "no such table")
+
+
+GARBAGE = [b"", b"\x00\xff\xfe", b"<a>" * 100, b"<?xml version='1.0'?><ClinicalDocument/>", b"{}"]
+
+
+@pytest.mark.parametrize("body", GARBAGE)
+def test_garbage_is_4xx(client: TestClient, body: bytes) -> None:
+    for method, url in (("POST", "/flp/v1/plans"), ("PUT", f"/flp/v1/plans/{'d' * 32}")):
+        headers = {**XML, "X-Clinic": CLINIC, "If-Match": '"1"'}
+        r = client.request(method, url, content=body, headers=headers)
+        assert 400 <= r.status_code < 500, r.text
