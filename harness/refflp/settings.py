@@ -26,7 +26,7 @@ MAX_PATIENT_PLANS = 100  # the patient view shows at most this many plans
 HIDE_OLDER_THAN_YEARS = 2
 # Seeding bounds: the national figure is about 1,700 clinics.
 MAX_SEED_CLINICS = 5000
-MAX_SEED_PLANS_PER_CLINIC = 200
+MAX_SEED_PLANS_PER_CLINIC = 400  # the national figures give ~390 plans in view per clinic
 MAX_SEED_ROWS = 250_000
 
 
