@@ -569,3 +569,16 @@ def test_garbage_is_4xx(client: TestClient, body: bytes) -> None:
         headers = {**XML, "X-Clinic": CLINIC, "If-Match": '"1"'}
         r = client.request(method, url, content=body, headers=headers)
         assert 400 <= r.status_code < 500, r.text
+
+
+def test_kcerts_template_is_accepted(client: TestClient) -> None:
+    """kcert's own DK-CPD template (the swarm's request bodies) is the shape the service takes."""
+    bodies = pytest.importorskip(
+        "harness.load.bodies", reason="kcert's DK-CPD renderer (harness/load/bodies.py) is absent"
+    )
+    where = bodies.clinic(3)
+    for package in ("kol", "lbp"):
+        body = bodies.CpdRenderer().render(bodies.patient(1234), where, package, goals=3)
+        plan = cpd.read_plan(body, MAX_BODY_BYTES)
+        assert (plan.package, plan.author_sor, len(plan.goals)) == (package, where.sor, 3)
+        create(client, body, clinic=where.sor)
