@@ -41,8 +41,8 @@ def free_port() -> int:
 
 
 def _die_with_parent() -> None:
-    """Linux: the service's supervisor ends when kcert is killed, even by SIGKILL."""
-    os.setsid()  # its own process group, so the workers are stopped with it
+    """Linux: the service's supervisor ends when kcert is killed, even by SIGKILL (its workers
+    end with it: each sets the same on its supervisor)."""
     if sys.platform != "linux":
         return
     try:
@@ -119,6 +119,7 @@ def running_refflp(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,  # its own process group: the workers stop with it
                 preexec_fn=_die_with_parent,
             )
             try:

@@ -7,7 +7,10 @@ worker calls (`serve` passes the settings by environment variables).
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import re
+import signal
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,6 +40,7 @@ from harness.refflp.store import NotFound, Stale, Store, WrongOwner, now
 from harness.safeparse import PayloadError, parse_json
 
 PREFIX = "/flp/v1"
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 XML = "application/xml"
 CHANNELS = ("minlaege", "sundhedsjournalen")
 _PLAN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -320,6 +324,20 @@ def _admin_routes(app: FastAPI, store: Store) -> None:
         return {"status": "reset"}
 
 
+def _die_with_supervisor() -> None:
+    """Linux: a worker process ends when its supervisor does, even one killed by SIGKILL, so
+    no orphaned worker keeps serving the port."""
+    if sys.platform != "linux" or multiprocessing.parent_process() is None:
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+
+
 def app_from_env() -> FastAPI:
     """The factory each uvicorn worker process calls."""
+    _die_with_supervisor()
     return create_app(Settings.from_env())

@@ -5,6 +5,8 @@ when KCERT_TEST_POSTGRES names a server."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +84,19 @@ def test_two_workers_serve_and_stop_cleanly() -> None:
     assert _session_members(supervisor) == []
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{base}/flp/v1/health", timeout=2)
+
+
+@pytest.mark.slow
+def test_workers_end_with_a_killed_supervisor() -> None:
+    """kcert killed hard: the supervisor goes, and its workers do not stay behind on the port."""
+    port = service.free_port()
+    with running_refflp(workers=2, port=port):
+        supervisor = _supervisor(port)
+        os.kill(supervisor, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while _session_members(supervisor) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _session_members(supervisor) == []
 
 
 def test_unknown_defect_is_refused_before_start() -> None:
