@@ -60,19 +60,45 @@ def _tail(log_path: Path) -> str:
         return ""
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the whole group, then SIGKILL when it outlives STOP_S."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process of group `pgid` is left."""
+    proc = Path("/proc")
+    if not proc.is_dir():
         try:
-            proc.wait(timeout=STOP_S)
-        except subprocess.TimeoutExpired:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
             continue
-        # the supervisor is gone; a worker it left would still be in the group
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        return
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # state, ppid, pgrp, …
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the whole group, then SIGKILL to what outlives STOP_S; returns when none of
+    the group is left (bounded)."""
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_S)
+    deadline = time.monotonic() + STOP_S
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_S)
+    deadline = time.monotonic() + STOP_S
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(POLL_S / 10)
 
 
 def command(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import os
 import re
 import signal
 import sys
@@ -327,7 +328,8 @@ def _admin_routes(app: FastAPI, store: Store) -> None:
 def _die_with_supervisor() -> None:
     """Linux: a worker process ends when its supervisor does, even one killed by SIGKILL, so
     no orphaned worker keeps serving the port."""
-    if sys.platform != "linux" or multiprocessing.parent_process() is None:
+    parent = multiprocessing.parent_process()
+    if sys.platform != "linux" or parent is None:
         return
     try:
         import ctypes
@@ -335,6 +337,8 @@ def _die_with_supervisor() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         return
+    if os.getppid() != parent.pid:  # it died while this worker was starting: no signal comes
+        raise SystemExit("the service's supervisor is gone")
 
 
 def app_from_env() -> FastAPI:

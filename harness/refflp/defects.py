@@ -39,8 +39,8 @@ CATALOGUE: dict[str, Defect] = {
         Defect(
             N_PLUS_ONE,
             "cockpit-list",
-            "the cockpit list fetches and reads each row's plan with a query of its own",
-            "cockpitlisten henter og læser hver rækkes plan med sin egen forespørgsel",
+            "the cockpit list loads each row's plan with a query and a connection of its own",
+            "cockpitlisten henter hver rækkes plan med sin egen forespørgsel og forbindelse",
         ),
     )
 }
