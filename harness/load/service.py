@@ -144,7 +144,9 @@ def running_refflp(
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                # its temporary files (database, lock file) inside this folder, so they go
+                # with it even when the service could not remove them itself (killed hard)
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": tmp},
                 start_new_session=True,  # its own process group: the workers stop with it
                 preexec_fn=_die_with_parent,
             )

@@ -7,6 +7,7 @@ import argparse
 import ipaddress
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -32,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "defects":
@@ -53,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownDefect as exc:
         print(f"error: --defect: {exc}", file=sys.stderr)
         return 2
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; with this handler as the
+    # original one that ends in SystemExit, so the scratch folder below is still removed.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     scratch = Path(tempfile.mkdtemp(prefix="kcert-refflp-"))
     try:
         db = args.db or str(scratch / "flp.sqlite")

@@ -52,6 +52,19 @@ def _supervisor(port: int) -> int:
     raise AssertionError(f"no service process on port {port}")
 
 
+def _scratch(members: list[int]) -> Path:
+    """The service's scratch folder, from a worker's environment (the lock file's folder)."""
+    for pid in members:
+        try:
+            env = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in env:
+            if item.startswith(b"KCERT_REFFLP_LOCK="):
+                return Path(item.split(b"=", 1)[1].decode()).parent
+    raise AssertionError("no worker names its lock file")
+
+
 def test_defects_copy_is_the_catalogue() -> None:
     assert tuple(CATALOGUE) == DEFECTS
 
@@ -71,6 +84,8 @@ def test_two_workers_serve_and_stop_cleanly() -> None:
         supervisor = _supervisor(port)
         members = _session_members(supervisor)
         assert len(members) >= 3  # the supervisor and two workers (and a resource tracker)
+        scratch = _scratch(members)
+        assert scratch.is_dir()
         created = http.post(
             f"{base}/flp/v1/plans", data=document(), headers={**XML, "X-Clinic": CLINIC}, timeout=5
         )
@@ -82,6 +97,7 @@ def test_two_workers_serve_and_stop_cleanly() -> None:
         )
         assert seeded.json()["plans"] == 50
     assert _session_members(supervisor) == []
+    assert not scratch.exists()  # the service's temporary database and lock file are gone
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{base}/flp/v1/health", timeout=2)
 
