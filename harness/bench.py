@@ -78,12 +78,13 @@ SECTIONS = (
     "certify",
     "connectathon",
     "load-generator",
+    "refflp",
 )
 
 
 def main(argv: list[str] | None = None) -> int:
     """All sections, or those named: python -m harness.bench [core] [validators] [cockpit]
-    [inputs] [store] [certify] [connectathon] [load-generator]."""
+    [inputs] [store] [certify] [connectathon] [load-generator] [refflp]."""
     wanted = argv if argv else list(SECTIONS)
     unknown = sorted(set(wanted) - set(SECTIONS))
     if unknown:
@@ -115,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.bench_load import load_generator_bench
 
         load_generator_bench()
+    if "refflp" in wanted:
+        from harness.bench_refflp import refflp_bench
+
+        refflp_bench()
     return 0
 
 
