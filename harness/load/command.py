@@ -57,6 +57,13 @@ _SAY = {
     },
 }
 DEFAULT_REFERENCE_WORKERS = 2
+# The reference service starts empty; its cockpit lists and indexes need rows to work on, or a
+# missing index costs nothing. 300 clinics × 170 plans (51,000) fill the cockpit pages the
+# virtual users' clinics query (the swarm's clinic SORs follow the service's seed scheme) and
+# take a few seconds to insert; the national figures give ~390 plans per clinic in view.
+DEFAULT_SEED_CLINICS = 300
+DEFAULT_SEED_PLANS = 170
+SEED_TIMEOUT_S = 180.0
 MAX_TARGET_BYTES = 1024 * 1024
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 
@@ -75,6 +82,8 @@ class Reference:
 
     workers: int = DEFAULT_REFERENCE_WORKERS
     defects: tuple[str, ...] = ()
+    seed_clinics: int = DEFAULT_SEED_CLINICS
+    seed_plans: int = DEFAULT_SEED_PLANS  # per clinic; 0 clinics: nothing seeded
 
 
 def run_load_command(args: argparse.Namespace, console: Console | None = None) -> int:
@@ -234,7 +243,7 @@ def reference_of(target_file: Path, defects: Sequence[str] = ()) -> Reference | 
         return Reference(defects=tuple(defects))
     if not isinstance(value, dict):
         raise UsageProblem(f"{where}: true or a mapping {{workers: N, defects: [..]}}")
-    unknown = sorted(str(k) for k in value if k not in ("workers", "defects"))
+    unknown = sorted(str(k) for k in value if k not in ("workers", "defects", "seed"))
     if unknown:
         raise UsageProblem(f"{where}: unknown field(s) {', '.join(unknown)}")
     workers = value.get("workers", DEFAULT_REFERENCE_WORKERS)
@@ -243,7 +252,20 @@ def reference_of(target_file: Path, defects: Sequence[str] = ()) -> Reference | 
     listed = value.get("defects") or []
     if not isinstance(listed, list) or not all(isinstance(d, str) for d in listed):
         raise UsageProblem(f"{where}.defects: a list of defect names")
-    return Reference(workers, tuple(dict.fromkeys([*listed, *defects])))
+    seed = value.get("seed") or {}
+    if not isinstance(seed, dict) or sorted(seed) not in (
+        [],
+        ["clinics"],
+        ["plans_per_clinic"],
+        ["clinics", "plans_per_clinic"],
+    ):
+        raise UsageProblem(f"{where}.seed: a mapping {{clinics: N, plans_per_clinic: M}}")
+    clinics = seed.get("clinics", DEFAULT_SEED_CLINICS)
+    plans = seed.get("plans_per_clinic", DEFAULT_SEED_PLANS)
+    for name, number in (("clinics", clinics), ("plans_per_clinic", plans)):
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= 2000:
+            raise UsageProblem(f"{where}.seed.{name}: a whole number 0..2000, not {number!r}")
+    return Reference(workers, tuple(dict.fromkeys([*listed, *defects])), clinics, plans)
 
 
 @contextlib.contextmanager
@@ -259,6 +281,7 @@ def _aimed(target: Target, reference: Reference | None, console: Console) -> Ite
     except (OSError, RuntimeError, ValueError, TimeoutError) as exc:
         raise UsageProblem(f"the reference FLP service did not start: {exc}") from None
     try:
+        _seed(str(base_url), reference, console)
         console.print(
             f"reference FLP: {base_url} (workers {reference.workers}"
             + (f", defects {', '.join(reference.defects)}" if reference.defects else "")
@@ -274,6 +297,22 @@ def _aimed(target: Target, reference: Reference | None, console: Console) -> Ite
         )
     finally:
         started.__exit__(None, None, None)
+
+
+def _seed(base_url: str, reference: Reference, console: Console) -> None:
+    """Prefill the started reference service with synthetic plans (its admin seed route)."""
+    if not reference.seed_clinics or not reference.seed_plans:
+        return
+    console.print(
+        f"reference FLP: seeding {reference.seed_clinics} × {reference.seed_plans} plans …",
+        highlight=False,
+        markup=False,
+    )
+    seed = _lane("service", "seed_refflp")
+    try:
+        seed(base_url, reference.seed_clinics, reference.seed_plans, timeout_s=SEED_TIMEOUT_S)
+    except (OSError, RuntimeError, ValueError, TimeoutError) as exc:
+        raise UsageProblem(f"the reference FLP service could not be seeded: {exc}") from None
 
 
 # -- the other lanes' modules, imported when used ----------------------------------------------

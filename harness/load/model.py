@@ -120,8 +120,7 @@ class RateTable:
         """Each operation's share of the shape's requests (the Locust task weights)."""
         total = self.total(shape)
         return {
-            rate.operation: (rate.for_shape(shape) / total if total else 0.0)
-            for rate in self.rates
+            rate.operation: (rate.for_shape(shape) / total if total else 0.0) for rate in self.rates
         }
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import io
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec
 
@@ -230,12 +229,23 @@ def users_and_workers(
     return _svg(fig)
 
 
+RATE_WINDOW_S = 5  # workers report to the master every few seconds: per-second steps zig-zag
+
+
 def _rates(rows: list[HistoryRow], t0: int) -> tuple[list[float], list[float], list[float]]:
-    """Per-second rates from consecutive cumulative totals."""
+    """Rates from the cumulative totals over a sliding window of RATE_WINDOW_S seconds.
+
+    With workers, the master's totals grow in steps when a worker's report arrives, so the
+    difference of two consecutive seconds alternates between nothing and a burst; a window a
+    little longer than the report interval shows the rate the service actually saw."""
     xs: list[float] = []
     rps: list[float] = []
     fps: list[float] = []
-    for before, row in itertools.pairwise(rows):
+    start = 0
+    for row in rows:
+        while start < len(rows) - 1 and row.at - rows[start + 1].at >= RATE_WINDOW_S:
+            start += 1
+        before = rows[start]
         dt = row.at - before.at
         if dt <= 0:
             continue

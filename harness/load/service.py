@@ -177,3 +177,25 @@ def _wait_healthy(
     raise ServiceStartError(
         f"the reference FLP service was not healthy within {timeout_s:.0f} s: {_tail(log_path)}"
     )
+
+
+def seed_refflp(base_url: str, clinics: int, plans_per_clinic: int, *, timeout_s: float) -> int:
+    """Prefill a running reference service with synthetic plans; returns how many it holds.
+
+    RuntimeError (with the service's own answer) when it refuses, OSError when unreachable."""
+    import requests
+
+    body = {"clinics": clinics, "plans_per_clinic": plans_per_clinic, "seed": 1}
+    http = requests.Session()
+    http.trust_env = False  # a loopback service: no proxy from the environment
+    try:
+        answer = http.post(f"{base_url}/flp/v1/admin/seed", json=body, timeout=timeout_s)
+    except requests.RequestException as exc:
+        raise OSError(f"{base_url}: {exc}") from None
+    if answer.status_code >= 300:
+        raise RuntimeError(f"HTTP {answer.status_code}: {answer.text[:300]}")
+    try:
+        held = answer.json().get("plans", clinics * plans_per_clinic)
+    except (ValueError, AttributeError):
+        held = clinics * plans_per_clinic
+    return int(held) if isinstance(held, int) else clinics * plans_per_clinic

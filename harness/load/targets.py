@@ -45,6 +45,18 @@ SCHEMA: dict[str, Any] = {
                     "properties": {
                         "workers": {"type": "integer", "minimum": 1, "maximum": 64},
                         "defects": {"type": "array", "items": {"type": "string"}},
+                        "seed": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "clinics": {"type": "integer", "minimum": 0, "maximum": 2000},
+                                "plans_per_clinic": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "maximum": 2000,
+                                },
+                            },
+                        },
                     },
                 },
             ]

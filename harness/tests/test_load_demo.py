@@ -48,6 +48,7 @@ class Lanes:
     answer: dict[str, Any] = dataclasses.field(default_factory=dict)  # LoadResult changes
     slo_changes: dict[str, Slo] = dataclasses.field(default_factory=dict)
     fail: str = ""  # which stand-in raises its error
+    seeded: list[tuple[str, int, int]] = dataclasses.field(default_factory=list)
 
 
 @pytest.fixture
@@ -89,7 +90,17 @@ def lanes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lanes:
     module("targets", load_target=load_target, TargetError=TargetError)
     module("rates", derive_rates=lambda p: rates())
     module("engine", run_load=run_load, LoadError=LoadError)
-    module("service", running_refflp=running_refflp, DEFECTS=("missing-index", "global-lock"))
+
+    def seed_refflp(base_url: str, clinics: int, plans: int, *, timeout_s: float) -> int:
+        state.seeded.append((base_url, clinics, plans))
+        return clinics * plans
+
+    module(
+        "service",
+        running_refflp=running_refflp,
+        seed_refflp=seed_refflp,
+        DEFECTS=("missing-index", "global-lock"),
+    )
     return state
 
 
@@ -214,6 +225,7 @@ def test_reference_true_starts_two_workers(lanes: Lanes) -> None:
     code, out = run(args(lanes.tmp, target="base_url: http://127.0.0.1:0\nreference: true\n"))
     assert code == 0, out
     assert lanes.started == [{"workers": 2, "defects": ()}] and lanes.stopped == 1
+    assert lanes.seeded == [("http://127.0.0.1:40404", 300, 170)]
 
 
 def test_the_service_is_stopped_when_the_run_fails(lanes: Lanes) -> None:
@@ -233,6 +245,9 @@ def test_the_service_is_stopped_when_the_run_fails(lanes: Lanes) -> None:
         ("reference:\n  port: 1\n", (), "target.yaml:2: reference: unknown field(s) port"),
         ("reference: [a]\n", (), "target.yaml:1: reference: true or a mapping"),
         ("reference:\n  defects: slow\n", (), "reference.defects: a list of defect names"),
+        ("reference:\n  seed: 3\n", (), "reference.seed: a mapping"),
+        ("reference:\n  seed: {rows: 3}\n", (), "reference.seed: a mapping"),
+        ("reference:\n  seed: {clinics: -1}\n", (), "reference.seed.clinics: a whole number"),
         (
             "base_url: http://127.0.0.1:1\n",
             ("global-lock",),
@@ -249,6 +264,16 @@ def test_a_bad_reference_names_file_and_line(
         command.UsageProblem, match=said.replace(".", r"\.").replace("(", r"\(").replace(")", r"\)")
     ):
         command.reference_of(path, defects)
+
+
+def test_the_reference_service_is_seeded_as_the_target_says(tmp_path: Path) -> None:
+    path = tmp_path / "target.yaml"
+    path.write_text("reference: true\n", encoding="utf-8")
+    default = command.reference_of(path)
+    assert default is not None and (default.seed_clinics, default.seed_plans) == (300, 170)
+    path.write_text("reference:\n  seed: {clinics: 5, plans_per_clinic: 0}\n", encoding="utf-8")
+    none = command.reference_of(path)
+    assert none is not None and (none.seed_clinics, none.seed_plans) == (5, 0)
 
 
 def test_no_reference_is_quiet(tmp_path: Path) -> None:

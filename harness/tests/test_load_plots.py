@@ -75,3 +75,18 @@ def test_plotting_leaves_matplotlib_as_it_was() -> None:
     DRAWINGS["latency"]("en")
     assert (matplotlib.rcParams["svg.fonttype"], matplotlib.get_backend()) == before
     assert re.fullmatch(r"(?i)agg", matplotlib.get_backend())
+
+
+def test_rates_over_a_window_do_not_zig_zag_with_workers_reports() -> None:
+    from harness.load.plots import _rates
+    from harness.load.stats import HistoryRow
+
+    # a master whose totals grow in steps of 300 every third second: 100 requests/s in truth
+    rows = [
+        HistoryRow(1000 + t, 10, "Aggregated", 0.0, 0.0, {}, 300 * (t // 3), 0) for t in range(31)
+    ]
+    xs, rps, _ = _rates(rows, 1000)
+    steady = [rate for x, rate in zip(xs, rps, strict=True) if x >= 10]
+    assert steady and all(60 <= rate <= 140 for rate in steady), steady
+    # the per-second differences would have alternated between 0 and 300
+    assert min(steady) > 0

@@ -92,10 +92,9 @@ def test_two_workers_serve_and_stop_cleanly() -> None:
         assert created.status_code == 201
         plans = http.get(f"{base}/flp/v1/patients/{CPR}/plans?channel=minlaege", timeout=5).json()
         assert [p["id"] for p in plans["plans"]] == [created.json()["id"]]
-        seeded = http.post(
-            f"{base}/flp/v1/admin/seed", json={"clinics": 10, "plans_per_clinic": 5}, timeout=30
-        )
-        assert seeded.json()["plans"] == 50
+        assert service.seed_refflp(base, 10, 5, timeout_s=30) == 50
+        with pytest.raises(RuntimeError, match="HTTP 400"):
+            service.seed_refflp(base, 10, 100_000, timeout_s=30)
     assert _session_members(supervisor) == []
     assert not scratch.exists()  # the service's temporary database and lock file are gone
     with pytest.raises(requests.ConnectionError):
