@@ -60,6 +60,10 @@ def load_fault_plan(path: Path) -> FaultPlan:
 def fault_plan_of(doc: YamlDocument) -> FaultPlan:
     if not isinstance(doc.data, dict):
         raise SourceError(doc.file, 1, "", "a fault plan is a mapping (version, seed, faults)")
+    listed = doc.data.get("faults")
+    for kind in listed if isinstance(listed, dict) else ():
+        if kind not in BY_ID:  # at the misspelt key's own line, with the kinds there are
+            raise doc.error(("faults", kind), f"unknown fault kind; known: {', '.join(KIND_IDS)}")
     check_schema(doc, SCHEMA)
     faults: dict[str, Rate] = {}
     for kind, spec in doc.data["faults"].items():
