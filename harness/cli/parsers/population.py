@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--extract-csv",
         type=Path,
         metavar="DIR",
-        help="also write the extract's CSV form (one CSV per table) into DIR",
+        help="also write the extract's CSV form (one CSV per table) into DIR (implies --extract)",
     )
     g.set_defaults(func=lazy("population_cmd", "run_generate"))
     e = actions.add_parser(
