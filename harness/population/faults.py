@@ -164,6 +164,7 @@ class _Planter:
         self.view = view
         self.rng = rng
         self.by_url = {e["fullUrl"]: e for e in bundle["entry"]}
+        self.removed: set[str] = set()
 
     def resource(self, full_url: str) -> dict[str, Any]:
         resource: dict[str, Any] = self.by_url[full_url]["resource"]
@@ -184,9 +185,17 @@ class _Planter:
         return url
 
     def remove(self, urls: set[str]) -> None:
-        self.bundle["entry"] = [e for e in self.bundle["entry"] if e["fullUrl"] not in urls]
-        for url in urls:
-            self.by_url.pop(url, None)
+        # marked now, dropped once at the end (`finish`): one pass over the entries, not one each
+        self.removed |= urls
+
+    def finish(self) -> None:
+        if self.removed:
+            self.bundle["entry"] = [
+                e for e in self.bundle["entry"] if e["fullUrl"] not in self.removed
+            ]
+            for url in self.removed:
+                self.by_url.pop(url, None)
+            self.removed = set()
 
     def observation(self, patient: str, code: str, day: dt.date, value: float) -> str:
         return self.add(
@@ -527,6 +536,7 @@ def plant(
             used.add(p.cpr)
         truth.cprs[kind.id] = sorted(p.cpr for p in chosen)
         truth.resources[kind.id] = sorted(resources)
+    planter.finish()
     return truth
 
 
