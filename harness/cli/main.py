@@ -26,7 +26,7 @@ COMMANDS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "protocols",
         (("protocols", "check or list protocol files; list the actions and checks they use"),),
     ),
-    ("population", (("population", "validate or generate a synthetic test population"),)),
+    ("population", (("population", "validate, read or generate test populations and extracts"),)),
     ("oracle", (("oracle", "expected profile members and explanations"),)),
     ("packs", (("packs", "install and check validation packs (store: KCERT_PACKS)"),)),
     ("validate", (("validate", "validate CDA / FHIR / OIOXML documents with the packs"),)),

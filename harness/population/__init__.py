@@ -1,1 +1,1 @@
-"""Synthetic test populations: the documented FHIR format, its reader, validator and generator."""
+"""Test populations and clinic extracts: the documented format, its readers, generators, faults."""

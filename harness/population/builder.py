@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.population.model import (
+    ATC,
     CLINIC_TAG,
     CPR,
     EVENT,
@@ -14,6 +15,7 @@ from harness.population.model import (
     INSURANCE,
     MCS,
     NPU,
+    REGISTER_UPDATED,
     SERVICE,
     SKS,
     SOR,
@@ -49,12 +51,18 @@ class BundleBuilder:
         )
         return full_url
 
-    def organization(self, sor: str, name: str, own: bool) -> str:
+    def organization(
+        self, sor: str, name: str, own: bool, register_updated: dt.date | None = None
+    ) -> str:
         resource: dict[str, Any] = {
             "resourceType": "Organization",
             "identifier": [{"system": SOR, "value": sor}],
             "name": name,
         }
+        if register_updated is not None:
+            resource["extension"] = [
+                {"url": REGISTER_UPDATED, "valueDate": register_updated.isoformat()}
+            ]
         if own:
             resource["meta"] = {"tag": [{"system": CLINIC_TAG, "code": "own-clinic"}]}
         return self._add(resource)
@@ -92,7 +100,7 @@ class BundleBuilder:
         system: str = "icpc2",
         status: str = "active",
         recorded: dt.date | None = None,
-    ) -> None:
+    ) -> str:
         resource: dict[str, Any] = {
             "resourceType": "Condition",
             "clinicalStatus": {
@@ -108,11 +116,11 @@ class BundleBuilder:
         }
         if recorded is not None:
             resource["recordedDate"] = recorded.isoformat()
-        self._add(resource)
+        return self._add(resource)
 
     def observation(
         self, patient: str, kind: str, day: dt.date, value: float | str | None = None
-    ) -> None:
+    ) -> str:
         system, code, unit = OBSERVATION[kind]
         resource: dict[str, Any] = {
             "resourceType": "Observation",
@@ -127,10 +135,35 @@ class BundleBuilder:
             resource["valueInteger"] = value
         elif value is not None:
             resource["valueQuantity"] = {"value": value, "unit": unit}
-        self._add(resource)
+        return self._add(resource)
 
-    def service(self, patient: str, code: str, day: dt.date) -> None:
-        self._add(
+    def medication(
+        self,
+        patient: str,
+        atc: str,
+        start: dt.date,
+        status: str = "active",
+        end: dt.date | None = None,
+        display: str = "",
+    ) -> str:
+        coding: dict[str, Any] = {"system": ATC, "code": atc}
+        if display:
+            coding["display"] = display
+        period: dict[str, Any] = {"start": start.isoformat()}
+        if end is not None:
+            period["end"] = end.isoformat()
+        return self._add(
+            {
+                "resourceType": "MedicationStatement",
+                "status": status,
+                "medicationCodeableConcept": {"coding": [coding]},
+                "subject": {"reference": patient},
+                "effectivePeriod": period,
+            }
+        )
+
+    def service(self, patient: str, code: str, day: dt.date) -> str:
+        return self._add(
             {
                 "resourceType": "ChargeItem",
                 "status": "billed",
@@ -140,8 +173,8 @@ class BundleBuilder:
             }
         )
 
-    def encounter(self, patient: str, reason: str, day: dt.date) -> None:
-        self._add(
+    def encounter(self, patient: str, reason: str, day: dt.date) -> str:
+        return self._add(
             {
                 "resourceType": "Encounter",
                 "status": "finished",
@@ -155,8 +188,8 @@ class BundleBuilder:
             }
         )
 
-    def startback(self, patient: str, yes: set[int], day: dt.date, items: int = 9) -> None:
-        self._add(
+    def startback(self, patient: str, yes: set[int], day: dt.date, items: int = 9) -> str:
+        return self._add(
             {
                 "resourceType": "QuestionnaireResponse",
                 "questionnaire": STARTBACK,
@@ -170,5 +203,9 @@ class BundleBuilder:
             }
         )
 
-    def bundle(self) -> dict[str, Any]:
-        return {"resourceType": "Bundle", "type": "transaction", "entry": self.entries}
+    def bundle(self, timestamp: dt.date | None = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "transaction"}
+        if timestamp is not None:
+            bundle["timestamp"] = f"{timestamp.isoformat()}T00:00:00Z"
+        bundle["entry"] = self.entries
+        return bundle

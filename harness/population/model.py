@@ -13,6 +13,8 @@ EVENT = "urn:kcert:observation"
 SERVICE = "urn:kcert:ydelse"
 STARTBACK = "urn:kcert:startback"
 INSURANCE = "urn:kcert:insurance-group"
+REGISTER_UPDATED = "urn:kcert:register-updated"
+ATC = "http://www.whocc.no/atc"
 CLINIC_TAG = "urn:kcert:population"
 CPR = "urn:oid:1.2.208.176.1.2"
 SOR = "urn:oid:1.2.208.176.1.1"
@@ -32,6 +34,14 @@ class Measurement:
     date: dt.date
     number: float | None  # None when the value is a text such as ">90"
     text: str
+
+
+@dataclass(frozen=True)
+class Medication:
+    code: str  # ATC
+    status: str
+    start: dt.date
+    end: dt.date | None
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class PatientRecord:
     services: list[tuple[str, dt.date]] = field(default_factory=list)
     encounters: list[tuple[frozenset[tuple[str, str]], dt.date]] = field(default_factory=list)
     startbacks: list[StartBack] = field(default_factory=list)
+    medications: list[Medication] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -82,6 +93,8 @@ class Population:
     clinic_name: str
     patients: list[PatientRecord]
     source: str = ""
+    as_of: dt.date | None = None  # Bundle.timestamp, when the file says when it was made
+    register_updated: dt.date | None = None  # the patient register's last load (own clinic)
 
     def by_cpr(self) -> dict[str, PatientRecord]:
         return {p.cpr: p for p in self.patients}
