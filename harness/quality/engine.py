@@ -102,9 +102,9 @@ def _result(tables: Tables, spec: CheckSpec, ctx: checks.Context, clinic: str) -
 def data_age(tables: Tables, as_of: dt.date) -> tuple[tuple[str, int], ...]:
     """Dated records by completed years before `as_of` (0 = under a year), future ones apart."""
     days = pl.concat([tables[t].select(pl.col(c).alias("day")).drop_nulls() for t, c in DATED])
-    before = (pl.col("day").dt.month() * 100 + pl.col("day").dt.day()) > (
-        as_of.month * 100 + as_of.day
-    )
+    # month and day are Int8 in Polars: widened before the arithmetic
+    month_day = pl.col("day").dt.month().cast(pl.Int32) * 100 + pl.col("day").dt.day()
+    before = month_day > as_of.month * 100 + as_of.day
     years = days.select(
         (pl.col("day") > as_of).alias("future"),
         (as_of.year - pl.col("day").dt.year() - before.cast(pl.Int32)).alias("years"),
