@@ -278,8 +278,10 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
 def _checks(doc: YamlDocument) -> tuple[CheckSpec, ...]:
     if not isinstance(doc.data, dict):
         raise SourceError(doc.file, 1, "", "a catalogue is a mapping (kcert-quality-catalogue, …)")
-    check_schema(doc, SCHEMA)
     data = doc.data
+    for index, raw in enumerate(data.get("checks") if isinstance(data.get("checks"), list) else []):
+        _known(doc, ("checks", index), raw, SCHEMA["properties"]["checks"]["items"])
+    check_schema(doc, SCHEMA)
     systems: dict[str, str] = data["systems"]
     statuses = list(data.get("condition_statuses") or ["active"])
     codes = {
@@ -314,6 +316,7 @@ def _checks(doc: YamlDocument) -> tuple[CheckSpec, ...]:
             raise doc.error(
                 (*at, "type"), f"unknown check type {kind!r}; known: {', '.join(TYPES)}"
             )
+        _known(doc, (*at, "params"), raw["params"], TYPE_SCHEMAS[kind])
         check_schema(doc, TYPE_SCHEMAS[kind], (*at, "params"))
         level = Level(raw["level"])
         if (kind in CLINIC_TYPES) != (level is Level.CLINIC):
@@ -340,6 +343,18 @@ def _checks(doc: YamlDocument) -> tuple[CheckSpec, ...]:
             )
         )
     return tuple(out)
+
+
+def _known(
+    doc: YamlDocument, at: tuple[str | int, ...], raw: object, schema: dict[str, Any]
+) -> None:
+    """A misspelt key at its own line, with the fields there are (before the schema's check)."""
+    if not isinstance(raw, dict):
+        return
+    known = list(schema["properties"])
+    for key in raw:
+        if key not in known:
+            raise doc.error((*at, str(key)), f"unknown field; known: {', '.join(known)}")
 
 
 def _system(
