@@ -279,7 +279,8 @@ def _checks(doc: YamlDocument) -> tuple[CheckSpec, ...]:
     if not isinstance(doc.data, dict):
         raise SourceError(doc.file, 1, "", "a catalogue is a mapping (kcert-quality-catalogue, …)")
     data = doc.data
-    for index, raw in enumerate(data.get("checks") if isinstance(data.get("checks"), list) else []):
+    listed = data.get("checks")
+    for index, raw in enumerate(listed if isinstance(listed, list) else []):
         _known(doc, ("checks", index), raw, SCHEMA["properties"]["checks"]["items"])
     check_schema(doc, SCHEMA)
     systems: dict[str, str] = data["systems"]
