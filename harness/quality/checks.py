@@ -136,8 +136,11 @@ def medication_without_diagnosis(t: Tables, p: Params, ctx: Context) -> Outcome:
 
 def code_system(t: Tables, p: Params, ctx: Context) -> Outcome:
     rows = t[p["table"]]
-    allowed = pl.col("systems").list.eval(pl.element().is_in(p["systems"])).list.any()
-    uncoded = pl.col("systems").list.len() == 0
+    allowed = reduce(
+        lambda a, b: a | b,
+        [pl.col("systems").str.contains(f"\t{system}\t", literal=True) for system in p["systems"]],
+    )
+    uncoded = pl.col("systems") == "\t"
     finds = {"uncoded": uncoded, "other-system": ~uncoded & ~allowed, "not-allowed": ~allowed}
     failing = rows.filter(finds[p["finds"]]).select(
         "cpr",

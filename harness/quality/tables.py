@@ -1,12 +1,15 @@
 """A clinic extract's fact rows as Polars frames, typed, so an empty table has its columns.
 
-Built straight from the fact rows (not through `Extract.columns`): the codings become a list of
-their systems and the reader's faults a list, so the checks test membership, not substrings.
+Built straight from the fact rows (not through `Extract.columns`): the reader's faults become a
+list, and the codings their systems as one tab-delimited text ("\tsystem1\tsystem2\t", "\t"
+when uncoded; a URI holds no tab), which Polars builds 10x faster than a list column.
 """
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import polars as pl
@@ -33,7 +36,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "cpr": _S,
         "system": _S,
         "code": _S,
-        "systems": _L,
+        "systems": _S,
         "status": _S,
         "recorded": _D,
         "faults": _L,
@@ -43,7 +46,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "cpr": _S,
         "system": _S,
         "code": _S,
-        "systems": _L,
+        "systems": _S,
         "date": _D,
         "value_kind": _S,
         "number": pl.Float64,
@@ -56,7 +59,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "cpr": _S,
         "system": _S,
         "code": _S,
-        "systems": _L,
+        "systems": _S,
         "status": _S,
         "start": _D,
         "end": _D,
@@ -76,20 +79,30 @@ class Tables:
         return self.frames[name]
 
 
-def _value(row: Any, name: str) -> Any:
+def _column(rows: list[Any], name: str) -> list[Any]:
+    # one comprehension per column: a getattr per cell through a helper costs 10x more
     if name == "systems":
-        return [system for system, _ in row.codings]
+        return ["\t".join(["", *(system for system, _ in r.codings), ""]) for r in rows]
     if name == "faults":
-        return list(row.faults)
+        return [list(r.faults) if r.faults else None for r in rows]
     if name == "complete":
-        return bool(row.complete)
-    return getattr(row, name)
+        return [r.complete for r in rows]
+    get = attrgetter(name)
+    return [get(r) for r in rows]
 
 
 def tables_of(extract: Extract) -> Tables:
-    frames = {}
-    for name, schema in SCHEMAS.items():
-        rows = extract.table(name)
-        data = {column: [_value(r, column) for r in rows] for column in schema}
-        frames[name] = pl.DataFrame(data, schema=schema)
-    return Tables(frames)
+    # The column lists are many small acyclic objects: without this the cyclic collector walks
+    # the whole extract (millions of objects) again and again, 4x the build itself.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        frames = {}
+        for name, schema in SCHEMAS.items():
+            rows = extract.table(name)
+            data = {column: _column(rows, column) for column in schema}
+            frames[name] = pl.DataFrame(data, schema=schema)
+        return Tables(frames)
+    finally:
+        if enabled:
+            gc.enable()
