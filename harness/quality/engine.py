@@ -15,7 +15,9 @@ package patients without 0120 — best of 3, this 2-core machine, no pyarrow or 
 
 Both run the checks in milliseconds; what costs is getting the Python fact rows in, and without
 pyarrow DuckDB has no cheap way in, while Polars builds its frames from the lists directly.
-So Polars, and one dependency instead of two (see pyproject.toml).
+So Polars, and one dependency instead of two (see pyproject.toml). The whole catalogue (24
+checks) on that extract then scores in 0.64 s against a 16.8 s load (`python -m harness.bench
+quality`), and 500 clinics of 2,000 patients (1,000,000) in 25 s.
 
 `evaluate` runs every check of the catalogue on one clinic (a check that raises is an ERROR
 result with its reason, never an exception out), keeps at most `MAX_LISTED` failing records per

@@ -124,3 +124,28 @@ def test_the_hand_written_extract() -> None:
     truth = {k: set(v["cprs"]) | set(v.get("clinics", [])) for k, v in data["faults"].items()}
     score = evaluate(read_extract(HAND), CATALOGUE, as_of=AS_OF)
     assert found(score) == expected(truth)
+
+
+def test_the_proof_would_catch_a_check_that_finds_too_many(tmp_path: Path) -> None:
+    """A range tighter than the clean generation's margins (BP 105-175) finds unplanted
+    patients: set equality with the truth fails, as it must."""
+    assert CATALOGUE.path is not None
+    text = CATALOGUE.path.read_text(encoding="utf-8")
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(
+        text.replace("code: DNK05472, low: 40, high: 300}", "code: DNK05472, low: 40, high: 170}"),
+        encoding="utf-8",
+    )
+    bundle, truth = _planted(7)
+    got = found(evaluate(read_extract_data(bundle, "x"), load_catalogue(tight), as_of=AS_OF))
+    assert got["implausible-bp"] > truth_sets(truth)["implausible-bp"]  # more than planted
+
+
+def test_an_empty_extract_is_not_applicable_but_for_the_register() -> None:
+    score = evaluate(Extract("empty", SOR, "Klinik", AS_OF), CATALOGUE, as_of=AS_OF)
+    statuses = {r.check.id: r.status for r in score.results}
+    assert statuses.pop("register-stale") is Status.FAILED  # no register date at all
+    assert set(statuses.values()) == {Status.NOT_APPLICABLE}
+    assert score.score == 0.0 and dict(score.data_age) == dict.fromkeys(
+        ("0", "1", "2", "3", "4", "5+"), 0
+    )
