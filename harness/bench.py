@@ -79,12 +79,13 @@ SECTIONS = (
     "connectathon",
     "load-generator",
     "refflp",
+    "quality",
 )
 
 
 def main(argv: list[str] | None = None) -> int:
     """All sections, or those named: python -m harness.bench [core] [validators] [cockpit]
-    [inputs] [store] [certify] [connectathon] [load-generator] [refflp]."""
+    [inputs] [store] [certify] [connectathon] [load-generator] [refflp] [quality]."""
     wanted = argv if argv else list(SECTIONS)
     unknown = sorted(set(wanted) - set(SECTIONS))
     if unknown:
@@ -120,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.bench_refflp import refflp_bench
 
         refflp_bench()
+    if "quality" in wanted:
+        from harness.bench_quality import quality_bench
+
+        quality_bench()
     return 0
 
 
