@@ -1,0 +1,173 @@
+"""The pictures of a data-quality run, as SVG bytes (matplotlib, Agg, no pyplot state).
+
+Three figures: a clinic's failing rate per check against its threshold, the funnel plot of
+every clinic's rate on one check against its denominator with the 95 % and 99.8 % limits
+around the national rate (so a small clinic is not flagged by chance), and a clinic's data age
+histogram. The files are reproducible and small: a fixed `svg.hashsalt`, text as text
+(`svg.fonttype: none`, so the titles are text in the PDF too) and no creation date.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # before anything of matplotlib draws: no display, no GUI toolkit
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from harness.quality.model import ClinicScore, QualityRun, Status
+from harness.quality.report.words import words
+
+_RC: dict[str, Any] = {
+    "svg.hashsalt": "kcert-quality",
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 8,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+_WIDTH = 7.5  # inches: the report's width at 100 dpi
+_COLOUR = {
+    Status.PASSED: "#2e7d32",
+    Status.FAILED: "#c62828",
+    Status.ERROR: "#6a1b9a",
+    Status.NOT_APPLICABLE: "#9e9e9e",
+}
+Z95 = 1.959964  # two-sided 95 %
+Z998 = 3.090232  # two-sided 99.8 %
+
+
+def rates_against_thresholds(clinic: ClinicScore, lang: str) -> bytes:
+    """One bar per check (its failing rate), the threshold a black tick on the same row."""
+    w = words(lang)
+    results = [r for r in clinic.results if r.rate is not None]
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # keys as matplotlib spells them
+        fig, ax = _figure(max(1.6, 0.22 * len(results) + 0.9))
+        ys = list(range(len(results)))
+        rates = [r.rate or 0.0 for r in results]
+        ax.barh(ys, rates, color=[_COLOUR[r.status] for r in results], height=0.6)
+        ax.scatter(
+            [r.check.threshold for r in results],
+            ys,
+            marker="|",
+            s=160,
+            color="black",
+            label=w["threshold_mark"],
+            zorder=3,
+        )
+        ax.set_yticks(ys, [r.check.id for r in results], fontsize=7)
+        ax.invert_yaxis()
+        top = max([*rates, *(r.check.threshold for r in results), 0.01])
+        ax.set_xlim(0, min(1.0, top * 1.15) if top < 1 else 1.0)
+        ax.xaxis.set_major_formatter(_percent_formatter())
+        ax.set_xlabel(w["rates_x"])
+        ax.set_title(w["rates_title"])
+        _finish(ax, w, bool(results))
+        return _svg(fig)
+
+
+def funnel(run: QualityRun, check_id: str, lang: str, title: str = "") -> bytes:
+    """Every clinic's rate on `check_id` against its denominator, with binomial funnel limits
+    (normal approximation) around the national rate."""
+    w = words(lang)
+    points = [
+        (r.denominator, r.numerator / r.denominator, c.clinic)
+        for c in run.clinics
+        for r in c.results
+        if r.check.id == check_id and r.denominator > 0
+    ]
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # keys as matplotlib spells them
+        fig, ax = _figure(3.2)
+        if points:
+            total_n = sum(n for n, _, _ in points)
+            p = sum(n * rate for n, rate, _ in points) / total_n
+            high = max(n for n, _, _ in points)
+            ns = _grid(max(1, min(n for n, _, _ in points) // 2), int(high * 1.2) + 1)
+            ax.axhline(p, color="black", linewidth=1, label=w["funnel_national"])
+            for z, style, key in ((Z95, "--", "funnel_95"), (Z998, ":", "funnel_998")):
+                upper = [min(1.0, p + z * math.sqrt(p * (1 - p) / n)) for n in ns]
+                lower = [max(0.0, p - z * math.sqrt(p * (1 - p) / n)) for n in ns]
+                ax.plot(ns, upper, style, color="#1565c0", linewidth=1, label=w[key])
+                ax.plot(ns, lower, style, color="#1565c0", linewidth=1)
+            ax.scatter(
+                [n for n, _, _ in points],
+                [rate for _, rate, _ in points],
+                s=14,
+                color="#c62828",
+                zorder=3,
+                label=w["funnel_clinics"],
+            )
+            if len(points) <= 12:  # few clinics: name them; many would be a smear of labels
+                for n, rate, sor in points:
+                    ax.annotate(
+                        sor, (n, rate), fontsize=6, xytext=(3, 3), textcoords="offset points"
+                    )
+            smallest = min(n for n, _, _ in points)
+            limit = p + Z998 * math.sqrt(p * (1 - p) / smallest)  # the limits where clinics are
+            top = max(max(rate for _, rate, _ in points) * 1.15, limit * 1.05, 0.01)
+            ax.set_ylim(0, min(1.0, top))
+        ax.yaxis.set_major_formatter(_percent_formatter())
+        ax.set_xlabel(w["funnel_x"])
+        ax.set_ylabel(w["funnel_y"])
+        ax.set_title(w["funnel_title"].format(check=title or check_id))
+        _finish(ax, w, bool(points))
+        return _svg(fig)
+
+
+def data_age(clinic: ClinicScore, lang: str) -> bytes:
+    """The clinic's records by age in whole years before the as-of day."""
+    w = words(lang)
+    bins = list(clinic.data_age)
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # keys as matplotlib spells them
+        fig, ax = _figure(2.6)
+        xs = list(range(len(bins)))
+        ax.bar(xs, [count for _, count in bins], color="#1565c0")
+        ax.set_xticks(xs, [label for label, _ in bins])
+        ax.set_xlabel(w["age_x"])
+        ax.set_ylabel(w["age_y"])
+        ax.set_title(w["age_title"])
+        _finish(ax, w, bool(bins), legend=False)
+        return _svg(fig)
+
+
+def _grid(low: int, high: int, count: int = 120) -> list[float]:
+    """`count` denominators spread evenly on a log scale (the funnel bends most at small n)."""
+    low, high = max(1, low), max(low + 1, high)
+    step = (math.log(high) - math.log(low)) / (count - 1)
+    return [math.exp(math.log(low) + i * step) for i in range(count)]
+
+
+def _percent_formatter() -> Any:
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(xmax=1.0, decimals=0)
+
+
+def _figure(height: float) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(_WIDTH, height), dpi=100, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _finish(ax: Axes, w: dict[str, str], has_data: bool, legend: bool = True) -> None:
+    if not has_data:
+        ax.text(0.5, 0.5, w["no_data"], transform=ax.transAxes, ha="center", va="center")
+    elif legend:
+        ax.legend(loc="best", fontsize=7)
+
+
+def _svg(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def failed_checks(run: QualityRun) -> Sequence[str]:
+    """The checks some clinic failed, in catalogue order: each gets its funnel plot."""
+    failed = {r.check.id for c in run.clinics for r in c.results if r.status is Status.FAILED}
+    return [c.id for c in run.catalogue.checks if c.id in failed]
