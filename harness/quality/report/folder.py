@@ -86,6 +86,9 @@ def write_folder(
 ) -> Path:
     """`files` as the folder `target` (which must not exist yet), with a PDF beside each HTML
     page when asked; written under a temporary name next to `target`'s parent and renamed."""
+    # never written over, never merged into (a rename onto an empty folder would replace it)
+    if target.exists():
+        raise FileExistsError(17, "the quality folder exists already", str(target))
     base = target.parent.parent
     base.mkdir(parents=True, exist_ok=True)
     tmp = base / f".{target.parent.name}.{target.name}.{uuid.uuid4().hex[:8]}.tmp"
