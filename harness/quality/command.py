@@ -93,7 +93,7 @@ def _score(
         except ValueError as exc:  # the engine's word on an input it cannot score
             raise UsageProblem(str(exc)) from None
         run_id = new_run_id()
-        files = build_files(qrun, run_id, lang, summary_total(qrun, lang), progress(w["writing"]))
+        files = build_files(qrun, run_id, lang, summary_total(qrun, lang), progress(w["drawing"]))
     slugs = clinic_slugs(qrun)
     svgs = {s: (files[plot_paths(s)[0]], files[plot_paths(s)[1]]) for s in slugs}
     run = build_run(

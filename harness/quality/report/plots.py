@@ -48,7 +48,8 @@ def rates_against_thresholds(clinic: ClinicScore, lang: str) -> bytes:
     w = words(lang)
     results = [r for r in clinic.results if r.rate is not None]
     with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # keys as matplotlib spells them
-        fig, ax = _figure(max(1.6, 0.22 * len(results) + 0.9))
+        longest = max((len(r.check.id) for r in results), default=8)
+        fig, ax = _figure(max(1.6, 0.22 * len(results) + 0.9), left=0.2 + 0.055 * longest)
         ys = list(range(len(results)))
         rates = [r.rate or 0.0 for r in results]
         ax.barh(ys, rates, color=[_COLOUR[r.status] for r in results], height=0.6)
@@ -108,8 +109,7 @@ def funnel(run: QualityRun, check_id: str, lang: str, title: str = "") -> bytes:
                     ax.annotate(
                         sor, (n, rate), fontsize=6, xytext=(3, 3), textcoords="offset points"
                     )
-            smallest = min(n for n, _, _ in points)
-            limit = p + Z998 * math.sqrt(p * (1 - p) / smallest)  # the limits where clinics are
+            limit = p + Z998 * math.sqrt(p * (1 - p) / ns[0])  # the limits where the plot starts
             top = max(max(rate for _, rate, _ in points) * 1.15, limit * 1.05, 0.01)
             ax.set_ylim(0, min(1.0, top))
         ax.yaxis.set_major_formatter(_percent_formatter())
@@ -149,8 +149,14 @@ def _percent_formatter() -> Any:
     return PercentFormatter(xmax=1.0, decimals=0)
 
 
-def _figure(height: float) -> tuple[Figure, Axes]:
-    fig = Figure(figsize=(_WIDTH, height), dpi=100, layout="constrained")
+def _figure(height: float, left: float = 0.9) -> tuple[Figure, Axes]:
+    """A figure with fixed margins in inches (`left` for the y labels): constrained layout
+    would fit them to the text but costs more than the drawing, and a run of 500 clinics
+    draws a thousand figures."""
+    fig = Figure(figsize=(_WIDTH, height), dpi=100)
+    fig.subplots_adjust(
+        left=left / _WIDTH, right=1 - 0.15 / _WIDTH, top=1 - 0.3 / height, bottom=0.45 / height
+    )
     return fig, fig.add_subplot()
 
 
