@@ -74,7 +74,7 @@ def build_run(
     return RunResult(
         run_id=run_id,
         sut=SutInfo(
-            name=", ".join(sources)[:200] or "extract",
+            name=mask_text(", ".join(sources)[:200]) or "extract",
             vendor=", ".join(sorted({c.vendor for c in qrun.clinics if c.vendor})),
             version="",
             transport="file",
@@ -127,7 +127,7 @@ def protocol_of(qrun: QualityRun) -> Protocol:
             Step(
                 "1",
                 Text(da["scored_step"], en["scored_step"]),
-                clinic.source,
+                mask_text(clinic.source),
                 Text(da["scored_expected"], en["scored_expected"]),
                 None,
                 (),
@@ -135,7 +135,7 @@ def protocol_of(qrun: QualityRun) -> Protocol:
             ),
             *(_check_step(spec, where) for spec in specs),
         ]
-        label = f"{clinic.name} ({clinic.clinic})" if clinic.name else clinic.clinic
+        label = mask_text(f"{clinic.name} ({clinic.clinic})" if clinic.name else clinic.clinic)
         cases.append(
             TestCase(
                 f"DQ-{slug}",
@@ -203,7 +203,7 @@ def _case(
             Outcome.PASS,
             message=w["summary_clinic"].format(
                 sor=clinic.clinic,
-                name=clinic.name,
+                name=mask_text(clinic.name),
                 score=score,
                 passed=applicable.count(Status.PASSED),
                 applicable=len(applicable),

@@ -148,6 +148,10 @@ def test_a_real_format_cpr_never_reaches_a_list_or_the_json() -> None:
     )
     files = build_files(run, "RUN-1", "da")
     assert not any(real.encode() in data for data in files.values())
+    named = dataclasses.replace(run.clinics[0], name=f"Klinik {real}")
+    files = build_files(dataclasses.replace(run, clinics=(named,)), "RUN-1", "en")
+    assert not any(real.encode() in data for data in files.values())
+    assert b"Klinik 010150-xxxx" in files[f"{OWN}.html"]
 
 
 def _schema() -> dict[str, Any]:

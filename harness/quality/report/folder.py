@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from harness.checks.realcpr import mask_real_cprs
 from harness.quality.model import QualityRun, Status
 from harness.quality.report import plots
 from harness.quality.report.data import (
@@ -73,7 +74,8 @@ def build_files(
     files["index.html"] = index.encode("utf-8")
     files["quality.json"] = quality_json_bytes(run, run_id)
     files["quality.csv"] = quality_csv(run)
-    return files
+    # the last guard: a real-format CPR anywhere (a clinic's name, a detail) leaves masked
+    return {name: mask_real_cprs(data) for name, data in files.items()}
 
 
 def write_folder(
