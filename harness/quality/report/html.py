@@ -138,9 +138,17 @@ def render_index(
         catalogue=run.catalogue,
         engine=run.engine,
         run_id=run_id,
-        as_of=run.as_of.isoformat() if run.as_of else "",
+        as_of=_as_of(run),
         categories=[CATEGORY[lang][c] for c in Category],
         clinics=clinics,
         funnels=funnels,
         summary=summary,
     )
+
+
+def _as_of(run: QualityRun) -> str:
+    """The run's day (--as-of), else the clinics' own days."""
+    if run.as_of is not None:
+        return run.as_of.isoformat()
+    days = sorted({c.as_of.isoformat() for c in run.clinics if c.as_of is not None})
+    return ", ".join(days[:5]) + (" …" if len(days) > 5 else "") if days else "—"

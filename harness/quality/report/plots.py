@@ -49,7 +49,7 @@ def rates_against_thresholds(clinic: ClinicScore, lang: str) -> bytes:
     results = [r for r in clinic.results if r.rate is not None]
     with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # keys as matplotlib spells them
         longest = max((len(r.check.id) for r in results), default=8)
-        fig, ax = _figure(max(1.6, 0.22 * len(results) + 0.9), left=0.2 + 0.055 * longest)
+        fig, ax = _figure(max(1.6, 0.22 * len(results) + 0.9), left=0.25 + 0.065 * longest)
         ys = list(range(len(results)))
         rates = [r.rate or 0.0 for r in results]
         ax.barh(ys, rates, color=[_COLOUR[r.status] for r in results], height=0.6)
@@ -146,7 +146,7 @@ def _grid(low: int, high: int, count: int = 120) -> list[float]:
 def _percent_formatter() -> Any:
     from matplotlib.ticker import PercentFormatter
 
-    return PercentFormatter(xmax=1.0, decimals=0)
+    return PercentFormatter(xmax=1.0, decimals=None)  # None: as many as the ticks need
 
 
 def _figure(height: float, left: float = 0.9) -> tuple[Figure, Axes]:
