@@ -110,6 +110,8 @@ def test_the_plots_are_svg_with_their_titles_as_text_and_reproducible(
         in files_en["plots/funnel-patient-without-gp.svg"].decode()
     )
     assert "99.8 % limit" in files_en["plots/funnel-patient-without-gp.svg"].decode()
+    for check in hand_built_run().catalogue.checks:  # every check a row, not applicable too
+        assert check.id in rates
     again = build_files(hand_built_run(), "RUN-1", "da")
     assert all(again[n] == files_da[n] for n in files_da if n.endswith(".svg"))
 
