@@ -72,6 +72,10 @@ COMMANDS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ),
         ),
     ),
+    (
+        "quality",
+        (("quality", "data completeness and quality of clinic extracts, scored per clinic"),),
+    ),
 )
 
 
