@@ -49,7 +49,7 @@ from harness.store.runstore import RunStore
 
 REQUIREMENT = "MVP1-MC-03"  # the national plan's requirement a data-quality run serves
 CHOICE_KIND = "quality-extracts"  # the run row's choice: no SUT kcert resumes or rejudges
-CATALOGUE_FILE = "quality-catalogue"  # the run row's protocol file kind: a check catalogue
+CATALOGUE_FILE = runpath.QUALITY_CATALOGUE  # the run row's protocol file kind: a check catalogue
 SEVERITY = Severity.F3  # a failed check (see above)
 RULE_PREFIX = "DQ-"
 

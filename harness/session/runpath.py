@@ -197,6 +197,7 @@ def execute(
 
 
 LOAD_PROFILE = "load-profile"  # a run row's protocol file that is a load profile (a load run)
+QUALITY_CATALOGUE = "quality-catalogue"  # … a data-quality catalogue (a `kcert quality` run)
 
 
 def record_and_finish(
@@ -316,6 +317,11 @@ def reload_protocols(row: RunRow, *, same_files: bool) -> Reloaded:
         raise RunStateProblem(
             f"run {row.run_id} is a load run: Locust measured it, no exchanges were recorded "
             "to judge again or continue; run kcert load run again"
+        )
+    if any(p.get("kind") == QUALITY_CATALOGUE for p in row.protocols):
+        raise RunStateProblem(
+            f"run {row.run_id} is a data-quality run: it scored clinic extracts, no exchanges "
+            "were recorded to judge again or continue; run kcert quality score again"
         )
     paths = [Path(p["path"]) for p in row.protocols]
     missing = [str(p) for p in paths if not p.is_file()]

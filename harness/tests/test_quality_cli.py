@@ -274,6 +274,17 @@ def test_the_run_is_in_the_store_and_its_signed_manifest_verifies(
     assert "failing-" in capsys.readouterr().out
 
 
+def test_a_quality_run_is_not_rejudged_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = tmp_path / "reports"
+    assert score(HAND_WRITTEN, "--reports", reports) == 1
+    (run_dir,) = run_folders(reports)
+    capsys.readouterr()
+    assert main(["rejudge", run_dir.name, "--reports", str(reports), "--lang", "en"]) == 2
+    assert "is a data-quality run" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_pdf_scorecards_and_the_run_report_pdf(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
