@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from harness.cli.errors import UsageProblem
+from harness.population.extract import TRUTH_SUFFIX
 from harness.population.generator import GeneratorError, generate, to_csv, write_json
 from harness.population.reader import validate_population
 
@@ -57,7 +58,7 @@ def run_generate(args: argparse.Namespace, console: Console) -> int:
         truth_path = None
         truth_json = None
         if plan is not None:
-            truth_path = args.truth or args.out.with_name(args.out.stem + ".truth.json")
+            truth_path = args.truth or args.out.with_name(args.out.stem + TRUTH_SUFFIX)
             truth_json = _planted(made.bundle, plan, args, truth_path)
         _write_all(made.bundle, args, csv_path, truth_path, truth_json)
     kind = "clinic extract" if extract else "population"

@@ -108,12 +108,22 @@ class ClinicExtract:
     cluster: str = ""
 
 
+TRUTH_SUFFIX = ".truth.json"  # the ground truth `population generate --faults` writes beside
+
+
 def clinic_paths(folder: Path) -> list[Path]:
-    """The extracts of a folder: `*.json` files and CSV extract folders, by name."""
+    """The extracts of a folder: `*.json` files and CSV extract folders, by name; the ground
+    truth files of planted faults beside them (`*.truth.json`) are not extracts."""
     found = [
         p
         for p in folder.iterdir()
-        if (p.is_file() and p.suffix == ".json" and not p.is_symlink()) or is_csv_extract(p)
+        if (
+            p.is_file()
+            and p.suffix == ".json"
+            and not p.name.endswith(TRUTH_SUFFIX)
+            and not p.is_symlink()
+        )
+        or is_csv_extract(p)
     ]
     return sorted(found, key=lambda p: p.name)
 

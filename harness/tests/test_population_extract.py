@@ -244,6 +244,7 @@ def test_a_folder_of_extracts_with_labels(tmp_path: Path) -> None:
     write_json(generate_extract(1, 40, AS_OF, "123456789012345").bundle, folder / "b.json")
     write_extract_csv(read_extract_data(_small(), "c"), folder / "c")
     (folder / "notes").mkdir()  # a folder without clinic.csv is no extract
+    (folder / "a.truth.json").write_text("{}", encoding="utf-8")  # planted faults' ground truth
     (folder / "labels.csv").write_text(
         "extract,vendor,cluster\na.json,Vendor A,by\nc,Vendor B,land\n", encoding="utf-8"
     )
