@@ -80,15 +80,17 @@ def _score(
     as_of: dt.date | None = getattr(args, "as_of", None)
     with _progress(errors) as progress:
         catalogue = _catalogue(Path(catalogue_path) if catalogue_path else None)
-        inputs = read_inputs(source, progress(w["reading"]))
-        if as_of is None:
-            missing = [src for extract, src, _, _ in inputs if extract.as_of is None]
-            if missing:
-                raise UsageProblem(w["no_as_of"].format(source=missing[0]))
+        count, inputs = iter_inputs(source)
         score_all = _lane("engine", "score_all")
         try:
+            # one extract read, scored and let go at a time: at national scale (500 clinics,
+            # a million patients) only the clinics' scores stay in memory, never every row
             qrun: QualityRun = score_all(
-                inputs, catalogue, as_of=as_of, progress=progress(w["scoring"])
+                _dated(inputs, as_of, w["no_as_of"]),
+                catalogue,
+                as_of=as_of,
+                progress=progress(w["scoring"]),
+                total=count,
             )
         except ValueError as exc:  # the engine's word on an input it cannot score
             raise UsageProblem(str(exc)) from None
@@ -115,6 +117,46 @@ def _score(
         w["report"].format(path=run_dir / FOLDER / "index.html"), highlight=False, markup=False
     )
     return run.verdict.exit_code
+
+
+def iter_inputs(path: Path) -> tuple[int, Iterator[Input]]:
+    """How many extracts `path` holds, and an iterator that reads them one at a time (the
+    labels and the folder checked before the first); problems as `read_inputs` words them."""
+    try:
+        if path.is_file() or is_csv_extract(path):
+            return 1, _reading([(path, "", "")])
+        if not path.exists():
+            raise UsageProblem(f"{path}: no such file or folder")
+        paths = clinic_paths(path) if path.is_dir() else []
+        if not paths:
+            read_clinics(path)  # its own words for "not a folder of extracts", "no extract"
+            raise UsageProblem(f"{path}: no extract")
+        labels_path = path / LABELS
+        known = {p.name for p in paths}
+        labels = read_labels(labels_path, known) if labels_path.is_file() else {}
+    except ExtractError as exc:
+        raise UsageProblem(str(exc)) from None
+    except OSError as exc:
+        raise UsageProblem(f"{path}: {exc.strerror or exc}") from None
+    return len(paths), _reading([(p, *labels.get(p.name, ("", ""))) for p in paths])
+
+
+def _reading(paths: list[tuple[Path, str, str]]) -> Iterator[Input]:
+    for one, vendor, cluster in paths:
+        try:
+            yield read_extract(one), str(one), vendor, cluster
+        except ExtractError as exc:
+            raise UsageProblem(str(exc)) from None
+        except OSError as exc:
+            raise UsageProblem(f"{one}: {exc.strerror or exc}") from None
+
+
+def _dated(inputs: Iterator[Input], as_of: dt.date | None, no_as_of: str) -> Iterator[Input]:
+    """The inputs, refusing an extract without its own as-of date when none was given."""
+    for item in inputs:
+        if as_of is None and item[0].as_of is None:
+            raise UsageProblem(no_as_of.format(source=item[1]))
+        yield item
 
 
 def read_inputs(path: Path, progress: Callable[[int, int], None] | None = None) -> list[Input]:

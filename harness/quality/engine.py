@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import polars as pl
 
@@ -148,29 +148,40 @@ def evaluate(
 
 
 def score_all(
-    inputs: Sequence[tuple[Extract, str, str, str]],
+    inputs: Iterable[tuple[Extract, str, str, str]],
     catalogue: Catalogue,
     *,
     as_of: dt.date | None,
     progress: Callable[[int, int], None] | None = None,
+    total: int | None = None,
 ) -> QualityRun:
-    """Many clinics: (extract, source, vendor, cluster) each; as_of None → each extract's own."""
+    """Many clinics: (extract, source, vendor, cluster) each; as_of None → each extract's own.
+
+    A sequence is checked for as-of dates before anything is scored; an iterator (extracts
+    read one at a time, `total` of them) is scored as it comes, so only the scores stay in
+    memory, and an extract without a date stops it there."""
     started, clock = now_iso(), time.perf_counter()
-    missing = [src or x.source for x, src, _, _ in inputs if as_of is None and x.as_of is None]
-    if missing:
-        raise QualityInputError(
-            f"no as-of date (Bundle.timestamp / clinic.csv as_of) in {', '.join(missing[:5])}"
-            f"{' …' if len(missing) > 5 else ''}: give --as-of"
-        )
+    if isinstance(inputs, Sequence):
+        total = len(inputs)
+        missing = [src or x.source for x, src, _, _ in inputs if as_of is None and x.as_of is None]
+        if missing:
+            raise QualityInputError(
+                f"no as-of date (Bundle.timestamp / clinic.csv as_of) in {', '.join(missing[:5])}"
+                f"{' …' if len(missing) > 5 else ''}: give --as-of"
+            )
     clinics = []
     for done, (extract, source, vendor, cluster) in enumerate(inputs, 1):
         day = as_of or extract.as_of
-        assert day is not None  # checked above
+        if day is None:
+            raise QualityInputError(
+                f"no as-of date (Bundle.timestamp / clinic.csv as_of) in {source or extract.source}"
+                ": give --as-of"
+            )
         clinics.append(
             evaluate(extract, catalogue, as_of=day, source=source, vendor=vendor, cluster=cluster)
         )
         if progress:
-            progress(done, len(inputs))
+            progress(done, total or done)
     return QualityRun(
         catalogue=catalogue,
         clinics=tuple(clinics),

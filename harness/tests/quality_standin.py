@@ -9,7 +9,7 @@ import datetime as dt
 import math
 import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pytest
@@ -203,11 +203,12 @@ def compare(clinics: Sequence[ClinicScore]) -> tuple[Comparison, ...]:
 
 
 def score_all(
-    inputs: Sequence[tuple[Extract, str, str, str]],
+    inputs: Iterable[tuple[Extract, str, str, str]],
     catalogue: Catalogue,
     *,
     as_of: dt.date | None,
     progress: Callable[[int, int], None] | None = None,
+    total: int | None = None,
 ) -> QualityRun:
     clinics = []
     for done, (extract, source, vendor, cluster) in enumerate(inputs, start=1):
@@ -216,7 +217,7 @@ def score_all(
             raise ValueError(f"{source}: no as-of day")
         clinics.append(evaluate(extract, day, source, vendor, cluster))
         if progress is not None:
-            progress(done, len(inputs))
+            progress(done, total or done)
     return QualityRun(
         catalogue,
         tuple(clinics),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,32 @@ def test_score_all_needs_an_as_of_date_and_reports_progress() -> None:
     assert seen == [(1, 2), (2, 2)]
     assert [c.vendor for c in run.clinics] == ["V1", "V2"] and run.engine.startswith("polars ")
     assert run.comparisons and {c.cluster_rate for c in run.comparisons} == {0.0}
+
+
+def test_score_all_takes_extracts_one_at_a_time_from_an_iterator() -> None:
+    read: list[str] = []
+
+    def one_by_one(names: list[str], dated: bool = True) -> Iterator[tuple[Extract, str, str, str]]:
+        for name in names:
+            read.append(name)
+            extract = read_extract_data(copy.deepcopy(CLEAN), name)
+            if not dated:
+                extract.as_of = None
+            yield extract, name, "", ""
+
+    seen: list[tuple[int, int]] = []
+    run = score_all(
+        one_by_one(["a.json", "b.json"]),
+        CATALOGUE,
+        as_of=None,
+        total=2,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert [c.source for c in run.clinics] == ["a.json", "b.json"] and seen == [(1, 2), (2, 2)]
+    read.clear()
+    with pytest.raises(QualityInputError, match=r"c\.json"):
+        score_all(one_by_one(["c.json", "d.json"], dated=False), CATALOGUE, as_of=None)
+    assert read == ["c.json"]  # stopped at the first undated extract, the next never read
 
 
 def test_a_new_check_of_a_known_type_is_yaml_only(tmp_path: Path) -> None:
