@@ -1,7 +1,8 @@
 """The console words of `kcert load run`, Danish (default) and English (`--lang en`).
 
 One table for every line a load run prints itself: the engine's progress (preflight, master,
-load, the end) and the command's own (the reference FLP service, the report). Verdicts come
+load, the end), the command's own (the reference FLP service, the report) and `kcert load
+worker`'s. Verdicts come
 from the report's table (`harness.report.i18n`); the SLO texts carry both languages
 themselves (`harness.load.slo`). What comes from deeper down — the service's own answer in a
 failed preflight check, the reason of an error in `LoadResult.error` — is quoted as it was
@@ -39,6 +40,9 @@ WORDS: dict[str, dict[str, str]] = {
         "report": "rapport: {path}",
         "writing": "skriver rapporten …",
         "writing_pdf": "skriver rapporten og report.pdf …",
+        # distributed.worker_command (kcert load worker)
+        "joining": "kcert: {n} Locust-worker(s) slutter sig til masteren på {host}:{port}",
+        "workers_interrupted": "kcert: afbrudt: stopper workerne",
     },
     "en": {
         "note": "note: {text}",
@@ -66,6 +70,8 @@ WORDS: dict[str, dict[str, str]] = {
         "report": "report: {path}",
         "writing": "writing the report …",
         "writing_pdf": "writing the report and report.pdf …",
+        "joining": "kcert: {n} Locust worker(s) joining the master at {host}:{port}",
+        "workers_interrupted": "kcert: interrupted: stopping the workers",
     },
 }
 

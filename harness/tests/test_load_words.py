@@ -156,3 +156,21 @@ def test_run_load_speaks_danish_unless_told() -> None:
     import inspect
 
     assert inspect.signature(run_load).parameters["lang"].default == "da"
+
+
+@pytest.mark.parametrize(("lang", "frame"), [("da", "kcert: fejl: "), ("en", "kcert: error: ")])
+def test_the_worker_command_speaks_the_language_too(
+    lang: str, frame: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from harness.load.distributed import worker_command
+
+    assert worker_command(argparse.Namespace(master="nowhere", processes=1, lang=lang)) == 2
+    assert capsys.readouterr().err == f"{frame}--master 'nowhere': expected HOST:PORT\n"
+    joining = say(lang, "joining", n=2, host="127.0.0.1", port=5557)
+    assert joining.startswith(
+        "kcert: 2 Locust-worker(s) slutter sig"
+        if lang == "da"
+        else "kcert: 2 Locust worker(s) join"
+    )
