@@ -40,14 +40,17 @@ lint: $(STAMP)
 # The tests run on every core (pytest-xdist); PYTEST_WORKERS=0 runs them in this process.
 # A vendor's fast part: make pytest PYTEST_ARGS='-m "not slow"'
 PYTEST_WORKERS ?= auto
-# The tests of the one PostgreSQL server (one stalls it with SIGSTOP) run after, in one process.
-PG_TESTS := $(shell grep -l -e KCERT_TEST_POSTGRES -e KCERT_TEST_PGDATA harness/tests/test_*.py)
+# Some tests run after the parallel phase, serially in one process: those of the one PostgreSQL
+# server (one stalls it with SIGSTOP; found by KCERT_TEST_POSTGRES / KCERT_TEST_PGDATA) and
+# those whose verdicts measure the machine (latency SLOs under load: test_load_e2e.py), which
+# say so with the marker string KCERT_SERIAL_TEST (a comment in the file is enough).
+SERIAL_TESTS := $(shell grep -l -e KCERT_TEST_POSTGRES -e KCERT_TEST_PGDATA -e KCERT_SERIAL_TEST harness/tests/test_*.py)
 # The FHIR R4 base package is built from the npm registry once (cached in KCERT_CACHE); without
 # a registry the tests that need it skip and say why.
 pytest: $(STAMP)
 	@$(BIN)/kcert packs build-core >/dev/null || echo "warning: FHIR R4 base package not built; its tests will skip"
-	$(BIN)/pytest harness/tests -n $(PYTEST_WORKERS) $(addprefix --ignore=,$(PG_TESTS)) $(PYTEST_ARGS)
-	$(BIN)/pytest $(PG_TESTS) $(PYTEST_ARGS)
+	$(BIN)/pytest harness/tests -n $(PYTEST_WORKERS) $(addprefix --ignore=,$(SERIAL_TESTS)) $(PYTEST_ARGS)
+	$(BIN)/pytest $(SERIAL_TESTS) $(PYTEST_ARGS)
 
 test: lint pytest
 
@@ -83,7 +86,8 @@ bench: $(STAMP)
 # the reference FLP service the command starts on 127.0.0.1 (the target says reference: true):
 # the clean service ends Godkendt (exit 0), the one with LOAD_DEFECT Ikke godkendt (exit 1),
 # with the SLO findings naming the operation; both verdicts are printed, the target fails
-# otherwise. LOAD_ARGS='--lang en --pdf' passes options on.
+# otherwise. LOAD_ARGS='--lang en --pdf' passes options on. The global lock is a capacity
+# defect, found under the stress shape: make load-demo LOAD_DEFECT=global-lock LOAD_ARGS='--shape stress'
 LOAD_PROFILE ?= fixtures/load/flp-demo.yaml
 LOAD_TARGET ?= fixtures/load/targets/reference-flp.yaml
 LOAD_DEFECT ?= missing-index

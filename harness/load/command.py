@@ -33,29 +33,13 @@ from harness.load.model import LoadProfile, LoadResult, RateTable, Stopped, Targ
 from harness.load.runrecord import build_run, record
 from harness.load.slo import judge
 from harness.load.stats import LoadStats, StatsError, read_stats
+from harness.load.words import say
 from harness.model.outcome import Outcome, Verdict
 from harness.model.result import RunResult
 from harness.report.i18n import verdict_text
 from harness.session import runpath
 from harness.suite import suite_version
 
-# the console's words (the CLI's own, `harness.cli.words`, are a layer above this one)
-_SAY = {
-    "da": {
-        "error": "kcert: fejl: {text}",
-        "reason": "årsag: {text}",
-        "report": "rapport: {path}",
-        "writing": "skriver rapporten …",
-        "writing_pdf": "skriver rapporten og report.pdf …",
-    },
-    "en": {
-        "error": "kcert: error: {text}",
-        "reason": "reason: {text}",
-        "report": "report: {path}",
-        "writing": "writing the report …",
-        "writing_pdf": "writing the report and report.pdf …",
-    },
-}
 DEFAULT_REFERENCE_WORKERS = 2
 # The reference service starts empty; its cockpit lists and indexes need rows to work on, or a
 # missing index costs nothing. 300 clinics × 170 plans (51,000) fill the cockpit pages the
@@ -70,10 +54,6 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 
 class UsageProblem(Exception):
     """Bad input or an unusable setup: `kcert: error: …`, exit 2 (as the CLI's own)."""
-
-
-def say(lang: str, key: str, **values: object) -> str:
-    return _SAY["en" if lang == "en" else "da"][key].format(**values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +88,7 @@ def _run(args: argparse.Namespace, console: Console, lang: str) -> int:
         raise UsageProblem(str(exc)) from None
     run_time = duration(getattr(args, "run_time", None))
     with (
-        _aimed(target, reference, console) as aimed,
+        _aimed(target, reference, console, lang) as aimed,
         tempfile.TemporaryDirectory(prefix="kcert-load-") as tmp,
     ):
         try:
@@ -158,6 +138,7 @@ def _run_load(
             seed=int(getattr(args, "seed", 0) or 0),
             preflight=not getattr(args, "no_preflight", False),
             progress=lambda text: console.print(text, highlight=False, markup=False),
+            lang=str(getattr(args, "lang", "da") or "da"),
         ),
     )
 
@@ -269,7 +250,9 @@ def reference_of(target_file: Path, defects: Sequence[str] = ()) -> Reference | 
 
 
 @contextlib.contextmanager
-def _aimed(target: Target, reference: Reference | None, console: Console) -> Iterator[Target]:
+def _aimed(
+    target: Target, reference: Reference | None, console: Console, lang: str = "da"
+) -> Iterator[Target]:
     """The target, or the reference FLP service started for the run and stopped after it."""
     if reference is None:
         yield target
@@ -281,14 +264,19 @@ def _aimed(target: Target, reference: Reference | None, console: Console) -> Ite
     except (OSError, RuntimeError, ValueError, TimeoutError) as exc:
         raise UsageProblem(f"the reference FLP service did not start: {exc}") from None
     try:
-        _seed(str(base_url), reference, console)
-        console.print(
-            f"reference FLP: {base_url} (workers {reference.workers}"
-            + (f", defects {', '.join(reference.defects)}" if reference.defects else "")
-            + ")",
-            highlight=False,
-            markup=False,
+        _seed(str(base_url), reference, console, lang)
+        line = (
+            say(
+                lang,
+                "reference_defects",
+                url=base_url,
+                workers=reference.workers,
+                defects=", ".join(reference.defects),
+            )
+            if reference.defects
+            else say(lang, "reference", url=base_url, workers=reference.workers)
         )
+        console.print(line, highlight=False, markup=False)
         yield dataclasses.replace(
             target,
             base_url=str(base_url),
@@ -299,12 +287,12 @@ def _aimed(target: Target, reference: Reference | None, console: Console) -> Ite
         started.__exit__(None, None, None)
 
 
-def _seed(base_url: str, reference: Reference, console: Console) -> None:
+def _seed(base_url: str, reference: Reference, console: Console, lang: str = "da") -> None:
     """Prefill the started reference service with synthetic plans (its admin seed route)."""
     if not reference.seed_clinics or not reference.seed_plans:
         return
     console.print(
-        f"reference FLP: seeding {reference.seed_clinics} × {reference.seed_plans} plans …",
+        say(lang, "seeding", clinics=reference.seed_clinics, plans=reference.seed_plans),
         highlight=False,
         markup=False,
     )

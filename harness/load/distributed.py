@@ -24,6 +24,7 @@ from harness.load.engine import (
     start_child,
     stop_children,
 )
+from harness.load.words import say
 
 MAX_PROCESSES = 256
 
@@ -49,6 +50,7 @@ def worker_argv(host: str, port: int) -> list[str]:
 
 def worker_command(args: argparse.Namespace) -> int:
     """Start the workers, wait for them; 0 when they ended by themselves, 2 for bad input."""
+    lang = str(getattr(args, "lang", "da") or "da")
     try:
         host, port = parse_master(str(args.master))
         given = getattr(args, "processes", None)
@@ -56,11 +58,11 @@ def worker_command(args: argparse.Namespace) -> int:
         if not 1 <= processes <= MAX_PROCESSES:
             raise WorkerArgsError(f"--processes {processes}: expected 1..{MAX_PROCESSES}")
     except (WorkerArgsError, ValueError) as exc:
-        print(f"kcert: error: {exc}", file=sys.stderr)
+        print(say(lang, "error", text=exc), file=sys.stderr)
         return 2
     env = child_env(None)  # no plan file: the plan comes from the master
     children: list[Child] = []
-    print(f"kcert: {processes} Locust worker(s) joining the master at {host}:{port}")
+    print(say(lang, "joining", n=processes, host=host, port=port))
     try:
         with caught_signals() as interrupted:
             for index in range(1, processes + 1):
@@ -68,7 +70,7 @@ def worker_command(args: argparse.Namespace) -> int:
             while any(c.alive() for c in children) and not interrupted.is_set():
                 time.sleep(0.2)
             if interrupted.is_set():
-                print("kcert: interrupted: stopping the workers", file=sys.stderr)
+                print(say(lang, "workers_interrupted"), file=sys.stderr)
                 return 130
     finally:
         stop_children(children)
@@ -80,4 +82,5 @@ if __name__ == "__main__":  # pragma: no cover - for a machine without the kcert
     parser = argparse.ArgumentParser(prog="kcert load worker")
     parser.add_argument("--master", required=True)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--lang", choices=["da", "en"], default="da")
     sys.exit(worker_command(parser.parse_args()))

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -50,6 +50,7 @@ from harness.load.model import (
 from harness.load.plan import PLAN_ENV, SHAPE_FOR, LoadPlan, PlanError, Stage
 from harness.load.preflight import run_preflight
 from harness.load.targets import refusal
+from harness.load.words import say as words
 
 LOCUSTFILE = Path(__file__).resolve().parent / "swarm" / "locustfile.py"
 DEFAULT_RUN_TIME_S = 60.0
@@ -95,8 +96,10 @@ def build_plan(
     users: int | None = None,
     run_time_s: float | None = None,
     seed: int = 0,
+    lang: str = "da",
 ) -> Built:
-    """The plan Locust runs; BoundsError when the request exceeds the profile's bounds."""
+    """The plan Locust runs; BoundsError when the request exceeds the profile's bounds.
+    The notes are console lines in `lang`."""
     if shape not in SHAPE_FOR:
         raise LoadError(f"shape {shape!r} is not one of {', '.join(SHAPE_FOR)}")
     bounds = profile.bounds
@@ -144,9 +147,15 @@ def build_plan(
             count = _users_for(rate, think)
             if count > bounds.max_users:
                 notes.append(
-                    f"{count} users would offer {rate:.3g}/s with {think[0]:g}-{think[1]:g} s "
-                    f"think time; clipped to the profile's bound max_users {bounds.max_users} "
-                    "(each user then paces faster)"
+                    words(
+                        lang,
+                        "clipped",
+                        count=count,
+                        rate=rate,
+                        low=think[0],
+                        high=think[1],
+                        bound=bounds.max_users,
+                    )
                 )
                 count = bounds.max_users
         stages.append(Stage(until_s=until, users=count, rate_per_s=rate))
@@ -343,21 +352,23 @@ def load_began_in(log: Path) -> bool:
 class Progress:
     """Progress lines from the end of Locust's growing stats history (flushed by Locust every
     few seconds): time into the load, users, the current request rate, requests and failures
-    so far."""
+    so far, and the busiest generator process's CPU over the last samples (an overloaded
+    generator is the run's error, so the tester sees it coming), in `lang`."""
 
-    def __init__(self, prefix: Path, run_time_s: float) -> None:
+    def __init__(self, prefix: Path, run_time_s: float, lang: str = "da") -> None:
         self.history = Path(f"{prefix}_stats_history.csv")
         self.run_time_s = run_time_s
+        self.lang = lang
         self.first_at: float | None = None
 
-    def line(self) -> str:
+    def line(self, cpu: Sequence[CpuSample] = ()) -> str:
         head = ""
         with contextlib.suppress(OSError), self.history.open(encoding="utf-8") as handle:
             head = handle.readline()
             first = handle.readline()
         lines = [line for line in _tail(self.history).splitlines() if ",Aggregated," in line]
         if not head or not lines:
-            return f"load 0/{self.run_time_s:.0f} s: starting"
+            return words(self.lang, "load_starting", total=self.run_time_s)
         row = next(csv.DictReader(io.StringIO(head + lines[-1] + "\n")))
         if self.first_at is None:
             start = next(csv.DictReader(io.StringIO(head + first)), {})
@@ -367,11 +378,29 @@ class Progress:
         failed = int(float(row.get("Total Failure Count") or 0))
         rate = float(row.get("Requests/s") or 0)  # Locust's own moving window
         share = 100 * failed / total if total else 0.0
-        return (
-            f"load {at - self.first_at:.0f}/{self.run_time_s:.0f} s: "
-            f"{row.get('User Count', '?')} users, {rate:.1f} req/s, {total} requests, "
-            f"{failed} failures ({share:.1f} %)"
+        text = words(
+            self.lang,
+            "load_line",
+            at=at - self.first_at,
+            total=self.run_time_s,
+            users=row.get("User Count", "?"),
+            rate=rate,
+            requests=total,
+            failures=failed,
+            share=share,
         )
+        hottest = busiest(cpu)
+        if hottest is not None:
+            text += words(self.lang, "load_cpu", percent=hottest.percent, process=hottest.process)
+        return text
+
+
+def busiest(cpu: Sequence[CpuSample], window_s: float = PROGRESS_EVERY_S) -> CpuSample | None:
+    """The highest CPU sample of the last `window_s` seconds of samples (None: no samples)."""
+    if not cpu:
+        return None
+    last = cpu[-1].at_s
+    return max((s for s in cpu if s.at_s >= last - window_s), key=lambda s: s.percent)
 
 
 def run_load(
@@ -390,7 +419,10 @@ def run_load(
     seed: int = 0,
     preflight: bool = True,
     progress: Callable[[str], None] | None = None,
+    lang: str = "da",
 ) -> LoadResult:
+    """One load run (see the module's docstring); every console line through `progress`, in
+    `lang` (Danish unless "en")."""
     say = progress or (lambda line: None)
     why = refusal(target.base_url, target.allowed_hosts)
     if why:  # the target file was checked; a Target built in code is checked here again
@@ -403,11 +435,18 @@ def run_load(
             "is enough; add machines with kcert load worker); refused"
         )
     built = build_plan(
-        profile, rates, target, shape=shape, users=users, run_time_s=run_time_s, seed=seed
+        profile,
+        rates,
+        target,
+        shape=shape,
+        users=users,
+        run_time_s=run_time_s,
+        seed=seed,
+        lang=lang,
     )
     plan = built.plan
     for note in built.notes:
-        say(f"note: {note}")
+        say(words(lang, "note", text=note))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -429,7 +468,7 @@ def run_load(
     started = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     checks: tuple[Any, ...] = ()
     if preflight:
-        say(f"preflight: each operation once against {target.base_url}")
+        say(words(lang, "preflight", url=target.base_url))
         try:
             with interrupting_signals():
                 checks = tuple(run_preflight(target, seed))
@@ -443,7 +482,14 @@ def run_load(
             )
         failed = [c for c in checks if not c.ok]
         for check in checks:
-            say(f"preflight {check.operation}: {'ok' if check.ok else check.message}")
+            if check.ok:
+                say(words(lang, "preflight_ok", operation=check.operation))
+            else:
+                say(
+                    words(
+                        lang, "preflight_failed", operation=check.operation, message=check.message
+                    )
+                )
         if failed:
             return LoadResult(
                 **result_base,
@@ -483,7 +529,7 @@ def run_load(
             "--master-bind-host", master_bind,
             "--master-bind-port", str(port),
         ]  # fmt: skip
-        say(f"master on {master_bind}:{port}, waiting for {expect} worker(s)")
+        say(words(lang, "master", bind=master_bind, port=port, n=expect))
     started = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     t0 = time.monotonic()
     children: list[Child] = []
@@ -502,12 +548,12 @@ def run_load(
             hard_s = hard_limit_s(plan.run_time_s, distributed)
             master = children[0]
             next_cpu = next_progress = t0
-            progress_lines = Progress(prefix, plan.run_time_s)
+            progress_lines = Progress(prefix, plan.run_time_s, lang)
             load_began: float | None = None
             while master.alive():
                 now = time.monotonic()
                 if interrupted.is_set():
-                    say("interrupted: stopping Locust's master and workers")
+                    say(words(lang, "interrupted"))
                     stopped = Stopped.SIGNAL
                     break
                 if now - t0 > hard_s:
@@ -535,7 +581,7 @@ def run_load(
                 if now >= next_progress:
                     next_progress = now + PROGRESS_EVERY_S
                     if now > t0:
-                        say(progress_lines.line())
+                        say(progress_lines.line(cpu))
                 time.sleep(POLL_S)
             if stopped is Stopped.TIME:
                 code = master.proc.wait(timeout=5) if not master.alive() else None
@@ -553,7 +599,11 @@ def run_load(
     duration = time.monotonic() - t0
     if stopped is Stopped.TIME and not Path(f"{prefix}_stats.csv").is_file():
         stopped, error = Stopped.ERROR, f"Locust wrote no statistics ({prefix}_stats.csv)"
-    say(f"load ended ({stopped.value}) after {duration:.0f} s{': ' + error if error else ''}")
+    how = words(lang, f"stopped_{stopped.value}")
+    if error:
+        say(words(lang, "ended_error", how=how, seconds=duration, error=error))
+    else:
+        say(words(lang, "ended", how=how, seconds=duration))
     return LoadResult(
         **result_base,
         started=started,

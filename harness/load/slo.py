@@ -11,9 +11,12 @@ the service's failure). The severities, and why:
 - p95 over → F3: the service is too slow for a large share of requests (blocks approval);
 - p50 over → F4: the typical request is slower than the objective while the tails (judged by
   their own SLOs) are not: noted, it does not block approval alone;
-- the target rate not reached while the operation's latency or errors fail → F3 (the service
-  could not carry the load); not reached while its latency and errors are fine → error: the
-  generator did not send the load, so kcert cannot say the service carries it;
+- the target rate not reached while the service's latency or errors fail → F3 (the service
+  could not carry the load); the service, not only the operation: the virtual users are
+  shared by all operations (a user waiting seconds on a locked plan-create sends no
+  plan-share meanwhile), so one slow operation lowers every operation's rate. Not reached
+  while every operation's latency and errors are fine → error: the generator did not send
+  the load, so kcert cannot say the service carries it;
 - a failed preflight → F2, quoting the service (it broke the contract before any load); an
   unreachable target is an error;
 - the generator overloaded (a process at ≥ `CPU_SATURATED_PERCENT` of a core in at least
@@ -131,8 +134,11 @@ def judge(result: LoadResult, stats: LoadStats, rates: RateTable) -> list[SloOut
             )
         )
     out.extend(_generator(result))
-    for operation in result.profile.operations:
-        out.extend(_operation(operation, result, stats, rates))
+    judged = {op: _operation(op, result, stats) for op in result.profile.operations}
+    service_ok = all(o.status != FAIL for found in judged.values() for o in found)
+    for op, found in judged.items():
+        out.extend(found)
+        out.extend(_rate_of(op, result, stats, rates, service_ok=service_ok))
     return out
 
 
@@ -205,10 +211,10 @@ def _generator(result: LoadResult) -> Iterable[SloOutcome]:
                 "generator",
                 Text(
                     f"Belastningsgeneratoren var overbelastet: {process} brugte ≥ "
-                    f"{CPU_SATURATED_PERCENT:.0f} % af en kerne i {hot:.0%} af målingerne; "
+                    f"{CPU_SATURATED_PERCENT:.0f} % af en kerne i {hot * 100:.0f} % af målingerne; "
                     "kcert kan ikke bedømme tjenesten (flere workers: --workers N)",
                     f"The load generator was overloaded: {process} used ≥ "
-                    f"{CPU_SATURATED_PERCENT:.0f} % of a core in {hot:.0%} of its samples; "
+                    f"{CPU_SATURATED_PERCENT:.0f} % of a core in {hot * 100:.0f} % of its samples; "
                     "kcert cannot judge the service (more workers: --workers N)",
                 ),
                 measured=hot,
@@ -216,7 +222,9 @@ def _generator(result: LoadResult) -> Iterable[SloOutcome]:
             )
 
 
-def _operation(op: str, result: LoadResult, stats: LoadStats, rates: RateTable) -> list[SloOutcome]:
+def _operation(op: str, result: LoadResult, stats: LoadStats) -> list[SloOutcome]:
+    """The operation's latency and error objectives (its rate comes after every operation's,
+    see `_rate_of`)."""
     measured = stats.operations.get(op)
     if measured is None or measured.requests == 0:
         return [
@@ -233,7 +241,7 @@ def _operation(op: str, result: LoadResult, stats: LoadStats, rates: RateTable) 
     slo = result.profile.slos.get(op)
     if slo is None:
         return []
-    out = [
+    return [
         o
         for o in (
             _latency(op, measured, "p50", "50%", slo.p50_ms, Severity.F4),
@@ -243,12 +251,21 @@ def _operation(op: str, result: LoadResult, stats: LoadStats, rates: RateTable) 
         )
         if o is not None
     ]
-    if slo.min_rate_share is not None:
-        target = target_rate(result, rates, op)
-        if target > 0:
-            service_ok = all(o.passed for o in out)
-            out.append(_rate(op, measured, stats, target, slo.min_rate_share, service_ok))
-    return out
+
+
+def _rate_of(
+    op: str, result: LoadResult, stats: LoadStats, rates: RateTable, *, service_ok: bool
+) -> list[SloOutcome]:
+    """The operation's rate objective; `service_ok`: no operation failed its latency or
+    error objectives (a shortfall is then the generator's, not the service's)."""
+    measured = stats.operations.get(op)
+    slo = result.profile.slos.get(op)
+    if measured is None or measured.requests == 0 or slo is None or slo.min_rate_share is None:
+        return []
+    target = target_rate(result, rates, op)
+    if target <= 0:
+        return []
+    return [_rate(op, measured, stats, target, slo.min_rate_share, service_ok)]
 
 
 def _latency(
@@ -356,11 +373,11 @@ def _rate(
             op,
             "rate",
             Text(
-                f"{op}: målraten blev ikke nået ({figures} {where_da}), mens tjenestens svartider"
-                " og fejlrate var inden for SLO: generatoren sendte ikke belastningen, kcert kan"
-                " ikke bedømme (flere brugere eller workers)",
-                f"{op}: the target rate was not reached ({figures} {where_en}) while the "
-                "service's latency and error rate were within the SLO: the generator did not "
+                f"{op}: målraten blev ikke nået ({figures} {where_da}), mens alle operationers"
+                " svartider og fejlrate var inden for SLO: generatoren sendte ikke belastningen,"
+                " kcert kan ikke bedømme (flere brugere eller workers)",
+                f"{op}: the target rate was not reached ({figures} {where_en}) while every "
+                "operation's latency and error rate were within the SLO: the generator did not "
                 "send the load, kcert cannot judge (more users or workers)",
             ),
             measured=achieved,

@@ -336,3 +336,64 @@ def test_no_locust_csv_at_all_is_a_recorded_fejl(lanes: Lanes) -> None:
     code, out = run(args(lanes.tmp))
     assert code == 2 and "no requests measured" in out
     assert stored_runs(lanes.tmp)[0].verdict == "fejl"
+
+
+@pytest.mark.parametrize(
+    ("lang", "lines"),
+    [
+        (
+            "da",
+            [
+                "reference-FLP: fylder 300 × 170 planer i …",
+                "reference-FLP: http://127.0.0.1:40404 (2 workers, defekter global-lock)",
+                "rapport: ",
+            ],
+        ),
+        (
+            "en",
+            [
+                "reference FLP: seeding 300 × 170 plans …",
+                "reference FLP: http://127.0.0.1:40404 (workers 2, defects global-lock)",
+                "report: ",
+            ],
+        ),
+    ],
+)
+def test_the_commands_own_lines_and_the_engines_follow_lang(
+    lanes: Lanes, lang: str, lines: list[str]
+) -> None:
+    target = "base_url: http://127.0.0.1:0\nreference: true\n"
+    _, out = run(args(lanes.tmp, target=target, defect=["global-lock"], lang=lang))
+    for line in lines:
+        assert line in out, out
+    assert lanes.engine_kwargs["lang"] == lang
+
+
+@pytest.mark.parametrize(
+    ("lang", "verdict", "reason"),
+    [
+        (
+            "da",
+            "Fejl (kunne ikke gennemføres)",
+            "årsag: Belastningsgeneratoren var overbelastet: worker-2 brugte ≥ 90 % af en kerne"
+            " i 50 % af målingerne; kcert kan ikke bedømme tjenesten (flere workers: --workers N)",
+        ),
+        (
+            "en",
+            "Error (could not be completed)",
+            "reason: The load generator was overloaded: worker-2 used ≥ 90 % of a core in 50 %"
+            " of its samples; kcert cannot judge the service (more workers: --workers N)",
+        ),
+    ],
+)
+def test_an_overloaded_generator_is_fejl_with_its_reason(
+    lanes: Lanes, lang: str, verdict: str, reason: str
+) -> None:
+    from harness.load.model import CpuSample
+
+    hot = tuple(CpuSample(float(t), "worker-2", 97.0 if t % 2 else 40.0) for t in range(10))
+    lanes.answer = {"cpu": hot}
+    code, out = run(args(lanes.tmp, lang=lang))
+    assert code == 2, out
+    assert verdict in out and reason in out, out
+    assert stored_runs(lanes.tmp)[0].verdict == "fejl"

@@ -56,7 +56,9 @@ def test_asking_for_more_than_the_bounds_is_refused(kwargs: dict[str, object], s
 
 
 def test_derived_users_are_clipped_to_the_bound_with_a_note() -> None:
-    built = build_plan(small_profile(max_users=3), small_rates(20.0), LOOPBACK, shape="normal")
+    built = build_plan(
+        small_profile(max_users=3), small_rates(20.0), LOOPBACK, shape="normal", lang="en"
+    )
     assert built.plan.users == 3
     assert "clipped to the profile's bound max_users 3" in built.notes[0]
 

@@ -65,7 +65,7 @@ def test_a_local_run_writes_every_operation(tmp_path: Path, standin: tuple[str, 
     check_complete(result)
     assert result.workers == 0 and result.workers_seen == 0
     assert all(c.ok for c in result.preflight)
-    assert any("req/s" in line for line in lines)
+    assert any("forespørgsler/s" in line for line in lines)  # Danish unless told
     # the offered rate follows the model (30/s), within what 8 s of pacing allow
     rate = float(stats_rows(result)["Aggregated"]["Requests/s"])
     assert 15 < rate < 45, rate

@@ -24,7 +24,7 @@ def test_the_master_address_is_parsed() -> None:
 
 @pytest.mark.parametrize("bad", ["127.0.0.1", ":5557", "host:0", "host:port", "host:70000"])
 def test_a_bad_master_address_is_refused(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert worker_command(argparse.Namespace(master=bad, processes=1)) == 2
+    assert worker_command(argparse.Namespace(master=bad, processes=1, lang="en")) == 2
     assert "kcert: error: --master" in capsys.readouterr().err
 
 

@@ -71,7 +71,7 @@ def test_the_national_profile_names_its_published_figures_and_assumptions() -> N
     assert profile.figures["growth_new_packages"].source is Source.ASSUMPTION
     assert all(f.note for f in profile.figures.values())
     assert profile.figures["clinics"].line == line_of(TEXT, "  clinics:")
-    assert profile.slos["cockpit-list"].p95_ms == 250
+    assert profile.slos["cockpit-list"].p95_ms == 100
     assert profile.slos["plan-create"].line == line_of(TEXT, "  plan-create: {")
     assert profile.think_time_s == (1.0, 3.0)
     assert profile.bounds.max_users == 500

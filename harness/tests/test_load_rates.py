@@ -170,4 +170,4 @@ def test_the_json_form() -> None:
     assert math.isclose(cockpit["per_clinic_per_h"]["peak"], 12.0)
     assert math.isclose(sum(data["weights"]["peak"].values()), 1.0)
     assert {f["source"] for f in data["figures"]} == {"published", "assumption"}
-    assert data["slos"]["cockpit-list"]["p95_ms"] == 250
+    assert data["slos"]["cockpit-list"]["p95_ms"] == 100

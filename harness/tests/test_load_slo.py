@@ -297,3 +297,16 @@ def test_reads_what_the_installed_locust_writes(tmp_path: Path) -> None:
     assert s.operations["plan-create"].failures == 0
     assert s.history and {r.name for r in s.history} >= {"plan-create", "Aggregated"}
     assert quoted(s.failures_of("cockpit-list")[0].error) == "HTTP 503: cockpit query timed out"
+
+
+def test_rate_not_reached_beside_another_operations_failure_is_the_services() -> None:
+    # the virtual users are shared: a slow plan-create keeps them from sending cockpit-list
+    slo = Slo("plan-create", p95_ms=10)
+    found = judge(
+        result(slo_changes={"plan-create": slo}),
+        read_stats(SAMPLE),
+        rates({"cockpit-list": 400.0}),
+    )
+    (rate,) = outcomes_of(found, "cockpit-list", "rate")
+    assert all(o.passed for o in found if o.operation == "cockpit-list" and o.measure != "rate")
+    assert rate.status == FAIL and rate.severity is Severity.F3

@@ -102,6 +102,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="N",
         help="worker processes on this machine (default 1; one per core is usual)",
     )
+    worker.add_argument("--lang", choices=["da", "en"], default="da")
     worker.set_defaults(func=lazy("load_cmd", "worker"))
 
 
