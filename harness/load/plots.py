@@ -9,7 +9,6 @@ seconds since the first history row. Labels in Danish or English.
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec
 
@@ -22,6 +21,7 @@ from matplotlib.figure import Figure
 
 from harness.load.model import CpuSample, Slo
 from harness.load.stats import AGGREGATED, HistoryRow, LoadStats
+from harness.report.svgplot import finish_axes, svg_bytes
 
 _RC: dict[str, Any] = {
     "svg.hashsalt": "kcert-load",
@@ -265,13 +265,8 @@ def _figure() -> tuple[Figure, Axes]:
 
 
 def _finish(ax: Axes, w: dict[str, str], has_data: bool, legend: bool = True) -> None:
-    if not has_data:
-        ax.text(0.5, 0.5, w["no_data"], transform=ax.transAxes, ha="center", va="center")
-    elif legend:
-        ax.legend(loc="upper left", fontsize=7)
+    finish_axes(ax, w["no_data"], has_data, legend, where="upper left")
 
 
 def _svg(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+    return svg_bytes(fig)

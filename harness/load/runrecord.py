@@ -106,7 +106,7 @@ def record(
     run: RunResult, result: LoadResult, reporting: runpath.Reporting, store: RunStore
 ) -> Path:
     """The run in the store and its reports written (`runpath.record_and_finish`)."""
-    return runpath.record_and_finish(store, run, reporting, choice_of(result), files_of(run))
+    return runpath.record_and_finish(store, run, reporting, choice_of(result), runpath.LOAD_PROFILE)
 
 
 def choice_of(result: LoadResult) -> dict[str, Any]:
@@ -118,23 +118,6 @@ def choice_of(result: LoadResult) -> dict[str, Any]:
         "config_file": "",
         "target_file": str(result.target.path or ""),
     }
-
-
-def files_of(run: RunResult) -> list[dict[str, Any]]:
-    return [
-        {
-            "path": p.protocol.source.file,
-            "id": p.protocol.id,
-            "version": p.protocol.version,
-            "sha256": p.protocol.sha256,
-            "standard": p.protocol.standard,
-            "capability": p.protocol.capability,
-            "direction": "",
-            "cases": [c.id for c in p.protocol.cases],
-            "kind": runpath.LOAD_PROFILE,
-        }
-        for p in run.protocols
-    ]
 
 
 def protocol_of(result: LoadResult) -> Protocol:

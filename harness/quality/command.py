@@ -121,7 +121,8 @@ def _score(
 
 def iter_inputs(path: Path) -> tuple[int, Iterator[Input]]:
     """How many extracts `path` holds, and an iterator that reads them one at a time (the
-    labels and the folder checked before the first); problems as `read_inputs` words them."""
+    labels and the folder checked before the first); every problem an `UsageProblem` naming
+    `file#/pointer` or `file:line`, before anything is written."""
     try:
         if path.is_file() or is_csv_extract(path):
             return 1, _reading([(path, "", "")])
@@ -157,37 +158,6 @@ def _dated(inputs: Iterator[Input], as_of: dt.date | None, no_as_of: str) -> Ite
         if as_of is None and item[0].as_of is None:
             raise UsageProblem(no_as_of.format(source=item[1]))
         yield item
-
-
-def read_inputs(path: Path, progress: Callable[[int, int], None] | None = None) -> list[Input]:
-    """One extract (a JSON file, a CSV folder) or a folder of extracts with its labels.csv;
-    every problem an `UsageProblem` naming `file#/pointer` or `file:line`, nothing half-read."""
-    try:
-        if path.is_file() or is_csv_extract(path):
-            found = [(read_extract(path), str(path), "", "")]
-            if progress is not None:
-                progress(1, 1)
-            return found
-        if not path.exists():
-            raise UsageProblem(f"{path}: no such file or folder")
-        paths = clinic_paths(path) if path.is_dir() else []
-        if not paths:
-            read_clinics(path)  # its own words for "not a folder of extracts", "no extract"
-            raise UsageProblem(f"{path}: no extract")
-        labels_path = path / LABELS
-        known = {p.name for p in paths}
-        labels = read_labels(labels_path, known) if labels_path.is_file() else {}
-        out: list[Input] = []
-        for done, one in enumerate(paths, start=1):
-            vendor, cluster = labels.get(one.name, ("", ""))
-            out.append((read_extract(one), str(one), vendor, cluster))
-            if progress is not None:
-                progress(done, len(paths))
-        return out
-    except ExtractError as exc:
-        raise UsageProblem(str(exc)) from None
-    except OSError as exc:
-        raise UsageProblem(f"{path}: {exc.strerror or exc}") from None
 
 
 def summary_total(qrun: QualityRun, lang: str) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from harness.checks.realcpr import mask_text
 from harness.dates import now_iso
@@ -96,24 +95,7 @@ def record(
 ) -> Path:
     """The run in the store and its reports written (`runpath.record_and_finish`)."""
     choice = {"kind": CHOICE_KIND, "source": source, "config_file": ""}
-    return runpath.record_and_finish(store, run, reporting, choice, files_of(run, qrun))
-
-
-def files_of(run: RunResult, qrun: QualityRun) -> list[dict[str, Any]]:
-    return [
-        {
-            "path": p.protocol.source.file,
-            "id": p.protocol.id,
-            "version": p.protocol.version,
-            "sha256": p.protocol.sha256,
-            "standard": p.protocol.standard,
-            "capability": p.protocol.capability,
-            "direction": "",
-            "cases": [c.id for c in p.protocol.cases],
-            "kind": CATALOGUE_FILE,
-        }
-        for p in run.protocols
-    ]
+    return runpath.record_and_finish(store, run, reporting, choice, CATALOGUE_FILE)
 
 
 def protocol_of(qrun: QualityRun) -> Protocol:

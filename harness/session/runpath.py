@@ -205,13 +205,28 @@ def record_and_finish(
     run: RunResult,
     reporting: Reporting,
     choice: dict[str, Any],
-    files: list[dict[str, Any]],
+    kind: str,
 ) -> Path:
-    """A run made outside the runner (a load run: Locust ran it, kcert judged it): its row
-    begun, each case recorded in its own transaction (as `StoreRecorder` does), then
-    `finish`. `choice` and `files` are the run row's SUT choice and protocol files; a choice
-    `SutChoice.from_stored` does not read makes resume and rejudge refuse the run."""
+    """A run made outside the runner (a load run: Locust ran it, kcert judged it; a
+    data-quality run): its row begun, each case recorded in its own transaction (as
+    `StoreRecorder` does), then `finish`. `choice` is the run row's SUT choice, `kind` its
+    protocol files' kind (LOAD_PROFILE, QUALITY_CATALOGUE), so resume and rejudge refuse it
+    with the reason."""
     versions = {p.protocol.id: p.protocol.version for p in run.protocols}
+    files = [
+        {
+            "path": p.protocol.source.file,
+            "id": p.protocol.id,
+            "version": p.protocol.version,
+            "sha256": p.protocol.sha256,
+            "standard": p.protocol.standard,
+            "capability": p.protocol.capability,
+            "direction": "",
+            "cases": [c.id for c in p.protocol.cases],
+            "kind": kind,
+        }
+        for p in run.protocols
+    ]
     try:
         store.begin_run(run, choice, files)
         for seq, case in enumerate(run.cases):

@@ -9,7 +9,6 @@ histogram. The files are reproducible and small: a fixed `svg.hashsalt`, text as
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from matplotlib.figure import Figure
 
 from harness.quality.model import ClinicScore, QualityRun, Status
 from harness.quality.report.words import words
+from harness.report.svgplot import finish_axes, svg_bytes
 
 _RC: dict[str, Any] = {
     "svg.hashsalt": "kcert-quality",
@@ -210,16 +210,11 @@ def _figure(height: float, left: float = 0.9) -> tuple[Figure, Axes]:
 
 
 def _finish(ax: Axes, w: dict[str, str], has_data: bool, legend: bool = True) -> None:
-    if not has_data:
-        ax.text(0.5, 0.5, w["no_data"], transform=ax.transAxes, ha="center", va="center")
-    elif legend:
-        ax.legend(loc="best", fontsize=7)
+    finish_axes(ax, w["no_data"], has_data, legend, where="best")
 
 
 def _svg(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+    return svg_bytes(fig)
 
 
 def failed_checks(run: QualityRun) -> Sequence[str]:
