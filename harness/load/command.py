@@ -26,10 +26,16 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
 from rich.console import Console
 
-from harness.load.model import LoadProfile, LoadResult, RateTable, Stopped, Target
+from harness.load.model import (
+    LoadProfile,
+    LoadResult,
+    RateTable,
+    ReferenceService,
+    Stopped,
+    Target,
+)
 from harness.load.runrecord import build_run, record
 from harness.load.slo import judge
 from harness.load.stats import LoadStats, StatsError, read_stats
@@ -40,30 +46,12 @@ from harness.report.i18n import verdict_text
 from harness.session import runpath
 from harness.suite import suite_version
 
-DEFAULT_REFERENCE_WORKERS = 2
-# The reference service starts empty; its cockpit lists and indexes need rows to work on, or a
-# missing index costs nothing. 300 clinics × 170 plans (51,000) fill the cockpit pages the
-# virtual users' clinics query (the swarm's clinic SORs follow the service's seed scheme) and
-# take a few seconds to insert; the national figures give ~390 plans per clinic in view.
-DEFAULT_SEED_CLINICS = 300
-DEFAULT_SEED_PLANS = 170
 SEED_TIMEOUT_S = 180.0
-MAX_TARGET_BYTES = 1024 * 1024
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 
 
 class UsageProblem(Exception):
     """Bad input or an unusable setup: `kcert: error: …`, exit 2 (as the CLI's own)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Reference:
-    """Start the reference FLP service and aim at it."""
-
-    workers: int = DEFAULT_REFERENCE_WORKERS
-    defects: tuple[str, ...] = ()
-    seed_clinics: int = DEFAULT_SEED_CLINICS
-    seed_plans: int = DEFAULT_SEED_PLANS  # per clinic; 0 clinics: nothing seeded
 
 
 def run_load_command(args: argparse.Namespace, console: Console | None = None) -> int:
@@ -83,7 +71,7 @@ def _run(args: argparse.Namespace, console: Console, lang: str) -> int:
         target_file = Path(args.target)
         target = _lane("targets", "load_target")(target_file)
         rates = _lane("rates", "derive_rates")(profile)
-        reference = reference_of(target_file, getattr(args, "defect", None) or ())
+        reference = with_defects(target, getattr(args, "defect", None) or ())
     except bad_input as exc:
         raise UsageProblem(str(exc)) from None
     run_time = duration(getattr(args, "run_time", None))
@@ -200,58 +188,21 @@ def conclude(run: RunResult, run_dir: Path, console: Console) -> int:
 # -- the reference FLP service ------------------------------------------------------------------
 
 
-def reference_of(target_file: Path, defects: Sequence[str] = ()) -> Reference | None:
-    """The target file's `reference:` (true, or {workers, defects}), with `--defect`s added;
-    None when the file names a service of its own. Errors name `file:line: field: reason`."""
-    try:
-        if target_file.stat().st_size > MAX_TARGET_BYTES:
-            raise UsageProblem(f"{target_file}:1: the file is larger than {MAX_TARGET_BYTES}")
-        node = yaml.compose(target_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UsageProblem(f"{target_file}:1: {exc}") from None
-    value: Any = None
-    line = 1
-    if isinstance(node, yaml.MappingNode):
-        for key, item in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == "reference":
-                value, line = yaml.safe_load(yaml.serialize(item)), item.start_mark.line + 1
-    where = f"{target_file}:{line}: reference"
-    if value is None or value is False:
+def with_defects(target: Target, defects: Sequence[str]) -> ReferenceService | None:
+    """The target's `reference:` (read with the target, `harness.load.targets`) with the
+    command line's `--defect`s added; None when the target names a service of its own."""
+    if target.reference is None:
         if defects:
+            where = f"{target.path}: reference" if target.path else "reference"
             raise UsageProblem(f"{where}: --defect needs a target with reference: true")
         return None
-    if value is True:
-        return Reference(defects=tuple(defects))
-    if not isinstance(value, dict):
-        raise UsageProblem(f"{where}: true or a mapping {{workers: N, defects: [..]}}")
-    unknown = sorted(str(k) for k in value if k not in ("workers", "defects", "seed"))
-    if unknown:
-        raise UsageProblem(f"{where}: unknown field(s) {', '.join(unknown)}")
-    workers = value.get("workers", DEFAULT_REFERENCE_WORKERS)
-    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
-        raise UsageProblem(f"{where}.workers: a whole number 1..64, not {workers!r}")
-    listed = value.get("defects") or []
-    if not isinstance(listed, list) or not all(isinstance(d, str) for d in listed):
-        raise UsageProblem(f"{where}.defects: a list of defect names")
-    seed = value.get("seed") or {}
-    if not isinstance(seed, dict) or sorted(seed) not in (
-        [],
-        ["clinics"],
-        ["plans_per_clinic"],
-        ["clinics", "plans_per_clinic"],
-    ):
-        raise UsageProblem(f"{where}.seed: a mapping {{clinics: N, plans_per_clinic: M}}")
-    clinics = seed.get("clinics", DEFAULT_SEED_CLINICS)
-    plans = seed.get("plans_per_clinic", DEFAULT_SEED_PLANS)
-    for name, number in (("clinics", clinics), ("plans_per_clinic", plans)):
-        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= 2000:
-            raise UsageProblem(f"{where}.seed.{name}: a whole number 0..2000, not {number!r}")
-    return Reference(workers, tuple(dict.fromkeys([*listed, *defects])), clinics, plans)
+    merged = tuple(dict.fromkeys([*target.reference.defects, *defects]))
+    return dataclasses.replace(target.reference, defects=merged)
 
 
 @contextlib.contextmanager
 def _aimed(
-    target: Target, reference: Reference | None, console: Console, lang: str = "da"
+    target: Target, reference: ReferenceService | None, console: Console, lang: str = "da"
 ) -> Iterator[Target]:
     """The target, or the reference FLP service started for the run and stopped after it."""
     if reference is None:
@@ -287,7 +238,7 @@ def _aimed(
         started.__exit__(None, None, None)
 
 
-def _seed(base_url: str, reference: Reference, console: Console, lang: str = "da") -> None:
+def _seed(base_url: str, reference: ReferenceService, console: Console, lang: str = "da") -> None:
     """Prefill the started reference service with synthetic plans (its admin seed route)."""
     if not reference.seed_clinics or not reference.seed_plans:
         return

@@ -125,6 +125,21 @@ class RateTable:
 
 
 @dataclass(frozen=True)
+class ReferenceService:
+    """A target's `reference:`: start kcert's reference FLP service for the run, aim at it.
+
+    The service starts empty; its cockpit lists and indexes need rows, or a missing index
+    costs nothing: 300 clinics × 170 plans (51,000) fill the cockpit pages the virtual users'
+    clinics query and take a few seconds to insert (the national figures give ~390 plans per
+    clinic in view)."""
+
+    workers: int = 2
+    defects: tuple[str, ...] = ()
+    seed_clinics: int = 300
+    seed_plans: int = 170  # per clinic; 0 clinics or plans: nothing seeded
+
+
+@dataclass(frozen=True)
 class Target:
     """The FLP service a load run aims at (from the target configuration file)."""
 
@@ -134,6 +149,7 @@ class Target:
     allowed_hosts: tuple[str, ...] = ()  # non-loopback hosts the configuration lists explicitly
     headers: dict[str, str] = field(default_factory=dict)  # never written to a report
     path: Path | None = None
+    reference: ReferenceService | None = None  # base_url is then a placeholder
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.load.model import Target
+from harness.load.model import ReferenceService, Target
 from harness.load.plan import env_references
 from harness.yamlsource import SourceError, check_schema, load_yaml
 
@@ -154,4 +154,21 @@ def load_target(path: Path) -> Target:
         allowed_hosts=allowed,
         headers=headers,
         path=path,
+        reference=_reference(data.get("reference")),
+    )
+
+
+def _reference(value: object) -> ReferenceService | None:
+    """`reference:` as the schema let it through: true, false/absent, or its mapping."""
+    if value is None or value is False:
+        return None
+    if not isinstance(value, dict):
+        return ReferenceService()
+    default = ReferenceService()
+    seed = value.get("seed") or {}
+    return ReferenceService(
+        workers=int(value.get("workers", default.workers)),
+        defects=tuple(dict.fromkeys(str(d) for d in value.get("defects") or ())),
+        seed_clinics=int(seed.get("clinics", default.seed_clinics)),
+        seed_plans=int(seed.get("plans_per_clinic", default.seed_plans)),
     )

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from rich.console import Console
 
 from harness.load import command
+from harness.load import targets as real_targets
 from harness.load.model import LoadResult, Slo, Stopped, Target
 from harness.session import runpath
 from harness.tests.load_verdict_data import profile, rates, result
@@ -68,7 +70,11 @@ def lanes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lanes:
     def load_target(path: Path) -> Target:
         if state.fail == "target":
             raise TargetError(f"{path}:2: base_url: 10.0.0.1 is neither loopback nor allowed")
-        return Target("stub FLP", "http://127.0.0.1:18765", version="0.1", path=path)
+        written = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        reference = real_targets._reference(written.get("reference"))  # the one reading of it
+        return Target(
+            "stub FLP", "http://127.0.0.1:18765", version="0.1", path=path, reference=reference
+        )
 
     def run_load(prof: Any, table: Any, target: Target, **kwargs: Any) -> LoadResult:
         if state.fail == "engine":
@@ -234,52 +240,25 @@ def test_the_service_is_stopped_when_the_run_fails(lanes: Lanes) -> None:
     assert code == 2 and lanes.started and lanes.stopped == 1
 
 
-@pytest.mark.parametrize(
-    ("target", "defects", "said"),
-    [
-        (
-            "reference:\n  workers: 0\n",
-            (),
-            "target.yaml:2: reference.workers: a whole number 1..64",
-        ),
-        ("reference:\n  port: 1\n", (), "target.yaml:2: reference: unknown field(s) port"),
-        ("reference: [a]\n", (), "target.yaml:1: reference: true or a mapping"),
-        ("reference:\n  defects: slow\n", (), "reference.defects: a list of defect names"),
-        ("reference:\n  seed: 3\n", (), "reference.seed: a mapping"),
-        ("reference:\n  seed: {rows: 3}\n", (), "reference.seed: a mapping"),
-        ("reference:\n  seed: {clinics: -1}\n", (), "reference.seed.clinics: a whole number"),
-        (
-            "base_url: http://127.0.0.1:1\n",
-            ("global-lock",),
-            "--defect needs a target with reference: true",
-        ),
-    ],
-)
-def test_a_bad_reference_names_file_and_line(
-    tmp_path: Path, target: str, defects: tuple[str, ...], said: str
-) -> None:
-    path = tmp_path / "target.yaml"
-    path.write_text(target, encoding="utf-8")
-    with pytest.raises(
-        command.UsageProblem, match=said.replace(".", r"\.").replace("(", r"\(").replace(")", r"\)")
-    ):
-        command.reference_of(path, defects)
+def test_a_defect_needs_a_reference_target(lanes: Lanes) -> None:
+    code, out = run(
+        args(lanes.tmp, target="base_url: http://127.0.0.1:1\n", defect=["global-lock"])
+    )
+    assert code == 2 and "--defect needs a target with reference: true" in out
+    assert lanes.started == []
 
 
-def test_the_reference_service_is_seeded_as_the_target_says(tmp_path: Path) -> None:
-    path = tmp_path / "target.yaml"
-    path.write_text("reference: true\n", encoding="utf-8")
-    default = command.reference_of(path)
-    assert default is not None and (default.seed_clinics, default.seed_plans) == (300, 170)
-    path.write_text("reference:\n  seed: {clinics: 5, plans_per_clinic: 0}\n", encoding="utf-8")
-    none = command.reference_of(path)
-    assert none is not None and (none.seed_clinics, none.seed_plans) == (5, 0)
+def test_the_reference_service_is_seeded_as_the_target_says(lanes: Lanes) -> None:
+    target = "reference:\n  seed: {clinics: 5, plans_per_clinic: 7}\n"
+    code, _ = run(args(lanes.tmp, target=target))
+    assert code == 0 and lanes.seeded == [("http://127.0.0.1:40404", 5, 7)]
 
 
-def test_no_reference_is_quiet(tmp_path: Path) -> None:
-    path = tmp_path / "target.yaml"
-    path.write_text("name: x\nbase_url: http://127.0.0.1:1\nreference: false\n", encoding="utf-8")
-    assert command.reference_of(path) is None
+def test_no_reference_is_quiet(lanes: Lanes) -> None:
+    code, _ = run(
+        args(lanes.tmp, target="name: x\nbase_url: http://127.0.0.1:1\nreference: false\n")
+    )
+    assert code == 0 and lanes.started == [] and lanes.seeded == []
 
 
 @pytest.mark.parametrize(

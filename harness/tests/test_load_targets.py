@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.load.model import ReferenceService
 from harness.load.targets import TargetError, TargetRefused, is_loopback, load_target
 from harness.suitefiles import guess_folder
 
@@ -92,3 +93,32 @@ def test_the_reference_switch_is_accepted_and_checked(tmp_path: Path) -> None:
     load_target(write(tmp_path, base + "reference: {workers: 2, defects: [missing-index]}\n"))
     with pytest.raises(TargetError, match=r":3: reference"):
         load_target(write(tmp_path, base + "reference: {workers: 0}\n"))
+
+
+def test_the_reference_is_read_with_the_target(tmp_path: Path) -> None:
+    base = "name: t\nbase_url: http://127.0.0.1\n"
+    assert load_target(write(tmp_path, base)).reference is None
+    assert load_target(write(tmp_path, base + "reference: false\n")).reference is None
+    default = load_target(write(tmp_path, base + "reference: true\n")).reference
+    assert default == ReferenceService(workers=2, defects=(), seed_clinics=300, seed_plans=170)
+    written = "reference:\n  workers: 3\n  defects: [n-plus-one]\n  seed: {clinics: 5}\n"
+    assert load_target(write(tmp_path, base + written)).reference == ReferenceService(
+        workers=3, defects=("n-plus-one",), seed_clinics=5, seed_plans=170
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "line"),
+    [
+        ("reference:\n  workers: 0\n", ":4: reference"),
+        ("reference:\n  port: 1\n", ":3: reference"),
+        ("reference: [a]\n", ":3: reference"),
+        ("reference:\n  defects: slow\n", ":4: reference"),
+        ("reference:\n  seed: 3\n", ":4: reference"),
+        ("reference:\n  seed: {rows: 3}\n", ":4: reference"),
+        ("reference:\n  seed: {clinics: -1}\n", ":4: reference"),
+    ],
+)
+def test_a_bad_reference_names_file_and_line(tmp_path: Path, written: str, line: str) -> None:
+    with pytest.raises(TargetError, match=line):
+        load_target(write(tmp_path, "name: t\nbase_url: http://127.0.0.1\n" + written))
